@@ -1,0 +1,3 @@
+from implicit3d.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,31 @@
+"""Shared test fixtures: real meshes from the pybullet_data package (tests and benchmarks only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trimesh
+
+
+def pybullet_data_dir() -> Path:
+    import pybullet_data
+
+    return Path(pybullet_data.getDataPath())
+
+
+def load_pybullet_mesh(name: str) -> trimesh.Trimesh:
+    """Load ``pybullet_data/<name>`` merged into one Trimesh (no materials)."""
+    mesh = trimesh.load(pybullet_data_dir() / name, force="mesh", skip_materials=True)
+    assert isinstance(mesh, trimesh.Trimesh)
+    return mesh
+
+
+@pytest.fixture(scope="session")
+def bunny() -> trimesh.Trimesh:
+    return load_pybullet_mesh("bunny.obj")
+
+
+@pytest.fixture(scope="session")
+def duck() -> trimesh.Trimesh:
+    return load_pybullet_mesh("duck.obj")
