@@ -1,0 +1,137 @@
+"""Inside/outside tests of query points against triangle meshes.
+
+Methods of :func:`inside`:
+
+- ``"parity"``: ray parity. A ray is cast from each point along +z; an odd number of triangle crossings means
+  inside. Triangles are bucketed in a uniform 2D grid over the xy plane, so each point tests only the triangles of
+  its cell (compiled, parallel kernel). Rays through edges and vertices are decided by symbolic perturbation with
+  bit-identical shared-edge computations (see ``_inside_kernels``): each such ray is counted exactly once. Correct
+  for closed meshes (every edge shared by an even number of faces), whatever their face orientation.
+- ``"vote"``: ray parity along +x, +y and +z; inside when at least two of the three agree. The robust mode of
+  ``"auto"``: on pybullet's duck with three holes punched in it, it agrees with the winding number on 99.9% of
+  uniform points in the padded bounding box and is ~10x faster than ``"winding"``.
+- ``"winding"``: generalized winding number, inside when ``|w| > 0.5`` (``implicit3d.geometry.winding``); robust to
+  holes, open boundaries and self-overlap, but needs a consistently oriented mesh.
+- ``"auto"`` (default): ``"parity"`` when the mesh is closed (:func:`is_closed`), else ``"vote"``.
+
+Points exactly on the surface get a deterministic answer: ``"parity"`` treats them as moved by an infinitesimal amount
+in +z (a point on an upward-facing face is outside, on a downward-facing face inside) and, on faces parallel to z,
+by ``(+eps, +eps**2)`` in xy (on a box face at ``x = x_max`` outside, at ``x = x_min`` inside). For an axis-aligned
+box ``[lo, hi]`` this means exactly: inside iff ``lo <= p < hi`` in every coordinate, also for ``"vote"`` (its x and y
+rays use the cyclic permutations of the same rule). ``"winding"`` gives ``w`` close to 0.5 there, so either answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from implicit3d.geometry import _inside_kernels as K
+from implicit3d.geometry.validation import as_mesh_arrays, as_points
+from implicit3d.geometry.winding import WindingTree
+
+METHODS = ("auto", "parity", "vote", "winding")
+_AXES = {0: (1, 2, 0), 1: (2, 0, 1), 2: (0, 1, 2)}  # ray axis -> (u, v, w) columns, cyclic (right-handed)
+_MAX_CELLS = 1 << 22
+WINDING_BETA = 1.5  # far-field factor for the inside test: max |w| error ~0.06, far below the 0.5 threshold
+CELL_FACTOR = 0.33  # grid cell size / mean xy extent of the triangles (tuned on bench_geometry_inside.py)
+
+
+@dataclass(frozen=True)
+class RayGrid:
+    """Triangles bucketed for rays along one axis (build once, query many times with :meth:`__call__`).
+
+    axes: (3,) int64 columns (u, v, w), the ray runs along +w; tri: (F, 10) float64 corners in (u, v, w) order,
+    then each triangle's max w; cell_start (nu * nv + 1,) int64 and cell_tris (K,) int32: CSR cell lists;
+    origin (u0, v0), inv = 1 / cell size; bounds: (6,) u, v, w min then max of the mesh.
+    """
+
+    axes: np.ndarray
+    tri: np.ndarray
+    cell_start: np.ndarray
+    cell_tris: np.ndarray
+    u0: float
+    v0: float
+    inv: float
+    nu: int
+    nv: int
+    bounds: np.ndarray
+
+    @classmethod
+    def build(cls, mesh: Any, axis: int = 2, cell_factor: float = CELL_FACTOR) -> RayGrid:
+        """Bucket ``mesh``'s triangles for rays along ``axis`` (0 = x, 1 = y, 2 = z)."""
+        vertices, faces = as_mesh_arrays(mesh)
+        if axis not in _AXES:
+            raise ValueError(f"axis must be 0, 1 or 2, got {axis}")
+        axes = np.array(_AXES[axis], np.int64)
+        tri, mean_ext = K.prepare_triangles(vertices, faces, axes)
+        lo = vertices.min(axis=0)[axes]
+        hi = vertices.max(axis=0)[axes]
+        width = np.maximum(hi[:2] - lo[:2], 1e-12 * max(float(np.abs(hi - lo).max()), 1e-300))
+        h = cell_factor * float(mean_ext)
+        cap = min(_MAX_CELLS, max(64 * len(faces), 16))
+        h = max(h, float(np.sqrt(width[0] * width[1] / cap)), float(width.max()) / 4096.0)
+        nu = max(1, int(np.ceil(width[0] / h)))
+        nv = max(1, int(np.ceil(width[1] / h)))
+        inv = 1.0 / h
+        cell_start, cell_tris = K.build_grid(tri, float(lo[0]), float(lo[1]), inv, nu, nv)
+        return cls(axes, tri, cell_start, cell_tris, float(lo[0]), float(lo[1]), inv, nu, nv, np.concatenate([lo, hi]))
+
+    def __call__(self, points: Any) -> np.ndarray:
+        """Odd crossing count of the ray from each of ``points (N, 3)``: ``(N,) bool``."""
+        pts = as_points(points)
+        return K.parity_query(
+            pts, self.axes, self.tri, self.cell_start, self.cell_tris,
+            self.u0, self.v0, self.inv, self.nu, self.nv, self.bounds,
+        )
+
+
+def is_closed(mesh: Any) -> bool:
+    """True when every edge of ``mesh`` is shared by an even number of faces (so ray parity is exact).
+
+    Vertices are matched by exact coordinates (duplicated vertices of an unmerged mesh still close it); edges of zero
+    length (degenerate triangles) are ignored.
+    """
+    vertices, faces = as_mesh_arrays(mesh)
+    if K.edges_even(faces, len(vertices)):
+        return True
+    _, vid = np.unique(vertices, axis=0, return_inverse=True)  # merge duplicated vertices, then check again
+    vid = vid.reshape(-1)
+    return bool(K.edges_even(vid[faces], int(vid.max()) + 1))
+
+
+def inside(mesh: Any, points: Any, method: str = "auto") -> np.ndarray:
+    """Which of ``points (N, 3)`` lie inside ``mesh`` (``trimesh.Trimesh`` or ``(V, F)``): ``(N,) bool``.
+
+    ``method``: ``"auto"`` | ``"parity"`` | ``"vote"`` | ``"winding"`` (module docstring). Units are the mesh's.
+    Degenerate (zero-area) triangles are tolerated.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    vertices, faces = as_mesh_arrays(mesh)
+    pts = as_points(points)
+    mesh_arrays = (vertices, faces)
+    if method == "auto":
+        method = "parity" if is_closed(mesh_arrays) else "vote"
+    if len(pts) == 0:
+        return np.zeros(0, bool)
+    if method == "parity":
+        return RayGrid.build(mesh_arrays, axis=2)(pts)
+    if method == "vote":
+        votes = sum(RayGrid.build(mesh_arrays, axis=a)(pts).astype(np.int8) for a in range(3))
+        return votes >= 2
+    return np.abs(WindingTree.build(mesh_arrays)(pts, beta=WINDING_BETA)) > 0.5
+
+
+def parity_brute_force(mesh: Any, points: Any, axis: int = 2) -> np.ndarray:
+    """Reference ray parity testing every triangle for every point, O(N F): ``(N,) bool``."""
+    vertices, faces = as_mesh_arrays(mesh)
+    pts = as_points(points)
+    axes = list(_AXES[axis])
+    corners = vertices[faces][:, :, axes]
+    tri = np.empty((len(faces), 10))
+    tri[:, :9] = corners.reshape(-1, 9)
+    tri[:, 9] = corners[:, :, 2].max(axis=1)
+    return K.parity_brute(np.ascontiguousarray(pts[:, axes]), tri)

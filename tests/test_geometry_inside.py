@@ -1,0 +1,265 @@
+"""Tests of implicit3d.geometry.inside (ray parity, vote, auto) and implicit3d.geometry.winding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from implicit3d.geometry.inside import RayGrid, inside, is_closed, parity_brute_force
+from implicit3d.geometry.winding import WindingTree, winding_number
+
+
+def parity_numpy(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Independent O(N F) reference: +z ray parity with plain barycentric coordinates (points in general position)."""
+    tri = vertices[faces]  # (F, 3, 3)
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    p = points[:, None, :]  # (N, 1, 3)
+
+    def cross2(o, d, q):
+        return (d[..., 0] - o[..., 0]) * (q[..., 1] - o[..., 1]) - (d[..., 1] - o[..., 1]) * (q[..., 0] - o[..., 0])
+
+    wa, wb, wc = cross2(b, c, p), cross2(c, a, p), cross2(a, b, p)  # (N, F)
+    area = wa + wb + wc
+    hit = ((wa > 0) & (wb > 0) & (wc > 0)) | ((wa < 0) & (wb < 0) & (wc < 0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (wa * a[:, 2] + wb * b[:, 2] + wc * c[:, 2]) / area
+    return ((hit & (z > p[..., 2])).sum(axis=1) % 2) == 1
+
+
+def random_hull(seed: int, n: int = 30) -> trimesh.Trimesh:
+    rng = np.random.default_rng(seed)
+    return trimesh.convex.convex_hull(rng.normal(size=(n, 3)) * rng.uniform(0.5, 2.0, 3))
+
+
+def padded_uniform(mesh: trimesh.Trimesh, n: int, seed: int) -> np.ndarray:
+    lo, hi = mesh.bounds
+    pad = 0.1 * (hi - lo)
+    return np.random.default_rng(seed).uniform(lo - pad, hi + pad, (n, 3))
+
+
+def box_grid(lo: np.ndarray, hi: np.ndarray, steps: int = 4) -> np.ndarray:
+    """Grid that hits the box's vertices, edges, face diagonals and centre exactly (dyadic steps)."""
+    axes = [np.linspace(lo[i] - (hi[i] - lo[i]) / 2, hi[i] + (hi[i] - lo[i]) / 2, 2 * steps + 1) for i in range(3)]
+    return np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+
+
+# ---------------------------------------------------------------------------------------------- correctness
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_parity_matches_numpy_reference_and_winding_on_random_hulls(seed):
+    mesh = random_hull(seed)
+    pts = padded_uniform(mesh, 3000, seed)
+    ours = inside(mesh, pts, "parity")
+    ref = parity_numpy(mesh.vertices, mesh.faces, pts)
+    np.testing.assert_array_equal(ours, ref)
+    np.testing.assert_array_equal(ours, np.abs(winding_number(mesh, pts, exact=True)) > 0.5)
+    np.testing.assert_array_equal(ours, mesh.contains(pts))
+    assert 0.05 < ours.mean() < 0.95  # the test has both classes
+
+
+def test_parity_icosphere_against_radius():
+    mesh = trimesh.creation.icosphere(subdivisions=3, radius=1.0)
+    pts = padded_uniform(mesh, 20000, 1)
+    r = np.linalg.norm(pts, axis=1)
+    ours = inside(mesh, pts)
+    clear = (r < 0.98) | (r > 1.0001)  # the icosphere's faces lie between radius cos(half angle) and 1
+    np.testing.assert_array_equal(ours[clear], r[clear] < 1.0)
+    np.testing.assert_array_equal(ours, parity_numpy(mesh.vertices, mesh.faces, pts))
+
+
+def test_bunny_all_methods_agree_with_exact_winding(bunny):
+    pts = padded_uniform(bunny, 4000, 2)
+    exact = np.abs(winding_number(bunny, pts, exact=True)) > 0.5
+    assert is_closed(bunny)
+    for method in ("auto", "parity", "vote", "winding"):
+        np.testing.assert_array_equal(inside(bunny, pts, method), exact, err_msg=method)
+    np.testing.assert_array_equal(parity_brute_force(bunny, pts), exact)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_grid_matches_brute_force_for_every_axis_and_cell_size(bunny, axis):
+    pts = padded_uniform(bunny, 3000, 3)
+    ref = parity_brute_force(bunny, pts, axis=axis)
+    for factor in (0.05, 0.33, 3.0, 100.0):
+        np.testing.assert_array_equal(RayGrid.build(bunny, axis=axis, cell_factor=factor)(pts), ref)
+
+
+# ---------------------------------------------------------------------------------------------- degenerate rays
+
+
+@pytest.mark.parametrize("method", ["parity", "vote"])
+@pytest.mark.parametrize(
+    "extents,centre", [((2.0, 2.0, 2.0), (0.0, 0.0, 0.0)), ((1.0, 0.5, 2.0), (0.25, -3.0, 8.0)), ((4, 1, 1), (1, 1, 1))]
+)
+def test_axis_aligned_box_on_aligned_grid(method, extents, centre):
+    """Rays run exactly through the box's vertices, edges and faces; the documented rule is lo <= p < hi."""
+    extents, centre = np.asarray(extents, float), np.asarray(centre, float)
+    box = trimesh.creation.box(extents=extents)
+    box.apply_translation(centre)
+    lo, hi = box.bounds
+    pts = box_grid(lo, hi)
+    expected = np.all((pts >= lo) & (pts < hi), axis=1)
+    np.testing.assert_array_equal(inside(box, pts, method), expected)
+    strict = np.all((pts > lo) & (pts < hi), axis=1)
+    off_surface = strict | np.any((pts < lo) | (pts > hi), axis=1)
+    w = winding_number(box, pts[off_surface], exact=True)
+    np.testing.assert_array_equal(np.abs(w) > 0.5, strict[off_surface])
+
+
+def test_box_grid_brute_force_agrees_with_grid_kernel():
+    box = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
+    pts = box_grid(*box.bounds, steps=8)
+    for axis in range(3):
+        np.testing.assert_array_equal(RayGrid.build(box, axis=axis)(pts), parity_brute_force(box, pts, axis=axis))
+
+
+def test_points_on_box_faces_are_consistent():
+    box = trimesh.creation.box(extents=(2.0, 2.0, 2.0))
+    rng = np.random.default_rng(0)
+    uv = rng.uniform(-0.9, 0.9, (200, 2))
+    for axis in range(3):
+        for side, expected in ((-1.0, True), (1.0, False)):
+            pts = np.insert(uv, axis, side, axis=1)
+            res = inside(box, pts, "parity")
+            assert res.all() if expected else not res.any(), (axis, side)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    ext=st.tuples(*[st.integers(1, 8)] * 3),
+    shift=st.tuples(*[st.integers(-16, 16)] * 3),
+    scale=st.sampled_from([0.125, 0.5, 1.0, 4.0]),
+)
+def test_box_rule_property(ext, shift, scale):
+    extents = np.asarray(ext, float) * scale
+    box = trimesh.creation.box(extents=extents)
+    box.apply_translation(np.asarray(shift, float) * scale)
+    lo, hi = box.bounds
+    pts = box_grid(lo, hi, steps=2)
+    np.testing.assert_array_equal(inside(box, pts), np.all((pts >= lo) & (pts < hi), axis=1))
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), shift=st.tuples(*[st.floats(-50, 50)] * 3))
+def test_translating_mesh_and_points_together_keeps_the_answer(seed, shift):
+    mesh = random_hull(seed, n=12)
+    pts = padded_uniform(mesh, 300, seed)
+    t = np.asarray(shift)
+    moved = trimesh.Trimesh(mesh.vertices + t, mesh.faces, process=False)
+    np.testing.assert_array_equal(inside(moved, pts + t), inside(mesh, pts))
+
+
+# ---------------------------------------------------------------------------------------------- open meshes
+
+
+def open_box() -> trimesh.Trimesh:
+    box = trimesh.creation.box(extents=(2.0, 2.0, 2.0))
+    top = box.face_normals[:, 2] > 0.5
+    return trimesh.Trimesh(box.vertices, box.faces[~top], process=False)
+
+
+def test_open_box_robust_methods():
+    mesh = open_box()
+    assert not is_closed(mesh)
+    rng = np.random.default_rng(5)
+    deep = rng.uniform(-0.9, 0.3, (500, 3))  # inside, away from the missing top face
+    outside = rng.uniform(-3, 3, (2000, 3))
+    outside = outside[np.abs(outside).max(axis=1) > 1.05]
+    for method in ("auto", "vote", "winding"):
+        assert inside(mesh, deep, method).all(), method
+        assert not inside(mesh, outside, method).any(), method
+    w = winding_number(mesh, deep, exact=True)
+    assert (w > 0.5).all() and (w < 1.0).all()
+
+
+def test_vote_agrees_with_winding_on_holed_bunny(bunny):
+    keep = np.ones(len(bunny.faces), bool)
+    centres = bunny.triangles_center
+    keep[np.argsort(np.linalg.norm(centres - centres[0], axis=1))[:10]] = False
+    holed = trimesh.Trimesh(bunny.vertices, bunny.faces[keep], process=False)
+    assert not is_closed(holed)
+    pts = padded_uniform(bunny, 5000, 4)
+    w_exact = np.abs(winding_number(holed, pts, exact=True))
+    w = w_exact > 0.5
+    assert (inside(holed, pts) == w).mean() > 0.99
+    clear = np.abs(w_exact - 0.5) > 0.07  # beyond the hierarchical approximation's error
+    np.testing.assert_array_equal(inside(holed, pts, "winding")[clear], w[clear])
+
+
+def test_flipped_closed_mesh(bunny):
+    flipped = trimesh.Trimesh(bunny.vertices, bunny.faces[:, ::-1], process=False)
+    pts = padded_uniform(bunny, 2000, 6)
+    ref = inside(bunny, pts)
+    np.testing.assert_array_equal(inside(flipped, pts, "parity"), ref)
+    np.testing.assert_array_equal(inside(flipped, pts, "winding"), ref)
+
+
+def test_is_closed_matches_vertices_by_position():
+    box = trimesh.creation.box()
+    soup = trimesh.Trimesh(box.vertices[box.faces].reshape(-1, 3), np.arange(36).reshape(-1, 3), process=False)
+    assert is_closed(box) and is_closed(soup)
+    assert not is_closed(open_box())
+
+
+def test_winding_tree_close_to_exact(bunny):
+    pts = padded_uniform(bunny, 3000, 7)
+    exact = winding_number(bunny, pts, exact=True)
+    tree = WindingTree.build(bunny)
+    assert np.abs(tree(pts, beta=2.0) - exact).max() < 0.05
+    assert np.abs(tree(pts, beta=50.0) - exact).max() < 1e-6
+    assert np.abs(exact[np.abs(exact) > 0.5] - 1.0).max() < 1e-9  # closed: 0 or 1
+
+
+# ---------------------------------------------------------------------------------------------- degenerate input
+
+
+def test_degenerate_triangles_are_tolerated(bunny):
+    v = np.asarray(bunny.vertices)
+    f = np.asarray(bunny.faces)
+    extra_v = np.array([[0.0, 0.0, 0.0], [0.1, 0.1, 0.1], [0.2, 0.2, 0.2]])  # collinear
+    vv = np.vstack([v, extra_v])
+    n = len(v)
+    extra_f = np.array([[n, n + 1, n + 2], [n, n + 1, n + 2], [0, 0, 1], [0, 1, 0], [5, 5, 5], [2, 2, 2]])
+    ff = np.vstack([f, extra_f])
+    pts = padded_uniform(bunny, 3000, 8)
+    ref = inside(bunny, pts)
+    assert is_closed((vv, ff))
+    for method in ("auto", "parity", "vote", "winding"):
+        np.testing.assert_array_equal(inside((vv, ff), pts, method), ref, err_msg=method)
+    only_degenerate = (extra_v, np.array([[0, 1, 2], [0, 0, 1]]))
+    assert not inside(only_degenerate, pts, "parity").any()
+    assert not inside(only_degenerate, pts, "winding").any()
+
+
+def test_empty_query_and_dtypes(bunny):
+    assert inside(bunny, np.zeros((0, 3))).shape == (0,)
+    res = inside(bunny, np.zeros((4, 3), np.float32))
+    assert res.dtype == bool and res.shape == (4,)
+
+
+@pytest.mark.parametrize(
+    "mesh,points,error,match",
+    [
+        ((np.zeros((0, 3)), np.zeros((0, 3), int)), np.zeros((1, 3)), ValueError, "no vertices"),
+        ((np.zeros((3, 3)), np.zeros((0, 3), int)), np.zeros((1, 3)), ValueError, "no faces"),
+        (None, np.array([[0.0, np.nan, 0.0]]), ValueError, "NaN"),
+        (None, np.array([[0.0, np.inf, 0.0]]), ValueError, "NaN or inf"),
+        (None, np.zeros((5, 2)), ValueError, r"\(N, 3\)"),
+        (None, np.zeros(3), ValueError, r"\(N, 3\)"),
+        (None, [["a", "b", "c"]], TypeError, "numbers"),
+        ("not a mesh", np.zeros((1, 3)), TypeError, "Trimesh"),
+    ],
+)
+def test_bad_input(mesh, points, error, match):
+    mesh = trimesh.creation.box() if mesh is None else mesh
+    with pytest.raises(error, match=match):
+        inside(mesh, points)
+
+
+def test_bad_method():
+    with pytest.raises(ValueError, match="method"):
+        inside(trimesh.creation.box(), np.zeros((1, 3)), method="raycast")
