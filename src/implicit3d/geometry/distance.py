@@ -1,0 +1,292 @@
+"""Unsigned and signed distance from points to a triangle mesh, with closest points.
+
+``MeshDistance(mesh)`` builds the acceleration structure once (a BVH over the triangles, see
+``implicit3d.geometry._bvh``) and answers many queries; ``closest_points``, ``unsigned_distance`` and
+``signed_distance`` are one-shot wrappers that build it on every call.
+
+Sign convention: negative inside. For a watertight, consistently oriented mesh the sign comes from the
+angle-weighted pseudonormal of the closest feature (face, edge or vertex; Baerentzen & Aanaes 2005), which is exact
+for every point, however far or close. Inward-facing (negative-volume) meshes are handled by flipping the sign.
+For other meshes (holes, non-manifold or flipped parts) the sign comes from
+``implicit3d.geometry.inside.inside(mesh, points, method="auto")``.
+
+Note: a "watertight" mesh made of several *overlapping* closed parts (e.g. a cap pushed into a bottle) is not a
+valid solid boundary; the pseudonormal sign is then wrong in the overlap. Pass ``sign="inside"`` for such meshes.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import numpy as np
+import trimesh
+from numba import njit
+
+from implicit3d.geometry._bvh import FEATURE_FACE, TriangleBVH, build_bvh, nearest
+from implicit3d.geometry.validation import as_mesh_arrays, as_points
+
+MeshLike = trimesh.Trimesh | tuple[np.ndarray, np.ndarray]
+SignMethod = Literal["auto", "pseudonormal", "inside"]
+_SIGN_METHODS = ("auto", "pseudonormal", "inside")
+
+
+class MeshDistance:
+    """Distance queries against one triangle mesh: build once, query many times.
+
+    ``mesh``: a ``trimesh.Trimesh`` or ``(vertices (V, 3), faces (F, 3))``. Zero-area triangles are allowed.
+    Attributes: ``vertices (V, 3) float64``, ``faces (F, 3) int64``, ``bvh``, ``build_seconds`` (BVH build time).
+    The pseudonormals and the watertightness check are computed on the first signed query and cached.
+    """
+
+    def __init__(self, mesh: MeshLike, leaf_size: int = 4) -> None:
+        self.vertices, self.faces = as_mesh_arrays(mesh)
+        self._mesh = mesh
+        t0 = time.perf_counter()
+        self.bvh: TriangleBVH = build_bvh(self.vertices[self.faces], leaf_size=leaf_size)
+        self.build_seconds = time.perf_counter() - t0
+        self._normals: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._closed: bool | None = None
+        self._orientation = 1.0
+
+    # ------------------------------------------------------------------ queries
+    def query(self, points: Any, max_distance: float = np.inf) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Closest feature of the mesh for each point.
+
+        Returns ``distance (N,) float64``, ``closest (N, 3) float64``, ``face_index (N,) int64`` (into
+        ``self.faces``) and ``feature (N,) int64`` (0-2 vertex of the face, 3-5 edge (v0,v1)/(v1,v2)/(v2,v0),
+        6 face interior). With a finite ``max_distance`` (same units as the mesh), points with no triangle within it
+        get ``distance = max_distance``, NaN closest points and ``face_index = -1`` (faster truncated queries).
+        """
+        pts = as_points(points)
+        if not (isinstance(max_distance, (int, float, np.floating, np.integer)) and max_distance > 0):
+            raise ValueError(f"max_distance must be a positive number, got {max_distance!r}")
+        d2, closest, tri, feat = nearest(self.bvh, pts, float(max_distance))
+        face = np.where(tri >= 0, self.bvh.tri_index[np.maximum(tri, 0)], -1)
+        return np.sqrt(d2), closest, face, feat
+
+    def closest_points(self, points: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``points: (N, 3)`` -> ``(distance (N,) float64, closest (N, 3) float64, face_index (N,) int64)``."""
+        dist, closest, face, _ = self.query(points)
+        return dist, closest, face
+
+    def unsigned_distance(self, points: Any) -> np.ndarray:
+        """``points: (N, 3)`` -> ``(N,) float64`` Euclidean distance to the surface."""
+        return self.query(points)[0]
+
+    def signed_distance(self, points: Any, sign: SignMethod = "auto") -> np.ndarray:
+        """``points: (N, 3)`` -> ``(N,) float64`` signed distance, negative inside.
+
+        ``sign``: ``"pseudonormal"`` (requires a watertight, consistently oriented mesh), ``"inside"`` (sign from
+        ``implicit3d.geometry.inside.inside(..., method="auto")``, works on open meshes) or ``"auto"`` (the first
+        when the mesh is watertight, else the second).
+        """
+        if sign not in _SIGN_METHODS:
+            raise ValueError(f"sign must be one of {_SIGN_METHODS}, got {sign!r}")
+        pts = as_points(points)
+        if sign == "auto":
+            sign = "pseudonormal" if self.is_closed else "inside"
+        if sign == "pseudonormal":
+            if not self.is_closed:
+                raise ValueError(
+                    "sign='pseudonormal' needs a watertight, consistently oriented mesh (every edge shared by exactly "
+                    "two faces with opposite directions); use sign='inside' or 'auto'"
+                )
+            dist, closest, face, feat = self.query(pts)
+            return dist * self._pseudonormal_sign(pts, closest, face, feat)
+        dist = self.query(pts)[0]
+        from implicit3d.geometry.inside import inside  # lazy: sibling module, imports only when needed
+
+        occ = np.asarray(inside(self._mesh_for_inside(), pts, method="auto"), dtype=bool)
+        return np.where(occ, -dist, dist)
+
+    # ------------------------------------------------------------------ sign helpers
+    @property
+    def is_closed(self) -> bool:
+        """True when every edge has exactly two faces that traverse it in opposite directions."""
+        if self._closed is None:
+            self._prepare_sign()
+        return bool(self._closed)
+
+    def _mesh_for_inside(self) -> MeshLike:
+        if isinstance(self._mesh, trimesh.Trimesh):
+            return self._mesh
+        return trimesh.Trimesh(self.vertices, self.faces, process=False)
+
+    def _prepare_sign(self) -> None:
+        face_n, edge_n, vert_n, closed, volume = _pseudonormals(self.vertices, self.faces)
+        self._normals = (face_n, edge_n, vert_n)
+        self._closed = bool(closed)
+        self._orientation = -1.0 if closed and volume < 0 else 1.0
+
+    def _pseudonormal_sign(
+        self, points: np.ndarray, closest: np.ndarray, face: np.ndarray, feat: np.ndarray
+    ) -> np.ndarray:
+        assert self._normals is not None
+        face_n, edge_n, vert_n = self._normals
+        normal = face_n[face]
+        is_edge = (feat >= 3) & (feat < FEATURE_FACE)
+        normal[is_edge] = edge_n[face[is_edge], feat[is_edge] - 3]
+        is_vert = feat < 3
+        normal[is_vert] = vert_n[self.faces[face[is_vert], feat[is_vert]]]
+        side = np.einsum("ij,ij->i", points - closest, normal)
+        return np.where(side < 0, -self._orientation, self._orientation)
+
+
+@njit(cache=True)
+def _pseudonormals(v, f):  # pragma: no cover - compiled
+    """Face unit normals (F, 3), edge pseudonormals (F, 3, 3) for edges (v0,v1), (v1,v2), (v2,v0) of every face,
+    angle-weighted vertex pseudonormals (V, 3), whether the mesh is closed (every directed edge a->b appears once and
+    its twin b->a once) and 6x the signed volume. Edge and vertex pseudonormals are unnormalized sums."""
+    nf = f.shape[0]
+    nv = v.shape[0]
+    face_n = np.zeros((nf, 3))
+    vert_n = np.zeros((nv, 3))
+    edge_n = np.empty((nf, 3, 3))
+    volume6 = 0.0
+    e = np.empty((3, 3))
+    for t in range(nf):
+        for k in range(3):
+            for a in range(3):
+                e[k, a] = v[f[t, (k + 1) % 3], a] - v[f[t, k], a]  # edge k: corner k -> corner k+1
+        nx = e[0, 1] * -e[2, 2] + e[0, 2] * e[2, 1]  # (v1 - v0) x (v2 - v0), with v2 - v0 = -e[2]
+        ny = e[0, 2] * -e[2, 0] + e[0, 0] * e[2, 2]
+        nz = e[0, 0] * -e[2, 1] + e[0, 1] * e[2, 0]
+        nrm = np.sqrt(nx * nx + ny * ny + nz * nz)
+        if nrm > 0.0:
+            face_n[t, 0] = nx / nrm
+            face_n[t, 1] = ny / nrm
+            face_n[t, 2] = nz / nrm
+        p0 = f[t, 0]
+        p1 = f[t, 1]
+        p2 = f[t, 2]
+        volume6 += (
+            v[p0, 0] * (v[p1, 1] * v[p2, 2] - v[p1, 2] * v[p2, 1])
+            + v[p0, 1] * (v[p1, 2] * v[p2, 0] - v[p1, 0] * v[p2, 2])
+            + v[p0, 2] * (v[p1, 0] * v[p2, 1] - v[p1, 1] * v[p2, 0])
+        )
+        for k in range(3):  # interior angle at corner k between edge k and the reversed edge k-1
+            ux, uy, uz = e[k, 0], e[k, 1], e[k, 2]
+            km = (k + 2) % 3
+            wx, wy, wz = -e[km, 0], -e[km, 1], -e[km, 2]
+            cx = uy * wz - uz * wy
+            cy = uz * wx - ux * wz
+            cz = ux * wy - uy * wx
+            ang = np.arctan2(np.sqrt(cx * cx + cy * cy + cz * cz), ux * wx + uy * wy + uz * wz)
+            vi = f[t, k]
+            for a in range(3):
+                vert_n[vi, a] += ang * face_n[t, a]
+    # half-edges grouped by source vertex (counting sort), then each edge looks up its twin among b's out-edges
+    first = np.zeros(nv + 1, np.int64)
+    for t in range(nf):
+        for k in range(3):
+            first[f[t, k] + 1] += 1
+    for i in range(nv):
+        first[i + 1] += first[i]
+    fill = first[:-1].copy()
+    target = np.empty(3 * nf, np.int64)
+    owner = np.empty(3 * nf, np.int64)
+    for t in range(nf):
+        for k in range(3):
+            src = f[t, k]
+            target[fill[src]] = f[t, (k + 1) % 3]
+            owner[fill[src]] = t
+            fill[src] += 1
+    closed = True
+    for t in range(nf):
+        for k in range(3):
+            a = f[t, k]
+            b = f[t, (k + 1) % 3]
+            for c in range(3):
+                edge_n[t, k, c] = 0.0
+            if a == b:
+                closed = False
+                continue
+            same = 0
+            for h in range(first[a], first[a + 1]):
+                if target[h] == b:
+                    same += 1
+                    for c in range(3):
+                        edge_n[t, k, c] += face_n[owner[h], c]
+            twins = 0
+            for h in range(first[b], first[b + 1]):
+                if target[h] == a:
+                    twins += 1
+                    for c in range(3):
+                        edge_n[t, k, c] += face_n[owner[h], c]
+            if same != 1 or twins != 1:
+                closed = False
+    return face_n, edge_n, vert_n, closed, volume6
+
+
+# ---------------------------------------------------------------------- one-shot wrappers
+def closest_points(mesh: MeshLike, points: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Closest point on ``mesh`` to each of ``points: (N, 3)``.
+
+    Returns ``distance (N,) float64``, ``closest (N, 3) float64`` and ``face_index (N,) int64``. Builds a BVH on
+    every call; use ``MeshDistance`` to query one mesh repeatedly.
+    """
+    return MeshDistance(mesh).closest_points(points)
+
+
+def unsigned_distance(mesh: MeshLike, points: Any) -> np.ndarray:
+    """Distance ``(N,) float64`` from each of ``points: (N, 3)`` to the surface of ``mesh``."""
+    return MeshDistance(mesh).unsigned_distance(points)
+
+
+def signed_distance(mesh: MeshLike, points: Any, sign: SignMethod = "auto") -> np.ndarray:
+    """Signed distance ``(N,) float64`` (negative inside) from ``points: (N, 3)`` to ``mesh``; see ``MeshDistance``."""
+    return MeshDistance(mesh).signed_distance(points, sign=sign)
+
+
+def closest_points_brute_force(mesh: MeshLike, points: Any, chunk: int = 4_000_000) -> tuple[np.ndarray, np.ndarray]:
+    """Reference: distance and closest point by testing every point against every triangle (numpy, O(N*F)).
+
+    A different algorithm from the BVH kernel, kept for tests and benchmarks only: the closest point on a triangle is
+    the projection onto its plane when that falls inside the triangle, else the nearest point of its three edges.
+    Pairs whose triangle bounding box is farther than the point's nearest vertex (an upper bound on the answer) are
+    skipped. Returns ``distance (N,) float64``, ``closest (N, 3) float64``; ``chunk`` bounds pairs held in memory.
+    """
+    v, f = as_mesh_arrays(mesh)
+    pts = as_points(points)
+    tri = v[f]
+    tlo, thi = tri.min(axis=1), tri.max(axis=1)
+    best = np.full(len(pts), np.inf)
+    best_c = np.zeros((len(pts), 3))
+    step = max(1, chunk // max(len(f), len(v)))
+    for s in range(0, len(pts), step):
+        p = pts[s : s + step]
+        upper = np.sqrt(((p[:, None, :] - v[None]) ** 2).sum(-1).min(axis=1))
+        gap = np.maximum(np.maximum(tlo[None] - p[:, None], p[:, None] - thi[None]), 0.0)
+        pi, fi = np.nonzero(np.sqrt((gap**2).sum(-1)) <= upper[:, None] * (1 + 1e-9) + 1e-300)
+        d, c = _point_triangle_reference(p[pi], tri[fi])
+        order = np.lexsort((d, pi))  # per point, smallest distance first
+        pi, d, c = pi[order], d[order], c[order]
+        head = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
+        best[s + pi[head]] = d[head]
+        best_c[s + pi[head]] = c[head]
+    return best, best_c
+
+
+def _point_triangle_reference(p: np.ndarray, tri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairwise distance/closest point from ``p: (K, 3)`` to ``tri: (K, 3, 3)`` (plane projection, else edges)."""
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    nrm = np.cross(b - a, c - a)
+    nn = np.einsum("ij,ij->i", nrm, nrm)
+    t = np.einsum("ij,ij->i", p - a, nrm) / np.where(nn > 0, nn, 1.0)
+    q = p - t[:, None] * nrm
+    inside = nn > 0
+    for x, y in ((a, b), (b, c), (c, a)):
+        inside &= np.einsum("ij,ij->i", np.cross(y - x, q - x), nrm) >= 0
+    dist = np.where(inside, np.linalg.norm(p - q, axis=1), np.inf)
+    closest = np.where(inside[:, None], q, 0.0)
+    for x, y in ((a, b), (b, c), (c, a)):
+        e = y - x
+        ee = np.einsum("ij,ij->i", e, e)
+        u = np.clip(np.einsum("ij,ij->i", p - x, e) / np.where(ee > 0, ee, 1.0), 0.0, 1.0)
+        qs = x + u[:, None] * e
+        ds = np.linalg.norm(p - qs, axis=1)
+        better = ds < dist
+        dist = np.where(better, ds, dist)
+        closest = np.where(better[:, None], qs, closest)
+    return dist, closest

@@ -1,0 +1,313 @@
+"""Distance to triangle meshes: BVH kernel vs. brute force, signs vs. analytic solids and winding numbers."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import numpy as np
+import pytest
+import trimesh
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from implicit3d.geometry.distance import (
+    MeshDistance,
+    closest_points,
+    closest_points_brute_force,
+    signed_distance,
+    unsigned_distance,
+)
+
+
+# ---------------------------------------------------------------------- references
+def winding_number_brute_force(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Generalized winding number (solid angle sum, Van Oosterom & Strackee), O(N*F) numpy."""
+    out = np.zeros(len(points))
+    for s in range(0, len(points), 256):
+        p = points[s : s + 256, None, :]
+        a, b, c = (vertices[faces[:, k]][None] - p for k in range(3))
+        la, lb, lc = (np.linalg.norm(x, axis=-1) for x in (a, b, c))
+        det = np.einsum("nfj,nfj->nf", a, np.cross(b, c))
+        den = (
+            la * lb * lc
+            + np.einsum("nfj,nfj->nf", a, b) * lc
+            + np.einsum("nfj,nfj->nf", b, c) * la
+            + np.einsum("nfj,nfj->nf", c, a) * lb
+        )
+        out[s : s + 256] = np.arctan2(det, den).sum(axis=1) / (2 * np.pi)
+    return out
+
+
+def box_sdf(points: np.ndarray, half: np.ndarray) -> np.ndarray:
+    q = np.abs(points) - half
+    return np.linalg.norm(np.maximum(q, 0.0), axis=1) + np.minimum(q.max(axis=1), 0.0)
+
+
+def random_soup(rng: np.random.Generator, n_faces: int) -> tuple[np.ndarray, np.ndarray]:
+    vertices = rng.normal(size=(n_faces * 3, 3))
+    # shrink every triangle around a random centre so the soup has varied sizes and gaps
+    centres = rng.uniform(-2, 2, size=(n_faces, 1, 3))
+    scale = rng.uniform(0.05, 1.0, size=(n_faces, 1, 1))
+    tri = centres + scale * vertices.reshape(n_faces, 3, 3)
+    return tri.reshape(-1, 3), np.arange(n_faces * 3).reshape(n_faces, 3)
+
+
+def special_points(vertices: np.ndarray, faces: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Vertices, edge midpoints, face points, points just off faces, near and far random points."""
+    tri = vertices[faces]
+    mids = (tri + np.roll(tri, -1, axis=1)) / 2
+    cent = tri.mean(axis=1)
+    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    return np.concatenate(
+        [
+            vertices,
+            mids.reshape(-1, 3),
+            cent,
+            cent + 0.01 * normal,
+            rng.uniform(-3, 3, size=(200, 3)),
+            rng.normal(size=(50, 3)) * 1e3,
+        ]
+    )
+
+
+def assert_matches_brute_force(mesh, points: np.ndarray, atol: float = 1e-12) -> None:
+    vertices, faces = mesh if isinstance(mesh, tuple) else (mesh.vertices, mesh.faces)
+    dist, closest, face = closest_points(mesh, points)
+    ref, _ = closest_points_brute_force(mesh, points)
+    scale = max(1.0, float(np.abs(points).max()))
+    assert dist.shape == (len(points),) and closest.shape == (len(points), 3) and face.shape == (len(points),)
+    assert dist.dtype == np.float64 and closest.dtype == np.float64 and face.dtype == np.int64
+    assert np.all(np.isfinite(dist)) and np.all(np.isfinite(closest))
+    np.testing.assert_allclose(dist, ref, rtol=0, atol=atol * scale)
+    # the closest point is at the reported distance and lies on the reported face
+    np.testing.assert_allclose(np.linalg.norm(points - closest, axis=1), dist, rtol=0, atol=atol * scale)
+    for i in range(0, len(points), max(1, len(points) // 20)):
+        d, _ = closest_points_brute_force((vertices, faces[face[i] : face[i] + 1]), closest[i : i + 1])
+        assert d[0] < 1e-9 * scale
+
+
+# ---------------------------------------------------------------------- unsigned distance / closest points
+def test_random_soup_matches_brute_force():
+    rng = np.random.default_rng(0)
+    vertices, faces = random_soup(rng, 300)
+    assert_matches_brute_force((vertices, faces), special_points(vertices, faces, rng))
+
+
+def test_points_on_vertices_and_edges_have_zero_distance():
+    mesh = trimesh.creation.icosphere(subdivisions=2)
+    tri = mesh.triangles
+    pts = np.concatenate([mesh.vertices, ((tri + np.roll(tri, -1, axis=1)) / 2).reshape(-1, 3), tri.mean(axis=1)])
+    dist, closest, _ = closest_points(mesh, pts)
+    assert dist.max() < 1e-15
+    np.testing.assert_allclose(closest, pts, atol=1e-15)
+    # on vertices the answer is exact: the kernel returns the stored vertex itself
+    assert np.all(unsigned_distance(mesh, mesh.vertices) == 0.0)
+
+
+def test_bunny_matches_brute_force(bunny):
+    rng = np.random.default_rng(1)
+    lo, hi = bunny.bounds
+    pts = np.concatenate(
+        [rng.uniform(lo - 0.5, hi + 0.5, (300, 3)), bunny.sample(200, seed=2) + rng.normal(0, 0.01, (200, 3))]
+    )
+    assert_matches_brute_force(bunny, pts)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_faces=st.integers(1, 40),
+    leaf=st.integers(1, 15),
+    scale=st.sampled_from([1e-3, 1.0, 1e3]),
+)
+def test_property_matches_brute_force(seed, n_faces, leaf, scale):
+    rng = np.random.default_rng(seed)
+    vertices, faces = random_soup(rng, n_faces)
+    vertices = vertices * scale
+    pts = special_points(vertices, faces, rng)[:300]
+    pts = np.concatenate([pts, rng.uniform(-3, 3, (50, 3)) * scale])
+    md = MeshDistance((vertices, faces), leaf_size=leaf)
+    dist, closest, face = md.closest_points(pts)
+    ref, _ = closest_points_brute_force((vertices, faces), pts)
+    np.testing.assert_allclose(dist, ref, rtol=1e-12, atol=1e-12 * scale)
+    assert np.all((face >= 0) & (face < n_faces))
+
+
+def test_degenerate_triangles_are_tolerated():
+    rng = np.random.default_rng(3)
+    vertices, faces = random_soup(rng, 50)
+    a = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.5, 0.5, 0.5]])
+    extra_v = np.concatenate([vertices, a])
+    n = len(vertices)
+    extra_f = np.concatenate(
+        [faces, [[n, n + 1, n + 2], [n, n + 2, n + 1], [n + 3, n + 3, n + 3], [n, n, n + 1], [n + 1, n + 1, n]]]
+    )
+    pts = np.concatenate([special_points(extra_v, extra_f, rng), a, [[1.0, 0.3, -0.2], [-1.0, 0.0, 0.0]]])
+    assert_matches_brute_force((extra_v, extra_f), pts)
+    # a mesh made only of degenerate triangles: the distance to a segment / a point
+    d = unsigned_distance((a, np.array([[0, 1, 2], [3, 3, 3]])), np.array([[1.5, -2.0, 0.0], [0.5, 0.5, 1.5]]))
+    np.testing.assert_allclose(d, [2.0, 1.0], atol=1e-15)
+
+
+def test_max_distance_truncates():
+    mesh = trimesh.creation.icosphere(subdivisions=2)
+    md = MeshDistance(mesh)
+    pts = np.array([[0.0, 0.0, 1.05], [0.0, 0.0, 3.0]])
+    dist, closest, face, _ = md.query(pts, max_distance=0.5)
+    assert dist[0] < 0.06 and face[0] >= 0
+    assert dist[1] == 0.5 and face[1] == -1 and np.isnan(closest[1]).all()
+
+
+# ---------------------------------------------------------------------- signed distance
+def test_icosphere_matches_analytic_sphere():
+    mesh = trimesh.creation.icosphere(subdivisions=4, radius=1.0)
+    # faceting: the mesh lies between the sphere and the smallest distance from the centre to a face plane
+    n = mesh.face_normals
+    facet = 1.0 - np.abs(np.einsum("ij,ij->i", n, mesh.triangles[:, 0])).min()
+    rng = np.random.default_rng(4)
+    dirs = rng.normal(size=(3000, 3))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    pts = dirs * rng.uniform(0.0, 2.0, (3000, 1))
+    md = MeshDistance(mesh)
+    assert md.is_closed
+    sd = md.signed_distance(pts)
+    exact = np.linalg.norm(pts, axis=1) - 1.0
+    assert np.abs(sd - exact).max() <= facet + 1e-12
+    clear = np.abs(exact) > facet
+    assert np.all(np.sign(sd[clear]) == np.sign(exact[clear]))
+    np.testing.assert_allclose(md.signed_distance(np.zeros((1, 3))), [-1.0], atol=facet)
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_box_is_exact(flip):
+    half = np.array([0.5, 0.3, 0.2])
+    mesh = trimesh.creation.box(extents=2 * half)
+    faces = mesh.faces[:, ::-1] if flip else mesh.faces  # inward-facing box: the sign must not flip
+    rng = np.random.default_rng(5)
+    corners = np.array(np.meshgrid(*[[-h, 0.0, h] for h in half], indexing="ij")).reshape(3, -1).T
+    pts = np.concatenate(
+        [
+            rng.uniform(-1.5, 1.5, (2000, 3)),
+            rng.uniform(-1, 1, (500, 3)) * half,  # inside, often nearest to a face near a corner or an edge
+            corners,  # on corners, edge midpoints, face centres (and the centre)
+            corners * 1.5,
+            corners * 0.9,
+        ]
+    )
+    sd = signed_distance((mesh.vertices, faces), pts)
+    np.testing.assert_allclose(sd, box_sdf(pts, half), atol=1e-14)
+
+
+def test_rotated_box_sign_from_pseudonormals():
+    half = np.array([0.4, 0.25, 0.1])
+    mesh = trimesh.creation.box(extents=2 * half)
+    rot = trimesh.transformations.random_rotation_matrix(np.random.default_rng(6).uniform(size=3))
+    mesh.apply_transform(rot)
+    rng = np.random.default_rng(7)
+    local = rng.uniform(-0.6, 0.6, (3000, 3))
+    pts = local @ rot[:3, :3].T
+    sd = MeshDistance(mesh).signed_distance(pts, sign="pseudonormal")
+    np.testing.assert_allclose(sd, box_sdf(local, half), atol=1e-12)
+
+
+def test_closed_mesh_with_zero_area_triangle():
+    """A box whose edge (a, b) is split by its midpoint m, closed with the zero-area triangle (a, b, m)."""
+    half = np.array([0.5, 0.5, 0.5])
+    mesh = trimesh.creation.box(extents=2 * half)
+    v, f = mesh.vertices.copy(), mesh.faces.copy()
+    a, b = f[0, 0], f[0, 1]
+    m = len(v)
+    v = np.concatenate([v, (v[a] + v[b])[None] / 2])
+    c = f[0, 2]
+    f = np.concatenate([f[1:], [[a, m, c], [m, b, c], [a, b, m]]])
+    md = MeshDistance((v, f))
+    assert md.is_closed
+    rng = np.random.default_rng(8)
+    edge_dir = v[b] - v[a]
+    t = rng.uniform(-0.2, 1.2, (500, 1))
+    pts = np.concatenate([v[a] + t * edge_dir + rng.normal(0, 0.05, (500, 3)), rng.uniform(-1, 1, (500, 3))])
+    np.testing.assert_allclose(md.signed_distance(pts), box_sdf(pts, half), atol=1e-12)
+
+
+def test_bunny_sign_agrees_with_winding_number(bunny):
+    rng = np.random.default_rng(9)
+    lo, hi = bunny.bounds
+    pts = np.concatenate(
+        [rng.uniform(lo - 0.2, hi + 0.2, (1500, 3)), bunny.sample(500, seed=3) + rng.normal(0, 0.02, (500, 3))]
+    )
+    md = MeshDistance(bunny)
+    assert md.is_closed
+    sd = md.signed_distance(pts)
+    w = winding_number_brute_force(bunny.vertices, bunny.faces, pts)
+    assert np.abs(np.abs(w - 0.5) - 0.5).max() < 1e-6  # watertight: winding numbers are 0 or 1
+    np.testing.assert_array_equal(sd < 0, w > 0.5)
+    np.testing.assert_allclose(np.abs(sd), md.unsigned_distance(pts))
+
+
+def test_bunny_sign_agrees_with_inside_module(bunny):
+    inside_mod = pytest.importorskip("implicit3d.geometry.inside")
+    rng = np.random.default_rng(10)
+    lo, hi = bunny.bounds
+    pts = rng.uniform(lo - 0.2, hi + 0.2, (2000, 3))
+    sd = MeshDistance(bunny).signed_distance(pts)
+    np.testing.assert_array_equal(sd < 0, inside_mod.inside(bunny, pts, method="auto"))
+
+
+def test_open_mesh_uses_inside_module(monkeypatch):
+    """Non-watertight meshes take their sign from implicit3d.geometry.inside.inside(method="auto")."""
+    mesh = trimesh.creation.icosphere(subdivisions=2)
+    open_mesh = trimesh.Trimesh(mesh.vertices, mesh.faces[1:], process=False)
+    calls = []
+
+    def fake_inside(m, points, method="auto"):
+        calls.append(method)
+        return np.linalg.norm(points, axis=1) < 1.0
+
+    fake = types.ModuleType("implicit3d.geometry.inside")
+    fake.inside = fake_inside
+    monkeypatch.setitem(sys.modules, "implicit3d.geometry.inside", fake)
+    md = MeshDistance(open_mesh)
+    assert not md.is_closed
+    pts = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 2.0]])
+    sd = md.signed_distance(pts)
+    assert calls == ["auto"]
+    assert sd[0] < 0 < sd[1]
+    np.testing.assert_allclose(np.abs(sd), md.unsigned_distance(pts))
+    with pytest.raises(ValueError, match="watertight"):
+        md.signed_distance(pts, sign="pseudonormal")
+
+
+# ---------------------------------------------------------------------- API and bad input
+def test_wrappers_and_empty_query():
+    mesh = trimesh.creation.box()
+    pts = np.array([[2.0, 0.0, 0.0]], dtype=np.float32)
+    np.testing.assert_allclose(unsigned_distance(mesh, pts), [1.5])
+    np.testing.assert_allclose(signed_distance(mesh, pts), [1.5])
+    d, c, f = closest_points(mesh, np.zeros((0, 3)))
+    assert d.shape == (0,) and c.shape == (0, 3) and f.shape == (0,)
+    assert signed_distance(mesh, np.zeros((0, 3))).shape == (0,)
+
+
+def test_bad_input():
+    mesh = trimesh.creation.box()
+    with pytest.raises(ValueError, match=r"\(N, 3\)"):
+        unsigned_distance(mesh, np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="NaN"):
+        unsigned_distance(mesh, np.array([[0.0, np.nan, 0.0]]))
+    with pytest.raises(TypeError):
+        unsigned_distance(mesh, [["a", "b", "c"]])
+    with pytest.raises(ValueError, match="no faces"):
+        unsigned_distance((mesh.vertices, np.zeros((0, 3), np.int64)), np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="empty"):
+        MeshDistance((np.zeros((0, 3)), np.zeros((0, 3), np.int64)))
+    with pytest.raises(ValueError, match="NaN"):
+        MeshDistance((np.full((3, 3), np.nan), np.array([[0, 1, 2]])))
+    with pytest.raises(TypeError, match="Trimesh"):
+        MeshDistance("mesh.obj")
+    with pytest.raises(ValueError, match="sign"):
+        signed_distance(mesh, np.zeros((1, 3)), sign="parity")
+    with pytest.raises(ValueError, match="max_distance"):
+        MeshDistance(mesh).query(np.zeros((1, 3)), max_distance=-1.0)
+    with pytest.raises(ValueError, match="leaf_size"):
+        MeshDistance(mesh, leaf_size=0)
