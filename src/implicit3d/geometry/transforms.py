@@ -1,0 +1,139 @@
+"""Normalization to the unit cube, rotations and 4x4 rigid poses.
+
+Normalization convention (project-wide): a shape is stored in the cube ``[-0.5, 0.5]^3`` with
+
+    normalized = (world - loc) / scale        world = normalized * scale + loc
+
+where ``loc`` (3,) is the centre of the axis-aligned bounding box and ``scale = longest_edge / (1 - padding)``.
+The longest bounding-box edge therefore measures exactly ``1 - padding`` after normalization, the shape is
+centred at the origin and it keeps a margin of at least ``padding / 2`` to every face of the cube.
+
+Poses are ``(4, 4)`` homogeneous matrices acting on column vectors: ``x' = R @ x + t``. Camera poses are
+camera-to-world (OpenCV camera frame); object poses are object-to-world. +z is up.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import trimesh
+
+from implicit3d.geometry.validation import as_mesh_arrays, as_points
+
+ROTATION_MODES = ("none", "yaw", "so3")
+
+
+def normalization_params(vertices: np.ndarray, padding: float = 0.1) -> tuple[np.ndarray, float]:
+    """``(loc (3,) float64, scale float)`` that map ``vertices`` into the unit cube (see module docstring)."""
+    if not 0.0 <= padding < 1.0:
+        raise ValueError(f"padding must be in [0, 1), got {padding}")
+    v = as_points(vertices, "vertices")
+    if len(v) == 0:
+        raise ValueError("cannot normalize an empty set of vertices")
+    lo, hi = v.min(axis=0), v.max(axis=0)
+    extent = float((hi - lo).max())
+    if not extent > 0.0:
+        raise ValueError("cannot normalize a degenerate shape: its bounding box has zero size")
+    return (lo + hi) / 2.0, extent / (1.0 - padding)
+
+
+def normalize_to_unit_cube(mesh: trimesh.Trimesh, padding: float = 0.1) -> tuple[trimesh.Trimesh, np.ndarray, float]:
+    """Centre ``mesh`` on its bounding box and scale it into ``[-0.5, 0.5]^3``.
+
+    Returns ``(normalized mesh (new object, float64 vertices), loc (3,) float64, scale float)`` with
+    ``normalized = (world - loc) / scale``; the longest bbox edge of the result is ``1 - padding``.
+    Undo with :func:`denormalize_points` or ``mesh.apply_scale(scale); mesh.apply_translation(loc)``.
+    """
+    vertices, faces = as_mesh_arrays(mesh)
+    loc, scale = normalization_params(vertices, padding)
+    out = trimesh.Trimesh((vertices - loc) / scale, faces, process=False)
+    return out, loc, scale
+
+
+def normalize_points(points: np.ndarray, loc: np.ndarray, scale: float) -> np.ndarray:
+    """World ``(N, 3)`` -> normalized ``(N, 3) float64``: ``(points - loc) / scale``."""
+    return (as_points(points) - np.asarray(loc, dtype=np.float64)) / float(scale)
+
+
+def denormalize_points(points: np.ndarray, loc: np.ndarray, scale: float) -> np.ndarray:
+    """Normalized ``(N, 3)`` -> world ``(N, 3) float64``: ``points * scale + loc``."""
+    return as_points(points) * float(scale) + np.asarray(loc, dtype=np.float64)
+
+
+def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def rotation_about_z(angle: float) -> np.ndarray:
+    """``(3, 3) float64`` rotation by ``angle`` radians about +z (counter-clockwise seen from above)."""
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def random_rotation(rng: np.random.Generator | int | None = None, mode: str = "so3") -> np.ndarray:
+    """A random ``(3, 3) float64`` rotation matrix.
+
+    ``mode``: ``"so3"`` uniform (Haar) over all rotations (normalized Gaussian quaternion); ``"yaw"`` uniform angle
+    about the up axis +z only (the object stays upright); ``"none"`` the identity (consumes no randomness).
+    """
+    if mode not in ROTATION_MODES:
+        raise ValueError(f"rotation mode must be one of {ROTATION_MODES}, got {mode!r}")
+    if mode == "none":
+        return np.eye(3)
+    rng = _rng(rng)
+    if mode == "yaw":
+        return rotation_about_z(rng.uniform(0.0, 2.0 * np.pi))
+    q = rng.standard_normal(4)
+    while np.linalg.norm(q) < 1e-8:  # pragma: no cover - probability ~0
+        q = rng.standard_normal(4)
+    w, x, y, z = q / np.linalg.norm(q)
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
+def make_pose(rotation: np.ndarray | None = None, translation: np.ndarray | None = None) -> np.ndarray:
+    """``(4, 4) float64`` pose from a ``(3, 3)`` rotation (default identity) and a ``(3,)`` translation (default 0)."""
+    pose = np.eye(4)
+    if rotation is not None:
+        r = np.asarray(rotation, dtype=np.float64)
+        if r.shape != (3, 3):
+            raise ValueError(f"rotation must be shaped (3, 3), got {r.shape}")
+        pose[:3, :3] = r
+    if translation is not None:
+        t = np.asarray(translation, dtype=np.float64)
+        if t.shape != (3,):
+            raise ValueError(f"translation must be shaped (3,), got {t.shape}")
+        pose[:3, 3] = t
+    return pose
+
+
+def _as_pose(pose: np.ndarray, name: str = "pose") -> np.ndarray:
+    p = np.asarray(pose, dtype=np.float64)
+    if p.shape != (4, 4):
+        raise ValueError(f"{name} must be a (4, 4) matrix, got shape {p.shape}")
+    return p
+
+
+def apply_pose(pose: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Transform ``(N, 3)`` points by a ``(4, 4)`` pose: ``R @ p + t``; returns ``(N, 3) float64``."""
+    p = _as_pose(pose)
+    return as_points(points) @ p[:3, :3].T + p[:3, 3]
+
+
+def compose(*poses: np.ndarray) -> np.ndarray:
+    """Matrix product ``poses[0] @ poses[1] @ ...`` (the last one is applied first); identity for no argument."""
+    out = np.eye(4)
+    for i, p in enumerate(poses):
+        out = out @ _as_pose(p, f"poses[{i}]")
+    return out
+
+
+def invert_pose(pose: np.ndarray) -> np.ndarray:
+    """Inverse of a rigid ``(4, 4)`` pose (rotation part assumed orthonormal)."""
+    p = _as_pose(pose)
+    r = p[:3, :3]
+    return make_pose(r.T, -r.T @ p[:3, 3])

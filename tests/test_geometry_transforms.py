@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+import trimesh
+
+from implicit3d.geometry.transforms import (
+    apply_pose,
+    compose,
+    denormalize_points,
+    invert_pose,
+    make_pose,
+    normalize_points,
+    normalize_to_unit_cube,
+    random_rotation,
+    rotation_about_z,
+)
+
+
+@pytest.mark.parametrize("padding", [0.0, 0.1, 0.3])
+def test_normalize_round_trip(bunny, padding):
+    norm, loc, scale = normalize_to_unit_cube(bunny, padding=padding)
+    v = norm.vertices
+    extent = v.max(0) - v.min(0)
+    assert extent.max() == pytest.approx(1.0 - padding, abs=1e-12)
+    np.testing.assert_allclose((v.max(0) + v.min(0)) / 2, 0.0, atol=1e-12)
+    assert np.all(np.abs(v) <= 0.5 - padding / 2 + 1e-12)
+    np.testing.assert_allclose(denormalize_points(v, loc, scale), bunny.vertices, atol=1e-12)
+    np.testing.assert_allclose(normalize_points(bunny.vertices, loc, scale), v, atol=1e-12)
+    # documented formula: normalized = (world - loc) / scale, scale = longest edge / (1 - padding)
+    world_extent = bunny.vertices.max(0) - bunny.vertices.min(0)
+    assert scale == pytest.approx(world_extent.max() / (1 - padding))
+    np.testing.assert_array_equal(norm.faces, bunny.faces)
+    # the input mesh is untouched
+    assert not np.allclose(bunny.vertices, v)
+
+
+def test_normalize_rejects_bad_input():
+    with pytest.raises(ValueError, match="padding"):
+        normalize_to_unit_cube(trimesh.creation.box(), padding=1.0)
+    flat = trimesh.Trimesh(np.zeros((3, 3)), [[0, 1, 2]], process=False)
+    with pytest.raises(ValueError, match="degenerate"):
+        normalize_to_unit_cube(flat)
+
+
+@pytest.mark.parametrize("mode", ["so3", "yaw"])
+def test_random_rotation_is_rotation(mode):
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        r = random_rotation(rng, mode)
+        np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-12)
+        assert np.linalg.det(r) == pytest.approx(1.0)
+        if mode == "yaw":
+            np.testing.assert_allclose(r @ [0, 0, 1.0], [0, 0, 1.0], atol=1e-12)
+
+
+def test_so3_is_haar_uniform():
+    # Haar measure: E[trace R] = 0, E[R] = 0 and the rotation angle has density (1 - cos t) / pi.
+    rng = np.random.default_rng(1)
+    rs = np.stack([random_rotation(rng, "so3") for _ in range(20000)])
+    tr = np.trace(rs, axis1=1, axis2=2)
+    assert abs(tr.mean()) < 0.04  # se ~ 0.007
+    np.testing.assert_allclose(rs.mean(0), 0.0, atol=0.03)
+    angle = np.arccos(np.clip((tr - 1) / 2, -1, 1))
+    # P(angle < pi/2) = (pi/2 - 1) / pi ~ 0.1817
+    assert np.mean(angle < np.pi / 2) == pytest.approx((np.pi / 2 - 1) / np.pi, abs=0.015)
+
+
+def test_yaw_angle_uniform_and_seeded():
+    rng = np.random.default_rng(2)
+    angles = np.array([np.arctan2(r[1, 0], r[0, 0]) for r in (random_rotation(rng, "yaw") for _ in range(4000))])
+    hist, _ = np.histogram(angles, bins=8, range=(-np.pi, np.pi))
+    assert hist.min() > 400 and hist.max() < 600
+    np.testing.assert_array_equal(random_rotation(5, "so3"), random_rotation(5, "so3"))
+    np.testing.assert_array_equal(random_rotation(None, "none"), np.eye(3))
+    with pytest.raises(ValueError, match="mode"):
+        random_rotation(0, "pitch")
+
+
+def test_rotation_about_z_direction():
+    np.testing.assert_allclose(rotation_about_z(np.pi / 2) @ [1.0, 0, 0], [0, 1.0, 0], atol=1e-15)
+
+
+def test_pose_algebra():
+    rng = np.random.default_rng(3)
+    a = make_pose(random_rotation(rng), rng.normal(size=3))
+    b = make_pose(random_rotation(rng), rng.normal(size=3))
+    x = rng.normal(size=(10, 3))
+    np.testing.assert_allclose(apply_pose(compose(a, b), x), apply_pose(a, apply_pose(b, x)), atol=1e-12)
+    np.testing.assert_allclose(compose(a, invert_pose(a)), np.eye(4), atol=1e-12)
+    np.testing.assert_allclose(apply_pose(invert_pose(a), apply_pose(a, x)), x, atol=1e-12)
+    # slow reference: homogeneous coordinates
+    ref = (a @ np.c_[x, np.ones(10)].T).T[:, :3]
+    np.testing.assert_allclose(apply_pose(a, x), ref, atol=1e-12)
+    np.testing.assert_array_equal(compose(), np.eye(4))
+    with pytest.raises(ValueError, match="4, 4"):
+        apply_pose(np.eye(3), x)
+    with pytest.raises(ValueError, match="rotation"):
+        make_pose(np.eye(4))
