@@ -1,0 +1,243 @@
+"""Typed model configurations: one dataclass per model family, read from dicts/YAML with strict key checks.
+
+A config fully describes a network: ``model.config`` (a JSON-able dict) rebuilt with
+:func:`implicit3d.models.create_model_from_config` gives the same architecture and state-dict keys. Every
+config has ``name`` (the registry name, e.g. ``"conv_onet_grid_small"``), ``output`` (``"occupancy"``: logits;
+``"sdf"``: signed distance, negative inside) and ``padding`` (inputs live in the cube ``[-0.5, 0.5]^3``; the
+feature volume covers ``[-0.5 (1 + padding), 0.5 (1 + padding)]^3``, the Occupancy Networks convention).
+
+Default values are the full-size settings of the reference papers; see ``docs/models.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+OUTPUTS = ("occupancy", "sdf")
+PLANES = ("xy", "xz", "yz")
+
+
+@dataclass
+class ModelConfig:
+    """Settings shared by every model. Subclasses add their architecture fields."""
+
+    family: ClassVar[str] = "base"
+
+    name: str = ""  #: registry name the model was created with
+    output: str = "occupancy"  #: occupancy (logits) | sdf
+    padding: float = 0.1  #: the feature box is the unit cube grown by this fraction
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad value."""
+        if self.output not in OUTPUTS:
+            raise ValueError(f"{self.name or self.family}: output must be one of {OUTPUTS}, got {self.output!r}")
+        if not 0.0 <= self.padding < 1.0:
+            raise ValueError(f"{self.name or self.family}: padding must be in [0, 1), got {self.padding}")
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> ModelConfig:
+        """Build from a mapping, coercing YAML scalars/lists to the field types.
+
+        Unknown keys raise ``ValueError`` naming the key and ``source`` (e.g. the YAML file).
+        """
+        if not isinstance(values, dict):
+            raise TypeError(f"{source}: a model config must be a mapping, got {type(values).__name__}")
+        known = cls.field_names()
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(
+                f"{source}: unknown model setting(s) {unknown} for {values.get('name') or cls.family}; "
+                f"valid keys: {known}"
+            )
+        hints = typing.get_type_hints(cls)
+        kwargs = {key: _coerce(f"{source}: {key}", value, hints[key]) for key, value in values.items()}
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON/YAML-able dict (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    def replace(self, **changes: Any) -> ModelConfig:
+        """A copy with ``changes`` applied (validated, coerced)."""
+        return type(self).from_dict({**self.to_dict(), **changes})
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    origin = typing.get_origin(hint)
+    try:
+        if hint is bool:
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low in ("true", "yes", "on", "1"):
+                    return True
+                if low in ("false", "no", "off", "0"):
+                    return False
+                raise ValueError(value)
+            if not isinstance(value, (bool, int)):
+                raise ValueError(value)
+            return bool(value)
+        if hint is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            return int(value)
+        if hint is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(value)
+        if hint is str:
+            if not isinstance(value, str):
+                raise ValueError(value)
+            return value
+        if origin is tuple:
+            if isinstance(value, str):
+                value = [value]
+            items = list(value)
+            args = typing.get_args(hint)
+            if len(args) == 2 and args[1] is Ellipsis:
+                return tuple(_coerce(name, v, args[0]) for v in items)
+            if len(items) != len(args):
+                raise ValueError(value)
+            return tuple(_coerce(name, v, a) for v, a in zip(items, args, strict=True))
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: cannot read {value!r} as {_hint_name(hint)}") from None
+    return value
+
+
+def _hint_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint)
+
+
+def _positive(cfg: ModelConfig, *names: str) -> None:
+    for n in names:
+        if getattr(cfg, n) < 1:
+            raise ValueError(f"{cfg.name or cfg.family}: {n} must be >= 1, got {getattr(cfg, n)}")
+
+
+@dataclass
+class OccNetConfig(ModelConfig):
+    """Occupancy Network (Mescheder et al., CVPR 2019): ResNet-PointNet -> global code -> CBN decoder."""
+
+    family: ClassVar[str] = "occnet"
+
+    c_dim: int = 512  #: global latent size (ONet point-cloud config: 512)
+    encoder_hidden: int = 512  #: ResNet-PointNet hidden width (ONet: 512)
+    encoder_blocks: int = 5  #: ResNet-PointNet blocks with max-pool/concat between them
+    decoder_hidden: int = 256  #: DecoderCBatchNorm width (ONet: 256)
+    decoder_blocks: int = 5  #: conditional-batch-norm ResNet blocks (ONet: 5)
+
+    def validate(self) -> None:
+        super().validate()
+        _positive(self, "c_dim", "encoder_hidden", "encoder_blocks", "decoder_hidden", "decoder_blocks")
+
+
+@dataclass
+class _ConvONetConfig(ModelConfig):
+    """Shared fields of the Convolutional Occupancy Network variants (Peng et al., ECCV 2020)."""
+
+    c_dim: int = 32  #: feature channels of the planes/grid (ConvONet: 32)
+    encoder_hidden: int = 32  #: local-pool PointNet width (ConvONet: 32)
+    encoder_blocks: int = 5  #: local-pool PointNet blocks
+    local_pool: str = "max"  #: pooling inside a cell between PointNet blocks: max | mean (ConvONet: max)
+    decoder_hidden: int = 32  #: ResNet-FC decoder width (ConvONet: 32)
+    decoder_blocks: int = 5  #: decoder blocks; sampled features are added before each
+    sample_mode: str = "bilinear"  #: feature interpolation at query points: bilinear (tri- in 3D) | nearest
+
+    def validate(self) -> None:
+        super().validate()
+        _positive(self, "c_dim", "encoder_hidden", "encoder_blocks", "decoder_hidden", "decoder_blocks")
+        if self.local_pool not in ("max", "mean"):
+            raise ValueError(f"{self.name or self.family}: local_pool must be max or mean, got {self.local_pool!r}")
+        if self.sample_mode not in ("bilinear", "nearest"):
+            raise ValueError(
+                f"{self.name or self.family}: sample_mode must be bilinear or nearest, got {self.sample_mode!r}"
+            )
+
+
+@dataclass
+class ConvONetPlanesConfig(_ConvONetConfig):
+    """ConvONet with three axis-aligned 2D feature planes processed by a shared-architecture 2D U-Net each."""
+
+    family: ClassVar[str] = "conv_onet_planes"
+
+    planes: tuple[str, ...] = ("xz", "xy", "yz")  #: feature planes (ConvONet 3-plane: xz, xy, yz)
+    plane_resolution: int = 64  #: cells per side of each plane (ConvONet: 64)
+    unet_depth: int = 4  #: 2D U-Net levels (ConvONet: 4)
+    unet_filters: int = 32  #: 2D U-Net filters at the first level, doubled per level (ConvONet: 32)
+
+    def validate(self) -> None:
+        super().validate()
+        _positive(self, "plane_resolution", "unet_depth", "unet_filters")
+        if not self.planes or len(set(self.planes)) != len(self.planes) or any(p not in PLANES for p in self.planes):
+            raise ValueError(
+                f"{self.name or self.family}: planes must be distinct items of {PLANES}, got {self.planes}"
+            )
+        div = 2 ** (self.unet_depth - 1)
+        if self.plane_resolution % div:
+            raise ValueError(
+                f"{self.name or self.family}: plane_resolution {self.plane_resolution} must be divisible by "
+                f"2**(unet_depth-1) = {div}"
+            )
+
+
+@dataclass
+class ConvONetGridConfig(_ConvONetConfig):
+    """ConvONet with one 3D feature grid processed by a 3D U-Net."""
+
+    family: ClassVar[str] = "conv_onet_grid"
+
+    grid_resolution: int = 32  #: cells per side of the feature volume (ConvONet: 32)
+    unet_levels: int = 3  #: 3D U-Net levels (ConvONet grid32: 3)
+    unet_filters: int = 32  #: 3D U-Net filters at the first level, doubled per level (ConvONet: 32)
+    unet_groups: int = 8  #: GroupNorm groups in the 3D U-Net (pytorch-3dunet default: 8)
+
+    def validate(self) -> None:
+        super().validate()
+        _positive(self, "grid_resolution", "unet_levels", "unet_filters", "unet_groups")
+        div = 2 ** (self.unet_levels - 1)
+        if self.grid_resolution % div:
+            raise ValueError(
+                f"{self.name or self.family}: grid_resolution {self.grid_resolution} must be divisible by "
+                f"2**(unet_levels-1) = {div}"
+            )
+
+
+@dataclass
+class IFNetConfig(ModelConfig):
+    """IF-Net (Chibane et al., CVPR 2020), ShapeNet128 point-cloud-completion variant.
+
+    The input cloud is voxelized into ``resolution^3`` occupancy cells (inside the padded box), a 3D conv pyramid
+    of ``len(channels)`` stages (max-pool 2 between stages) is built, and each query point reads features at itself
+    and at six points ``±displacement`` along the axes, at the input grid and at every stage.
+    """
+
+    family: ClassVar[str] = "ifnet"
+
+    resolution: int = 128  #: voxel grid side (IF-Net ShapeNet128: 128)
+    channels: tuple[int, ...] = (16, 32, 64, 128, 128)  #: conv stage widths (IF-Net: 16, 32, 64, 128, 128)
+    displacement: float = 0.0361  #: offset in normalized units (IF-Net: 0.0722 in its [-1, 1] grid coordinates)
+    decoder_hidden: int = 256  #: point-wise decoder width (IF-Net: 256)
+    decoder_layers: int = 3  #: hidden layers of the point-wise decoder (IF-Net: fc_0, fc_1, fc_2)
+
+    def validate(self) -> None:
+        super().validate()
+        _positive(self, "resolution", "decoder_hidden", "decoder_layers")
+        if not self.channels or any(c < 1 for c in self.channels):
+            raise ValueError(f"{self.name or self.family}: channels must be positive ints, got {self.channels}")
+        div = 2 ** (len(self.channels) - 1)
+        if self.resolution % div:
+            raise ValueError(
+                f"{self.name or self.family}: resolution {self.resolution} must be divisible by "
+                f"2**(len(channels)-1) = {div}"
+            )
+        if not 0.0 <= self.displacement < 0.5:
+            raise ValueError(f"{self.name or self.family}: displacement must be in [0, 0.5), got {self.displacement}")
