@@ -1,0 +1,174 @@
+"""``implicit3d train``: train an implicit model from a YAML run file (single process or torchrun DDP)."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from implicit3d.errors import UserError
+
+EPILOG = """\
+run file (YAML):
+  model: {name: conv_onet_grid, ...}          # implicit3d.models.create_model_from_config
+  data:  {root: data/bottles, input: partial, n_inputs: 2048, n_points: 2048, points_source: mixed,
+          noise: 0.005, pose: yaw}           # implicit3d.data.dataset.ImplicitDataset (train / val splits)
+  train: {batch_size: 16, lr: 1.0e-4, max_steps: 20000, val_every: 500, ckpt_every: 500, seed: 0}
+
+examples:
+  implicit3d train configs/conv_onet_grid_small.yaml --data data/bottles --out runs/grid
+  implicit3d train configs/occnet.yaml --set train.lr=3e-4 --set data.noise=0.01 --max-steps 5000
+  implicit3d train configs/occnet.yaml --out runs/occ --resume         # continue after a crash / extend
+  torchrun --nproc_per_node 4 -m implicit3d train configs/ifnet.yaml --device cuda --out runs/ifnet
+
+Output folder: checkpoints/last (every ckpt_every steps, resumable), checkpoints/best (best validation IoU, or
+lowest validation loss for SDF models), metrics.csv, config.yaml (the resolved run file), tensorboard/ (when
+TensorBoard is installed). See docs/training.md.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "train",
+        help="train an occupancy / SDF model from a YAML run file (resumable, multi-GPU with torchrun)",
+        description="Train an implicit shape model on a prepared dataset. Checkpoints are written atomically "
+        "(safetensors + JSON); --resume continues exactly where the last checkpoint left off. Launch with "
+        "`torchrun --nproc_per_node N -m implicit3d train ...` for DistributedDataParallel on N GPUs or processes.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("config", help="run file: YAML with model, data and train sections")
+    p.add_argument("--data", default=None, help="dataset folder (overrides data.root)")
+    p.add_argument("--out", default=None, help="output folder (default: runs/<config name>)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUT/checkpoints/last if it exists (else start fresh); max_steps may be raised",
+    )
+    p.add_argument("--max-steps", type=int, default=None, help="total optimizer steps (overrides train.max_steps)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: cuda if available")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a run-file value, e.g. --set train.lr=3e-4 --set data.noise=0.01 (repeatable)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to metrics.csv)")
+    return p
+
+
+def build_model(model_cfg: dict[str, Any]) -> torch.nn.Module:
+    """The model described by the run file's ``model:`` section (via ``implicit3d.models``)."""
+    if not model_cfg.get("name"):
+        raise UserError("the run file's model section needs a name (e.g. model: {name: occnet})")
+    try:
+        import implicit3d.models as models
+    except ImportError as exc:  # pragma: no cover - package layout problem
+        raise UserError(f"cannot import implicit3d.models: {exc}") from None
+    try:
+        if hasattr(models, "create_model_from_config"):
+            return models.create_model_from_config(dict(model_cfg))
+        cfg = dict(model_cfg)
+        return models.create_model(cfg.pop("name"), **cfg)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"bad model settings {model_cfg}: {exc}") from None
+
+
+def build_datasets(data_cfg: dict[str, Any], seed: int) -> tuple[Any, Any | None]:
+    """``(train, val or None)`` :class:`implicit3d.data.dataset.ImplicitDataset` from the ``data:`` section."""
+    from implicit3d.data.dataset import ImplicitDataset
+
+    cfg = dict(data_cfg)
+    root = cfg.pop("root", None)
+    if not root:
+        raise UserError("no dataset: set data.root in the run file or pass --data DIR")
+    cfg.setdefault("seed", seed)
+    valid = set(inspect.signature(ImplicitDataset.__init__).parameters) - {"self", "root", "split"}
+    unknown = sorted(set(cfg) - valid)
+    if unknown:
+        raise UserError(f"unknown data setting(s) {unknown}; valid keys: root, {', '.join(sorted(valid))}")
+    if isinstance(cfg.get("scale_range"), list):
+        cfg["scale_range"] = tuple(cfg["scale_range"])
+    try:
+        train = ImplicitDataset(root, "train", **cfg)
+    except ValueError as exc:
+        raise UserError(f"bad data settings: {exc}") from None
+    if len(train) == 0:
+        raise UserError(f"{root}: the train split is empty")
+    try:
+        val = ImplicitDataset(root, "val", **cfg)
+    except UserError:
+        val = None
+    if val is not None and len(val) == 0:
+        val = None
+    return train, val
+
+
+def _device(choice: str) -> str:
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA GPU is available to this torch build")
+    return choice
+
+
+def run(args: argparse.Namespace) -> int:
+    from implicit3d.training import distributed as dist_utils
+    from implicit3d.training.checkpoint import atomic_write_text
+    from implicit3d.training.config import TrainConfig, load_run_config
+    from implicit3d.training.trainer import Trainer
+
+    run_cfg = load_run_config(args.config, args.set)
+    if args.data is not None:
+        run_cfg.data["root"] = args.data
+    if args.max_steps is not None:
+        run_cfg.train = TrainConfig.from_dict({**run_cfg.train.to_dict(), "max_steps": args.max_steps})
+    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    last = out / "checkpoints" / "last"
+    if not args.resume and (last.exists() or any((out / "checkpoints").glob(".last.*"))):
+        raise UserError(f"{out} already holds a training run: pass --resume to continue it, or choose another --out")
+    device = _device(args.device)
+
+    info = dist_utils.init_distributed(device)
+    try:
+        torch.manual_seed(run_cfg.train.seed)  # identical initial weights on every process
+        model = build_model(run_cfg.model)
+        train_set, val_set = build_datasets(run_cfg.data, run_cfg.train.seed)
+        model_config = getattr(model, "config", None) or dict(run_cfg.model)
+        if info.is_main:
+            resolved = run_cfg.to_dict()
+            resolved["model"] = model_config
+            out.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(out / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+            where = f"{info.world_size} processes" if info.enabled else device
+            print(
+                f"training {model_config.get('name', type(model).__name__)} "
+                f"({sum(p.numel() for p in model.parameters()):,} parameters) on {where}: "
+                f"{len(train_set)} train / {len(val_set) if val_set is not None else 0} val shapes -> {out}"
+            )
+        trainer = Trainer(
+            model,
+            run_cfg.train,
+            train_set,
+            val_set,
+            out,
+            device=device,
+            model_config=model_config,
+            data_config=run_cfg.data,
+            resume=args.resume,
+            progress=not args.no_progress,
+        )
+        result = trainer.fit()
+    finally:
+        dist_utils.cleanup()
+    if info.is_main:
+        best = result["best_metric"]
+        best_text = "no validation split" if best is None else f"best val {trainer.metric_name} {best:.4f}"
+        where = out / "checkpoints"
+        print(f"done: step {result['step']}, {best_text} (step {result['best_step']}); checkpoints in {where}")
+    return 0

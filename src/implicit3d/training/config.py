@@ -1,0 +1,242 @@
+"""Typed training configuration and the YAML run file (``model:``, ``data:``, ``train:`` sections).
+
+A run file looks like::
+
+    model: {name: conv_onet_grid, ...}      # passed to implicit3d.models.create_model_from_config
+    data:  {root: data/bottles, input: partial, n_inputs: 2048, n_points: 2048, noise: 0.005, pose: yaw}
+    train: {batch_size: 16, lr: 1.0e-4, max_steps: 20000, val_every: 500, ckpt_every: 500, seed: 0}
+
+Only ``train:`` is interpreted here (:class:`TrainConfig`); ``model:`` and ``data:`` are forwarded to the model
+registry and to :class:`implicit3d.data.dataset.ImplicitDataset`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from implicit3d.errors import UserError
+
+TASKS = ("auto", "occupancy", "sdf")
+SCHEDULES = ("cosine", "step", "constant")
+AMP_MODES = ("auto", "none", "bf16", "fp16")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, schedule, logging and checkpointing settings (the ``train:`` section of a run file).
+
+    Steps count optimizer updates (one batch per process each). Learning rate: linear warmup from 0 over
+    ``warmup_steps``, then ``schedule`` = ``"cosine"`` (decays to ``lr * min_lr_ratio`` at ``max_steps``),
+    ``"step"`` (multiplied by ``gamma`` every ``step_size`` steps) or ``"constant"``.
+    """
+
+    batch_size: int = 16  #: shapes per batch per process
+    lr: float = 1e-4  #: peak learning rate of AdamW
+    weight_decay: float = 1e-4  #: AdamW decoupled weight decay
+    betas: tuple[float, float] = (0.9, 0.999)  #: AdamW betas
+    max_steps: int = 20_000  #: optimizer steps of the whole run
+    warmup_steps: int = 200  #: linear warmup steps
+    schedule: str = "cosine"  #: cosine | step | constant
+    min_lr_ratio: float = 0.01  #: cosine floor, as a fraction of lr
+    step_size: int = 10_000  #: step schedule: decay period in steps
+    gamma: float = 0.1  #: step schedule: decay factor
+    grad_clip: float = 1.0  #: max global gradient L2 norm; 0 disables clipping
+    amp: str = "auto"  #: CUDA mixed precision: auto (bf16 if supported, else fp16) | none | bf16 | fp16
+    task: str = "auto"  #: occupancy | sdf | auto (read from the model config, default occupancy)
+    sdf_clamp: float = 0.1  #: SDF loss: clamp distance delta (normalized units)
+    iou_threshold: float = 0.5  #: occupancy probability threshold for IoU
+    val_every: int = 500  #: steps between validations (0 = only at the end)
+    val_batches: int = 0  #: limit validation to this many batches per process (0 = the whole split)
+    ckpt_every: int = 500  #: steps between `last` checkpoints (a killed run loses at most this many)
+    log_every: int = 50  #: steps between training rows in metrics.csv
+    seed: int = 0  #: seeds model init, sample order, augmentation and worker RNGs
+    num_workers: int = 0  #: DataLoader worker processes per training process
+    compile: bool = False  #: wrap the model in torch.compile
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`UserError` naming the first bad value."""
+        positive = ("batch_size", "max_steps", "log_every")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise UserError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        non_negative = (
+            "warmup_steps",
+            "val_every",
+            "val_batches",
+            "ckpt_every",
+            "num_workers",
+            "grad_clip",
+            "weight_decay",
+            "sdf_clamp",
+        )
+        for name in non_negative:
+            if getattr(self, name) < 0:
+                raise UserError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise UserError(f"train.lr must be > 0, got {self.lr}")
+        if self.schedule not in SCHEDULES:
+            raise UserError(f"train.schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.amp not in AMP_MODES:
+            raise UserError(f"train.amp must be one of {AMP_MODES}, got {self.amp!r}")
+        if self.task not in TASKS:
+            raise UserError(f"train.task must be one of {TASKS}, got {self.task!r}")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise UserError(f"train.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        if not 0.0 < self.iou_threshold < 1.0:
+            raise UserError(f"train.iou_threshold must be in (0, 1), got {self.iou_threshold}")
+        if self.step_size < 1 or not 0.0 < self.gamma <= 1.0:
+            raise UserError(f"train.step_size must be >= 1 and gamma in (0, 1], got {self.step_size}, {self.gamma}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise UserError(f"train.betas must be two numbers in [0, 1), got {self.betas}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> TrainConfig:
+        """Build from a mapping, coercing YAML scalars to the field types; unknown keys raise :class:`UserError`."""
+        values = dict(values or {})
+        hints = typing.get_type_hints(cls)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UserError(f"unknown train setting(s) {unknown}; valid keys: {sorted(known)}")
+        kwargs = {name: _coerce(f"train.{name}", value, hints[name]) for name, value in values.items()}
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON/YAML-able dict (tuples become lists)."""
+        out = dataclasses.asdict(self)
+        out["betas"] = list(self.betas)
+        return out
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    try:
+        if hint is bool:
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low in ("true", "yes", "on", "1"):
+                    return True
+                if low in ("false", "no", "off", "0"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if hint is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if hint is float:
+            return float(value)
+        if hint is str:
+            return str(value)
+        if typing.get_origin(hint) is tuple:
+            items = list(value)
+            args = typing.get_args(hint)
+            if len(items) != len(args):
+                raise ValueError(value)
+            return tuple(_coerce(name, v, a) for v, a in zip(items, args, strict=True))
+    except (TypeError, ValueError):
+        raise UserError(f"{name}: cannot read {value!r} as {getattr(hint, '__name__', hint)}") from None
+    return value
+
+
+@dataclass
+class RunConfig:
+    """A whole run file: ``model`` and ``data`` dicts (forwarded as they are) and a typed ``train``."""
+
+    model: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": dict(self.model), "data": dict(self.data), "train": self.train.to_dict()}
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"train.lr=3e-4"`` -> (["train", "lr"], 0.0003). The value is read as YAML (numbers, lists, true/false)."""
+    if "=" not in text:
+        raise UserError(f"--set expects KEY=VALUE (e.g. train.lr=3e-4), got {text!r}")
+    key, raw = text.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise UserError(f"--set: empty key in {text!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    # YAML 1.1 reads "1e-4" (no dot) as a string; accept it as a number.
+    if isinstance(value, str):
+        try:
+            value = float(value) if any(c in value.lower() for c in ".e") else int(value)
+        except ValueError:
+            pass
+    return parts, value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``--set`` strings to a nested dict in place (creating intermediate dicts) and return it."""
+    for text in overrides:
+        parts, value = parse_override(text)
+        node = raw
+        for p in parts[:-1]:
+            child = node.get(p)
+            if child is None:
+                child = node[p] = {}
+            if not isinstance(child, dict):
+                raise UserError(f"--set {text!r}: {p!r} is not a section")
+            node = child
+        node[parts[-1]] = value
+    return raw
+
+
+def packaged_configs() -> dict[str, Path]:
+    """The run files shipped in the package (``implicit3d/configs/*.yaml``), by name without extension."""
+    folder = Path(__file__).resolve().parent.parent / "configs"
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
+def resolve_config_path(path: str | os.PathLike) -> Path:
+    """``path`` when it is a file, else the packaged run file of that name (``conv_onet_grid_small`` or
+    ``configs/conv_onet_grid_small.yaml`` both work after a plain ``pip install``). Raises :class:`UserError`."""
+    p = Path(path)
+    if p.is_file():
+        return p
+    shipped = packaged_configs()
+    stem = p.name[: -len(".yaml")] if p.name.endswith(".yaml") else p.name
+    if stem in shipped and (p.parent == Path(".") or p.parent.name == "configs"):
+        return shipped[stem]
+    raise UserError(f"config file {p} not found (shipped run files: {', '.join(shipped) or 'none'})")
+
+
+def load_run_config(path: str | os.PathLike, overrides: list[str] | None = None) -> RunConfig:
+    """Read a run YAML, apply ``--set`` overrides, validate. Raises :class:`UserError` for unreadable files."""
+    path = resolve_config_path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: expected a mapping with model/data/train sections, got {type(raw).__name__}")
+    return run_config_from_dict(apply_overrides(raw, list(overrides or [])), source=str(path))
+
+
+def run_config_from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
+    unknown = sorted(set(raw) - {"model", "data", "train"})
+    if unknown:
+        raise UserError(f"{source}: unknown section(s) {unknown}; expected model, data, train")
+    for section in ("model", "data", "train"):
+        if raw.get(section) is not None and not isinstance(raw[section], dict):
+            raise UserError(f"{source}: section {section!r} must be a mapping")
+    return RunConfig(
+        model=dict(raw.get("model") or {}),
+        data=dict(raw.get("data") or {}),
+        train=TrainConfig.from_dict(raw.get("train")),
+    )

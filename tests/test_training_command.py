@@ -1,0 +1,83 @@
+"""`implicit3d train` end to end on the tiny synthetic model and dataset (model/dataset builders patched)."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import yaml
+
+from implicit3d.cli import main
+from implicit3d.commands import train as train_cmd
+from implicit3d.training.synthetic import SphereDataset, TinyPointNetOccupancy
+
+
+@pytest.fixture
+def patched(monkeypatch):
+    built = {}
+
+    def build_model(cfg):
+        built["model"] = cfg
+        return TinyPointNetOccupancy(hidden=cfg.get("hidden", 16), latent=8)
+
+    def build_datasets(cfg, seed):
+        built["data"] = cfg
+        return SphereDataset(12, 16, 32, seed=seed), SphereDataset(4, 16, 32, seed=seed + 1)
+
+    monkeypatch.setattr(train_cmd, "build_model", build_model)
+    monkeypatch.setattr(train_cmd, "build_datasets", build_datasets)
+    return built
+
+
+def _config(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "model": {"name": "tiny_pointnet", "hidden": 16},
+                "data": {"root": "unused", "n_points": 32},
+                "train": {"batch_size": 4, "lr": 1e-3, "max_steps": 4, "val_every": 2, "ckpt_every": 2, "log_every": 1},
+            }
+        )
+    )
+    return path
+
+
+def test_train_resume_and_refusal(tmp_path, patched, capsys) -> None:
+    cfg, out = _config(tmp_path), tmp_path / "run"
+    argv = ["train", str(cfg), "--out", str(out), "--no-progress", "--device", "cpu"]
+    assert main(argv + ["--data", "dsdir", "--set", "train.lr=2e-3"]) == 0
+    assert patched["data"]["root"] == "dsdir"
+    resolved = yaml.safe_load((out / "config.yaml").read_text())
+    assert resolved["train"]["lr"] == 2e-3 and resolved["model"]["name"] == "tiny_pointnet"
+    assert (out / "checkpoints" / "last" / "checkpoint.json").is_file()
+    assert "done: step 4" in capsys.readouterr().out
+    # a second run into the same folder must be explicit
+    assert main(argv) == 2
+    assert "--resume" in capsys.readouterr().err
+    # resume + more steps continues from step 4
+    assert main(argv + ["--resume", "--max-steps", "6"]) == 0
+    assert "resuming from" in capsys.readouterr().out
+    steps = [int(r["step"]) for r in csv.DictReader(open(out / "metrics.csv")) if r["phase"] == "train"]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_bad_arguments_are_user_errors(tmp_path, patched, capsys) -> None:
+    cfg = _config(tmp_path)
+    assert main(["train", str(cfg), "--out", str(tmp_path / "o"), "--set", "train.batch_size=0"]) == 2
+    assert "batch_size" in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "missing.yaml")]) == 2
+    assert main(["train", str(cfg), "--set", "nonsense"]) == 2
+
+
+def test_build_datasets_errors(tmp_path) -> None:
+    from implicit3d.errors import UserError
+
+    with pytest.raises(UserError, match="data.root"):
+        train_cmd.build_datasets({}, 0)
+    with pytest.raises(UserError, match="not an implicit3d dataset|unknown data setting"):
+        train_cmd.build_datasets({"root": str(tmp_path), "n_points": 8}, 0)
+    with pytest.raises(UserError, match="unknown data setting"):
+        train_cmd.build_datasets({"root": str(tmp_path), "colour": 1}, 0)
+    with pytest.raises(UserError, match="needs a name"):
+        train_cmd.build_model({})

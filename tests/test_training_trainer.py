@@ -1,0 +1,162 @@
+"""Trainer on a tiny model and synthetic spheres: learning, logs, best/last checkpoints, repeatability, exact resume."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from implicit3d.training import TrainConfig, Trainer, load_checkpoint
+from implicit3d.training.checkpoint import CheckpointError
+from implicit3d.training.sampler import EpochBatchSampler
+from implicit3d.training.synthetic import SphereDataset, TinyPointNetOccupancy
+
+
+def _cfg(**kw) -> TrainConfig:
+    base = dict(batch_size=4, lr=3e-3, max_steps=10, warmup_steps=2, val_every=5, ckpt_every=4, log_every=2, seed=3)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _model(output: str = "occupancy", seed: int = 0) -> TinyPointNetOccupancy:
+    torch.manual_seed(seed)
+    return TinyPointNetOccupancy(hidden=16, latent=16, output=output)
+
+
+def _data(n: int = 14, seed: int = 0) -> SphereDataset:
+    return SphereDataset(n, n_inputs=32, n_points=64, seed=seed)
+
+
+def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_few_steps_reduce_loss_and_write_logs(tmp_path) -> None:
+    model = _model()
+    data = _data(16)
+    trainer = Trainer(
+        model, _cfg(max_steps=40, val_every=20, ckpt_every=20), data, _data(6, seed=1), tmp_path, progress=False
+    )
+    batch = torch.utils.data.default_collate([data[i] for i in range(8)])
+    with torch.no_grad():
+        before = torch.nn.functional.binary_cross_entropy_with_logits(
+            model(batch["inputs"], batch["points"]), batch["occ"]
+        )
+    result = trainer.fit()
+    with torch.no_grad():
+        after = torch.nn.functional.binary_cross_entropy_with_logits(
+            model(batch["inputs"], batch["points"]), batch["occ"]
+        )
+    assert result["step"] == 40 and trainer.epoch == 40 // 4
+    assert float(after) < 0.8 * float(before)
+    rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))
+    train_rows = [r for r in rows if r["phase"] == "train"]
+    val_rows = [r for r in rows if r["phase"] == "val"]
+    assert [int(r["step"]) for r in train_rows] == list(range(2, 41, 2))
+    assert [int(r["step"]) for r in val_rows] == [20, 40]
+    assert float(train_rows[-1]["loss"]) < float(train_rows[0]["loss"])
+    assert all(float(r["points_per_s"]) > 0 for r in train_rows)
+    assert (tmp_path / "checkpoints" / "last").is_dir() and (tmp_path / "checkpoints" / "best").is_dir()
+    _, meta = load_checkpoint(tmp_path / "checkpoints" / "last", model=_model())
+    assert meta["step"] == 40 and meta["model_config"] == model.config and meta["task"] == "occupancy"
+    _, best = load_checkpoint(tmp_path / "checkpoints" / "best", model=_model())
+    assert best["step"] == result["best_step"] and best["best_metric"] == pytest.approx(result["best_metric"])
+    assert result["best_metric"] == pytest.approx(max(float(r["iou"]) for r in val_rows), rel=1e-5)
+
+
+def test_sdf_task_selects_by_lowest_val_loss(tmp_path) -> None:
+    trainer = Trainer(_model("sdf"), _cfg(max_steps=6, val_every=3), _data(), _data(5, 1), tmp_path, progress=False)
+    assert trainer.task == "sdf" and trainer.metric_name == "loss"
+    result = trainer.fit()
+    vals = [float(r["loss"]) for r in csv.DictReader(open(tmp_path / "metrics.csv")) if r["phase"] == "val"]
+    assert result["best_metric"] == pytest.approx(min(vals), rel=1e-5)
+
+
+def test_fixed_seed_gives_repeatable_runs(tmp_path) -> None:
+    runs = []
+    for name in ("a", "b"):
+        model = _model()
+        Trainer(model, _cfg(), _data(), None, tmp_path / name, progress=False).fit()
+        runs.append(_weights(model))
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+    other = _model()
+    Trainer(other, _cfg(seed=4), _data(), None, tmp_path / "c", progress=False).fit()
+    assert not all(torch.equal(runs[0][k], other.state_dict()[k]) for k in runs[0])
+
+
+class _Crash(RuntimeError):
+    pass
+
+
+def _crash_at(step: int):
+    def callback(trainer: Trainer) -> None:
+        if trainer.step == step:
+            raise _Crash(f"simulated crash at step {step}")
+
+    return callback
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_resume_after_crash_is_bit_identical(tmp_path, num_workers) -> None:
+    # 14 shapes / batch 4 -> 3 batches per epoch; checkpoints at 4 and 8 are mid-epoch
+    cfg = _cfg(max_steps=11, num_workers=num_workers)
+    reference = _model()
+    Trainer(reference, cfg, _data(), _data(5, 1), tmp_path / "ref", progress=False).fit()
+
+    crashed = _model()
+    with pytest.raises(_Crash):
+        Trainer(crashed, cfg, _data(), _data(5, 1), tmp_path / "run", progress=False, callbacks=[_crash_at(7)]).fit()
+    _, meta = load_checkpoint(tmp_path / "run" / "checkpoints" / "last", model=_model())
+    assert meta["step"] == 4  # lost at most one checkpoint interval
+
+    resumed_model = _model(seed=123)  # different init: everything must come from the checkpoint
+    trainer = Trainer(resumed_model, cfg, _data(), _data(5, 1), tmp_path / "run", resume=True, progress=False)
+    seen_steps = []
+    trainer.callbacks.append(lambda t: seen_steps.append(t.step))
+    trainer.fit()
+    assert seen_steps[0] == 5 and trainer.step == 11
+    ref, got = _weights(reference), _weights(resumed_model)
+    assert all(torch.equal(ref[k], got[k]) for k in ref)
+    # metrics.csv: rows after the checkpoint were dropped and redone, none duplicated
+    steps = [(int(r["step"]), r["phase"]) for r in csv.DictReader(open(tmp_path / "run" / "metrics.csv"))]
+    ref_steps = [(int(r["step"]), r["phase"]) for r in csv.DictReader(open(tmp_path / "ref" / "metrics.csv"))]
+    assert steps == ref_steps
+
+
+def test_resume_without_checkpoint_starts_fresh_and_rejects_other_model(tmp_path) -> None:
+    trainer = Trainer(_model(), _cfg(max_steps=4), _data(), None, tmp_path, resume=True, progress=False)
+    assert trainer.fit()["step"] == 4
+    # extending max_steps continues from the last checkpoint
+    trainer = Trainer(_model(), _cfg(max_steps=6), _data(), None, tmp_path, resume=True, progress=False)
+    steps = []
+    trainer.callbacks.append(lambda t: steps.append(t.step))
+    trainer.fit()
+    assert steps == [5, 6]
+    other = TinyPointNetOccupancy(hidden=8, latent=16)
+    with pytest.raises(CheckpointError, match="different model config"):
+        Trainer(other, _cfg(max_steps=8), _data(), None, tmp_path, resume=True, progress=False).fit()
+
+
+def test_epoch_batch_sampler() -> None:
+    s = EpochBatchSampler(10, 3, seed=5)
+    assert s.batches_per_epoch == 3 and len(list(s)) == 3
+    first = [i for b in s for i in b]
+    assert len(set(first)) == 9
+    s.set_epoch(1)
+    assert [i for b in s for i in b] != first
+    s.set_epoch(0, start_batch=2)
+    assert [i for b in s for i in b] == first[6:]
+    # two shards of a padded epoch: equal sizes, together cover every item
+    shards = [EpochBatchSampler(7, 2, seed=1, rank=r, world_size=2) for r in range(2)]
+    orders = [sh.order() for sh in shards]
+    assert len(orders[0]) == len(orders[1]) == 4
+    assert set(np.concatenate(orders)) == set(range(7))
+    # validation shards: every item exactly once
+    val = [EpochBatchSampler(7, 2, rank=r, world_size=3, shuffle=False, pad=False) for r in range(3)]
+    assert sorted(i for v in val for b in v for i in b) == list(range(7))
+    # a shard smaller than the batch still yields one batch
+    assert list(EpochBatchSampler(2, 8, shuffle=False)) == [[0, 1]]
+    with pytest.raises(ValueError):
+        EpochBatchSampler(0, 2)
