@@ -1,1 +1,1 @@
-"""evaluation"""
+"""Evaluation of reconstructions: IoU, Chamfer, normal consistency, F-score; classical baselines."""
