@@ -1,0 +1,232 @@
+"""Torch dataset over a prepared dataset folder (see :mod:`implicit3d.data.formats` and ``docs/data.md``).
+
+Each item is a dict::
+
+    inputs   (N, 3) float32  input point cloud (normalized units), or (R, R, R) float32 voxels for input="voxels"
+    points   (M, 3) float32  query points
+    occ      (M,)   float32  occupancy of the query points (1 inside, 0 outside)
+    sdf      (M,)   float32  signed distance of the query points (negative inside), in the item's units
+    transform (4, 4) float32 similarity applied to the stored canonical data: x_item = transform @ x_canonical
+    name, category: str; index: int
+
+Augmentations are applied identically to inputs and query points: a rotation ``R`` (``pose``), a uniform scale
+``s`` (``scale_range``), so ``x -> s R x``. Occupancy is invariant under this similarity; the SDF is multiplied
+by ``s``. Gaussian ``noise`` (std in the item's units) is then added to the inputs only. With a rotation, points
+of the cube may leave ``[-0.5, 0.5]^3`` (up to ``sqrt(3) / 2``).
+
+Randomness: item ``i`` draws from ``numpy.random.default_rng([seed, epoch, i])``, so items are reproducible,
+independent of DataLoader worker count, and differ between epochs after :meth:`ImplicitDataset.set_epoch`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from implicit3d.data import formats
+from implicit3d.errors import UserError
+from implicit3d.geometry.transforms import random_rotation
+
+INPUTS = ("surface", "partial", "voxels")
+POINT_SOURCES = ("uniform", "near", "mixed")
+POSES = ("canonical", "yaw", "so3", "view")
+
+
+def voxelize(points: np.ndarray, resolution: int, bounds: float = 0.5) -> np.ndarray:
+    """``(R, R, R) float32`` grid over ``[-bounds, bounds]^3``: 1 where a cell holds at least one point.
+
+    Cell ``[i, j, k]`` covers x in ``[-b + i h, -b + (i + 1) h)`` with ``h = 2 b / R`` (x slowest); points outside
+    the box are ignored.
+    """
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    idx = np.floor((pts + bounds) / (2.0 * bounds) * resolution).astype(np.int64)
+    keep = np.all((idx >= 0) & (idx < resolution), axis=1)
+    grid = np.zeros((resolution,) * 3, dtype=np.float32)
+    i = idx[keep]
+    grid[i[:, 0], i[:, 1], i[:, 2]] = 1.0
+    return grid
+
+
+def _choose(rng: np.random.Generator, n_avail: int, n: int) -> np.ndarray:
+    """``n`` indices into ``n_avail`` items: without replacement when possible, else with."""
+    if n_avail == 0:
+        raise ValueError("cannot sample from an empty set")
+    if n <= n_avail:
+        return rng.choice(n_avail, n, replace=False)
+    return rng.integers(0, n_avail, n)
+
+
+class ImplicitDataset(Dataset):
+    """Samples of a prepared dataset for training and evaluating implicit models.
+
+    Parameters: ``root`` dataset folder; ``split`` train/val/test (the ``<root>/<split>.lst`` file);
+    ``input`` ``"surface"`` (surface samples), ``"partial"`` (one of the K depth views, picked at random) or
+    ``"voxels"`` (the surface samples voxelized to ``voxel_resolution^3``); ``n_inputs`` input points (partial
+    views with fewer points are resampled with replacement); ``n_points`` query points from ``points_source``
+    ``"uniform"`` (cube), ``"near"`` (near-surface) or ``"mixed"`` (half each); ``noise`` std of Gaussian input
+    noise; ``pose`` ``"canonical"`` (no rotation), ``"yaw"`` (random about +z), ``"so3"`` (uniform random) or
+    ``"view"`` (partial input only: the object rotation the chosen view was rendered with); ``scale_range``
+    ``(lo, hi)`` uniform random scale or ``None``; ``seed`` base seed; ``cache`` keep loaded files in memory.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        split: str = "train",
+        input: str = "surface",
+        n_inputs: int = 2048,
+        n_points: int = 2048,
+        points_source: str = "uniform",
+        noise: float = 0.0,
+        pose: str = "canonical",
+        scale_range: tuple[float, float] | None = None,
+        seed: int = 0,
+        voxel_resolution: int = 32,
+        cache: bool = False,
+    ) -> None:
+        self.root = Path(root)
+        manifest_path = self.root / formats.MANIFEST
+        if not manifest_path.is_file():
+            raise UserError(
+                f"{self.root} is not an implicit3d dataset: {formats.MANIFEST} not found "
+                "(build one with `implicit3d prepare`)"
+            )
+        self.manifest = formats.read_json(manifest_path)
+        if split not in formats.SPLITS:
+            raise ValueError(f"split must be one of {formats.SPLITS}, got {split!r}")
+        split_path = formats.split_file(self.root, split)
+        if not split_path.is_file():
+            raise UserError(f"split file {split_path} not found; was the prepare run finished?")
+        if input not in INPUTS:
+            raise ValueError(f"input must be one of {INPUTS}, got {input!r}")
+        if points_source not in POINT_SOURCES:
+            raise ValueError(f"points_source must be one of {POINT_SOURCES}, got {points_source!r}")
+        if pose not in POSES:
+            raise ValueError(f"pose must be one of {POSES}, got {pose!r}")
+        if pose == "view" and input != "partial":
+            raise ValueError('pose="view" uses the recorded pose of a depth view: it needs input="partial"')
+        if n_inputs < 1 or n_points < 1:
+            raise ValueError(f"n_inputs and n_points must be >= 1, got {n_inputs} and {n_points}")
+        if noise < 0:
+            raise ValueError(f"noise must be >= 0, got {noise}")
+        if scale_range is not None:
+            lo, hi = scale_range
+            if not 0 < lo <= hi:
+                raise ValueError(f"scale_range must satisfy 0 < lo <= hi, got {scale_range}")
+        if input == "partial" and int(self.manifest.get("settings", {}).get("n_views", 0)) == 0:
+            raise UserError(f"{self.root} was prepared without depth views (n_views = 0): input='partial' needs them")
+        self.keys = formats.read_split(self.root, split)
+        self.split = split
+        self.input = input
+        self.n_inputs = int(n_inputs)
+        self.n_points = int(n_points)
+        self.points_source = points_source
+        self.noise = float(noise)
+        self.pose = pose
+        self.scale_range = None if scale_range is None else (float(scale_range[0]), float(scale_range[1]))
+        self.seed = int(seed)
+        self.voxel_resolution = int(voxel_resolution)
+        self.epoch = 0
+        self._cache: dict[str, dict[str, np.ndarray]] | None = {} if cache else None
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the augmentation stream (call once per epoch for fresh subsamples and transforms)."""
+        self.epoch = int(epoch)
+
+    def _load(self, key: str, filename: str) -> dict[str, np.ndarray]:
+        cache_key = f"{key}/{filename}"
+        if self._cache is not None and cache_key in self._cache:
+            return self._cache[cache_key]
+        path = self.root / key / filename
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: the dataset at {self.root} is incomplete")
+        if filename == formats.POINTCLOUD:
+            data = formats.read_pointcloud_npz(path)
+        elif filename in (formats.POINTS, formats.POINTS_NEAR):
+            data = formats.read_points_npz(path)
+        else:
+            data = formats.load_npz(path)
+        if self._cache is not None:
+            self._cache[cache_key] = data
+        return data
+
+    def _query(self, key: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.points_source == "mixed":
+            sources = [(formats.POINTS, self.n_points - self.n_points // 2), (formats.POINTS_NEAR, self.n_points // 2)]
+        else:
+            name = formats.POINTS if self.points_source == "uniform" else formats.POINTS_NEAR
+            sources = [(name, self.n_points)]
+        pts, occ, sdf = [], [], []
+        for filename, n in sources:
+            d = self._load(key, filename)
+            idx = _choose(rng, len(d["points"]), n)
+            pts.append(d["points"][idx])
+            occ.append(d["occupancies"][idx])
+            sdf.append(d["sdf"][idx] if "sdf" in d else np.full(n, np.nan, np.float32))
+        return (
+            np.concatenate(pts).astype(np.float64),
+            np.concatenate(occ).astype(np.float32),
+            np.concatenate(sdf).astype(np.float64),
+        )
+
+    def _inputs(self, key: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        """Canonical input cloud ``(N, 3)`` and, for partial views, the view's object rotation ``(3, 3)``."""
+        if self.input == "partial":
+            v = self._load(key, formats.VIEWS)
+            counts = np.diff(v["offsets"])
+            usable = np.flatnonzero(counts > 0)
+            if len(usable) == 0:
+                raise ValueError(f"{key}: none of its depth views saw the object")
+            k = int(usable[rng.integers(len(usable))])
+            cloud = v["points"][v["offsets"][k] : v["offsets"][k + 1]]
+            rotation = v["object_pose"][k][:3, :3]
+        else:
+            cloud = self._load(key, formats.POINTCLOUD)["points"]
+            rotation = None
+        idx = _choose(rng, len(cloud), self.n_inputs)
+        return cloud[idx].astype(np.float64), rotation
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if not 0 <= index < len(self.keys):
+            raise IndexError(f"index {index} out of range for {len(self.keys)} shapes")
+        key = self.keys[index]
+        rng = np.random.default_rng([self.seed & 0xFFFFFFFF, self.epoch, index])
+        inputs, view_rotation = self._inputs(key, rng)
+        points, occ, sdf = self._query(key, rng)
+
+        if self.pose == "canonical":
+            rotation = np.eye(3)
+        elif self.pose == "view":
+            rotation = np.asarray(view_rotation, dtype=np.float64)
+        else:
+            rotation = random_rotation(rng, self.pose)
+        scale = 1.0 if self.scale_range is None else float(rng.uniform(*self.scale_range))
+        linear = scale * rotation
+        inputs = inputs @ linear.T
+        points = points @ linear.T
+        sdf = sdf * scale
+        if self.noise > 0:
+            inputs = inputs + rng.normal(0.0, self.noise, inputs.shape)
+        transform = np.eye(4)
+        transform[:3, :3] = linear
+
+        category, name = key.split("/", 1)
+        item_inputs = voxelize(inputs, self.voxel_resolution) if self.input == "voxels" else inputs.astype(np.float32)
+        return {
+            "inputs": torch.from_numpy(np.ascontiguousarray(item_inputs)),
+            "points": torch.from_numpy(points.astype(np.float32)),
+            "occ": torch.from_numpy(occ.astype(np.float32)),
+            "sdf": torch.from_numpy(sdf.astype(np.float32)),
+            "transform": torch.from_numpy(transform.astype(np.float32)),
+            "name": name,
+            "category": category,
+            "index": index,
+        }

@@ -1,0 +1,506 @@
+"""Build a dataset from a mesh source: labelled query points, surface samples and simulated partial depth views.
+
+Per shape (all in the normalized frame of :func:`implicit3d.geometry.transforms.normalize_to_unit_cube`):
+
+1. load (``sources.load_mesh``), normalize into ``[-0.5, 0.5]^3`` keeping ``loc``/``scale``;
+2. ``n_uniform`` points uniform in the cube, with occupancy and SDF;
+3. ``n_near`` IF-Net style near-surface points (Gaussian offsets with ``near_sigmas``), with occupancy and SDF;
+4. ``n_surface`` area-uniform surface points with outward normals;
+5. ``n_views`` partial views: the object, at its metric size (catalogue: real size; files: longest bbox edge
+   drawn from ``object_size`` metres) and rotated by a random object pose (``view_pose``: none/yaw/so3), is
+   rendered from a camera on the upper hemisphere at ``camera_distance`` metres looking at its centre; sensor
+   noise (``noise`` preset) is applied; the depth is back-projected and the cloud mapped back into the canonical
+   normalized frame.
+
+Query points are rounded to float16 *before* labelling, so stored coordinates and labels agree exactly.
+The SDF is the unsigned distance to the mesh with the sign of the occupancy (so ``sdf < 0`` iff ``occ``).
+
+Build properties: every shape gets its own random streams derived from ``(seed, "<category>/<name>")`` (results do
+not depend on worker count or order); each shape is written into a hidden temp folder and renamed into place
+when complete (a killed run leaves no half-written shape; re-running skips finished shapes); broken meshes are
+skipped and listed in the manifest; splits are drawn per category from the seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import os
+import shutil
+import sys
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import trimesh
+
+from implicit3d.data import formats
+from implicit3d.data.sources import BrokenMeshError, MeshItem, load_mesh, resolve_source
+from implicit3d.errors import UserError
+from implicit3d.geometry.sampling import sample_near_surface, sample_surface, sample_uniform
+from implicit3d.geometry.transforms import make_pose, normalize_to_unit_cube, random_rotation
+
+TMP_PREFIX = ".tmp-"
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """Settings of a build (all recorded in the manifest). Lengths are in normalized units unless they say metres.
+
+    ``image_size`` is ``(width, height)`` pixels; ``focal`` is ``(fx, fy)`` pixels for that size (default: like
+    a RealSense D435 depth stream at 640x480, fx = fy = 385 px, about 80 x 64 degrees field of view); the principal
+    point is the image centre. ``object_size`` is the range of the longest bbox edge, in metres, used to render
+    meshes whose units are unknown (folders, ShapeNet); catalogue shapes render at their own size.
+    ``camera_distance`` (metres) is the camera-to-object-centre distance range; ``elevation_deg`` the range of
+    camera elevation above the horizontal plane through the object centre (upper hemisphere).
+    """
+
+    n_uniform: int = 100_000
+    n_near: int = 100_000
+    near_sigmas: tuple[float, ...] = (0.005, 0.015, 0.05)
+    n_surface: int = 100_000
+    n_views: int = 4
+    image_size: tuple[int, int] = (640, 480)
+    focal: tuple[float, float] = (385.0, 385.0)
+    camera_distance: tuple[float, float] = (0.5, 0.8)
+    elevation_deg: tuple[float, float] = (10.0, 80.0)
+    object_size: tuple[float, float] = (0.10, 0.35)
+    noise: str = "realsense_d435"
+    view_pose: str = "yaw"
+    padding: float = 0.1
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    save_mesh: bool = True
+    inside_method: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("n_uniform", "n_near", "n_surface", "n_views"):
+            if int(getattr(self, name)) < 0:
+                raise UserError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not self.near_sigmas or any(s <= 0 for s in self.near_sigmas):
+            raise UserError(f"near_sigmas must be positive numbers, got {self.near_sigmas}")
+        if self.view_pose not in ("none", "yaw", "so3"):
+            raise UserError(f"view_pose must be none, yaw or so3, got {self.view_pose!r}")
+        if not 0.0 <= self.padding < 1.0:
+            raise UserError(f"padding must be in [0, 1), got {self.padding}")
+        if len(self.split) != 3 or any(f < 0 for f in self.split) or not abs(sum(self.split) - 1.0) < 1e-6:
+            raise UserError(f"split fractions (train, val, test) must be >= 0 and sum to 1, got {self.split}")
+        lo, hi = self.camera_distance
+        if not 0 < lo <= hi:
+            raise UserError(f"camera_distance must satisfy 0 < min <= max, got {self.camera_distance}")
+        lo, hi = self.object_size
+        if not 0 < lo <= hi:
+            raise UserError(f"object_size must satisfy 0 < min <= max, got {self.object_size}")
+        lo, hi = self.elevation_deg
+        if not -90.0 <= lo <= hi <= 90.0:
+            raise UserError(f"elevation_deg must satisfy -90 <= min <= max <= 90, got {self.elevation_deg}")
+        w, h = self.image_size
+        if w < 1 or h < 1:
+            raise UserError(f"image_size must be positive, got {self.image_size}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> PrepareConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
+
+
+@dataclass
+class PrepareResult:
+    """Outcome of :func:`prepare`: keys (``"<category>/<name>"``) built now, found finished, and broken."""
+
+    root: Path
+    built: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    broken: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def shapes(self) -> list[str]:
+        return sorted(self.built + self.skipped)
+
+
+# --------------------------------------------------------------------------------------------------- per shape
+
+
+def shape_seed_sequence(seed: int, key: str) -> np.random.SeedSequence:
+    """Root of a shape's random streams: depends only on the build seed and the shape key."""
+    return np.random.SeedSequence([int(seed) & 0xFFFFFFFF, zlib.crc32(key.encode()), 0x1D3])
+
+
+def _labels(mesh: trimesh.Trimesh, points: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """Occupancy ``(N,) bool`` (``geometry.inside`` with ``method``) and SDF ``(N,) float64``: the unsigned
+    distance (``geometry.distance``) signed by that occupancy, so both labels always agree."""
+    from implicit3d.geometry.distance import MeshDistance
+    from implicit3d.geometry.inside import inside
+
+    if len(points) == 0:
+        return np.zeros(0, bool), np.zeros(0)
+    occ = np.asarray(inside(mesh, points, method=method), dtype=bool)
+    dist = np.asarray(MeshDistance(mesh).unsigned_distance(points), dtype=np.float64)
+    return occ, np.where(occ, -dist, dist)
+
+
+def intrinsics_of(config: PrepareConfig) -> Any:
+    """The :class:`implicit3d.sensing.camera.Intrinsics` of a build (principal point at the image centre)."""
+    from implicit3d.sensing.camera import Intrinsics
+
+    w, h = config.image_size
+    return Intrinsics(fx=config.focal[0], fy=config.focal[1], cx=(w - 1) / 2.0, cy=(h - 1) / 2.0, width=w, height=h)
+
+
+def render_views(
+    mesh_n: trimesh.Trimesh, object_scale: float, config: PrepareConfig, rng: np.random.Generator
+) -> dict[str, Any]:
+    """Render ``config.n_views`` partial views of the normalized mesh ``mesh_n``.
+
+    The view's world frame has the object centre at the origin, metres, +z up: ``world = R @ (object_scale * x)``
+    for a canonical normalized point ``x`` and the view's object rotation ``R``. Cameras come from
+    :func:`implicit3d.sensing.camera.sample_views` (upper hemisphere, ``camera_distance``, ``elevation_deg``);
+    the noise model gets the renderer's normals (for grazing-angle holes). Returns a dict with ``depth`` (list of
+    ``(H, W) float32`` metres after noise), ``cam_to_world (K, 4, 4)``, ``object_pose (K, 4, 4)`` (rigid, rotation
+    only), ``object_scale (K,)``, ``clouds`` (list of ``(P_k, 3) float32`` canonical normalized points) and
+    ``intrinsics``.
+    """
+    from implicit3d.sensing.camera import sample_views
+    from implicit3d.sensing.noise import noise_preset
+    from implicit3d.sensing.project import depth_to_points
+    from implicit3d.sensing.render import render
+
+    k = config.n_views
+    intr = intrinsics_of(config)
+    noise = noise_preset(config.noise)
+    cams = sample_views(
+        k, rng, distance=tuple(config.camera_distance), hemisphere="upper", elevation_deg=tuple(config.elevation_deg)
+    )
+    rotations = [random_rotation(rng, config.view_pose) for _ in range(k)]
+    depths, clouds = [], []
+    v0 = np.asarray(mesh_n.vertices) * object_scale
+    faces = np.asarray(mesh_n.faces)
+    for cam, rot in zip(cams, rotations, strict=True):
+        res = render((v0 @ rot.T, faces), intr, cam, return_faces=True)
+        depth = noise.apply(res.depth, rng, normals=res.normals_cam, intrinsics=intr)
+        world = np.asarray(depth_to_points(depth, intr, cam), dtype=np.float64).reshape(-1, 3)
+        depths.append(np.asarray(depth, dtype=np.float32))
+        clouds.append(((world @ rot) / object_scale).astype(np.float32))  # R^T p / s, row-vector form
+    return {
+        "depth": depths,
+        "cam_to_world": np.asarray(cams, dtype=np.float64).reshape(k, 4, 4),
+        "object_pose": np.stack([make_pose(r) for r in rotations]) if k else np.zeros((0, 4, 4)),
+        "object_scale": np.full(k, object_scale),
+        "clouds": clouds,
+        "intrinsics": intr,
+    }
+
+
+def build_shape(item: MeshItem, config: PrepareConfig, seed: int, dest: Path) -> dict[str, Any]:
+    """Compute all files of one shape into the (existing, empty) folder ``dest``; returns its ``shape.json`` dict.
+
+    Raises :class:`BrokenMeshError` when the mesh cannot be used.
+    """
+    world = load_mesh(item)
+    try:
+        mesh_n, loc, scale = normalize_to_unit_cube(world, padding=config.padding)
+    except ValueError as exc:
+        raise BrokenMeshError(str(exc)) from exc
+    ss = shape_seed_sequence(seed, item.key)
+    rng_uniform, rng_near, rng_surface, rng_views, rng_size = (np.random.default_rng(s) for s in ss.spawn(5))
+
+    # 2. + 3. uniform points in the cube and near-surface points, rounded to the stored float16 before labelling
+    uni = sample_uniform(config.n_uniform, 0.5, rng_uniform).astype(np.float16)
+    near, sigma_idx = sample_near_surface(mesh_n, config.n_near, config.near_sigmas, rng_near, return_sigma_index=True)
+    near = near.astype(np.float16)
+    occ_all, sdf_all = _labels(mesh_n, np.concatenate([uni, near]).astype(np.float64), config.inside_method)
+    nu = len(uni)
+    occ = occ_all[:nu]
+    formats.write_points_npz(dest / formats.POINTS, uni, occ, loc, scale, sdf=sdf_all[:nu])
+    formats.write_points_npz(
+        dest / formats.POINTS_NEAR,
+        near,
+        occ_all[nu:],
+        loc,
+        scale,
+        sdf=sdf_all[nu:],
+        extra={
+            "sigma_index": sigma_idx.astype(np.uint8),
+            "sigmas": np.asarray(config.near_sigmas, dtype=np.float64),
+        },
+    )
+
+    # 4. surface samples
+    surf, normals = sample_surface(mesh_n, config.n_surface, rng_surface)
+    formats.write_pointcloud_npz(dest / formats.POINTCLOUD, surf, normals, loc, scale)
+
+    # 5. partial views at metric size
+    if item.metric:
+        object_scale = float(scale)  # normalized * scale = world - loc: the object's own size in metres
+    else:
+        longest = rng_size.uniform(*config.object_size)
+        object_scale = float(longest / (1.0 - config.padding))
+    views = render_views(mesh_n, object_scale, config, rng_views)
+    depth_scale = 1000.0
+    n_pts = np.array([len(c) for c in views["clouds"]], dtype=np.int64)
+    intr = views["intrinsics"]
+    k = config.n_views
+    formats.save_npz(
+        dest / formats.VIEWS,
+        {
+            "points": (np.concatenate(views["clouds"]) if k else np.zeros((0, 3))).astype(np.float32),
+            "offsets": np.concatenate([[0], np.cumsum(n_pts)]).astype(np.int64),
+            "intrinsics": np.tile([intr.fx, intr.fy, intr.cx, intr.cy, intr.width, intr.height], (k, 1)).astype(
+                np.float64
+            ),
+            "cam_to_world": views["cam_to_world"].astype(np.float64),
+            "object_pose": views["object_pose"].astype(np.float64),
+            "object_scale": views["object_scale"].astype(np.float64),
+            "depth_scale": np.asarray(depth_scale),
+        },
+    )
+    if k:
+        (dest / formats.DEPTH_DIR).mkdir()
+        for i, d in enumerate(views["depth"]):
+            formats.write_depth_png(dest / formats.DEPTH_DIR / f"{i:03d}.png", d, depth_scale)
+
+    if config.save_mesh:
+        formats.atomic_write_bytes(dest / formats.MESH, formats.ply_bytes(mesh_n.vertices, mesh_n.faces))
+
+    info = {
+        "name": item.name,
+        "category": item.category,
+        "origin": item.origin if item.kind == "file" else f"catalogue:{item.origin}",
+        "generator_seed": item.seed,
+        "loc": np.asarray(loc, dtype=np.float64),
+        "scale": float(scale),
+        "n_vertices": int(len(mesh_n.vertices)),
+        "n_faces": int(len(mesh_n.faces)),
+        "watertight": bool(mesh_n.is_watertight),
+        "occupancy_fraction": float(occ.mean()) if len(occ) else 0.0,
+        "view_points": n_pts,
+        "format_version": formats.FORMAT_VERSION,
+    }
+    formats.write_json(dest / formats.SHAPE_INFO, info)  # written last
+    return info
+
+
+def shape_dir(root: Path, key: str) -> Path:
+    return root / key
+
+
+def is_complete(root: Path, key: str) -> bool:
+    """A shape is complete when its folder exists with ``shape.json`` (folders appear only by atomic rename)."""
+    return (shape_dir(root, key) / formats.SHAPE_INFO).is_file()
+
+
+def process_item(item: MeshItem, config: PrepareConfig, seed: int, root: str) -> tuple[str, str, str]:
+    """Build one shape into ``root`` atomically. Returns ``(status, key, message)`` with status ``"built"``,
+    ``"skipped"`` (already complete) or ``"broken"``."""
+    root_p = Path(root)
+    key = item.key
+    if is_complete(root_p, key):
+        return "skipped", key, ""
+    final = shape_dir(root_p, key)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f"{TMP_PREFIX}{item.name}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        build_shape(item, config, seed, tmp)
+        if final.exists():  # an incomplete leftover (no shape.json): replace it
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+    except BrokenMeshError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return "broken", key, str(exc)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return "built", key, ""
+
+
+# --------------------------------------------------------------------------------------------------- the build
+
+
+def _worker_init() -> None:
+    # one numba/BLAS thread per worker process: the workers already use the cores
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    import numba
+
+    numba.set_num_threads(1)
+
+
+def _worker(args: tuple[MeshItem, PrepareConfig, int, str]) -> tuple[str, str, str]:
+    return process_item(*args)
+
+
+def make_splits(keys: Sequence[str], fractions: Sequence[float], seed: int) -> dict[str, list[str]]:
+    """Deterministic train/val/test split, stratified by category (the part of the key before ``/``).
+
+    Each category's sorted names are shuffled by a generator seeded from ``(seed, category)``; val and test get
+    ``round(n * fraction)`` shapes (at least one each when the fraction is > 0 and the category has >= 3 shapes),
+    train the rest. Lists are returned sorted.
+    """
+    by_cat: dict[str, list[str]] = {}
+    for key in sorted(keys):
+        by_cat.setdefault(key.split("/", 1)[0], []).append(key)
+    out: dict[str, list[str]] = {s: [] for s in formats.SPLITS}
+    for cat, members in by_cat.items():
+        n = len(members)
+        rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(cat.encode()), 0x5917])
+        order = [members[i] for i in rng.permutation(n)]
+        counts = []
+        for frac in fractions[1:]:
+            c = int(round(n * frac))
+            if frac > 0 and n >= 3:
+                c = max(c, 1)
+            counts.append(c)
+        n_val, n_test = counts
+        n_val = min(n_val, n)
+        n_test = min(n_test, n - n_val)
+        out["val"] += order[:n_val]
+        out["test"] += order[n_val : n_val + n_test]
+        out["train"] += order[n_val + n_test :]
+    return {s: sorted(v) for s, v in out.items()}
+
+
+def _write_splits(root: Path, splits: dict[str, list[str]]) -> None:
+    categories = sorted({k.split("/", 1)[0] for keys in splits.values() for k in keys})
+    for split, keys in splits.items():
+        formats.atomic_write_bytes(formats.split_file(root, split), "".join(k + "\n" for k in keys).encode())
+        for cat in categories:
+            names = [k.split("/", 1)[1] for k in keys if k.split("/", 1)[0] == cat]
+            formats.atomic_write_bytes(root / cat / f"{split}.lst", "".join(n + "\n" for n in names).encode())
+
+
+def _clean_temp(root: Path) -> None:
+    for tmp in root.glob(f"*/{TMP_PREFIX}*"):
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _manifest(source: str, count: int | None, seed: int, config: PrepareConfig, up: str) -> dict[str, Any]:
+    from implicit3d import __version__
+
+    return {
+        "format_version": formats.FORMAT_VERSION,
+        "implicit3d_version": __version__,
+        "source": source,
+        "count": count,
+        "seed": int(seed),
+        "up": up,
+        "settings": config.to_json(),
+        "complete": False,
+    }
+
+
+def prepare(
+    source: str,
+    out: str | os.PathLike,
+    count: int | None = None,
+    config: PrepareConfig | None = None,
+    seed: int = 0,
+    workers: int = 1,
+    progress: bool = True,
+    up: str = "z",
+    start_method: str = "spawn",
+    on_shape: Callable[[str, str, str], None] | None = None,
+) -> PrepareResult:
+    """Build (or resume building) a dataset at ``out`` from ``source`` (see :mod:`implicit3d.data.sources`).
+
+    ``workers`` > 1 runs shapes in a process pool of fresh interpreters (``start_method`` ``"spawn"`` by default,
+    or ``"forkserver"``; ``"fork"`` can hang once numba's parallel threading layer or torch ran in this
+    process), one numba thread each. ``on_shape(status, key, message)`` is called in the parent after each shape.
+    An existing ``out`` built with other settings, source or seed raises :class:`UserError`. Returns a
+    :class:`PrepareResult`; the
+    manifest (``complete: true``) and split files are written at the end.
+    """
+    config = config or PrepareConfig()
+    if workers < 1:
+        raise UserError(f"--workers must be >= 1, got {workers}")
+    root = Path(out)
+    items = resolve_source(source, count, seed, up=up)
+    manifest = _manifest(source, count, seed, config, up)
+    manifest_path = root / formats.MANIFEST
+    if manifest_path.exists():
+        old = formats.read_json(manifest_path)
+        mismatched = [k for k in ("source", "count", "seed", "up", "settings") if old.get(k) != manifest[k]]
+        if mismatched:
+            raise UserError(
+                f"{root} holds a dataset built with different {', '.join(mismatched)}; "
+                "use a new output folder (or delete this one) to build with these settings"
+            )
+    elif root.exists() and any(root.iterdir()):
+        raise UserError(f"output folder {root} exists, is not empty and has no {formats.MANIFEST}")
+    root.mkdir(parents=True, exist_ok=True)
+    formats.write_json(manifest_path, manifest)
+    _clean_temp(root)
+
+    result = PrepareResult(root=root)
+    t0 = time.perf_counter()
+    todo = [it for it in items if not is_complete(root, it.key)]
+    result.skipped = [it.key for it in items if is_complete(root, it.key)]
+    origins = {it.key: it.origin for it in items}
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(items), initial=len(result.skipped), desc="prepare", unit="shape", disable=not progress)
+
+    def record(status: str, key: str, msg: str) -> None:
+        if status == "built":
+            result.built.append(key)
+        elif status == "skipped":
+            result.skipped.append(key)
+        else:
+            result.broken.append({"key": key, "origin": origins[key], "reason": msg})
+            bar.write(f"skipping broken mesh {origins[key]}: {msg}", file=sys.stderr)
+        if on_shape is not None:
+            on_shape(status, key, msg)
+        bar.update(1)
+
+    try:
+        args = [(it, config, seed, str(root)) for it in todo]
+        if workers == 1 or len(todo) <= 1:
+            for a in args:
+                record(*_worker(a))
+        else:
+            ctx = mp.get_context(start_method)
+            with ctx.Pool(min(workers, len(todo)), initializer=_worker_init) as pool:
+                for res in pool.imap_unordered(_worker, args, chunksize=1):
+                    record(*res)
+    finally:
+        bar.close()
+    result.seconds = time.perf_counter() - t0
+
+    shapes = result.shapes
+    splits = make_splits(shapes, config.split, seed)
+    _write_splits(root, splits)
+    categories: dict[str, int] = {}
+    for key in shapes:
+        cat = key.split("/", 1)[0]
+        categories[cat] = categories.get(cat, 0) + 1
+    manifest.update(
+        {
+            "complete": True,
+            "shapes": shapes,
+            "categories": categories,
+            "splits": {s: len(v) for s, v in splits.items()},
+            "broken": sorted(result.broken, key=lambda b: b["key"]),
+        }
+    )
+    formats.write_json(manifest_path, manifest)
+    result.broken.sort(key=lambda b: b["key"])
+    return result
+
+
+def load_manifest(root: str | os.PathLike) -> dict[str, Any]:
+    """Read ``<root>/manifest.json`` or raise :class:`UserError` saying the folder is not a dataset."""
+    path = Path(root) / formats.MANIFEST
+    if not path.is_file():
+        raise UserError(f"{root} is not an implicit3d dataset: {formats.MANIFEST} not found (build one with prepare)")
+    return formats.read_json(path)

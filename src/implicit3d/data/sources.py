@@ -1,0 +1,254 @@
+"""Mesh sources for dataset builds: a folder of mesh files, a ShapeNet tree, or the procedural catalogue.
+
+A source string is resolved into a list of :class:`MeshItem` (cheap, picklable descriptions); meshes are loaded
+one at a time with :func:`load_mesh`, which returns a single triangle mesh with +z up or raises
+:class:`BrokenMeshError` naming the problem (the build reports and skips those).
+
+Source strings (see ``implicit3d prepare --help``):
+
+- ``catalogue:bottle`` / ``catalogue:bottle,mug`` / ``catalogue:all`` — procedural shapes from
+  :mod:`implicit3d.shapes` (metres, z up); ``count`` shapes *per category*, named ``<category>_<index:05d>``.
+- a folder holding a ShapeNet v1 (``<synset>/<model>/model.obj``) or v2
+  (``<synset>/<model>/models/model_normalized.obj``) tree: category = synset folder name, name = model folder name;
+  ShapeNet models are y-up and are rotated to z-up (+90 degrees about +x: ``(x, y, z) -> (x, -z, y)``).
+- any other folder: every ``.obj .ply .off .stl .glb .gltf`` file below it (recursively; multi-part scenes are
+  merged into one mesh with their node transforms applied). Category = first sub-folder under the root, or the
+  root folder's own name for files directly in it; name = file stem (plus the extension if two files share a
+  stem). Meshes are taken as z-up (pass ``up="y"`` to rotate y-up meshes).
+
+Items are sorted (category, name) so a build does not depend on directory listing order.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from implicit3d.errors import UserError
+
+MESH_EXTENSIONS = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf")
+CATALOGUE_PREFIX = "catalogue:"
+# ShapeNetCore synset ids of the common categories, for readable reports (the folder name stays the category id).
+SHAPENET_SYNSETS = {
+    "02691156": "airplane",
+    "02747177": "trash_bin",
+    "02773838": "bag",
+    "02808440": "bathtub",
+    "02818832": "bed",
+    "02828884": "bench",
+    "02843684": "birdhouse",
+    "02871439": "bookshelf",
+    "02876657": "bottle",
+    "02880940": "bowl",
+    "02924116": "bus",
+    "02933112": "cabinet",
+    "02942699": "camera",
+    "02946921": "can",
+    "02954340": "cap",
+    "02958343": "car",
+    "03001627": "chair",
+    "03046257": "clock",
+    "03211117": "display",
+    "03325088": "faucet",
+    "03593526": "jar",
+    "03624134": "knife",
+    "03636649": "lamp",
+    "03642806": "laptop",
+    "03691459": "loudspeaker",
+    "03797390": "mug",
+    "03948459": "pistol",
+    "04004475": "printer",
+    "04074963": "remote",
+    "04090263": "rifle",
+    "04256520": "sofa",
+    "04379243": "table",
+    "04401088": "telephone",
+    "04460130": "tower",
+    "04530566": "watercraft",
+    "04554684": "washer",
+}
+
+
+class BrokenMeshError(Exception):
+    """A mesh file that cannot be used (unreadable, empty, no triangles, NaN coordinates, zero size)."""
+
+
+@dataclass(frozen=True)
+class MeshItem:
+    """One shape of a source. ``kind`` is ``"file"`` (``origin`` = path) or ``"catalogue"`` (``origin`` =
+    category, ``seed`` = generator seed). ``up`` is the up axis of the file (``"z"`` or ``"y"``); ``metric`` says
+    the mesh is in metres (true for the catalogue; files have unknown units)."""
+
+    name: str
+    category: str
+    kind: str
+    origin: str
+    up: str = "z"
+    seed: int | None = None
+    metric: bool = False
+
+    @property
+    def key(self) -> str:
+        """``"<category>/<name>"``: the shape's folder relative to the dataset root and its id in split files."""
+        return f"{self.category}/{self.name}"
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(text: str) -> str:
+    """A file-system-safe version of ``text`` (runs of other characters become ``_``; never empty or hidden)."""
+    out = _SAFE.sub("_", text).strip("._")
+    return out or "unnamed"
+
+
+def catalogue_seed(category: str, index: int, seed: int) -> int:
+    """Generator seed of catalogue shape ``index`` of ``category`` in a build with ``seed`` (stable across runs)."""
+    ss = np.random.SeedSequence([int(seed), zlib.crc32(category.encode()), int(index)])
+    return int(ss.generate_state(1, dtype=np.uint32)[0])
+
+
+def catalogue_categories() -> tuple[str, ...]:
+    from implicit3d import shapes
+
+    return tuple(shapes.CATEGORIES)
+
+
+def _catalogue_items(spec: str, count: int | None, seed: int) -> list[MeshItem]:
+    known = catalogue_categories()
+    names = [c.strip() for c in spec.split(",") if c.strip()]
+    if names == ["all"]:
+        names = list(known)
+    if not names:
+        raise UserError(f"catalogue source needs a category, e.g. catalogue:bottle (known: {', '.join(known)})")
+    for c in names:
+        if c not in known:
+            raise UserError(f"unknown catalogue category {c!r}; known: {', '.join(known)}")
+    if count is None:
+        raise UserError("a catalogue source needs --count (number of shapes per category)")
+    if count < 1:
+        raise UserError(f"--count must be >= 1, got {count}")
+    return [
+        MeshItem(f"{c}_{i:05d}", c, "catalogue", c, "z", catalogue_seed(c, i, seed), True)
+        for c in names
+        for i in range(count)
+    ]
+
+
+def _shapenet_items(root: Path) -> list[MeshItem]:
+    items = {}
+    for pattern in ("*/*/model.obj", "*/*/models/model_normalized.obj"):
+        for path in root.glob(pattern):
+            rel = path.relative_to(root).parts
+            synset, model = rel[0], rel[1]
+            if synset.startswith(".") or model.startswith("."):
+                continue
+            item = MeshItem(safe_name(model), safe_name(synset), "file", str(path), "y")
+            items.setdefault(item.key, item)  # if both layouts exist, v1's model.obj wins (first pattern)
+    return list(items.values())
+
+
+def _folder_items(root: Path, up: str) -> list[MeshItem]:
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in MESH_EXTENSIONS
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+    stems: dict[tuple[str, str], int] = {}
+    found = []
+    for p in files:
+        rel = p.relative_to(root).parts
+        category = safe_name(rel[0] if len(rel) > 1 else root.resolve().name)
+        found.append((category, p))
+        key = (category, safe_name(p.stem))
+        stems[key] = stems.get(key, 0) + 1
+    items = []
+    for category, p in found:
+        name = safe_name(p.stem)
+        if stems[(category, name)] > 1:  # same stem twice in one category: disambiguate by relative path
+            name = safe_name("_".join(p.relative_to(root).with_suffix("").parts[1:]) + "_" + p.suffix[1:].lower())
+        items.append(MeshItem(name, category, "file", str(p), up))
+    return items
+
+
+def is_shapenet(root: Path) -> bool:
+    """True when ``root`` holds at least one ShapeNet-layout model (v1 or v2)."""
+    return any(True for _ in root.glob("*/*/model.obj")) or any(
+        True for _ in root.glob("*/*/models/model_normalized.obj")
+    )
+
+
+def resolve_source(source: str, count: int | None = None, seed: int = 0, up: str = "z") -> list[MeshItem]:
+    """Resolve a source string (module docstring) into sorted :class:`MeshItem` s.
+
+    ``count``: shapes per category for the catalogue (required there); for folders, keep only the first ``count``
+    items (after sorting). ``up``: up axis of generic folder meshes (ShapeNet is always y-up).
+    Raises :class:`UserError` for an unknown category, a missing folder or a folder with no mesh files.
+    """
+    if up not in ("z", "y"):
+        raise UserError(f"up axis must be 'z' or 'y', got {up!r}")
+    if source.startswith(CATALOGUE_PREFIX):
+        items = _catalogue_items(source[len(CATALOGUE_PREFIX) :], count, seed)
+    else:
+        root = Path(source).expanduser()
+        if not root.exists():
+            raise UserError(f"mesh source {source!r} does not exist (give a folder of meshes or catalogue:CATEGORY)")
+        if not root.is_dir():
+            raise UserError(f"mesh source {source!r} is not a folder")
+        items = _shapenet_items(root) if is_shapenet(root) else _folder_items(root, up)
+        if not items:
+            raise UserError(f"no mesh files ({' '.join(MESH_EXTENSIONS)}) found under {source!r}")
+        items.sort(key=lambda it: (it.category, it.name))
+        if count is not None:
+            if count < 1:
+                raise UserError(f"--count must be >= 1, got {count}")
+            items = items[:count]
+    items.sort(key=lambda it: (it.category, it.name))
+    return items
+
+
+Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+
+
+def load_mesh(item: MeshItem) -> trimesh.Trimesh:
+    """Load ``item`` as one ``trimesh.Trimesh`` (float64 vertices, int64 faces) with +z up.
+
+    Raises :class:`BrokenMeshError` with the reason when the file cannot be read or holds no usable triangles.
+    """
+    if item.kind == "catalogue":
+        from implicit3d.shapes import generate
+
+        mesh = generate(item.origin, item.seed).mesh
+    elif item.kind == "file":
+        try:
+            loaded = trimesh.load(item.origin, force="mesh", skip_materials=True, process=False)
+        except Exception as exc:  # trimesh raises many types for malformed files
+            raise BrokenMeshError(f"cannot read: {type(exc).__name__}: {exc}".strip()) from exc
+        if not isinstance(loaded, trimesh.Trimesh):
+            raise BrokenMeshError(f"holds no triangle mesh (loaded a {type(loaded).__name__})")
+        mesh = loaded
+    else:
+        raise ValueError(f"unknown MeshItem kind {item.kind!r}")
+    vertices = np.asarray(mesh.vertices, dtype=np.float64)
+    faces = np.asarray(mesh.faces, dtype=np.int64)
+    if len(faces) == 0 or len(vertices) == 0:
+        raise BrokenMeshError("holds no triangles")
+    if faces.ndim != 2 or faces.shape[1] != 3 or faces.min() < 0 or faces.max() >= len(vertices):
+        raise BrokenMeshError("has invalid face indices")
+    if not np.isfinite(vertices).all():
+        raise BrokenMeshError("has NaN or inf vertex coordinates")
+    used = vertices[np.unique(faces)]
+    if not (used.max(0) - used.min(0)).max() > 0:
+        raise BrokenMeshError("has zero size")
+    if item.up == "y":
+        vertices = vertices @ Y_UP_TO_Z_UP.T
+    out = trimesh.Trimesh(vertices, faces, process=False)
+    out.remove_unreferenced_vertices()
+    return out

@@ -1,0 +1,131 @@
+import numpy as np
+import pytest
+import torch
+import trimesh
+
+from data_standins import install
+from implicit3d.data import formats
+from implicit3d.data.dataset import ImplicitDataset, voxelize
+from implicit3d.data.prepare import PrepareConfig, prepare
+from implicit3d.errors import UserError
+
+install()
+
+CFG = PrepareConfig(
+    n_uniform=3000,
+    n_near=3000,
+    n_surface=3000,
+    n_views=2,
+    image_size=(80, 60),
+    focal=(70.0, 70.0),
+    noise="none",
+    view_pose="so3",
+    split=(1.0, 0.0, 0.0),
+)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ds") / "d"
+    prepare("catalogue:bottle", out, count=2, config=CFG, seed=3, progress=False)
+    return out
+
+
+@pytest.mark.parametrize("inp", ["surface", "partial"])
+@pytest.mark.parametrize("src", ["uniform", "near", "mixed"])
+def test_item_shapes(root, inp, src):
+    ds = ImplicitDataset(root, "train", input=inp, n_inputs=500, n_points=301, points_source=src)
+    assert len(ds) == 2
+    item = ds[0]
+    assert item["inputs"].shape == (500, 3) and item["inputs"].dtype == torch.float32
+    assert item["points"].shape == (301, 3) and item["occ"].shape == (301,) and item["sdf"].shape == (301,)
+    assert item["occ"].dtype == torch.float32 and item["sdf"].dtype == torch.float32
+    assert set(torch.unique(item["occ"]).tolist()) <= {0.0, 1.0}
+    assert item["category"] == "bottle" and item["name"] == "bottle_00000"
+    assert torch.equal(item["sdf"] < 0, item["occ"] > 0)
+    torch.testing.assert_close(item["transform"], torch.eye(4))
+
+
+def test_voxels_and_collate(root):
+    ds = ImplicitDataset(root, input="voxels", n_points=64, voxel_resolution=16)
+    item = ds[1]
+    assert item["inputs"].shape == (16, 16, 16) and item["inputs"].sum() > 10
+    batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=2)))
+    assert batch["inputs"].shape == (2, 16, 16, 16) and batch["points"].shape == (2, 64, 3)
+    assert batch["name"] == ["bottle_00000", "bottle_00001"]
+
+
+def test_voxelize_reference():
+    pts = np.array([[-0.5, -0.5, -0.5], [0.49, 0.0, 0.1], [0.7, 0, 0]])
+    g = voxelize(pts, 4)
+    ref = np.zeros((4, 4, 4), np.float32)
+    ref[0, 0, 0] = 1
+    ref[3, 2, 2] = 1
+    np.testing.assert_array_equal(g, ref)
+
+
+@pytest.mark.parametrize("pose", ["so3", "yaw"])
+def test_transforms_keep_labels_consistent(root, pose):
+    ds = ImplicitDataset(
+        root,
+        input="surface",
+        n_inputs=400,
+        n_points=2000,
+        points_source="mixed",
+        pose=pose,
+        scale_range=(0.5, 1.5),
+        seed=1,
+    )
+    for i in range(len(ds)):
+        item = ds[i]
+        t = item["transform"].double().numpy()
+        lin = t[:3, :3]
+        s = np.cbrt(np.linalg.det(lin))
+        assert not np.allclose(lin, np.eye(3))
+        rot = lin / s
+        np.testing.assert_allclose(rot @ rot.T, np.eye(3), atol=1e-5)
+        if pose == "yaw":
+            np.testing.assert_allclose(rot[:, 2], [0, 0, 1], atol=1e-5)
+        mesh = trimesh.load(root / "bottle" / item["name"] / "mesh.ply", process=False)
+        mesh.apply_transform(t)  # transformed mesh
+        pts = item["points"].double().numpy()
+        ref_occ = mesh.contains(pts)
+        _, ref_dist, _ = trimesh.proximity.closest_point(mesh, pts)
+        far = ref_dist > 2e-3
+        assert np.mean(item["occ"].numpy()[far] == ref_occ[far]) > 0.999
+        np.testing.assert_allclose(np.abs(item["sdf"].numpy()), ref_dist, atol=2e-3 * s, rtol=5e-3)  # SDF scales
+        _, in_dist, _ = trimesh.proximity.closest_point(mesh, item["inputs"].double().numpy())
+        assert in_dist.max() < 2e-3 * s  # inputs transformed with the points
+
+
+def test_view_pose_reproduces_rendered_pose(root):
+    ds = ImplicitDataset(root, input="partial", n_inputs=200, pose="view")
+    item = ds[0]
+    v = formats.load_npz(root / "bottle" / "bottle_00000" / "views.npz")
+    rots = [v["object_pose"][k][:3, :3] for k in range(2)]
+    assert any(np.allclose(item["transform"][:3, :3].numpy(), r, atol=1e-6) for r in rots)
+
+
+def test_noise_determinism_and_epochs(root):
+    ds = ImplicitDataset(root, noise=0.01, n_inputs=300, seed=5)
+    a, b = ds[0], ds[0]
+    torch.testing.assert_close(a["inputs"], b["inputs"])
+    clean = ImplicitDataset(root, noise=0.0, n_inputs=300, seed=5)[0]["inputs"]
+    assert 0.005 < (a["inputs"] - clean).std() < 0.015  # same subsample, noise of the requested std
+    ds.set_epoch(1)
+    assert not torch.equal(ds[0]["inputs"], a["inputs"])
+
+
+def test_errors(root, tmp_path):
+    with pytest.raises(UserError, match="manifest.json not found"):
+        ImplicitDataset(tmp_path)
+    with pytest.raises(UserError, match="val.lst"):
+        (tmp_path / "m").mkdir()
+        (tmp_path / "m" / "manifest.json").write_text("{}")
+        ImplicitDataset(tmp_path / "m", split="val")
+    with pytest.raises(ValueError, match="input"):
+        ImplicitDataset(root, input="mesh")
+    with pytest.raises(ValueError, match="view"):
+        ImplicitDataset(root, input="surface", pose="view")
+    with pytest.raises(IndexError):
+        ImplicitDataset(root)[5]

@@ -1,0 +1,297 @@
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+
+from data_standins import install
+from implicit3d.data import formats
+from implicit3d.data import prepare as prep
+from implicit3d.data.prepare import PrepareConfig, make_splits, prepare
+from implicit3d.errors import UserError
+
+STANDINS = install()
+
+TINY = PrepareConfig(
+    n_uniform=2000,
+    n_near=1500,
+    n_surface=2000,
+    n_views=1,
+    image_size=(80, 60),
+    focal=(70.0, 70.0),
+    noise="none",
+)
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ds") / "bottles"
+    result = prepare("catalogue:bottle", root, count=3, config=TINY, seed=7, progress=False)
+    return root, result
+
+
+def test_layout_and_arrays(built):
+    root, result = built
+    assert result.built == [f"bottle/bottle_{i:05d}" for i in range(3)] and not result.broken
+    man = json.loads((root / "manifest.json").read_text())
+    assert man["complete"] and man["seed"] == 7 and man["shapes"] == result.built
+    assert man["settings"]["n_uniform"] == 2000 and man["broken"] == []
+    for key in result.built:
+        d = root / key
+        info = json.loads((d / "shape.json").read_text())
+        assert info["watertight"]
+        with np.load(d / "points.npz") as z:
+            assert z["points"].shape == (2000, 3) and z["points"].dtype == np.float16
+            assert z["occupancies"].shape == (250,) and z["sdf"].dtype == np.float16
+            np.testing.assert_allclose(z["loc"], info["loc"])
+        near = formats.read_points_npz(d / "points_near.npz")
+        assert near["points"].shape == (1500, 3)
+        np.testing.assert_array_equal(np.bincount(near["sigma_index"]), [500, 500, 500])
+        pc = formats.read_pointcloud_npz(d / "pointcloud.npz")
+        assert pc["points"].shape == (2000, 3) and pc["normals"].shape == (2000, 3)
+        v = formats.load_npz(d / "views.npz")
+        assert v["cam_to_world"].shape == (1, 4, 4) and v["offsets"].shape == (2,)
+        assert v["points"].shape == (v["offsets"][-1], 3) and v["offsets"][-1] > 50
+        assert (d / "depth" / "000.png").is_file() and (d / "mesh.ply").is_file()
+    splits = {s: (root / f"{s}.lst").read_text().split() for s in formats.SPLITS}
+    assert sorted(sum(splits.values(), [])) == result.built
+    assert (root / "bottle" / "train.lst").read_text().split() == [k.split("/")[1] for k in splits["train"]]
+    assert not list(root.rglob(".tmp-*"))
+
+
+def test_labels_agree_with_mesh(built):
+    root, result = built
+    for key in result.built:
+        mesh = trimesh.load(root / key / "mesh.ply", process=False)
+        info = json.loads((root / key / "shape.json").read_text())
+        extent = mesh.extents.max()
+        assert extent == pytest.approx(0.9, abs=1e-6)  # 1 - padding
+        for fname in ("points.npz", "points_near.npz"):
+            d = formats.read_points_npz(root / key / fname)
+            pts = d["points"].astype(np.float64)
+            ref_occ = mesh.contains(pts)  # reference: trimesh's ray test
+            _, ref_dist, _ = trimesh.proximity.closest_point(mesh, pts)
+            far = ref_dist > 1e-3  # the float32 ply and the labels may differ right at the surface
+            assert np.mean(d["occupancies"][far] == ref_occ[far]) > 0.999
+            np.testing.assert_array_equal(d["sdf"] < 0, d["occupancies"])
+            np.testing.assert_allclose(np.abs(d["sdf"]), ref_dist, atol=1e-3, rtol=2e-3)
+        assert 0 < info["occupancy_fraction"] < 1
+        # surface points on the mesh, normals outward (point + eps * n is outside)
+        pc = formats.read_pointcloud_npz(root / key / "pointcloud.npz")
+        _, dist, _ = trimesh.proximity.closest_point(mesh, pc["points"][:300])
+        assert dist.max() < 1e-3
+        assert not mesh.contains(pc["points"][:300] + 0.01 * pc["normals"][:300]).any()
+
+
+def test_views_land_on_surface_and_record_pose(built):
+    root, result = built
+    for key in result.built:
+        mesh = trimesh.load(root / key / "mesh.ply", process=False)
+        info = json.loads((root / key / "shape.json").read_text())
+        v = formats.load_npz(root / key / "views.npz")
+        cloud = v["points"]
+        _, dist, _ = trimesh.proximity.closest_point(mesh, cloud)
+        assert dist.max() < 2e-3  # noise "none": canonical cloud lies on the normalized mesh
+        # catalogue shapes render at their own metric size
+        np.testing.assert_allclose(v["object_scale"], info["scale"])
+        cam = v["cam_to_world"][0]
+        dist_m = np.linalg.norm(cam[:3, 3])
+        assert 0.5 <= dist_m <= 0.8 and cam[2, 3] > 0  # upper hemisphere
+        rot = v["object_pose"][0][:3, :3]
+        np.testing.assert_allclose(rot @ [0, 0, 1], [0, 0, 1], atol=1e-12)  # yaw only (default view_pose)
+        # the stored depth PNG reproduces the cloud: world = R (s x); camera z of world points = depth
+        depth = formats.read_depth_png(root / key / "depth" / "000.png")
+        world = (cloud.astype(np.float64) * v["object_scale"][0]) @ rot.T
+        zc = (world - cam[:3, 3]) @ cam[:3, 2]
+        assert np.count_nonzero(depth) == len(cloud)
+        np.testing.assert_allclose(np.sort(zc), np.sort(depth[depth > 0]), atol=6e-4)  # mm quantization
+
+
+def test_same_seed_byte_identical_and_seed_matters(built, tmp_path):
+    root, _ = built
+    again = tmp_path / "again"
+    prepare("catalogue:bottle", again, count=3, config=TINY, seed=7, progress=False)
+    assert tree_hashes(root) == tree_hashes(again)
+    other = tmp_path / "other"
+    prepare("catalogue:bottle", other, count=3, config=TINY, seed=8, progress=False)
+    assert tree_hashes(root)["bottle/bottle_00000/points.npz"] != tree_hashes(other)["bottle/bottle_00000/points.npz"]
+
+
+def test_killed_then_resumed_equals_uninterrupted(built, tmp_path, monkeypatch):
+    root, _ = built
+    out = tmp_path / "resumed"
+    calls = []
+
+    def stop_after_first(status, key, msg):
+        calls.append(key)
+        raise KeyboardInterrupt  # the user presses Ctrl-C after the first shape
+
+    with pytest.raises(KeyboardInterrupt):
+        prepare("catalogue:bottle", out, count=3, config=TINY, seed=7, progress=False, on_shape=stop_after_first)
+    assert len(calls) == 1 and (out / calls[0] / "shape.json").is_file()
+    assert not json.loads((out / "manifest.json").read_text())["complete"]
+
+    # a second shape is killed half-way through writing: its files land in a hidden temp folder only
+    real = prep.build_shape
+
+    def dies_midway(item, config, seed, dest):
+        formats.save_npz(dest / "points.npz", {"x": np.zeros(3)})
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(prep, "build_shape", dies_midway)
+    with pytest.raises(SystemExit):
+        prepare("catalogue:bottle", out, count=3, config=TINY, seed=7, progress=False)
+    # emulate a hard kill (no cleanup) leaving a stale temp folder behind
+    stale = out / "bottle" / ".tmp-bottle_00002-99999"
+    stale.mkdir()
+    (stale / "points.npz").write_bytes(b"half")
+    assert sorted(p.name for p in (out / "bottle").iterdir() if not p.name.startswith(".")) == [calls[0].split("/")[1]]
+
+    monkeypatch.setattr(prep, "build_shape", real)
+    result = prepare("catalogue:bottle", out, count=3, config=TINY, seed=7, progress=False)
+    assert result.skipped == [calls[0]] and len(result.built) == 2
+    assert tree_hashes(out) == tree_hashes(root)
+
+
+def test_resume_with_other_settings_refused(built):
+    root, _ = built
+    with pytest.raises(UserError, match="different"):
+        prepare("catalogue:bottle", root, count=3, config=TINY, seed=8, progress=False)
+    result = prepare("catalogue:bottle", root, count=3, config=TINY, seed=7, progress=False)
+    assert result.built == [] and len(result.skipped) == 3
+
+
+def test_broken_meshes_skipped_and_listed(tmp_path, capsys):
+    src = tmp_path / "meshes"
+    src.mkdir()
+    trimesh.creation.icosphere(2, radius=0.5).export(src / "ball.obj")
+    (src / "broken.obj").write_text("v 0 0 0\nf 1 2 3\n")  # face index out of range / no usable triangles
+    (src / "junk.stl").write_bytes(b"\x00" * 10)
+    result = prepare(str(src), tmp_path / "out", config=TINY, seed=0, progress=False)
+    assert result.shapes == ["meshes/ball"]
+    assert [b["key"] for b in result.broken] == ["meshes/broken", "meshes/junk"]
+    err = capsys.readouterr().err
+    assert "broken.obj" in err and "junk.stl" in err
+    man = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert [b["key"] for b in man["broken"]] == ["meshes/broken", "meshes/junk"] and all(
+        b["reason"] for b in man["broken"]
+    )
+    # a mesh of unknown units renders at a size drawn from object_size (metres)
+    v = formats.load_npz(tmp_path / "out" / "meshes" / "ball" / "views.npz")
+    assert 0.10 <= v["object_scale"][0] * 0.9 <= 0.35
+
+
+def test_make_splits():
+    keys = [f"a/{i}" for i in range(20)] + [f"b/{i}" for i in range(3)] + ["c/0"]
+    s = make_splits(keys, (0.8, 0.1, 0.1), 0)
+    assert s == make_splits(list(reversed(keys)), (0.8, 0.1, 0.1), 0)
+    assert sorted(s["train"] + s["val"] + s["test"]) == sorted(keys)
+    assert len([k for k in s["val"] if k.startswith("a/")]) == 2
+    assert len([k for k in s["test"] if k.startswith("b/")]) == 1  # at least one per split with >= 3 shapes
+    assert "c/0" in s["train"]
+    assert s != make_splits(keys, (0.8, 0.1, 0.1), 1)
+
+
+def test_bad_settings_and_output(tmp_path):
+    with pytest.raises(UserError, match="split"):
+        PrepareConfig(split=(0.5, 0.1, 0.1))
+    with pytest.raises(UserError, match="view_pose"):
+        PrepareConfig(view_pose="roll")
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "file").write_text("")
+    with pytest.raises(UserError, match="not empty"):
+        prepare("catalogue:bottle", tmp_path / "x", count=1, config=TINY, progress=False)
+
+
+def test_cli_prepare(tmp_path, capsys):
+    from implicit3d.cli import main
+
+    out = tmp_path / "cli"
+    argv = ["prepare", "--source", "catalogue:bottle", "--count", "2", "-o", str(out), "--uniform", "500"]
+    argv += ["--near", "300", "--surface", "400", "--views", "1", "--image-size", "64x48", "--focal", "60,60"]
+    argv += ["--noise", "none", "--view-pose", "so3", "--seed", "3", "--quiet"]
+    assert main(argv) == 0
+    assert "2 shapes (2 built now" in capsys.readouterr().out
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["settings"]["view_pose"] == "so3" and man["settings"]["image_size"] == [64, 48]
+    assert main(argv) == 0
+    assert "2 already done" in capsys.readouterr().out
+    assert main(["prepare", "--source", "catalogue:nothing", "--count", "1", "-o", str(tmp_path / "x")]) == 2
+    assert "unknown catalogue category" in capsys.readouterr().err
+    assert main(["prepare", "--source", str(tmp_path / "missing"), "-o", str(tmp_path / "y")]) == 2
+
+
+def test_workers_give_identical_output(built, tmp_path):
+    # spawn (the default) starts clean interpreters: safe after numba's parallel code ran in this process
+    # (fork would inherit a running threading layer and can hang). Spawned workers see no test stand-ins.
+    if STANDINS:
+        pytest.skip(f"needs the real modules in worker processes, stand-ins used: {STANDINS}")
+    root, _ = built
+    out = tmp_path / "par"
+    result = prepare("catalogue:bottle", out, count=3, config=TINY, seed=7, workers=2, progress=False)
+    assert sorted(result.built) == [f"bottle/bottle_{i:05d}" for i in range(3)]
+    assert tree_hashes(out) == tree_hashes(root)
+
+
+def test_hard_killed_subprocess_resumes_to_same_files(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tests_dir = Path(__file__).parent
+    out = tmp_path / "killed"
+    args = [
+        "prepare",
+        "--source",
+        "catalogue:bottle",
+        "--count",
+        "6",
+        "-o",
+        str(out),
+        "--uniform",
+        "3000",
+        "--near",
+        "3000",
+        "--surface",
+        "1000",
+        "--views",
+        "1",
+        "--image-size",
+        "64x48",
+        "--focal",
+        "60,60",
+        "--quiet",
+    ]
+    code = (
+        f"import sys; sys.path.insert(0, {str(tests_dir)!r}); import data_standins; data_standins.install(); "
+        f"from implicit3d.cli import main; sys.exit(main({args!r}))"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(out.glob("bottle/bottle_*/shape.json")):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = list(out.glob("bottle/bottle_*/shape.json"))
+    assert 1 <= len(done) < 6, proc.stderr.read().decode()
+    assert not json.loads((out / "manifest.json").read_text())["complete"]
+    for d in (out / "bottle").iterdir():  # every visible shape folder is complete
+        if not d.name.startswith("."):
+            assert (d / "shape.json").is_file()
+    env = dict(os.environ)
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True).returncode == 0
+    ref = tmp_path / "ref"
+    assert subprocess.run([sys.executable, "-c", code.replace(str(out), str(ref))], capture_output=True).returncode == 0
+    assert tree_hashes(out) == tree_hashes(ref)

@@ -1,0 +1,108 @@
+import numpy as np
+import pytest
+import trimesh
+
+from data_standins import install
+from implicit3d.data.sources import (
+    Y_UP_TO_Z_UP,
+    BrokenMeshError,
+    MeshItem,
+    catalogue_seed,
+    load_mesh,
+    resolve_source,
+    safe_name,
+)
+from implicit3d.errors import UserError
+
+install()
+
+
+def _write_box(path, extents=(1, 2, 3)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    trimesh.creation.box(extents).export(path)
+
+
+def test_folder_source_categories_and_formats(tmp_path):
+    _write_box(tmp_path / "mugs" / "a.obj")
+    _write_box(tmp_path / "mugs" / "sub" / "b.stl")
+    _write_box(tmp_path / "bowls" / "c.ply")
+    _write_box(tmp_path / "bowls" / "c.off")  # same stem: disambiguated
+    _write_box(tmp_path / "top.glb")
+    (tmp_path / "notes.txt").write_text("not a mesh")
+    items = resolve_source(str(tmp_path))
+    keys = [it.key for it in items]
+    root_cat = safe_name(tmp_path.name)
+    assert keys == sorted(keys)
+    assert set(keys) == {"mugs/a", "mugs/b", "bowls/c_off", "bowls/c_ply", f"{root_cat}/top"}
+    for it in items:
+        m = load_mesh(it)
+        np.testing.assert_allclose(sorted(m.extents), [1, 2, 3], atol=1e-6)
+    assert [it.key for it in resolve_source(str(tmp_path), count=2)] == keys[:2]
+
+
+def test_glb_scene_is_merged(tmp_path):
+    scene = trimesh.Scene()
+    scene.add_geometry(trimesh.creation.box((1, 1, 1)), node_name="a")
+    scene.add_geometry(
+        trimesh.creation.box((1, 1, 1)), node_name="b", transform=trimesh.transformations.translation_matrix([3, 0, 0])
+    )
+    scene.export(tmp_path / "two.glb")
+    (item,) = resolve_source(str(tmp_path))
+    m = load_mesh(item)
+    assert len(m.faces) == 24
+    np.testing.assert_allclose(m.bounds, [[-0.5, -0.5, -0.5], [3.5, 0.5, 0.5]], atol=1e-6)
+
+
+def test_broken_files_raise_clear_errors(tmp_path):
+    (tmp_path / "garbage.ply").write_bytes(b"ply\nformat nonsense\n\x00\x01")
+    (tmp_path / "empty.obj").write_text("# nothing here\n")
+    (tmp_path / "points.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\n")
+    (tmp_path / "nan.obj").write_text("v 0 0 0\nv nan 0 0\nv 0 1 0\nf 1 2 3\n")
+    items = {it.name: it for it in resolve_source(str(tmp_path))}
+    assert set(items) == {"garbage", "empty", "points", "nan"}
+    for it in items.values():
+        with pytest.raises(BrokenMeshError) as exc:
+            load_mesh(it)
+        assert str(exc.value)
+
+
+def test_shapenet_layouts_rotate_y_up(tmp_path):
+    # v1: <synset>/<model>/model.obj ; v2: <synset>/<model>/models/model_normalized.obj
+    _write_box(tmp_path / "02876657" / "m1" / "model.obj", (0.1, 0.5, 0.2))  # tall along y
+    _write_box(tmp_path / "03797390" / "m2" / "models" / "model_normalized.obj", (0.1, 0.5, 0.2))
+    (tmp_path / "03797390" / "m2" / "models" / "model_normalized.json").write_text("{}")
+    items = resolve_source(str(tmp_path))
+    assert [it.key for it in items] == ["02876657/m1", "03797390/m2"]
+    for it in items:
+        assert it.up == "y"
+        m = load_mesh(it)
+        np.testing.assert_allclose(m.extents, [0.1, 0.2, 0.5], atol=1e-6)  # y-up height is now along z
+    np.testing.assert_allclose(Y_UP_TO_Z_UP @ [0, 1, 0], [0, 0, 1])
+    assert np.linalg.det(Y_UP_TO_Z_UP) == pytest.approx(1.0)
+
+
+def test_catalogue_source():
+    items = resolve_source("catalogue:bottle", count=3, seed=5)
+    assert [it.key for it in items] == ["bottle/bottle_00000", "bottle/bottle_00001", "bottle/bottle_00002"]
+    assert all(it.metric and it.kind == "catalogue" for it in items)
+    assert len({it.seed for it in items}) == 3
+    assert items[1].seed == catalogue_seed("bottle", 1, 5) != catalogue_seed("bottle", 1, 6)
+    m = load_mesh(items[0])
+    assert isinstance(m, trimesh.Trimesh) and len(m.faces) > 0
+
+
+def test_source_errors(tmp_path):
+    with pytest.raises(UserError, match="unknown catalogue category"):
+        resolve_source("catalogue:spaceship", count=1)
+    with pytest.raises(UserError, match="--count"):
+        resolve_source("catalogue:bottle")
+    with pytest.raises(UserError, match="does not exist"):
+        resolve_source(str(tmp_path / "nope"))
+    with pytest.raises(UserError, match="no mesh files"):
+        resolve_source(str(tmp_path))
+
+
+def test_safe_name():
+    assert safe_name("a b/c") == "a_b_c"
+    assert safe_name("..") == "unnamed"
+    assert MeshItem("n", "c", "file", "x").key == "c/n"
