@@ -1,0 +1,138 @@
+"""Boxes (rounded, optionally with a lid) and random CSG solids of primitives (for generality training)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from implicit3d.geometry.sdf import (
+    SDF,
+    Capsule,
+    Cone,
+    Cylinder,
+    Difference,
+    Intersection,
+    Rotate,
+    RoundedBox,
+    SmoothUnion,
+    Sphere,
+    Torus,
+    Translate,
+    Union,
+    rotation_matrix,
+)
+from implicit3d.shapes.base import Built, choice, uniform, voxel_for
+
+
+def build_box(rng: np.random.Generator) -> Built:
+    """A rounded box 0.06-0.30 x 0.04-0.20 x 0.03-0.20 m (x >= y), edge radius 2-15 mm, sometimes a lid."""
+    hx = uniform(rng, 0.03, 0.15)
+    hy = min(uniform(rng, 0.02, 0.10), hx)
+    hz = uniform(rng, 0.015, 0.10)
+    edge = uniform(rng, 0.002, min(0.015, 0.45 * min(hx, hy, hz)))
+    params: dict = {"size": [2 * hx, 2 * hy, 2 * hz], "edge_radius": edge, "lid": False}
+    sdf: SDF = Translate(RoundedBox((hx, hy, hz), edge), (0.0, 0.0, hz))
+    finest = 1.0
+    if rng.random() < 0.35:
+        lip = uniform(rng, 0.0015, 0.003)
+        lid_h = min(uniform(rng, 0.01, 0.04), hz)
+        lid_edge = min(edge + lip, 0.45 * lid_h)
+        lid = RoundedBox((hx + lip, hy + lip, lid_h / 2), lid_edge)
+        sdf = Union(sdf, Translate(lid, (0.0, 0.0, 2 * hz - lid_h / 2)))
+        params.update(lid=True, lid_height=lid_h, lid_overhang=lip)
+        finest = 2 * lip + 0.004
+    return Built(sdf, params, voxel_for(2 * max(hx, hy, hz), finest, hi=3.0e-3))
+
+
+PRIMITIVES = ("sphere", "box", "cylinder", "capsule", "cone", "torus")
+OPERATIONS = ("union", "smooth_union", "difference", "intersection")
+
+
+def _primitive(rng: np.random.Generator, size: float) -> tuple[SDF, dict]:
+    kind = choice(rng, PRIMITIVES)
+    s = size
+    if kind == "sphere":
+        shape: SDF = Sphere(s * uniform(rng, 0.35, 0.5))
+    elif kind == "box":
+        half = [s * uniform(rng, 0.2, 0.5) for _ in range(3)]
+        shape = RoundedBox(half, min(half) * uniform(rng, 0.0, 0.5))
+    elif kind == "cylinder":
+        shape = Cylinder(s * uniform(rng, 0.15, 0.45), s * uniform(rng, 0.4, 1.0))
+    elif kind == "capsule":
+        length = s * uniform(rng, 0.3, 0.8)
+        shape = Capsule((0, 0, -length / 2), (0, 0, length / 2), s * uniform(rng, 0.12, 0.3))
+    elif kind == "cone":
+        shape = Cone(s * uniform(rng, 0.2, 0.5), s * uniform(rng, 0.0, 0.3), s * uniform(rng, 0.4, 1.0))
+    else:
+        major = s * uniform(rng, 0.25, 0.4)
+        shape = Torus(major, major * uniform(rng, 0.25, 0.6))
+    axis = rng.normal(size=3)
+    angle = uniform(rng, 0.0, np.pi)
+    offset = rng.normal(scale=0.18 * s, size=3)
+    placed = Translate(Rotate(shape, rotation_matrix(axis, angle)), offset)
+    return placed, {
+        "kind": kind,
+        "axis": [float(a) for a in axis],
+        "angle": angle,
+        "offset": [float(o) for o in offset],
+    }
+
+
+def _draw_csg(rng: np.random.Generator) -> tuple[SDF, dict]:
+    size = uniform(rng, 0.06, 0.25)
+    n = int(rng.integers(2, 6))
+    sdf, first = _primitive(rng, size)
+    parts = [first]
+    ops = []
+    for _ in range(n - 1):
+        prim, pp = _primitive(rng, size * uniform(rng, 0.5, 1.0))
+        op = choice(rng, OPERATIONS, p=(0.4, 0.25, 0.25, 0.1))
+        if op == "union":
+            sdf = Union(sdf, prim)
+        elif op == "smooth_union":
+            k = size * uniform(rng, 0.05, 0.2)
+            sdf = SmoothUnion(sdf, prim, k)
+            pp["k"] = k
+        elif op == "difference":
+            sdf = Difference(sdf, prim)
+        else:
+            sdf = Intersection(sdf, prim)
+        parts.append(pp)
+        ops.append(op)
+    return sdf, {"size": size, "primitives": parts, "operations": ops}
+
+
+def build_csg(rng: np.random.Generator, coarse_res: int = 24, max_draws: int = 60) -> Built:
+    """A random CSG solid: 2-5 primitives of 0.06-0.25 m combined by union / smooth union / difference /
+    intersection, 0.05-0.35 m overall.
+
+    Draws are screened on a coarse grid (``coarse_res`` per axis over the analytic bounds): the solid must be one
+    connected component of at least 30 inside samples; its inside samples give a tight meshing box. The caller
+    still checks the final mesh (one watertight component) and draws again otherwise.
+    """
+    from scipy import ndimage
+
+    from implicit3d.geometry.grid import evaluate_grid
+
+    for _ in range(max_draws):
+        sdf, params = _draw_csg(rng)
+        box = sdf.bounds
+        extent = box[1] - box[0]
+        if extent.min() <= 0:
+            continue
+        step = extent.max() / (coarse_res - 3)
+        res = np.ceil(extent / step).astype(int) + 3
+        lo = (box[0] + box[1]) / 2 - (res - 1) * step / 2
+        grid_box = np.stack([lo, lo + (res - 1) * step])
+        inside = evaluate_grid(sdf, grid_box, res) < 0
+        if inside.sum() < 30:
+            continue
+        _, n_parts = ndimage.label(inside)
+        if n_parts != 1:
+            continue
+        idx = np.argwhere(inside)
+        tight = np.stack([lo + (idx.min(0) - 1) * step, lo + (idx.max(0) + 1) * step])
+        longest = float((tight[1] - tight[0]).max())
+        if not 0.05 <= longest - 2 * step <= 0.35:
+            continue
+        return Built(sdf, params, float(np.clip(longest / 70, 1.5e-3, 4.5e-3)), recentre=True, bounds=tight)
+    raise RuntimeError(f"no connected csg solid in {max_draws} draws")  # pragma: no cover - not expected

@@ -1,0 +1,171 @@
+import json
+import zlib
+
+import numpy as np
+import pytest
+import trimesh
+
+from implicit3d import shapes
+from implicit3d.cli import main
+from implicit3d.geometry.sdf import SDF
+from implicit3d.shapes import CATEGORIES, Shape, catalogue, generate
+from implicit3d.shapes.bottles import build_bottle
+
+SEEDS = (0, 1, 2)
+
+# (axis extents checked, lo, hi) in metres: the documented size ranges (docs/shapes.md)
+SIZE = {
+    "bottle": ("z", 0.15, 0.35),
+    "can": ("z", 0.10, 0.16),
+    "jar": ("z", 0.07, 0.20),
+    "mug": ("z", 0.075, 0.12),
+    "cup": ("z", 0.05, 0.15),
+    "bowl": ("xy", 0.12, 0.27),
+    "vase": ("z", 0.15, 0.35),
+    "box": ("xyz", 0.03, 0.31),  # + up to 2 x 3 mm lid overhang
+    "csg": ("max", 0.05, 0.35),
+}
+
+_CACHE: dict[tuple[str, int], Shape] = {}
+
+
+def _shape(category: str, seed: int) -> Shape:
+    if (category, seed) not in _CACHE:
+        _CACHE[(category, seed)] = generate(category, seed)
+    return _CACHE[(category, seed)]
+
+
+def test_categories():
+    assert isinstance(CATEGORIES, tuple)
+    for c in ("bottle", "can", "jar", "mug", "cup", "bowl", "vase", "box", "csg"):
+        assert c in CATEGORIES
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_watertight_sized_standing_centred(category):
+    for seed in SEEDS:
+        s = _shape(category, seed)
+        m = s.mesh
+        assert isinstance(m, trimesh.Trimesh)
+        assert s.category == category and s.seed == seed and s.name == f"{category}_{seed:010d}"
+        assert m.is_watertight and m.is_winding_consistent, s.name
+        assert m.volume > 0, s.name
+        assert m.body_count == 1, s.name  # handles overlap the body; csg draws are screened
+        lo, hi = m.bounds
+        assert abs(lo[2]) < 2e-5, (s.name, lo[2])  # stands on z = 0
+        voxel = s.params["voxel"]
+        centre_xy = (lo[:2] + hi[:2]) / 2
+        if category in ("mug",) or (category == "cup" and s.params["style"] == "teacup"):
+            # the handle makes the box asymmetric in x; the body axis is the z axis
+            assert abs(centre_xy[1]) < voxel
+        else:
+            assert np.abs(centre_xy).max() < voxel, (s.name, centre_xy)
+        axes, a, b = SIZE[category]
+        ext = m.extents
+        values = {"z": [ext[2]], "xy": [max(ext[0], ext[1])], "xyz": list(ext), "max": [ext.max()]}[axes]
+        for v in values:
+            assert a - voxel <= v <= b + voxel, (s.name, ext)
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_mesh_agrees_with_analytic_sdf(category):
+    s = _shape(category, 0)
+    assert isinstance(s.sdf, SDF)
+    v = s.mesh.vertices
+    d = s.sdf(v)
+    assert np.abs(d).max() < 0.75 * s.params["voxel"], (s.name, np.abs(d).max())
+    # points pushed along the outward normals are outside, pushed inwards are inside
+    n = s.mesh.vertex_normals
+    rng = np.random.default_rng(0)
+    idx = rng.choice(len(v), size=min(500, len(v)), replace=False)
+    step = 1.0 * s.params["voxel"]
+    outside = s.sdf(v[idx] + step * n[idx])
+    assert (outside > 0).mean() > 0.97
+
+
+def test_same_seed_identical_different_seed_differs():
+    for category in CATEGORIES:
+        a = _shape(category, 1)
+        b = generate(category, 1)
+        assert np.array_equal(a.mesh.vertices, b.mesh.vertices)
+        assert np.array_equal(a.mesh.faces, b.mesh.faces)
+        assert a.params == b.params
+        c = _shape(category, 2)
+        assert a.params != c.params
+        assert a.mesh.vertices.shape != c.mesh.vertices.shape or not np.allclose(a.mesh.vertices, c.mesh.vertices)
+
+
+def test_params_json_serializable():
+    for category in CATEGORIES:
+        p = _shape(category, 0).params
+        assert json.loads(json.dumps(p)) == p
+
+
+def test_containers_have_cavity_and_bottles_are_solid():
+    mug = _shape("mug", 0)
+    h = mug.params["height"]
+    # a point on the axis at mid-height is in the cavity (outside the solid); below the floor it is inside
+    assert mug.sdf(np.array([[0.0, 0.0, h / 2]]))[0] > 0
+    assert mug.sdf(np.array([[0.0, 0.0, mug.params["floor"] / 2]]))[0] < 0
+    assert mug.mesh.contains(np.array([[0.0, 0.0, h / 2]]))[0] == np.False_
+    bottle = _shape("bottle", 0)
+    assert bottle.sdf(np.array([[0.0, 0.0, bottle.params["height"] / 3]]))[0] < 0
+
+
+def test_bottle_variety():
+    """Many seeds never repeat and cover every body style."""
+    rng_seeds = range(40)
+    seen = set()
+    bodies = set()
+    for s in rng_seeds:
+        rng = np.random.default_rng(np.random.SeedSequence([s, zlib.crc32(b"bottle")]))
+        built = build_bottle(rng)
+        key = json.dumps(built.params, sort_keys=True)
+        assert key not in seen
+        seen.add(key)
+        bodies.add(built.params["body"])
+        assert 0.15 <= built.params["height"] <= 0.35
+    assert bodies == {"round", "square", "waisted", "flask", "flat"}
+
+
+def test_catalogue_and_errors():
+    items = catalogue("can", count=2, seed=3)
+    assert [s.category for s in items] == ["can", "can"]
+    assert items[0].seed == shapes.shape_seed("can", 0, 3)
+    assert items[0].name != items[1].name
+    from implicit3d.data.sources import catalogue_seed
+
+    assert shapes.shape_seed("mug", 5, 7) == catalogue_seed("mug", 5, 7)
+    with pytest.raises(ValueError, match="unknown shape category 'teapot'.*bottle"):
+        generate("teapot", 0)
+    with pytest.raises(ValueError, match="unknown"):
+        catalogue("teapot")
+    with pytest.raises(ValueError, match="seed"):
+        generate("bottle", -1)
+    with pytest.raises(ValueError, match="count"):
+        catalogue("bottle", count=0)
+
+
+def test_cli_writes_meshes_and_index(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert (
+        main(["shapes", "--category", "can", "-n", "2", "-o", str(out), "--seed", "4", "--format", "ply", "--quiet"])
+        == 0
+    )
+    index = json.loads((out / "shapes.json").read_text())
+    assert [r["category"] for r in index["shapes"]] == ["can", "can"]
+    for r in index["shapes"]:
+        path = out / f"{r['name']}.ply"
+        assert path.is_file() and r["file"] == path.name
+        mesh = trimesh.load(path, force="mesh")
+        assert mesh.is_watertight
+        np.testing.assert_allclose(mesh.extents, r["size"], atol=1e-5)
+        assert r["seed"] == shapes.shape_seed("can", index["shapes"].index(r), 4)
+        assert "height" in r["params"]
+    assert not list(out.glob("*.tmp")) and not list(out.glob(".*"))
+    capsys.readouterr()
+    assert main(["shapes", "--list"]) == 0
+    assert capsys.readouterr().out.split() == list(CATEGORIES)
+    assert main(["shapes", "--category", "teapot", "-o", str(out)]) == 2
+    assert "unknown category 'teapot'" in capsys.readouterr().err
+    assert main(["shapes", "--category", "can"]) == 2
