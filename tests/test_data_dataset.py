@@ -3,13 +3,10 @@ import pytest
 import torch
 import trimesh
 
-from data_standins import install
 from implicit3d.data import formats
 from implicit3d.data.dataset import ImplicitDataset, voxelize
 from implicit3d.data.prepare import PrepareConfig, prepare
 from implicit3d.errors import UserError
-
-install()
 
 CFG = PrepareConfig(
     n_uniform=3000,

@@ -6,13 +6,10 @@ import numpy as np
 import pytest
 import trimesh
 
-from data_standins import install
 from implicit3d.data import formats
 from implicit3d.data import prepare as prep
 from implicit3d.data.prepare import PrepareConfig, make_splits, prepare
 from implicit3d.errors import UserError
-
-STANDINS = install()
 
 TINY = PrepareConfig(
     n_uniform=2000,
@@ -234,8 +231,6 @@ def test_cli_prepare(tmp_path, capsys):
 def test_workers_give_identical_output(built, tmp_path):
     # spawn (the default) starts clean interpreters: safe after numba's parallel code ran in this process
     # (fork would inherit a running threading layer and can hang). Spawned workers see no test stand-ins.
-    if STANDINS:
-        pytest.skip(f"needs the real modules in worker processes, stand-ins used: {STANDINS}")
     root, _ = built
     out = tmp_path / "par"
     result = prepare("catalogue:bottle", out, count=3, config=TINY, seed=7, workers=2, progress=False)
@@ -250,7 +245,6 @@ def test_hard_killed_subprocess_resumes_to_same_files(tmp_path):
     import sys
     import time
 
-    tests_dir = Path(__file__).parent
     out = tmp_path / "killed"
     args = [
         "prepare",
@@ -275,8 +269,7 @@ def test_hard_killed_subprocess_resumes_to_same_files(tmp_path):
         "--quiet",
     ]
     code = (
-        f"import sys; sys.path.insert(0, {str(tests_dir)!r}); import data_standins; data_standins.install(); "
-        f"from implicit3d.cli import main; sys.exit(main({args!r}))"
+        f"import sys; from implicit3d.cli import main; sys.exit(main({args!r}))"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 60

@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 import trimesh
 
-from data_standins import install
 from implicit3d.data.sources import (
     Y_UP_TO_Z_UP,
     BrokenMeshError,
@@ -13,8 +12,6 @@ from implicit3d.data.sources import (
     safe_name,
 )
 from implicit3d.errors import UserError
-
-install()
 
 
 def _write_box(path, extents=(1, 2, 3)):
