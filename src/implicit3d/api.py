@@ -1,0 +1,122 @@
+"""The few functions most users need.
+
+```python
+import implicit3d.api as i3d
+
+model, meta = i3d.load_model("runs/grid")            # a training run / checkpoint; None: the bundled model
+mesh = i3d.complete(points, model, up="z")           # points (N, 3) in any frame and unit -> trimesh, same frame
+mesh = i3d.extract_mesh(lambda p: 0.3 - np.linalg.norm(p, axis=1), kind="sdf", resolution=64)  # any field
+occ = i3d.inside(mesh, query)                        # (M,) bool
+sdf = i3d.signed_distance(mesh, query)               # (M,) float64, negative inside
+```
+
+Everything here delegates: models and checkpoints to :mod:`implicit3d.completion` /
+:mod:`implicit3d.training.checkpoint`, extraction to :mod:`implicit3d.extraction`, geometry to
+:mod:`implicit3d.geometry`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+import trimesh
+
+from implicit3d.completion import complete_points
+from implicit3d.completion import load_model as _load_model
+from implicit3d.extraction.dense import DEFAULT_BOUNDS
+from implicit3d.geometry.distance import signed_distance
+from implicit3d.geometry.inside import inside
+
+__all__ = ["complete", "extract_mesh", "inside", "load_model", "signed_distance"]
+
+
+def load_model(
+    path: str | os.PathLike | None = None, device: str | torch.device = "cpu"
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """``(model, config)``: a trained model in eval mode and its metadata (``model_config``, ``data_config``, ...).
+
+    ``path``: a training run folder, a checkpoint folder or file, or ``NAME.safetensors`` with ``NAME.json``;
+    ``None`` loads the bundled model (raises :class:`~implicit3d.errors.UserError` while none ships).
+    """
+    return _load_model(path, device)
+
+
+def complete(
+    points: Any,
+    model: torch.nn.Module | None = None,
+    resolution: int = 128,
+    *,
+    config: dict[str, Any] | None = None,
+    up: Any = "z",
+    size: float | None = None,
+    viewpoint: Any | None = None,
+    threshold: float = 0.5,
+    n_inputs: int | None = None,
+    seed: int = 0,
+    method: str = "mise",
+    device: str | None = None,
+) -> trimesh.Trimesh:
+    """Complete the object seen as ``points: (N, 3)`` (any frame and unit); returns a mesh in the same frame.
+
+    ``model``: from :func:`load_model` (its metadata may be passed as ``config`` for the training padding and
+    input count); ``None`` loads the bundled model. ``up``: the input's up axis (``"z"``, ``"-y"`` for an upright
+    OpenCV camera, or a vector); ``size``: the object's longest bounding-box edge in input units, if known;
+    ``viewpoint``: the sensor position ``(3,)`` in the input frame when ``points`` is one view (``(0, 0, 0)`` for
+    a cloud back-projected from a depth image) — the normalization then assumes the object is as deep as it is
+    wide behind what the sensor saw, like the whole-object boxes of training (recommended for single views).
+    ``resolution``: grid cells per axis of the extraction (MISE). The mesh's ``metadata["completion"]`` records
+    the normalization and extraction statistics.
+    """
+    if model is None:
+        model, loaded = _load_model(None, device or "cpu")
+        config = config or loaded
+    result = complete_points(
+        points, model, config, resolution=resolution, up=up, size=size, threshold=threshold,
+        n_inputs=n_inputs, seed=seed, method=method, device=device, viewpoint=viewpoint,
+    )
+    result.mesh.metadata["completion"] = result.info
+    return result.mesh
+
+
+def extract_mesh(
+    fn_or_model: Any,
+    inputs: Any | None = None,
+    resolution: int = 128,
+    *,
+    kind: str | None = None,
+    threshold: float = 0.5,
+    level: float = 0.0,
+    method: str = "mise",
+    bounds: Any = DEFAULT_BOUNDS,
+    loc: Any | None = None,
+    scale: float | None = None,
+    pose: Any | None = None,
+) -> trimesh.Trimesh:
+    """Mesh of an implicit function or of a model conditioned on an input cloud.
+
+    ``fn_or_model``: a callable ``f(points (N, 3) float64) -> (N,)`` in the normalized frame (probabilities for
+    ``kind="occupancy"``, signed distances for ``kind="sdf"``, the default for plain functions), or a model
+    with ``encode``/``decode`` together with ``inputs: (N, 3)`` normalized input points (``kind`` then defaults
+    to the model's output). ``loc``, ``scale``, ``pose`` map the result to world coordinates
+    (:func:`implicit3d.extraction.to_world`). See :class:`implicit3d.extraction.MeshGenerator` for the rest.
+    """
+    from implicit3d.completion import model_kind
+    from implicit3d.extraction import MeshGenerator
+
+    is_model = hasattr(fn_or_model, "encode") and hasattr(fn_or_model, "decode")
+    if is_model:
+        if inputs is None:
+            raise ValueError("extract_mesh(model, ...) needs the input cloud: inputs=(N, 3) normalized points")
+        kind = kind or model_kind(fn_or_model)
+    elif not callable(fn_or_model):
+        raise TypeError(f"fn_or_model must be a callable field or a model, got {type(fn_or_model).__name__}")
+    else:
+        kind = kind or "sdf"
+    gen = MeshGenerator(kind=kind, threshold=threshold, level=level, method=method, resolution=resolution,
+                        bounds=bounds)
+    if is_model:
+        return gen.generate(fn_or_model, np.asarray(inputs, dtype=np.float32), loc=loc, scale=scale, pose=pose)
+    return gen.extract(fn_or_model, loc=loc, scale=scale, pose=pose)

@@ -1,0 +1,165 @@
+"""``implicit3d complete``: complete a whole object from a partial point cloud or a depth image."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from implicit3d.errors import UserError
+
+EPILOG = """\
+inputs:
+  point cloud   .ply  .pcd (ascii/binary)  .xyz/.txt  .npy (N, 3)  .npz with a 'points' array
+  depth image   .png (16-bit, millimetres) or .npy (H, W metres) + --intrinsics K.json {fx, fy, cx, cy, width,
+                height} [+ --mask object.png, non-zero = object]
+
+examples:
+  implicit3d complete scan.ply -o mesh.ply --checkpoint runs/grid
+  implicit3d complete depth.png --intrinsics K.json --mask mask.png -o mesh.glb --checkpoint runs/grid --html view.html
+  implicit3d complete cloud.npy --up y --scale 0.25 -o mesh.obj --checkpoint runs/grid/checkpoints/best
+
+The mesh is written in the input's frame and units (a depth image's camera frame, metres). Models are trained on
+upright objects (+z up): --up names the input's up direction (default z for clouds, -y for depth images, i.e. a
+level camera). For a single view the object is assumed as deep as it is wide behind what the sensor saw
+(--viewpoint: default the camera for depth images, none for clouds). See docs/complete.md for the pose, scale and
+centre assumptions.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "complete",
+        help="complete a whole object mesh from a partial point cloud or depth image",
+        description="Complete the full shape of an object seen from one side: the observed points are normalized "
+        "like the training data, a trained implicit model predicts the occupancy of the whole object and the "
+        "surface is extracted with multiresolution iso-surface extraction (MISE), then mapped back to the input's "
+        "frame.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("input", help="point cloud (.ply .pcd .xyz .npy .npz) or depth image (.png .npy, with --intrinsics)")
+    p.add_argument("-o", "--output", required=True, help="output mesh (.ply, .obj, .glb, .off, .stl)")
+    p.add_argument(
+        "--checkpoint", default=None, metavar="DIR_OR_FILE",
+        help="trained model: run folder, checkpoint folder or file (default: the bundled model)",
+    )
+    p.add_argument("--intrinsics", default=None, metavar="K.json", help="camera intrinsics of a depth image")
+    p.add_argument("--mask", default=None, metavar="MASK.png", help="object mask of a depth image (non-zero = object)")
+    p.add_argument("--depth-scale", type=float, default=1000.0, help="PNG depth units per metre (default 1000: mm)")
+    p.add_argument(
+        "--up", default=None, metavar="AXIS",
+        help="the input's up direction: x, y, z, -x, -y, -z or three numbers; write negative values as --up=-y "
+        "(default: z; -y for depth images)",
+    )
+    p.add_argument(
+        "--scale", type=float, default=None, metavar="SIZE",
+        help="the object's longest bounding-box edge in the input's units, if known (default: that of the observed "
+        "points, which underestimates a partial view)",
+    )
+    p.add_argument(
+        "--viewpoint", default=None, metavar="X,Y,Z|none",
+        help="sensor position in the input frame for a single-view cloud: the object is assumed as deep as wide "
+        "behind what it shows (default: 0,0,0 for depth images, none for point clouds)",
+    )
+    p.add_argument("--resolution", type=int, default=128, help="extraction grid cells per axis (default 128)")
+    p.add_argument("--threshold", type=float, default=0.5, help="occupancy probability of the surface (default 0.5)")
+    p.add_argument("--n-inputs", type=int, default=None, help="points given to the model (default: as in training)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the input subsampling (default 0)")
+    p.add_argument("--drop-invalid", action="store_true", help="drop NaN/inf points instead of refusing the file")
+    p.add_argument("--html", default=None, metavar="FILE", help="also write an interactive figure (input + mesh)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: cuda if available")
+    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    return p
+
+
+def resolve_device(choice: str) -> str:
+    import torch
+
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA GPU is available to this torch build")
+    return choice
+
+
+def parse_viewpoint(text: str | None, kind: str) -> np.ndarray | None:
+    """``--viewpoint``: three numbers, ``none``, or the default (the camera origin for depth images)."""
+    if text is None:
+        return np.zeros(3) if kind == "depth" else None
+    if text.strip().lower() == "none":
+        return None
+    try:
+        v = np.array([float(t) for t in text.replace(" ", ",").split(",") if t], dtype=np.float64)
+    except ValueError:
+        v = np.zeros(0)
+    if v.shape != (3,) or not np.isfinite(v).all():
+        raise UserError(f"--viewpoint must be three numbers like 0,0,0 or none, got {text!r}")
+    return v
+
+
+def _figure_points(points: np.ndarray, limit: int = 20_000) -> np.ndarray:
+    if len(points) <= limit:
+        return points
+    return points[np.random.default_rng(0).choice(len(points), limit, replace=False)]
+
+
+def run(args: argparse.Namespace) -> int:
+    from implicit3d.completion import complete_points, load_model, mesh_format, parse_up, training_pose, write_mesh
+    from implicit3d.data.pointcloud_io import read_observation
+
+    t0 = time.perf_counter()
+    mesh_format(args.output)  # refuse a bad output name before any work
+    if args.html is not None and Path(args.html).suffix.lower() not in (".html", ".htm"):
+        raise UserError(f"--html {args.html}: the figure is an HTML file (use a .html name)")
+    if args.resolution < 2:
+        raise UserError(f"--resolution must be >= 2, got {args.resolution}")
+    if not 0.0 < args.threshold < 1.0:
+        raise UserError(f"--threshold is a probability in (0, 1), got {args.threshold}")
+    if args.n_inputs is not None and args.n_inputs < 1:
+        raise UserError(f"--n-inputs must be >= 1, got {args.n_inputs}")
+    if not args.depth_scale > 0:
+        raise UserError(f"--depth-scale must be > 0, got {args.depth_scale}")
+
+    obs = read_observation(args.input, args.intrinsics, args.mask, args.drop_invalid, args.depth_scale)
+    up_spec = args.up if args.up is not None else ("-y" if obs.kind == "depth" else "z")
+    try:
+        up = parse_up(up_spec)
+    except ValueError as exc:
+        raise UserError(f"--up: {exc}") from None
+    viewpoint = parse_viewpoint(args.viewpoint, obs.kind)
+    device = resolve_device(args.device)
+    model, meta = load_model(args.checkpoint, device)
+    result = complete_points(
+        obs.points, model, meta, resolution=args.resolution, up=up, size=args.scale, threshold=args.threshold,
+        n_inputs=args.n_inputs, seed=args.seed, device=device, viewpoint=viewpoint,
+    )
+    mesh = result.mesh
+    if len(mesh.faces) == 0:
+        raise UserError(
+            f"the model predicted no surface for {args.input} (empty mesh); check --up, --scale and --threshold, "
+            "and that the checkpoint was trained on objects like this one"
+        )
+    write_mesh(args.output, mesh)
+    if args.html is not None:
+        from implicit3d.viz.figures import completion_figure
+        from implicit3d.viz.report import write_figure
+
+        title = f"{Path(args.input).name}: observed points and completed mesh"
+        write_figure(args.html, completion_figure(_figure_points(obs.points), mesh, title=title))
+    if not args.quiet:
+        pose = training_pose(meta)
+        info = result.info
+        extent = np.ptp(mesh.vertices, axis=0)
+        print(
+            f"{args.output}: {len(mesh.vertices)} vertices, {len(mesh.faces)} faces, extent "
+            f"{' x '.join(f'{e:.4g}' for e in extent)} (input units) from {info['n_observed']} observed points "
+            f"({info['n_inputs']} to the model, up {up_spec}, trained with pose {pose}) "
+            f"in {time.perf_counter() - t0:.1f} s"
+            + (f"; figure {args.html}" if args.html else "")
+        )
+        if obs.dropped:
+            print(f"dropped {obs.dropped} NaN/inf points")
+    return 0

@@ -1,0 +1,162 @@
+"""implicit3d.api: load_model (checkpoints, weight files, bundled model), complete (frames), extract_mesh."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import trimesh
+
+import implicit3d.api as i3d
+from completion_fixtures import tiny_checkpoint, torch_threads
+from implicit3d import completion
+from implicit3d.errors import UserError
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return tiny_checkpoint(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def loaded(run_dir):
+    return i3d.load_model(run_dir)
+
+
+def _cloud(n: int = 600, seed: int = 0) -> np.ndarray:
+    """Points on the front half of an upright cylinder, radius 0.04 m, height 0.2 m (z up), centred at 0."""
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0.0, np.pi, n)
+    return np.c_[0.04 * np.cos(a), 0.04 * np.sin(a), rng.uniform(-0.1, 0.1, n)]
+
+
+def test_load_model_paths(run_dir, loaded) -> None:
+    model, meta = loaded
+    assert not model.training and meta["model_config"]["name"] == "conv_onet_grid"
+    assert meta["data_config"]["n_inputs"] == 512 and meta["step"] == 80
+    ck = run_dir / "checkpoints" / "last"
+    for path in (ck, ck / "checkpoint.json", ck / "model.safetensors"):
+        m2, meta2 = i3d.load_model(path)
+        assert meta2["directory"] == str(ck)
+        for (k, a), (_, b) in zip(model.state_dict().items(), m2.state_dict().items(), strict=True):
+            assert np.array_equal(a.numpy(), b.numpy()), k
+    with pytest.raises(UserError, match="not found"):
+        i3d.load_model(run_dir / "missing")
+    (run_dir.parent / "lonely.safetensors").write_bytes(b"x")
+    with pytest.raises(UserError, match="lonely.json"):
+        i3d.load_model(run_dir.parent / "lonely.safetensors")
+
+
+def test_bundled_model(loaded, tmp_path, monkeypatch) -> None:
+    with pytest.raises(UserError, match="no bundled model.*--checkpoint.*implicit3d train"):
+        i3d.load_model(None)
+    with pytest.raises(UserError, match="no bundled model"):
+        i3d.complete(_cloud())
+    # a NAME.safetensors + NAME.json pair, as the bundled model will ship, loads the same weights
+    from safetensors.torch import save_file
+
+    model, meta = loaded
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, tmp_path / "default.safetensors")
+    (tmp_path / "default.json").write_text(json.dumps({"model_config": meta["model_config"],
+                                                       "data_config": {"n_inputs": 256},
+                                                       "normalization": {"padding": 0.2}}))
+    monkeypatch.setattr(completion, "bundled_weights",
+                        lambda: (tmp_path / "default.safetensors", tmp_path / "default.json"))
+    m2, meta2 = i3d.load_model()
+    assert completion.normalization_padding(meta2) == 0.2
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(model.state_dict().values(),
+                                                                       m2.state_dict().values(), strict=True))
+    mesh = i3d.complete(_cloud(), resolution=16)
+    assert mesh.metadata["completion"]["n_inputs"] == 256 and mesh.metadata["completion"]["padding"] == 0.2
+    (tmp_path / "default.json").write_text("{}")
+    with pytest.raises(UserError, match="no model_config"):
+        i3d.load_model()
+
+
+def test_complete_is_equivariant_to_similarity_and_up(loaded) -> None:
+    """Completing x' = s R x + t (with up = R z) gives the mesh s R m + t: normalization undoes the frame."""
+    model, meta = loaded
+    pts = _cloud()
+    base = i3d.complete(pts, model, resolution=32, config=meta)
+    assert len(base.faces) > 0 and base.metadata["completion"]["n_inputs"] == 512
+    lo, hi = pts.min(0), pts.max(0)
+    assert np.all(np.minimum(base.bounds[1], hi) > np.maximum(base.bounds[0], lo))
+    # x' = 3 R x + t with R taking +z to -y (an upright object seen by an OpenCV camera)
+    rot = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    assert np.allclose(rot @ [0, 0, 1], [0, -1, 0])
+    t = np.array([0.1, -0.2, 0.7])
+    moved = i3d.complete(3.0 * pts @ rot.T + t, model, resolution=32, config=meta, up="-y")
+    np.testing.assert_allclose(moved.vertices, 3.0 * base.vertices @ rot.T + t, atol=1e-6)
+    np.testing.assert_array_equal(moved.faces, base.faces)
+    # ... also with a sensor viewpoint (the box is extended away from it)
+    vp = np.array([0.0, 0.6, 0.05])
+    base_vp = i3d.complete(pts, model, resolution=32, config=meta, viewpoint=vp)
+    moved_vp = i3d.complete(3.0 * pts @ rot.T + t, model, resolution=32, config=meta, up="-y",
+                            viewpoint=3.0 * rot @ vp + t)
+    np.testing.assert_allclose(moved_vp.vertices, 3.0 * base_vp.vertices @ rot.T + t, atol=1e-6)
+    assert base_vp.metadata["completion"]["loc"][1] < base.metadata["completion"]["loc"][1] - 0.01
+    # a size hint only rescales the model's view of the object
+    big = i3d.complete(pts, model, resolution=32, config=meta, size=0.4)
+    assert big.metadata["completion"]["scale"] == pytest.approx(0.4 / 0.9)
+
+
+def test_up_and_frames() -> None:
+    for spec, vec in (("z", [0, 0, 1]), ("-y", [0, -1, 0]), ("+x", [1, 0, 0]), ("-z", [0, 0, -1]),
+                      ("0,3,4", [0, 0.6, 0.8])):
+        up = completion.parse_up(spec)
+        np.testing.assert_allclose(up, vec)
+        r = completion.rotation_to_z(up)
+        np.testing.assert_allclose(r @ up, [0, 0, 1], atol=1e-12)
+        np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-12)
+        assert np.linalg.det(r) == pytest.approx(1.0)
+    for bad in ("w", "1,2", "0,0,0", "nan,1,1"):
+        with pytest.raises(ValueError, match="up"):
+            completion.parse_up(bad)
+    pts = _cloud() * 5 + 1
+    frame = completion.CompletionFrame.from_points(pts, up="x", padding=0.1)
+    norm = frame.to_normalized(pts)
+    assert np.ptp(norm, axis=0).max() == pytest.approx(0.9) and np.allclose(norm.min(0), -norm.max(0))
+    np.testing.assert_allclose(frame.to_input(norm), pts, atol=1e-12)
+
+
+def test_symmetric_footprint_recovers_the_hidden_half() -> None:
+    pts = _cloud(4000)  # the y >= 0 half of a cylinder of radius 0.04, seen from +y
+    box = completion.symmetric_footprint_box(pts, np.array([0.0, 0.5, 0.1]))
+    np.testing.assert_allclose(box, [[-0.04, -0.04, -0.1], [0.04, 0.04, 0.1]], atol=2e-3)
+    frame = completion.CompletionFrame.from_points(pts, viewpoint=[0.0, 0.5, 0.1])
+    np.testing.assert_allclose(frame.loc, [0, 0, 0], atol=2e-3)
+    # seen from straight above: nothing to extend
+    above = completion.symmetric_footprint_box(pts, np.array([0.0, 0.02, 1.0]))
+    np.testing.assert_allclose(above, [pts.min(0), pts.max(0)])
+
+
+def test_extract_mesh_field_and_model(loaded) -> None:
+    sphere = i3d.extract_mesh(lambda p: np.linalg.norm(p, axis=1) - 0.3, resolution=32)
+    r = np.linalg.norm(sphere.vertices, axis=1)
+    assert sphere.is_watertight and abs(r.mean() - 0.3) < 0.01
+    occ = i3d.extract_mesh(lambda p: (np.linalg.norm(p, axis=1) < 0.3).astype(float), kind="occupancy",
+                           resolution=32, loc=[1.0, 0, 0], scale=2.0)
+    assert abs(np.linalg.norm(occ.vertices - [1.0, 0, 0], axis=1).mean() - 0.6) < 0.05
+    model, _ = loaded
+    d = np.random.default_rng(0).normal(size=(300, 3))
+    inputs = 0.25 * d / np.linalg.norm(d, axis=1, keepdims=True)
+    blob = i3d.extract_mesh(model, inputs, resolution=32)
+    assert len(blob.faces) > 0 and np.all(np.abs(blob.vertices) < 0.56)
+    with pytest.raises(ValueError, match="inputs"):
+        i3d.extract_mesh(model)
+    with pytest.raises(TypeError):
+        i3d.extract_mesh(42)
+
+
+def test_geometry_reexports() -> None:
+    box = trimesh.creation.box((1.0, 1.0, 1.0))
+    q = np.array([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0]])
+    assert i3d.inside(box, q).tolist() == [True, False]
+    np.testing.assert_allclose(i3d.signed_distance(box, q), [-0.5, 1.5], atol=1e-9)

@@ -1,0 +1,193 @@
+"""`implicit3d complete` end to end: depth image / point cloud files -> mesh in the input frame; error cases."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import trimesh
+
+from completion_fixtures import object_mesh, render_view, tiny_checkpoint, torch_threads
+from implicit3d.cli import main
+from implicit3d.data.pointcloud_io import pcd_bytes, read_observation
+from implicit3d.sensing import depth_to_points, write_depth_png, write_intrinsics_json
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return tiny_checkpoint(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def view(tmp_path_factory):
+    """Depth PNG + intrinsics JSON of a bottle-like mesh, and the camera-frame cloud they back-project to."""
+    d = tmp_path_factory.mktemp("view")
+    depth, intr, _ = render_view(object_mesh())
+    write_depth_png(d / "depth.png", depth)
+    write_intrinsics_json(d / "K.json", intr)
+    np.save(d / "depth.npy", depth)
+    depth_mm = np.rint(depth * 1000.0) / 1000.0
+    cloud = np.asarray(depth_to_points(depth_mm.astype(np.float64), intr), dtype=np.float64)
+    return {"dir": d, "png": d / "depth.png", "K": d / "K.json", "npy": d / "depth.npy", "cloud": cloud,
+            "depth": depth}
+
+
+def _overlap(a_lo, a_hi, b_lo, b_hi) -> bool:
+    return bool(np.all(np.minimum(a_hi, b_hi) > np.maximum(a_lo, b_lo)))
+
+
+def test_depth_png_round_trip_with_html(run_dir, view, tmp_path, capsys) -> None:
+    out, html = tmp_path / "mesh.ply", tmp_path / "view.html"
+    rc = main(["complete", str(view["png"]), "--intrinsics", str(view["K"]), "-o", str(out),
+               "--checkpoint", str(run_dir), "--resolution", "32", "--html", str(html)])
+    assert rc == 0, capsys.readouterr().err
+    assert "faces" in capsys.readouterr().out
+    mesh = trimesh.load(out, process=False)
+    assert isinstance(mesh, trimesh.Trimesh) and len(mesh.faces) > 10
+    cloud = view["cloud"]
+    # the mesh lies in the camera frame (metres, ~0.5 m in front of the camera), around the observed points
+    assert _overlap(mesh.bounds[0], mesh.bounds[1], cloud.min(0), cloud.max(0))
+    assert np.linalg.norm(mesh.bounds.mean(0) - cloud.mean(0)) < 0.1
+    assert np.ptp(mesh.vertices, axis=0).max() < 2 * np.ptp(cloud, axis=0).max()
+    # by default the object is assumed as deep as wide behind the visible front: the mesh reaches further back
+    assert mesh.bounds[1][2] > cloud[:, 2].max()
+    out2 = tmp_path / "bbox.ply"
+    assert main(["complete", str(view["png"]), "--intrinsics", str(view["K"]), "-o", str(out2), "--checkpoint",
+                 str(run_dir), "--resolution", "32", "--viewpoint", "none", "--quiet"]) == 0
+    assert trimesh.load(out2).bounds.mean(0)[2] < mesh.bounds.mean(0)[2]
+    text = html.read_text()
+    assert "plotly" in text.lower() and f"observed points ({len(cloud)})" in text and "completed mesh" in text
+    assert not list(tmp_path.glob(".*"))  # atomic writes leave no temp files
+
+
+def test_cloud_formats_read_identically(view, tmp_path) -> None:
+    cloud = view["cloud"].astype(np.float32).astype(np.float64)
+    files = {
+        "c.npy": lambda p: np.save(p, cloud),
+        "c.npz": lambda p: np.savez(p, points=cloud, colors=np.zeros_like(cloud)),
+        "c.xyz": lambda p: np.savetxt(p, cloud, fmt="%.9g", header="x y z"),
+        "c.txt": lambda p: np.savetxt(p, np.c_[cloud, np.ones(len(cloud))], fmt="%.9g", delimiter=","),
+        "c_bin.pcd": lambda p: p.write_bytes(pcd_bytes(cloud, binary=True)),
+        "c_ascii.pcd": lambda p: p.write_bytes(pcd_bytes(cloud, binary=False)),
+        "c_bin.ply": lambda p: trimesh.PointCloud(cloud).export(p, encoding="binary"),
+        "c_ascii.ply": lambda p: trimesh.PointCloud(cloud).export(p, encoding="ascii"),
+        "c_mesh.ply": lambda p: trimesh.Trimesh(cloud[:3 * (len(cloud) // 3)], np.arange(3 * (len(cloud) // 3))
+                                                .reshape(-1, 3), process=False).export(p),
+    }
+    for name, write in files.items():
+        path = tmp_path / name
+        write(path)
+        obs = read_observation(path)
+        assert obs.kind == "cloud"
+        expected = cloud[: 3 * (len(cloud) // 3)] if name == "c_mesh.ply" else cloud
+        np.testing.assert_allclose(obs.points, expected, atol=1e-6, err_msg=name)
+
+
+def test_pcd_with_extra_fields(tmp_path) -> None:
+    """Binary PCD with x y z rgb + a 3-count normal field; ASCII with NaN rows refused / dropped."""
+    pts = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
+    rec = np.zeros(50, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("rgb", "<u4"), ("n", "<f4", (3,))])
+    rec["x"], rec["y"], rec["z"] = pts.T
+    header = (b"VERSION 0.7\nFIELDS x y z rgb normal\nSIZE 4 4 4 4 4\nTYPE F F F U F\nCOUNT 1 1 1 1 3\n"
+              b"WIDTH 50\nHEIGHT 1\nPOINTS 50\nDATA binary\n")
+    (tmp_path / "a.pcd").write_bytes(header + rec.tobytes())
+    np.testing.assert_allclose(read_observation(tmp_path / "a.pcd").points, pts, atol=0)
+    (tmp_path / "t.pcd").write_bytes(header[:-7] + b"binary\n" + rec.tobytes()[:-10])
+    with pytest.raises(ValueError, match="truncated"):
+        read_observation(tmp_path / "t.pcd")
+    (tmp_path / "n.pcd").write_bytes(pcd_bytes(pts, binary=False).replace(b"\n" + f"{pts[0, 0]:.9g}".encode(),
+                                                                         b"\nnan", 1))
+    with pytest.raises(ValueError, match="NaN"):
+        read_observation(tmp_path / "n.pcd")
+    assert len(read_observation(tmp_path / "n.pcd", drop_invalid=True).points) == 49
+
+
+def test_cloud_cli_outputs_and_depth_npy(run_dir, view, tmp_path, capsys) -> None:
+    cloud = view["cloud"]
+    np.save(tmp_path / "scan.npy", cloud)
+    for ext in ("obj", "glb"):
+        out = tmp_path / f"mesh.{ext}"
+        rc = main(["complete", str(tmp_path / "scan.npy"), "-o", str(out), "--checkpoint", str(run_dir),
+                   "--resolution", "16", "--up=-y", "--quiet"])
+        assert rc == 0, capsys.readouterr().err
+        mesh = trimesh.load(out, force="mesh")
+        assert len(mesh.faces) > 0
+        assert _overlap(mesh.bounds[0], mesh.bounds[1], cloud.min(0), cloud.max(0))
+    # metres depth .npy + intrinsics, with a mask keeping the left half of the object
+    mask = np.zeros(view["depth"].shape, np.uint8)
+    mask[:, :80] = 255
+    from PIL import Image
+
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    masked = read_observation(view["npy"], view["K"], tmp_path / "mask.png")
+    full = read_observation(view["npy"], view["K"])
+    assert masked.kind == "depth" and 0 < len(masked.points) < len(full.points)
+    np.testing.assert_allclose(full.points, depth_to_points(view["depth"].astype(np.float64), _intr(view)), atol=1e-9)
+    out = tmp_path / "masked.ply"
+    assert main(["complete", str(view["npy"]), "--intrinsics", str(view["K"]), "--mask", str(tmp_path / "mask.png"),
+                 "-o", str(out), "--checkpoint", str(run_dir), "--resolution", "16", "--quiet"]) == 0
+    assert trimesh.load(out).bounds[0][0] < masked.points[:, 0].max()
+
+
+def _intr(view):
+    from implicit3d.sensing import read_intrinsics_json
+
+    return read_intrinsics_json(view["K"])
+
+
+def _error(argv: list[str], capsys) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("implicit3d complete: error:")
+    return err
+
+
+def test_bad_inputs_are_one_line_errors(run_dir, view, tmp_path, capsys) -> None:
+    ck = ["--checkpoint", str(run_dir), "--resolution", "16"]
+    out = str(tmp_path / "m.ply")
+
+    def cli(path, *extra):
+        return ["complete", str(path), "-o", out, *ck, *extra]
+
+    assert "not found" in _error(cli(tmp_path / "missing.ply"), capsys)
+    np.save(tmp_path / "empty.npy", np.zeros((0, 3)))
+    assert "empty" in _error(cli(tmp_path / "empty.npy"), capsys)
+    bad = view["cloud"].copy()
+    bad[::7] = np.nan
+    np.save(tmp_path / "nan.npy", bad)
+    assert "NaN" in _error(cli(tmp_path / "nan.npy"), capsys)
+    assert main(cli(tmp_path / "nan.npy", "--drop-invalid", "--quiet")) == 0
+    np.save(tmp_path / "flat.npy", np.zeros((10, 2)))
+    assert "(N, 3)" in _error(cli(tmp_path / "flat.npy"), capsys)
+    np.save(tmp_path / "img.npy", np.ones((48, 64)))
+    assert "--intrinsics" in _error(cli(tmp_path / "img.npy"), capsys)
+    np.savez(tmp_path / "nokey.npz", xyz=view["cloud"])
+    assert "'points'" in _error(cli(tmp_path / "nokey.npz"), capsys)
+    write_depth_png(tmp_path / "zeros.png", np.zeros_like(view["depth"]))
+    assert "no valid pixels" in _error(cli(tmp_path / "zeros.png", "--intrinsics", str(view["K"])), capsys)
+    assert "--intrinsics" in _error(cli(view["png"]), capsys)
+    (tmp_path / "K_bad.json").write_text(json.dumps({"fx": 1.0}))
+    assert "missing key" in _error(cli(view["png"], "--intrinsics", str(tmp_path / "K_bad.json")), capsys)
+    (tmp_path / "K_small.json").write_text(json.dumps({"fx": 50, "fy": 50, "cx": 10, "cy": 10, "width": 20,
+                                                       "height": 20}))
+    assert "20x20" in _error(cli(view["png"], "--intrinsics", str(tmp_path / "K_small.json")), capsys)
+    (tmp_path / "scan.foo").write_text("1 2 3\n")
+    assert "unknown point cloud extension" in _error(cli(tmp_path / "scan.foo"), capsys)
+    np.save(tmp_path / "ok.npy", view["cloud"])
+    assert "unknown mesh extension" in _error(["complete", str(tmp_path / "ok.npy"), "-o", "m.xyz", *ck], capsys)
+    assert "--up" in _error(cli(tmp_path / "ok.npy", "--up", "sideways"), capsys)
+    assert "--viewpoint" in _error(cli(tmp_path / "ok.npy", "--viewpoint", "1,2"), capsys)
+    assert "--mask applies to depth" in _error(cli(tmp_path / "ok.npy", "--mask", str(view["png"])), capsys)
+    # model selection
+    missing_ck = ["complete", str(tmp_path / "ok.npy"), "-o", out, "--checkpoint", str(tmp_path / "nope")]
+    assert "not found" in _error(missing_ck, capsys)
+    err = _error(["complete", str(tmp_path / "ok.npy"), "-o", out], capsys)
+    assert "no bundled model" in err and "--checkpoint" in err and "implicit3d train" in err
+    assert not (tmp_path / "m.ply").exists() or (tmp_path / "m.ply").stat().st_size > 0

@@ -1,0 +1,133 @@
+"""`implicit3d evaluate` and `implicit3d generate` on a tiny prepared dataset with a tiny trained checkpoint."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+import trimesh
+
+from completion_fixtures import tiny_checkpoint, torch_threads
+from implicit3d.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return tiny_checkpoint(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """6 meshes in 2 categories (3 each -> 1 train, 1 val, 1 test per category), small samples, one view."""
+    from implicit3d.data.prepare import PrepareConfig, prepare
+
+    src = tmp_path_factory.mktemp("meshes")
+    (src / "round").mkdir()
+    (src / "boxy").mkdir()
+    trimesh.creation.icosphere(2, 0.1).export(src / "round" / "sphere.ply")
+    trimesh.creation.cylinder(0.05, 0.2, sections=24).export(src / "round" / "cyl.ply")
+    trimesh.creation.capsule(0.15, 0.05).export(src / "round" / "capsule.ply")
+    for i, extents in enumerate([(0.1, 0.2, 0.3), (0.2, 0.2, 0.1), (0.3, 0.1, 0.1)]):
+        trimesh.creation.box(extents).export(src / "boxy" / f"box{i}.ply")
+    cfg = PrepareConfig(n_uniform=3000, n_near=600, n_surface=3000, n_views=1, image_size=(80, 60),
+                        focal=(70.0, 70.0), noise="none")
+    root = tmp_path_factory.mktemp("ds") / "data"
+    result = prepare(str(src), root, config=cfg, seed=0, progress=False)
+    assert len(result.built) == 6 and not result.broken
+    return root
+
+
+def _read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_evaluate_tables(run_dir, dataset, tmp_path, capsys) -> None:
+    out = tmp_path / "eval"
+    rc = main(["evaluate", "--checkpoint", str(run_dir), "--data", str(dataset), "--split", "test", "-o", str(out),
+               "--resolution", "32", "--n-points", "3000", "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "2 shapes" in printed and "convex_hull: IoU" in printed
+    test_keys = (dataset / "test.lst").read_text().split()
+    assert sorted(k.split("/")[0] for k in test_keys) == ["boxy", "round"]
+    rows = _read_csv(out / "metrics.csv")
+    assert len(rows) == 2 * 3
+    assert {(r["key"], r["method"]) for r in rows} == {(k, m) for k in test_keys
+                                                        for m in ("model", "convex_hull", "alpha_shape")}
+    for col in ("iou", "chamfer_l1", "chamfer_l1_x10", "accuracy", "completeness", "chamfer_l2",
+                "normal_consistency", "fscore@1%", "fscore@0.5%", "fscore@2%", "precision@1%", "recall@1%"):
+        values = [float(r[col]) for r in rows]
+        assert all(math.isfinite(v) for v in values), col
+    for r in rows:
+        assert 0.0 <= float(r["iou"]) <= 1.0 and 0.0 <= float(r["fscore@1%"]) <= 1.0
+        assert float(r["chamfer_l1_x10"]) == pytest.approx(10 * float(r["chamfer_l1"]), rel=1e-4)
+        assert float(r["chamfer_l1"]) == pytest.approx((float(r["accuracy"]) + float(r["completeness"])) / 2,
+                                                        rel=1e-4)
+        assert int(r["n_inputs"]) > 0
+    hull = [r for r in rows if r["method"] == "convex_hull"]
+    assert all(float(r["iou"]) > 0.05 for r in hull)  # the hull of a depth view of a convex solid lies inside it
+
+    md = (out / "summary.md").read_text()
+    table = [ln for ln in md.splitlines() if ln.startswith("| ") and not ln.startswith("| ---")]
+    header, body = table[0], table[1:]
+    assert "IoU" in header and "Chamfer-L1 ×10" in header and "F-score@1%" in header and "normal consistency" in header
+    assert [tuple(c.strip() for c in ln.split("|")[1:3]) for ln in body] == [
+        (cat, m) for cat in ("boxy", "round", "all") for m in ("model", "convex_hull", "alpha_shape")
+    ]
+    assert "normalized shape units" in md and "×10" in md
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["settings"]["input"] == "partial" and summary["settings"]["n_inputs"] == 512
+    all_model = next(e for e in summary["summary"] if e["category"] == "all" and e["method"] == "model")
+    assert all_model["shapes"] == 2
+    assert all_model["iou"] == pytest.approx(np.mean([float(r["iou"]) for r in rows if r["method"] == "model"]))
+
+
+def test_evaluate_surface_inputs_without_baselines(run_dir, dataset, tmp_path, capsys) -> None:
+    out = tmp_path / "eval_surface"
+    rc = main(["evaluate", "--checkpoint", str(run_dir), "--data", str(dataset), "--input", "surface",
+               "--baselines", "none", "--limit", "1", "--n-inputs", "300", "-o", str(out), "--resolution", "16",
+               "--n-points", "2000", "--thresholds", "0.01,0.05", "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    rows = _read_csv(out / "metrics.csv")
+    assert len(rows) == 1 and rows[0]["method"] == "model" and rows[0]["n_inputs"] == "300"
+    assert "fscore@5%" in rows[0] and "fscore@2%" not in rows[0]
+
+
+def test_generate_meshes(run_dir, dataset, tmp_path, capsys) -> None:
+    out = tmp_path / "gen"
+    rc = main(["generate", "--checkpoint", str(run_dir), "--data", str(dataset), "-o", str(out), "--resolution",
+               "16", "--save-inputs", "--world", "--html", str(tmp_path / "gen.html"), "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    rows = _read_csv(out / "generate.csv")
+    assert len(rows) == 2
+    for r in rows:
+        mesh = trimesh.load(out / r["file"], process=False)
+        assert len(mesh.faces) == int(r["faces"]) > 0
+        cloud = trimesh.load(out / r["category"] / f"{r['name']}.input.ply")
+        assert len(cloud.vertices) == int(r["n_inputs"])
+        # --world: metres, around the original mesh (centred at the origin, < 0.3 m)
+        assert np.abs(mesh.vertices).max() < 0.5 and np.abs(cloud.vertices).max() < 0.25
+    assert "completion" in (tmp_path / "gen.html").read_text().lower()
+
+
+def test_dataset_command_errors(run_dir, dataset, tmp_path, capsys) -> None:
+    base = ["--checkpoint", str(run_dir), "-o", str(tmp_path / "o"), "--no-progress"]
+    for cmd in ("evaluate", "generate"):
+        assert main([cmd, "--data", str(tmp_path / "nodata"), *base]) == 2
+        err = capsys.readouterr().err
+        assert "not an implicit3d dataset" in err and err.count("\n") == 1
+    assert main(["evaluate", "--data", str(dataset), "--baselines", "poisson", *base]) == 2
+    assert "unknown poisson" in capsys.readouterr().err
+    assert main(["evaluate", "--data", str(dataset), "--resolution", "1", *base]) == 2
+    assert main(["generate", "--data", str(dataset), "-o", str(tmp_path / "o")]) == 2
+    assert "no bundled model" in capsys.readouterr().err
