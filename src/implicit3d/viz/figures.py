@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import plotly.graph_objects as go
 import trimesh
+from plotly.subplots import make_subplots
 
-from implicit3d.viz.traces import equal_axes_layout, mesh_trace, points_trace
+from implicit3d.viz.traces import depth_trace, equal_axes_layout, mesh_trace, points_trace
 
 INSIDE_COLOR = "#d62728"
 OUTSIDE_COLOR = "#1f77b4"
@@ -198,4 +199,120 @@ def completion_grid_figure(
         traces.append(mesh_trace(moved, name=f"{label}: completion", color="#f4a259", opacity=0.85))
     fig = go.Figure(traces)
     fig.update_layout(**equal_axes_layout("Completions"))
+    return fig
+
+
+def representations_figure(
+    depth: np.ndarray,
+    points: np.ndarray,
+    voxels: np.ndarray,
+    voxel_bounds: np.ndarray,
+    mesh: trimesh.Trimesh,
+    title: str = "One object, four representations",
+) -> go.Figure:
+    """The same object as a depth image, a point cloud, a voxel grid and a triangle mesh, side by side (1 x 4).
+
+    ``depth: (H, W)`` metres (0 = no return); ``points: (N, 3)``; ``voxels: (R, R, R) bool`` occupancy over
+    ``voxel_bounds: (2, 3)``, drawn as the exposed faces of the occupied cubes (a ``Mesh3d``); ``mesh`` the
+    surface. Traces, in order: ``Heatmap``, ``Scatter3d``, ``Mesh3d`` (voxels), ``Mesh3d`` (mesh).
+    """
+    from implicit3d.viz.representations import voxel_surface_mesh
+
+    voxels = np.asarray(voxels, dtype=bool)
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    cubes = voxel_surface_mesh(voxels, voxel_bounds)
+    res = "x".join(str(n) for n in voxels.shape)
+    fig = make_subplots(
+        rows=1, cols=4, horizontal_spacing=0.02,
+        specs=[[{"type": "xy"}, {"type": "scene"}, {"type": "scene"}, {"type": "scene"}]],
+        subplot_titles=(
+            "depth image (one view)",
+            f"point cloud ({len(points)} points)",
+            f"voxel grid ({res}, {int(voxels.sum())} occupied)",
+            f"mesh ({len(mesh.vertices)} vertices, {len(mesh.faces)} triangles)",
+        ),
+    )
+    fig.add_trace(depth_trace(depth, colorbar_x=0.22), row=1, col=1)
+    fig.add_trace(points_trace(points, name="point cloud", color=points[:, 2], size=1.5), row=1, col=2)
+    voxel_trace = mesh_trace(cubes, name="voxels", color="#e9a23b")
+    voxel_trace.flatshading = True
+    fig.add_trace(voxel_trace, row=1, col=3)
+    fig.add_trace(mesh_trace(mesh, name="mesh", color="#8fbc8f"), row=1, col=4)
+    scene = dict(aspectmode="data", xaxis=dict(visible=False), yaxis=dict(visible=False), zaxis=dict(visible=False))
+    fig.update_layout(title=title, height=460, margin=dict(l=10, r=10, t=70, b=10), showlegend=False,
+                      scene=scene, scene2=scene, scene3=scene)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", scaleratio=1, row=1, col=1)
+    fig.update_xaxes(title_text="u (px)", row=1, col=1)
+    return fig
+
+
+def partial_view_figure(
+    depth: np.ndarray,
+    points: np.ndarray,
+    mesh: trimesh.Trimesh | None = None,
+    cam_to_world: np.ndarray | None = None,
+    title: str = "A noisy partial view",
+    max_points: int = 20_000,
+) -> go.Figure:
+    """A simulated sensor view: the noisy depth image (left) and its back-projected cloud in 3D (right).
+
+    ``depth: (H, W)`` metres; ``points: (N, 3)`` world frame (at most ``max_points`` drawn, evenly spread);
+    ``mesh``: the true object, hidden until clicked in the legend; ``cam_to_world: (4, 4)``: the camera, drawn as
+    a marker with its viewing direction. Traces: ``Heatmap``, ``Scatter3d`` (points), then optionally ``Mesh3d``
+    (object) and ``Scatter3d`` (camera).
+    """
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    n = len(points)
+    shown = points[np.linspace(0, n - 1, max_points).astype(np.int64)] if n > max_points else points
+    label = f"{n} points" + (f", {len(shown)} drawn" if len(shown) < n else "")
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.4, 0.6], horizontal_spacing=0.06,
+                        specs=[[{"type": "xy"}, {"type": "scene"}]],
+                        subplot_titles=("noisy depth image", f"back-projected cloud ({label})"))
+    fig.add_trace(depth_trace(depth, colorbar_x=0.36), row=1, col=1)
+    fig.add_trace(points_trace(shown, name=f"observed points ({n})", color="#222222", size=1.5),
+                  row=1, col=2)
+    if mesh is not None:
+        fig.add_trace(mesh_trace(mesh, name="true object (hidden side included)", color="#5b8e7d", opacity=0.5,
+                                 visible="legendonly"), row=1, col=2)
+    if cam_to_world is not None:
+        pose = np.asarray(cam_to_world, dtype=np.float64)
+        eye = pose[:3, 3]
+        reach = float(np.linalg.norm(points.mean(axis=0) - eye)) if len(points) else 0.1
+        tip = eye + pose[:3, 2] * reach * 0.3
+        fig.add_trace(go.Scatter3d(x=[eye[0], tip[0]], y=[eye[1], tip[1]], z=[eye[2], tip[2]],
+                                   mode="lines+markers", marker=dict(size=[6, 1], color="#d62728"),
+                                   line=dict(color="#d62728", width=4), name="camera (looking along +z)"),
+                      row=1, col=2)
+    fig.update_layout(title=title, height=500, margin=dict(l=10, r=10, t=70, b=10),
+                      scene=dict(aspectmode="data"), legend=dict(itemsizing="constant", x=0.45, y=0.0))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", scaleratio=1, title_text="v (px)", row=1, col=1)
+    fig.update_xaxes(title_text="u (px)", row=1, col=1)
+    return fig
+
+
+def point_cloud_figure(
+    points: np.ndarray,
+    normals: np.ndarray | None = None,
+    mesh: trimesh.Trimesh | None = None,
+    title: str = "Point cloud",
+) -> go.Figure:
+    """Points ``(N, 3)`` coloured by height; optional ``normals (N, 3)`` as short line segments (at most 2000
+    drawn) and an optional ``mesh`` (hidden until clicked in the legend)."""
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    traces: list = [points_trace(points, name=f"points ({len(points)})", color=points[:, 2], size=1.8)]
+    if normals is not None:
+        normals = np.asarray(normals, dtype=np.float64).reshape(-1, 3)
+        if normals.shape != points.shape:
+            raise ValueError(f"normals {normals.shape} must match points {points.shape}")
+        idx = np.linspace(0, len(points) - 1, min(len(points), 2000)).astype(np.int64)
+        length = 0.03 * float(np.ptp(points, axis=0).max() or 1.0)
+        seg = np.full((len(idx) * 3, 3), np.nan)
+        seg[0::3] = points[idx]
+        seg[1::3] = points[idx] + length * normals[idx]
+        traces.append(go.Scatter3d(x=seg[:, 0], y=seg[:, 1], z=seg[:, 2], mode="lines", name="normals",
+                                   line=dict(color="#d62728", width=1), hoverinfo="skip", visible="legendonly"))
+    if mesh is not None:
+        traces.append(mesh_trace(mesh, name="mesh", color="#cccccc", opacity=0.4, visible="legendonly"))
+    fig = go.Figure(traces)
+    fig.update_layout(**equal_axes_layout(title))
     return fig

@@ -59,3 +59,48 @@ def equal_axes_layout(title: str | None = None, height: int = 520) -> dict:
         scene=dict(aspectmode="data", xaxis_title="x", yaxis_title="y", zaxis_title="z"),
         legend=dict(itemsizing="constant"),
     )
+
+
+def crop_to_valid(depth: np.ndarray, margin: int = 4) -> tuple[np.ndarray, int, int]:
+    """Crop ``depth: (H, W)`` to the bounding box of its valid (finite, > 0) pixels plus ``margin``.
+
+    Returns ``(crop (h, w), u0, v0)``: the crop and the column / row of its top-left pixel in the full image.
+    An image without valid pixels is returned whole.
+    """
+    d = np.asarray(depth, dtype=np.float64)
+    if d.ndim != 2:
+        raise ValueError(f"depth must be an (H, W) image, got shape {d.shape}")
+    valid = np.isfinite(d) & (d > 0)
+    rows, cols = np.nonzero(valid.any(axis=1))[0], np.nonzero(valid.any(axis=0))[0]
+    if rows.size == 0:
+        return d, 0, 0
+    v0, v1 = max(rows[0] - margin, 0), min(rows[-1] + margin + 1, d.shape[0])
+    u0, u1 = max(cols[0] - margin, 0), min(cols[-1] + margin + 1, d.shape[1])
+    return d[v0:v1, u0:u1], int(u0), int(v0)
+
+
+def depth_trace(
+    depth: np.ndarray,
+    name: str = "depth",
+    crop: bool = True,
+    colorbar_x: float | None = None,
+    max_pixels: int = 60_000,
+) -> go.Heatmap:
+    """A ``Heatmap`` of ``depth: (H, W)`` metres; pixels without a return (0, NaN) are left blank.
+
+    With ``crop`` only the bounding box of the valid pixels is drawn (axes keep full-image pixel coordinates:
+    x = column u, y = row v). Images larger than ``max_pixels`` are shown every ``k``-th row and column (keeps the
+    HTML small). Hover shows the pixel and its depth in metres.
+    """
+    d, u0, v0 = crop_to_valid(depth) if crop else (np.asarray(depth, dtype=np.float64), 0, 0)
+    k = max(1, int(np.ceil(np.sqrt(d.size / max_pixels))))
+    d = d[::k, ::k]
+    z = np.where(np.isfinite(d) & (d > 0), d, np.nan)
+    colorbar: dict = dict(title="depth (m)")
+    if colorbar_x is not None:
+        colorbar.update(x=colorbar_x, len=0.8)
+    return go.Heatmap(
+        z=z, x=u0 + k * np.arange(z.shape[1]), y=v0 + k * np.arange(z.shape[0]), colorscale="Viridis",
+        colorbar=colorbar, name=name, hoverongaps=False,
+        hovertemplate="u=%{x} v=%{y}<br>depth=%{z:.4f} m<extra></extra>",
+    )

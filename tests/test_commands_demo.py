@@ -1,0 +1,129 @@
+"""`implicit3d demo`: runs end to end offline, every section is on the page with its figure data."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from implicit3d.cli import main
+from implicit3d.commands import demo
+from implicit3d.errors import UserError
+from plotly_html import figures_in_html
+
+
+@pytest.fixture(scope="module")
+def quick_page(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    t0 = time.perf_counter()
+    result = demo.build_demo(out, seed=0, quick=True, log=lambda s: None)
+    return result, result.path.read_text(encoding="utf-8"), time.perf_counter() - t0
+
+
+def test_quick_demo_writes_every_section(quick_page):
+    result, text, seconds = quick_page
+    assert seconds < 30
+    assert result.path.name == "index.html" and text.startswith("<!DOCTYPE html>")
+    for title in demo.SECTION_TITLES:
+        assert f"<h2>{title}</h2>" in text
+    assert text.count("PlotlyConfig") == 1  # plotly.js embedded once: the page works offline
+    assert not re.search(r"<script[^>]*\bsrc=", text)  # no external scripts
+    # without a model the page says so instead of showing completions
+    assert "no bundled model yet" in text and "--checkpoint" in text
+    assert result.model is None and result.metrics == []
+
+
+def test_quick_demo_figures_hold_the_data(quick_page):
+    result, text, _ = quick_page
+    figs = figures_in_html(text)
+    kinds = [[t["type"] for t in f] for f in figs]
+    assert kinds[0] == ["mesh3d", "scatter3d", "isosurface"]  # sphere: explicit / implicit
+    assert kinds[1][0] == "mesh3d" and set(kinds[1][1:]) <= {"scatter3d"}  # bottle + classified points
+    n_points = sum(len(t["x"]) for t in figs[1][1:])
+    assert n_points == demo.DemoSettings.for_mode(True).n_inside_points
+    inside = next(t for t in figs[1] if t["name"].startswith("inside"))
+    n_in = int(inside["name"].split("(")[1].rstrip(")"))
+    assert len(inside["x"]) == n_in > 0
+    assert kinds[2] == ["contour", "contour"]  # SDF slice + zero level
+    z = np.asarray(figs[2][0]["z"], dtype=float)
+    assert z.min() < 0 < z.max()  # the plane cuts through the object
+    assert kinds[3] == ["heatmap", "scatter3d", "mesh3d", "mesh3d"]  # four representations
+    assert kinds[4][:2] == ["heatmap", "scatter3d"]  # noisy partial view
+    assert len(figs) == 5  # no completion figures without a model
+    iso = figs[0][2]
+    v = np.asarray(iso["value"])
+    r2 = np.asarray(iso["x"]) ** 2 + np.asarray(iso["y"]) ** 2 + np.asarray(iso["z"]) ** 2
+    np.testing.assert_allclose(v, r2 - 0.16, atol=1e-9)
+
+
+def test_cli_prints_progress_and_summary(tmp_path, capsys):
+    assert main(["demo", "-o", str(tmp_path / "d"), "--quick", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    for i in range(1, 7):
+        assert f"[{i}/6]" in out
+    assert str(tmp_path / "d" / "index.html") in out and "summary:" in out and "no model available" in out
+    assert (tmp_path / "d" / "index.html").is_file()
+    assert not [p for p in (tmp_path / "d").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_missing_checkpoint_is_a_user_error(tmp_path, capsys):
+    assert main(["demo", "-o", str(tmp_path), "--quick", "--checkpoint", str(tmp_path / "nope")]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert not (tmp_path / "index.html").exists()
+
+
+def _tiny_model():
+    from implicit3d.models import create_model
+
+    torch.manual_seed(0)
+    return create_model("occnet_small")
+
+
+def test_completion_section_with_a_checkpoint(tmp_path):
+    from implicit3d.training.checkpoint import save_checkpoint
+
+    model = _tiny_model()  # untrained: the numbers are poor, but they are real measurements of this model
+    ckpt = save_checkpoint(tmp_path / "ckpt", model, {"model_config": model.config,
+                                                      "data_config": {"n_inputs": 500}})
+    small = demo.DemoSettings(sphere_resolution=8, n_inside_points=300, slice_resolution=20, voxel_resolution=8,
+                              n_cloud_points=200, n_completions=2, extraction_resolution=32, n_eval_points=5000)
+    result = demo.build_demo(tmp_path / "out", seed=0, checkpoint=ckpt, log=lambda s: None, settings=small)
+    text = result.path.read_text(encoding="utf-8")
+    assert result.model == str(ckpt)
+    other = next(c for c in demo._catalogue_categories() if c != "bottle")
+    assert [r["object"].split()[0] for r in result.metrics] == ["bottle", other]  # bottles first
+    for row in result.metrics:
+        assert 0.0 <= row["iou"] <= 1.0 and row["chamfer_l1"] > 0 and 0.0 <= row["fscore@1%"] <= 1.0
+    assert "no bundled model yet" not in text
+    assert "Chamfer-L1 ×10 (paper units)" in text and "500 input points" in text
+    assert f"{result.metrics[0]['iou']:.4g}" in text  # the measured value is in the table
+    figs = figures_in_html(text)
+    assert len(figs) >= 5 and figs[5][0]["type"] == "scatter3d"
+
+
+def test_single_file_safetensors_model(tmp_path):
+    from safetensors.torch import save_file
+
+    model = _tiny_model()
+    path = tmp_path / "default.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path),
+              metadata={"model_config": json.dumps(model.config), "data_config": json.dumps({"n_inputs": 300})})
+    loaded, meta = demo.load_model(path)
+    assert meta["data_config"]["n_inputs"] == 300
+    for k, v in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[k], v)
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "bare.safetensors"))
+    with pytest.raises(UserError, match="no model_config"):
+        demo.load_model(tmp_path / "bare.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(UserError, match="not a readable safetensors"):
+        demo.load_model(tmp_path / "junk.safetensors")
+
+
+def test_bundled_model_is_absent_in_this_build():
+    # when a bundled model ships, the default demo gains the completion section; until then it reports none
+    assert demo.bundled_model_path() is None
