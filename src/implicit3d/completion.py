@@ -392,7 +392,7 @@ def mesh_format(path: str | os.PathLike) -> str:
 
 def write_mesh(path: str | os.PathLike, mesh: trimesh.Trimesh) -> Path:
     """Export ``mesh`` by extension (.ply binary, .obj, .glb, .off, .stl), atomically (temp file + rename)."""
-    from implicit3d.training.checkpoint import atomic_write_bytes
+    from implicit3d.fileio import atomic_write_bytes
 
     path = Path(path)
     data = mesh.export(file_type=mesh_format(path))

@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
         evaluate_mesh,
         fscore_key,
     )
-    from implicit3d.training.checkpoint import atomic_write_text
+    from implicit3d.fileio import atomic_write_text
 
     check_common(args)
     if args.n_points < 1:

@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
     from implicit3d.commands.complete import resolve_device
     from implicit3d.completion import load_model, write_mesh
     from implicit3d.extraction import to_world
-    from implicit3d.training.checkpoint import atomic_write_bytes, atomic_write_text
+    from implicit3d.fileio import atomic_write_bytes, atomic_write_text
 
     check_common(args)
     keys = split_keys(args.data, args.split, args.limit)

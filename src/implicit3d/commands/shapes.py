@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from implicit3d.errors import UserError
+from implicit3d.fileio import atomic_write_bytes
 
 FORMATS = ("obj", "ply", "stl", "glb")
 
@@ -42,18 +41,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -81,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     for category, seed in tqdm(jobs, desc="shapes", unit="shape", disable=args.quiet):
         shape = shapes.generate(category, seed)
         path = out / f"{shape.name}.{args.format}"
-        _write_atomic(path, shape.mesh.export(file_type=args.format))
+        atomic_write_bytes(path, shape.mesh.export(file_type=args.format))
         records.append(
             {
                 "name": shape.name,
@@ -94,6 +81,6 @@ def run(args: argparse.Namespace) -> int:
             }
         )
     index = {"seed": args.seed, "count": args.count, "units": "metres", "up": "z", "shapes": records}
-    _write_atomic(out / "shapes.json", (json.dumps(index, indent=1) + "\n").encode())
+    atomic_write_bytes(out / "shapes.json", (json.dumps(index, indent=1) + "\n").encode())
     print(f"{out}: wrote {len(records)} shape(s) as .{args.format} and shapes.json")
     return 0

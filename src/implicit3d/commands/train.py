@@ -118,8 +118,8 @@ def _device(choice: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from implicit3d.fileio import atomic_write_text
     from implicit3d.training import distributed as dist_utils
-    from implicit3d.training.checkpoint import atomic_write_text
     from implicit3d.training.config import TrainConfig, load_run_config
     from implicit3d.training.trainer import Trainer
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from implicit3d.errors import UserError
+from implicit3d.fileio import atomic_writer
 from implicit3d.sensing.camera import Intrinsics
 
 
@@ -33,17 +33,8 @@ class SensingFileNotFoundError(SensingFileError, FileNotFoundError):
 
 
 def _atomic_write(path: Path, write: Any, suffix: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_writer(path, "wb") as fh:
+        write(fh)
 
 
 def _existing(path: str | os.PathLike, what: str) -> Path:

@@ -32,6 +32,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from implicit3d import fileio
 from implicit3d.errors import UserError
 
 FORMAT = "implicit3d-checkpoint"
@@ -49,19 +50,6 @@ class CheckpointError(UserError, ValueError):
 # atomic file helpers
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # e.g. Windows: directories cannot be opened
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write_file(path: Path, data: bytes) -> None:
     with open(path, "wb") as f:
         f.write(data)
@@ -70,21 +58,13 @@ def _write_file(path: Path, data: bytes) -> None:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same directory and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        _write_file(tmp, data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    """Write ``data`` atomically and flush it to disk (see :func:`implicit3d.fileio.atomic_writer`)."""
+    fileio.atomic_write_bytes(path, data, fsync=True)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+    """Write ``text`` atomically and flush it to disk."""
+    fileio.atomic_write_text(path, text, fsync=True)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -226,11 +206,11 @@ def save_checkpoint(
         full_meta["files"] = files
         text = json.dumps(full_meta, default=_json_default, allow_nan=False, indent=1)
         _write_file(tmp / META_FILE, text.encode("utf-8"))  # last: the checkpoint is complete iff this exists
-        _fsync_dir(tmp)
+        fileio.fsync_dir(tmp)
         if directory.exists():
             os.replace(directory, old)
         os.replace(tmp, directory)
-        _fsync_dir(directory.parent)
+        fileio.fsync_dir(directory.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         if old.exists() and not directory.exists():

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import html
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import plotly.graph_objects as go
+
+from implicit3d.fileio import atomic_write_text
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
@@ -65,14 +66,7 @@ def write_report(path: str | os.PathLike, title: str, sections: list[Section], i
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = render_report(title, sections, intro_html)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text)
     return path
 
 
