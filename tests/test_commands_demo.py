@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import numpy as np
 import pytest
@@ -19,14 +18,12 @@ from plotly_html import figures_in_html
 @pytest.fixture(scope="module")
 def quick_page(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    t0 = time.perf_counter()
     result = demo.build_demo(out, seed=0, quick=True, log=lambda s: None)
-    return result, result.path.read_text(encoding="utf-8"), time.perf_counter() - t0
+    return result, result.path.read_text(encoding="utf-8")
 
 
 def test_quick_demo_writes_every_section(quick_page):
-    result, text, seconds = quick_page
-    assert seconds < 30
+    result, text = quick_page
     assert result.path.name == "index.html" and text.startswith("<!DOCTYPE html>")
     for title in demo.SECTION_TITLES:
         assert f"<h2>{title}</h2>" in text
@@ -38,7 +35,7 @@ def test_quick_demo_writes_every_section(quick_page):
 
 
 def test_quick_demo_figures_hold_the_data(quick_page):
-    result, text, _ = quick_page
+    result, text = quick_page
     figs = figures_in_html(text)
     kinds = [[t["type"] for t in f] for f in figs]
     assert kinds[0] == ["mesh3d", "scatter3d", "isosurface"]  # sphere: explicit / implicit
