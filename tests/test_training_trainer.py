@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 
 import numpy as np
 import pytest
@@ -160,3 +161,25 @@ def test_epoch_batch_sampler() -> None:
     assert list(EpochBatchSampler(2, 8, shuffle=False)) == [[0, 1]]
     with pytest.raises(ValueError):
         EpochBatchSampler(0, 2)
+
+
+def test_time_budget_stops_early_validates_and_saves(tmp_path) -> None:
+    def slow(trainer: Trainer) -> None:  # each step takes >= 20 ms, so a 0.2 s budget ends well before step 1000
+        time.sleep(0.02)
+
+    cfg = _cfg(max_steps=1000, max_minutes=0.2 / 60, val_every=0, ckpt_every=0)
+    trainer = Trainer(_model(), cfg, _data(), _data(5, 1), tmp_path, progress=False, callbacks=[slow])
+    result = trainer.fit()
+    assert 1 <= result["step"] < 1000
+    assert result["val"]  # validated at the end
+    assert (tmp_path / "checkpoints" / "last").is_dir()
+
+
+def test_time_budget_drives_the_cosine_schedule() -> None:
+    from implicit3d.training.trainer import lr_at_step
+
+    cfg = _cfg(max_steps=1000, warmup_steps=0, lr=1.0, min_lr_ratio=0.0, max_minutes=1.0)
+    assert lr_at_step(cfg, 10, elapsed_s=0.0) == pytest.approx(lr_at_step(cfg, 10))
+    assert lr_at_step(cfg, 10, elapsed_s=30.0) == pytest.approx(0.5)  # half the time gone: half-way down
+    assert lr_at_step(cfg, 10, elapsed_s=60.0) == pytest.approx(0.0)
+    assert lr_at_step(cfg, 900, elapsed_s=1.0) == pytest.approx(lr_at_step(cfg, 900))  # steps ahead of time

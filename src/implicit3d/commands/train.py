@@ -50,6 +50,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="continue from OUT/checkpoints/last if it exists (else start fresh); max_steps may be raised",
     )
     p.add_argument("--max-steps", type=int, default=None, help="total optimizer steps (overrides train.max_steps)")
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="wall-clock budget (overrides train.max_minutes): stop when it runs out, whatever max_steps says; "
+        "the cosine schedule then ends with the budget",
+    )
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: cuda if available")
     p.add_argument(
         "--set",
@@ -126,8 +133,9 @@ def run(args: argparse.Namespace) -> int:
     run_cfg = load_run_config(args.config, args.set)
     if args.data is not None:
         run_cfg.data["root"] = args.data
-    if args.max_steps is not None:
-        run_cfg.train = TrainConfig.from_dict({**run_cfg.train.to_dict(), "max_steps": args.max_steps})
+    for key in ("max_steps", "max_minutes"):
+        if getattr(args, key) is not None:
+            run_cfg.train = TrainConfig.from_dict({**run_cfg.train.to_dict(), key: getattr(args, key)})
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     last = out / "checkpoints" / "last"
     if not args.resume and (last.exists() or any((out / "checkpoints").glob(".last.*"))):

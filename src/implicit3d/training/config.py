@@ -42,6 +42,7 @@ class TrainConfig:
     weight_decay: float = 1e-4  #: AdamW decoupled weight decay
     betas: tuple[float, float] = (0.9, 0.999)  #: AdamW betas
     max_steps: int = 20_000  #: optimizer steps of the whole run
+    max_minutes: float = 0.0  #: wall-clock budget of the whole run (0 = none); see Trainer.fit
     warmup_steps: int = 200  #: linear warmup steps
     schedule: str = "cosine"  #: cosine | step | constant
     min_lr_ratio: float = 0.01  #: cosine floor, as a fraction of lr
@@ -78,6 +79,7 @@ class TrainConfig:
             "grad_clip",
             "weight_decay",
             "sdf_clamp",
+            "max_minutes",
         )
         for name in non_negative:
             if getattr(self, name) < 0:

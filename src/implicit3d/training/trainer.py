@@ -44,8 +44,20 @@ from implicit3d.training.sampler import EpochBatchSampler
 CSV_COLUMNS = ("step", "epoch", "phase", "loss", "iou", "lr", "grad_norm", "shapes_per_s", "points_per_s", "wall_s")
 
 
-def lr_at_step(cfg: TrainConfig, step: int) -> float:
-    """Learning rate for the update that turns step ``step`` into ``step + 1`` (0-based)."""
+def schedule_progress(cfg: TrainConfig, step: int, elapsed_s: float | None = None) -> float:
+    """Fraction of the run done, in [0, 1]: steps over ``max_steps`` or, with a ``max_minutes`` budget, the larger
+    of that and the elapsed wall time over the budget (so the schedule ends when the time does)."""
+    progress = step / cfg.max_steps
+    if cfg.max_minutes > 0 and elapsed_s is not None:
+        progress = max(progress, elapsed_s / (60.0 * cfg.max_minutes))
+    return min(1.0, progress)
+
+
+def lr_at_step(cfg: TrainConfig, step: int, elapsed_s: float | None = None) -> float:
+    """Learning rate for the update that turns step ``step`` into ``step + 1`` (0-based).
+
+    ``elapsed_s`` (the run's wall time) matters only with a ``max_minutes`` budget: the cosine then follows
+    :func:`schedule_progress`, reaching its floor when the budget runs out."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     t = step - cfg.warmup_steps
@@ -55,6 +67,8 @@ def lr_at_step(cfg: TrainConfig, step: int) -> float:
         return cfg.lr * cfg.gamma ** (t // cfg.step_size)
     span = max(1, cfg.max_steps - cfg.warmup_steps)
     progress = min(1.0, t / span)
+    if cfg.max_minutes > 0 and elapsed_s is not None:
+        progress = max(progress, schedule_progress(cfg, step, elapsed_s))
     return cfg.lr * (cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
@@ -279,6 +293,17 @@ class Trainer:
     # ------------------------------------------------------------------------------------------------------------
     # logging
 
+    def _budget_elapsed(self) -> float | None:
+        """Wall seconds of the run as every process agrees on them (rank 0's clock), for the time budget."""
+        if not self.cfg.max_minutes:
+            return None
+        t = torch.tensor([self._wall() if self.dist.is_main else 0.0], dtype=torch.float64, device=self.device)
+        return float(dist_utils.all_reduce_sum(t)[0])
+
+    def _out_of_time(self) -> bool:
+        elapsed = self._budget_elapsed()
+        return elapsed is not None and elapsed >= 60.0 * self.cfg.max_minutes
+
     def _wall(self) -> float:
         return self._wall_offset + (time.perf_counter() - self._t0 if hasattr(self, "_t0") else 0.0)
 
@@ -343,7 +368,7 @@ class Trainer:
         """One optimizer update; returns (detached loss, gradient norm before clipping or None)."""
         inputs, points, occ, sdf = self._batch_to_device(batch)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr_at_step(self.cfg, self.step)
+            group["lr"] = lr_at_step(self.cfg, self.step, self._budget_elapsed())
         self.optimizer.zero_grad(set_to_none=True)
         out = self._forward(self.train_model, inputs, points)
         loss = self._loss(out, occ, sdf)
@@ -477,7 +502,7 @@ class Trainer:
                         shapes_s = shapes / max(now - t_log, 1e-9)
                         row = {
                             "loss": mean_loss,
-                            "lr": lr_at_step(cfg, self.step - 1),
+                            "lr": float(self.optimizer.param_groups[0]["lr"]),
                             "shapes_per_s": shapes_s,
                             "points_per_s": shapes_s * n_points,
                             "grad_norm": float(grad_norm) if grad_norm is not None else float("nan"),
@@ -499,6 +524,12 @@ class Trainer:
                         fn(self)
                     if self.step >= cfg.max_steps:
                         break
+                    if cfg.max_minutes and self._out_of_time():
+                        break
+                if cfg.max_minutes and self._out_of_time():
+                    if self.dist.is_main:
+                        print(f"time budget of {cfg.max_minutes:g} min reached at step {self.step}")
+                    break
             if val_at != self.step or (self.val_set is not None and not self.last_val):
                 self._validate_and_keep_best()
             if saved_at != self.step:
