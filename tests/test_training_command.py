@@ -81,3 +81,19 @@ def test_build_datasets_errors(tmp_path) -> None:
         train_cmd.build_datasets({"root": str(tmp_path), "colour": 1}, 0)
     with pytest.raises(UserError, match="needs a name"):
         train_cmd.build_model({})
+
+
+def test_checkpoint_remembers_the_dataset_normalization(tmp_path, patched) -> None:
+    import json
+
+    data = tmp_path / "ds"
+    data.mkdir()
+    manifest = {"source": "catalogue:bottle", "seed": 3, "settings": {"padding": 0.2, "view_pose": "yaw"}}
+    (data / "manifest.json").write_text(json.dumps(manifest))
+    out = tmp_path / "run"
+    argv = ["train", str(_config(tmp_path)), "--out", str(out), "--data", str(data), "--no-progress", "--device", "cpu"]
+    assert main(argv) == 0
+    meta = json.loads((out / "checkpoints" / "last" / "checkpoint.json").read_text())
+    assert meta["normalization"] == {"padding": 0.2}
+    assert meta["dataset"]["settings"]["view_pose"] == "yaw" and meta["dataset"]["seed"] == 3
+    assert train_cmd.dataset_meta(str(tmp_path / "missing")) == {}

@@ -124,6 +124,25 @@ def _device(choice: str) -> str:
     return choice
 
 
+def dataset_meta(root: str | None) -> dict[str, Any]:
+    """What a checkpoint must remember of its training data once the dataset folder is gone: the normalization
+    (``padding``) and the build settings from the dataset's ``manifest.json`` (empty when there is none)."""
+    import json
+
+    if not root:
+        return {}
+    try:
+        manifest = json.loads((Path(root) / "manifest.json").read_text())
+        settings = dict(manifest["settings"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    meta: dict[str, Any] = {"dataset": {"source": manifest.get("source"), "seed": manifest.get("seed"),
+                                        "settings": settings}}
+    if isinstance(settings.get("padding"), (int, float)):
+        meta["normalization"] = {"padding": float(settings["padding"])}
+    return meta
+
+
 def run(args: argparse.Namespace) -> int:
     from implicit3d.fileio import atomic_write_text
     from implicit3d.training import distributed as dist_utils
@@ -168,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
             device=device,
             model_config=model_config,
             data_config=run_cfg.data,
+            extra_meta=dataset_meta(run_cfg.data.get("root")),
             resume=args.resume,
             progress=not args.no_progress,
         )

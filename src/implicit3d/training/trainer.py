@@ -129,6 +129,7 @@ class Trainer:
         device: str | torch.device = "cpu",
         model_config: dict[str, Any] | None = None,
         data_config: dict[str, Any] | None = None,
+        extra_meta: dict[str, Any] | None = None,
         resume: bool = False,
         progress: bool = True,
         callbacks: Sequence[Callable[[Trainer], None]] = (),
@@ -143,6 +144,7 @@ class Trainer:
             model_config = getattr(model, "config", None)
         self.model_config = json.loads(json.dumps(model_config)) if model_config is not None else None
         self.data_config = json.loads(json.dumps(data_config, default=str)) if data_config is not None else None
+        self.extra_meta = json.loads(json.dumps(extra_meta, default=str)) if extra_meta else {}
         self.task = resolve_task(config, self.model_config)
         self.train_set, self.val_set = train_set, val_set
         self.progress = progress
@@ -211,7 +213,7 @@ class Trainer:
     # checkpoints
 
     def _meta(self, rng_states: list[Any]) -> dict[str, Any]:
-        return {
+        return self.extra_meta | {
             "step": self.step,
             "epoch": self.epoch,
             "batches_per_epoch": self.sampler.batches_per_epoch,
