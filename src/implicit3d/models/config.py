@@ -16,6 +16,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from implicit3d.typed_config import coerce
+
 OUTPUTS = ("occupancy", "sdf")
 PLANES = ("xy", "xz", "yz")
 
@@ -60,7 +62,7 @@ class ModelConfig:
                 f"valid keys: {known}"
             )
         hints = typing.get_type_hints(cls)
-        kwargs = {key: _coerce(f"{source}: {key}", value, hints[key]) for key, value in values.items()}
+        kwargs = {key: coerce(f"{source}: {key}", value, hints[key]) for key, value in values.items()}
         return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,51 +72,6 @@ class ModelConfig:
     def replace(self, **changes: Any) -> ModelConfig:
         """A copy with ``changes`` applied (validated, coerced)."""
         return type(self).from_dict({**self.to_dict(), **changes})
-
-
-def _coerce(name: str, value: Any, hint: Any) -> Any:
-    origin = typing.get_origin(hint)
-    try:
-        if hint is bool:
-            if isinstance(value, str):
-                low = value.strip().lower()
-                if low in ("true", "yes", "on", "1"):
-                    return True
-                if low in ("false", "no", "off", "0"):
-                    return False
-                raise ValueError(value)
-            if not isinstance(value, (bool, int)):
-                raise ValueError(value)
-            return bool(value)
-        if hint is int:
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError(value)
-            return int(value)
-        if hint is float:
-            if isinstance(value, bool):
-                raise ValueError(value)
-            return float(value)
-        if hint is str:
-            if not isinstance(value, str):
-                raise ValueError(value)
-            return value
-        if origin is tuple:
-            if isinstance(value, str):
-                value = [value]
-            items = list(value)
-            args = typing.get_args(hint)
-            if len(args) == 2 and args[1] is Ellipsis:
-                return tuple(_coerce(name, v, args[0]) for v in items)
-            if len(items) != len(args):
-                raise ValueError(value)
-            return tuple(_coerce(name, v, a) for v, a in zip(items, args, strict=True))
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: cannot read {value!r} as {_hint_name(hint)}") from None
-    return value
-
-
-def _hint_name(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or str(hint)
 
 
 def _positive(cfg: ModelConfig, *names: str) -> None:

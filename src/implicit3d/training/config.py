@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from implicit3d.errors import UserError
+from implicit3d.typed_config import coerce
 
 TASKS = ("auto", "occupancy", "sdf")
 SCHEDULES = ("cosine", "step", "constant")
@@ -122,32 +123,9 @@ class TrainConfig:
 
 def _coerce(name: str, value: Any, hint: Any) -> Any:
     try:
-        if hint is bool:
-            if isinstance(value, str):
-                low = value.strip().lower()
-                if low in ("true", "yes", "on", "1"):
-                    return True
-                if low in ("false", "no", "off", "0"):
-                    return False
-                raise ValueError(value)
-            return bool(value)
-        if hint is int:
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError(value)
-            return int(value)
-        if hint is float:
-            return float(value)
-        if hint is str:
-            return str(value)
-        if typing.get_origin(hint) is tuple:
-            items = list(value)
-            args = typing.get_args(hint)
-            if len(items) != len(args):
-                raise ValueError(value)
-            return tuple(_coerce(name, v, a) for v, a in zip(items, args, strict=True))
-    except (TypeError, ValueError):
-        raise UserError(f"{name}: cannot read {value!r} as {getattr(hint, '__name__', hint)}") from None
-    return value
+        return coerce(name, value, hint)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 @dataclass
