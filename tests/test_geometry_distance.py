@@ -11,6 +11,7 @@ import trimesh
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from implicit3d.geometry import _bvh
 from implicit3d.geometry.distance import (
     MeshDistance,
     closest_points,
@@ -311,3 +312,171 @@ def test_bad_input():
         MeshDistance(mesh).query(np.zeros((1, 3)), max_distance=-1.0)
     with pytest.raises(ValueError, match="leaf_size"):
         MeshDistance(mesh, leaf_size=0)
+
+
+# ---------------------------------------------------------------------- BVH internals: splits and bounding cylinders
+def blob(subdivisions: int) -> trimesh.Trimesh:
+    """Smooth closed non-convex mesh (radially displaced icosphere): coherent patches, so most nodes get cylinders."""
+    sphere = trimesh.creation.icosphere(subdivisions=subdivisions)
+    v = sphere.vertices
+    r = 1.0 + 0.15 * np.sin(3 * v[:, 0]) * np.cos(2 * v[:, 1]) + 0.1 * np.sin(4 * v[:, 2])
+    return trimesh.Trimesh(v * r[:, None], sphere.faces, process=False)
+
+
+def node_ranges(bvh) -> dict[int, tuple[int, int]]:
+    """Child code -> (first, last + 1) reordered triangle of its subtree."""
+    out: dict[int, tuple[int, int]] = {}
+
+    def walk(code: int) -> tuple[int, int]:
+        if code < 0:
+            s, n = divmod(-1 - code, 16)
+            out[code] = (s, s + n)
+        else:
+            a, b = walk(int(bvh.kids[code, 0])), walk(int(bvh.kids[code, 1]))
+            assert a[1] == b[0]  # children cover consecutive triangle ranges
+            out[code] = (a[0], b[1])
+        return out[code]
+
+    walk(bvh.root)
+    return out
+
+
+def test_child_bounds_are_conservative_and_cylinders_used():
+    """Every child's lower bound (box and cylinder) is <= the true distance to the triangles below it."""
+    mesh = blob(3)
+    md = MeshDistance(mesh, leaf_size=2)
+    bvh = md.bvh
+    assert bvh.boxes.shape == (bvh.n_nodes, 2 * _bvh._ROW) and bvh.boxes.dtype == np.float32
+    axes = bvh.boxes[:, [9, 10, 11, 25, 26, 27]].reshape(-1, 3)
+    coherent = np.linalg.norm(axes, axis=1) > 0.5
+    assert coherent.mean() > 0.5  # a smooth surface: most children get a cylinder, not a sphere
+    np.testing.assert_allclose(np.linalg.norm(axes[coherent], axis=1), 1.0, atol=1e-6)
+    ranges = node_ranges(bvh)
+    rng = np.random.default_rng(11)
+    near = mesh.sample(50, seed=1) + rng.normal(0, 0.01, (50, 3))
+    pts = np.concatenate([rng.uniform(-1.5, 1.5, (50, 3)), rng.normal(0, 5, (20, 3)), near])
+    tri = bvh.tri.reshape(-1, 3, 3)
+    nodes = rng.choice(bvh.n_nodes, min(150, bvh.n_nodes), replace=False)
+    checked = tight = 0
+    for node in nodes:
+        for side in range(2):
+            s, e = ranges[int(bvh.kids[node, side])]
+            ref, _ = closest_points_brute_force((tri[s:e].reshape(-1, 3), np.arange(3 * (e - s)).reshape(-1, 3)), pts)
+            for p, d in zip(pts, ref, strict=True):
+                bound = _bvh._child_d2(p[0], p[1], p[2], bvh.boxes, int(node), side * _bvh._ROW, np.inf)
+                assert bound <= d * d * (1 + 1e-12) + 1e-300
+                box = _bvh._child_d2(p[0], p[1], p[2], bvh.boxes, int(node), side * _bvh._ROW, 0.0)
+                tight += bound > box
+                checked += 1
+    assert tight > 0.2 * checked  # the cylinder improves on the box for many (node, point) pairs
+
+
+def test_smooth_closed_mesh_matches_brute_force_inside_and_out():
+    mesh = blob(4)
+    rng = np.random.default_rng(12)
+    lo, hi = mesh.bounds
+    pts = np.concatenate(
+        [rng.uniform(lo - 0.2, hi + 0.2, (400, 3)), mesh.sample(200, seed=4) + rng.normal(0, 0.01, (200, 3))]
+    )
+    assert_matches_brute_force(mesh, pts)
+    md = MeshDistance(mesh)
+    assert md.is_closed
+    w = winding_number_brute_force(mesh.vertices, mesh.faces, pts)
+    np.testing.assert_array_equal(md.signed_distance(pts) < 0, w > 0.5)
+
+
+def test_coplanar_grid_and_points_on_it():
+    """A flat grid: every cylinder has zero height, points on the plane are at distance 0 (ties everywhere)."""
+    g = np.linspace(-1.0, 1.0, 21)
+    xx, yy = np.meshgrid(g, g, indexing="ij")
+    v = np.stack([xx.ravel(), yy.ravel(), np.zeros(xx.size)], axis=1)
+    idx = np.arange(xx.size).reshape(21, 21)
+    a, b, c, d = idx[:-1, :-1].ravel(), idx[1:, :-1].ravel(), idx[1:, 1:].ravel(), idx[:-1, 1:].ravel()
+    f = np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)])
+    rng = np.random.default_rng(13)
+    on = np.concatenate([rng.uniform(-1, 1, (200, 2)), np.zeros((200, 1))], axis=1)
+    pts = np.concatenate([on, v, on + [0, 0, 1e-9], on * [1, 1, 0] + [0, 0, -0.3], rng.uniform(-3, 3, (200, 3))])
+    assert_matches_brute_force((v, f), pts)
+    assert unsigned_distance((v, f), on).max() < 1e-15  # rounding of the barycentric reconstruction only
+
+
+def test_deep_and_degenerate_splits():
+    """Triangles at geometrically shrinking positions (midpoint splits would nest ~300 deep) and 40 copies of one
+    triangle (identical centroids: the split falls back to the median)."""
+    k = np.arange(300)
+    base = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    tri = 2.0 ** -k[:, None, None] * (base[None] + [1.0, 0.0, 0.0])
+    tri = np.concatenate([tri, np.repeat(base[None] + [0.0, 0.0, 2.0], 40, axis=0)])
+    v, f = tri.reshape(-1, 3), np.arange(3 * len(tri)).reshape(-1, 3)
+    md = MeshDistance((v, f), leaf_size=1)
+    rng = np.random.default_rng(14)
+    pts = np.concatenate([rng.uniform(-0.5, 2.5, (300, 3)), v[::7] + rng.normal(0, 1e-3, (len(v[::7]), 3))])
+    dist, _, face = md.closest_points(pts)
+    ref, _ = closest_points_brute_force((v, f), pts)
+    np.testing.assert_allclose(dist, ref, rtol=0, atol=1e-12)
+    assert np.all((face >= 0) & (face < len(f)))
+
+
+@pytest.mark.parametrize("offset, scale", [(1e6, 1.0), (0.0, 1e-6), (-3e4, 1e3)])
+def test_far_offset_and_extreme_scales(offset, scale):
+    """Float32 boxes and cylinders stay conservative far from the origin and at tiny/huge scales."""
+    mesh = blob(2)
+    v = mesh.vertices * scale + offset
+    rng = np.random.default_rng(15)
+    pts = np.concatenate([rng.uniform(-1.5, 1.5, (300, 3)), mesh.sample(100, seed=5)]) * scale + offset
+    dist, closest, _ = closest_points((v, mesh.faces), pts)
+    ref, _ = closest_points_brute_force((v, mesh.faces), pts)
+    atol = 1e-12 * (abs(offset) + scale)  # a few float64 ulps of the coordinates
+    np.testing.assert_allclose(dist, ref, rtol=1e-12, atol=atol)
+    sd = MeshDistance((v, mesh.faces)).signed_distance(pts[:300])
+    w = winding_number_brute_force(v - offset, mesh.faces, pts[:300] - offset)
+    clear = np.abs(ref[:300]) > 1e-9 * scale
+    np.testing.assert_array_equal((sd < 0)[clear], (w > 0.5)[clear])
+
+
+def test_serial_and_parallel_paths_agree(monkeypatch):
+    """Small inputs run on one thread (serial_below); results are identical either way, thread count restored."""
+    import numba
+
+    mesh = blob(3)
+    rng = np.random.default_rng(16)
+    pts = rng.uniform(-1.5, 1.5, (3000, 3))
+    threads = numba.get_num_threads()
+    out = []
+    for threshold in (0, 1 << 40):  # 0: always parallel; huge: always serial
+        monkeypatch.setattr(_bvh, "_PARALLEL_MIN_FACES", threshold)
+        monkeypatch.setattr(_bvh, "_PARALLEL_MIN_POINTS", threshold)
+        md = MeshDistance(mesh)
+        out.append((md.bvh.boxes, md.bvh.tri_index, md.signed_distance(pts), md.closest_points(pts)[1]))
+        assert numba.get_num_threads() == threads
+    for a, b in zip(*out, strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(RuntimeError), _bvh.serial_below(1, 2):
+        assert numba.get_num_threads() == 1
+        raise RuntimeError
+    assert numba.get_num_threads() == threads
+
+
+def test_vertex_pseudonormals_on_demand_match_numpy():
+    """Vertex pseudonormals are computed only for the vertices queries land on; they equal the angle-weighted sum."""
+    mesh = blob(2)
+    v, f = mesh.vertices, mesh.faces
+    md = MeshDistance(mesh)
+    assert md.is_closed and not md._vert_done.any()
+    rng = np.random.default_rng(17)
+    _, _, _, feat = md.query(v[:50] + 0.01 * mesh.vertex_normals[:50])
+    assert (feat < 3).any()  # some points off vertices (along the vertex normal) have a vertex as closest feature
+    md.signed_distance(v[:50] + 0.01 * mesh.vertex_normals[:50])
+    assert 0 < md._vert_done.sum() < len(v)
+    tri = v[f]
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    n /= np.linalg.norm(n, axis=1, keepdims=True)
+    ref = np.zeros_like(v)
+    for k in range(3):
+        u, w = tri[:, (k + 1) % 3] - tri[:, k], tri[:, (k + 2) % 3] - tri[:, k]
+        ang = np.arctan2(np.linalg.norm(np.cross(u, w), axis=1), np.einsum("ij,ij->i", u, w))
+        np.add.at(ref, f[:, k], ang[:, None] * n)
+    idx = rng.permutation(len(v))
+    np.testing.assert_allclose(md._vertex_normals(idx), ref[idx], rtol=0, atol=1e-12)
+    assert md._vert_done.all()
+    np.testing.assert_allclose(md._vertex_normals(idx[:7]), ref[idx[:7]], rtol=0, atol=1e-12)  # cached

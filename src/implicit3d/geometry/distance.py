@@ -21,9 +21,16 @@ from typing import Any, Literal
 
 import numpy as np
 import trimesh
-from numba import njit
+from numba import njit, prange
 
-from implicit3d.geometry._bvh import FEATURE_FACE, TriangleBVH, build_bvh, nearest
+from implicit3d.geometry import _bvh
+from implicit3d.geometry._bvh import (
+    FEATURE_FACE,
+    TriangleBVH,
+    build_bvh_indexed,
+    nearest,
+    serial_below,
+)
 from implicit3d.geometry.validation import as_mesh_arrays, as_points
 
 MeshLike = trimesh.Trimesh | tuple[np.ndarray, np.ndarray]
@@ -35,17 +42,22 @@ class MeshDistance:
     """Distance queries against one triangle mesh: build once, query many times.
 
     ``mesh``: a ``trimesh.Trimesh`` or ``(vertices (V, 3), faces (F, 3))``. Zero-area triangles are allowed.
+    ``leaf_size``: triangles per BVH leaf (1-15; 8 measured best for build + query on a 300k-face mesh).
     Attributes: ``vertices (V, 3) float64``, ``faces (F, 3) int64``, ``bvh``, ``build_seconds`` (BVH build time).
-    The pseudonormals and the watertightness check are computed on the first signed query and cached.
+    Face and edge pseudonormals and the watertightness check are computed on the first signed query and cached;
+    vertex pseudonormals only for the vertices that some query's closest feature is (also cached).
     """
 
-    def __init__(self, mesh: MeshLike, leaf_size: int = 4) -> None:
+    def __init__(self, mesh: MeshLike, leaf_size: int = 8) -> None:
         self.vertices, self.faces = as_mesh_arrays(mesh)
         self._mesh = mesh
         t0 = time.perf_counter()
-        self.bvh: TriangleBVH = build_bvh(self.vertices[self.faces], leaf_size=leaf_size)
+        self.bvh: TriangleBVH = build_bvh_indexed(self.vertices, self.faces, leaf_size=leaf_size)
         self.build_seconds = time.perf_counter() - t0
-        self._normals: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._normals: tuple[np.ndarray, np.ndarray] | None = None  # face unit normals, edge pseudonormals
+        self._half_edges: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # first, owner, corner
+        self._vert_n: np.ndarray | None = None  # vertex pseudonormals, filled on demand (see _vertex_normals)
+        self._vert_done: np.ndarray | None = None
         self._closed: bool | None = None
         self._orientation = 1.0
 
@@ -114,69 +126,85 @@ class MeshDistance:
         return trimesh.Trimesh(self.vertices, self.faces, process=False)
 
     def _prepare_sign(self) -> None:
-        face_n, edge_n, vert_n, closed, volume = _pseudonormals(self.vertices, self.faces)
-        self._normals = (face_n, edge_n, vert_n)
+        with serial_below(len(self.faces), _bvh._PARALLEL_MIN_FACES):
+            face_n, edge_n, first, owner, corner, closed, volume = _pseudonormals(self.vertices, self.faces)
+        self._normals = (face_n, edge_n)
+        self._half_edges = (first, owner, corner)
+        self._vert_n = np.zeros((len(self.vertices), 3))
+        self._vert_done = np.zeros(len(self.vertices), dtype=bool)
         self._closed = bool(closed)
         self._orientation = -1.0 if closed and volume < 0 else 1.0
+
+    def _vertex_normals(self, verts: np.ndarray) -> np.ndarray:
+        """Angle-weighted pseudonormals ``(K, 3)`` of vertices ``verts: (K,) int64``, computed on first use and cached.
+
+        Only the vertices that are some query's closest feature need one (a few percent of them for uniform
+        queries), so the corner angles (three arctan2 per face) are not computed for the whole mesh up front."""
+        assert self._half_edges is not None and self._normals is not None
+        need = np.unique(verts)
+        need = need[~self._vert_done[need]]
+        if len(need):
+            first, owner, corner = self._half_edges
+            _fill_vertex_normals(self.vertices, self.faces, first, owner, corner, self._normals[0], need, self._vert_n)
+            self._vert_done[need] = True
+        return self._vert_n[verts]
 
     def _pseudonormal_sign(
         self, points: np.ndarray, closest: np.ndarray, face: np.ndarray, feat: np.ndarray
     ) -> np.ndarray:
         assert self._normals is not None
-        face_n, edge_n, vert_n = self._normals
+        face_n, edge_n = self._normals
         normal = face_n[face]
         is_edge = (feat >= 3) & (feat < FEATURE_FACE)
         normal[is_edge] = edge_n[face[is_edge], feat[is_edge] - 3]
         is_vert = feat < 3
-        normal[is_vert] = vert_n[self.faces[face[is_vert], feat[is_vert]]]
+        verts = self.faces[face[is_vert], feat[is_vert]]
+        normal[is_vert] = self._vertex_normals(verts)
         side = np.einsum("ij,ij->i", points - closest, normal)
         return np.where(side < 0, -self._orientation, self._orientation)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _corner_angle(u, prev):  # pragma: no cover - compiled
+    """Angle between edge ``u`` and the reversed previous edge ``-prev`` (3-tuples), in [0, pi]."""
+    wx, wy, wz = -prev[0], -prev[1], -prev[2]
+    cx = u[1] * wz - u[2] * wy
+    cy = u[2] * wx - u[0] * wz
+    cz = u[0] * wy - u[1] * wx
+    return np.arctan2(np.sqrt(cx * cx + cy * cy + cz * cz), u[0] * wx + u[1] * wy + u[2] * wz)
+
+
+@njit(cache=True, inline="always")
+def _unit_normal(v, f, t):  # pragma: no cover - compiled
+    """Unit normal of face ``t`` as a 3-tuple ((v1 - v0) x (v2 - v0), normalized; zeros for a zero-area face)."""
+    p0 = f[t, 0]
+    p1 = f[t, 1]
+    p2 = f[t, 2]
+    ax = v[p1, 0] - v[p0, 0]
+    ay = v[p1, 1] - v[p0, 1]
+    az = v[p1, 2] - v[p0, 2]
+    bx = v[p2, 0] - v[p0, 0]
+    by = v[p2, 1] - v[p0, 1]
+    bz = v[p2, 2] - v[p0, 2]
+    nx = ay * bz - az * by
+    ny = az * bx - ax * bz
+    nz = ax * by - ay * bx
+    nrm = np.sqrt(nx * nx + ny * ny + nz * nz)
+    if nrm > 0.0:
+        return nx / nrm, ny / nrm, nz / nrm
+    return 0.0, 0.0, 0.0
+
+
+@njit(parallel=True, cache=True)
 def _pseudonormals(v, f):  # pragma: no cover - compiled
-    """Face unit normals (F, 3), edge pseudonormals (F, 3, 3) for edges (v0,v1), (v1,v2), (v2,v0) of every face,
-    angle-weighted vertex pseudonormals (V, 3), whether the mesh is closed (every directed edge a->b appears once and
-    its twin b->a once) and 6x the signed volume. Edge and vertex pseudonormals are unnormalized sums."""
+    """Face unit normals (F, 3), edge pseudonormals (F, 3, 3) (unnormalized sums) for edges (v0,v1), (v1,v2),
+    (v2,v0) of every face, the half-edges grouped by source vertex (``first`` (V + 1,), ``owner`` face and ``corner``
+    index (3F,), for ``_fill_vertex_normals``), whether the mesh is closed (every directed edge a->b appears once and
+    its twin b->a once) and 6x the signed volume. Two parallel passes over the faces (normals and volume terms;
+    twin lookups)."""
     nf = f.shape[0]
     nv = v.shape[0]
-    face_n = np.zeros((nf, 3))
-    vert_n = np.zeros((nv, 3))
-    edge_n = np.empty((nf, 3, 3))
-    volume6 = 0.0
-    e = np.empty((3, 3))
-    for t in range(nf):
-        for k in range(3):
-            for a in range(3):
-                e[k, a] = v[f[t, (k + 1) % 3], a] - v[f[t, k], a]  # edge k: corner k -> corner k+1
-        nx = e[0, 1] * -e[2, 2] + e[0, 2] * e[2, 1]  # (v1 - v0) x (v2 - v0), with v2 - v0 = -e[2]
-        ny = e[0, 2] * -e[2, 0] + e[0, 0] * e[2, 2]
-        nz = e[0, 0] * -e[2, 1] + e[0, 1] * e[2, 0]
-        nrm = np.sqrt(nx * nx + ny * ny + nz * nz)
-        if nrm > 0.0:
-            face_n[t, 0] = nx / nrm
-            face_n[t, 1] = ny / nrm
-            face_n[t, 2] = nz / nrm
-        p0 = f[t, 0]
-        p1 = f[t, 1]
-        p2 = f[t, 2]
-        volume6 += (
-            v[p0, 0] * (v[p1, 1] * v[p2, 2] - v[p1, 2] * v[p2, 1])
-            + v[p0, 1] * (v[p1, 2] * v[p2, 0] - v[p1, 0] * v[p2, 2])
-            + v[p0, 2] * (v[p1, 0] * v[p2, 1] - v[p1, 1] * v[p2, 0])
-        )
-        for k in range(3):  # interior angle at corner k between edge k and the reversed edge k-1
-            ux, uy, uz = e[k, 0], e[k, 1], e[k, 2]
-            km = (k + 2) % 3
-            wx, wy, wz = -e[km, 0], -e[km, 1], -e[km, 2]
-            cx = uy * wz - uz * wy
-            cy = uz * wx - ux * wz
-            cz = ux * wy - uy * wx
-            ang = np.arctan2(np.sqrt(cx * cx + cy * cy + cz * cz), ux * wx + uy * wy + uz * wz)
-            vi = f[t, k]
-            for a in range(3):
-                vert_n[vi, a] += ang * face_n[t, a]
-    # half-edges grouped by source vertex (counting sort), then each edge looks up its twin among b's out-edges
+    # half-edges grouped by source vertex (counting sort): each edge looks up its twin among b's out-edges
     first = np.zeros(nv + 1, np.int64)
     for t in range(nf):
         for k in range(3):
@@ -186,21 +214,37 @@ def _pseudonormals(v, f):  # pragma: no cover - compiled
     fill = first[:-1].copy()
     target = np.empty(3 * nf, np.int64)
     owner = np.empty(3 * nf, np.int64)
+    corner = np.empty(3 * nf, np.int64)
     for t in range(nf):
         for k in range(3):
             src = f[t, k]
             target[fill[src]] = f[t, (k + 1) % 3]
             owner[fill[src]] = t
+            corner[fill[src]] = k
             fill[src] += 1
-    closed = True
+    face_n = np.zeros((nf, 3))
+    edge_n = np.zeros((nf, 3, 3))
+    vol = np.empty(nf)
+    bad = np.zeros(nf, np.bool_)
+    for t in prange(nf):
+        p0 = f[t, 0]
+        p1 = f[t, 1]
+        p2 = f[t, 2]
+        face_n[t, 0], face_n[t, 1], face_n[t, 2] = _unit_normal(v, f, t)
+        vol[t] = (
+            v[p0, 0] * (v[p1, 1] * v[p2, 2] - v[p1, 2] * v[p2, 1])
+            + v[p0, 1] * (v[p1, 2] * v[p2, 0] - v[p1, 0] * v[p2, 2])
+            + v[p0, 2] * (v[p1, 0] * v[p2, 1] - v[p1, 1] * v[p2, 0])
+        )
+    volume6 = 0.0
     for t in range(nf):
+        volume6 += vol[t]
+    for t in prange(nf):  # second pass: needs the normals of the neighbours
         for k in range(3):
             a = f[t, k]
             b = f[t, (k + 1) % 3]
-            for c in range(3):
-                edge_n[t, k, c] = 0.0
             if a == b:
-                closed = False
+                bad[t] = True
                 continue
             same = 0
             for h in range(first[a], first[a + 1]):
@@ -215,8 +259,30 @@ def _pseudonormals(v, f):  # pragma: no cover - compiled
                     for c in range(3):
                         edge_n[t, k, c] += face_n[owner[h], c]
             if same != 1 or twins != 1:
-                closed = False
-    return face_n, edge_n, vert_n, closed, volume6
+                bad[t] = True
+    closed = not bad.any()
+    return face_n, edge_n, first, owner, corner, closed, volume6
+
+
+@njit(cache=True)
+def _fill_vertex_normals(v, f, first, owner, corner, face_n, verts, vert_n):  # pragma: no cover - compiled
+    """``vert_n[a] =`` sum over the corners at vertex ``a`` (its out-half-edges, in face order) of the interior angle
+    times the face's unit normal, for every ``a`` in ``verts``."""
+    for i in range(verts.shape[0]):
+        a = verts[i]
+        for c in range(3):
+            vert_n[a, c] = 0.0
+        for h in range(first[a], first[a + 1]):
+            t = owner[h]
+            k = corner[h]
+            p = f[t, k]
+            q = f[t, (k + 1) % 3]
+            r = f[t, (k + 2) % 3]
+            e = (v[q, 0] - v[p, 0], v[q, 1] - v[p, 1], v[q, 2] - v[p, 2])  # edge k: corner k -> corner k+1
+            prev = (v[p, 0] - v[r, 0], v[p, 1] - v[r, 1], v[p, 2] - v[r, 2])  # edge k-1: corner k-1 -> corner k
+            ang = _corner_angle(e, prev)
+            for c in range(3):
+                vert_n[a, c] += ang * face_n[t, c]
 
 
 # ---------------------------------------------------------------------- one-shot wrappers
