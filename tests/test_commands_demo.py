@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from implicit3d.cli import main
 from implicit3d.commands import demo
@@ -102,25 +103,26 @@ def test_completion_section_with_a_checkpoint(tmp_path):
     assert len(figs) >= 5 and figs[5][0]["type"] == "scatter3d"
 
 
-def test_single_file_safetensors_model(tmp_path):
-    from safetensors.torch import save_file
+def test_model_files_load_as_complete_loads_them(tmp_path):
+    from implicit3d.training.checkpoint import CheckpointError
 
     model = _tiny_model()
     path = tmp_path / "default.safetensors"
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path),
-              metadata={"model_config": json.dumps(model.config), "data_config": json.dumps({"n_inputs": 300})})
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    (tmp_path / "default.json").write_text(json.dumps({"model_config": model.config, "data_config": {"n_inputs": 300}}))
     loaded, meta = demo.load_model(path)
     assert meta["data_config"]["n_inputs"] == 300
     for k, v in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[k], v)
     save_file({"w": torch.zeros(2)}, str(tmp_path / "bare.safetensors"))
-    with pytest.raises(UserError, match="no model_config"):
+    with pytest.raises(CheckpointError, match="bare.json"):
         demo.load_model(tmp_path / "bare.safetensors")
-    (tmp_path / "junk.safetensors").write_bytes(b"not a tensor file")
-    with pytest.raises(UserError, match="not a readable safetensors"):
-        demo.load_model(tmp_path / "junk.safetensors")
 
 
 def test_bundled_model_is_absent_in_this_build():
     # when a bundled model ships, the default demo gains the completion section; until then it reports none
-    assert demo.bundled_model_path() is None
+    from implicit3d.completion import bundled_weights
+
+    assert bundled_weights() is None
+    with pytest.raises(UserError, match="no bundled model"):
+        demo.load_model(None)

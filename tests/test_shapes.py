@@ -169,3 +169,11 @@ def test_cli_writes_meshes_and_index(tmp_path, capsys):
     assert main(["shapes", "--category", "teapot", "-o", str(out)]) == 2
     assert "unknown category 'teapot'" in capsys.readouterr().err
     assert main(["shapes", "--category", "can"]) == 2
+
+
+def test_cli_default_format_obj_loads_back_watertight(tmp_path):
+    out = tmp_path / "obj"
+    assert main(["shapes", "--category", "bottle", "-n", "1", "-o", str(out), "--quiet"]) == 0
+    (path,) = out.glob("*.obj")
+    mesh = trimesh.load(path, force="mesh")
+    assert mesh.is_watertight and len(mesh.faces) > 1000

@@ -29,6 +29,7 @@ import torch
 import trimesh
 
 from implicit3d.errors import UserError
+from implicit3d.fileio import MESH_FORMATS, mesh_format, write_mesh  # noqa: F401  (re-exported for callers)
 
 DEFAULT_PADDING = 0.1  # `implicit3d prepare --padding` default: longest bbox edge = 1 - padding
 DEFAULT_N_INPUTS = 2048
@@ -379,22 +380,3 @@ def complete_points(
 # ------------------------------------------------------------------------------------------------ output
 
 
-MESH_FORMATS = {".ply": "ply", ".obj": "obj", ".glb": "glb", ".off": "off", ".stl": "stl"}
-
-
-def mesh_format(path: str | os.PathLike) -> str:
-    """trimesh export type of an output path; raises :class:`UserError` for an unknown extension."""
-    ext = Path(path).suffix.lower()
-    if ext not in MESH_FORMATS:
-        raise UserError(f"{path}: unknown mesh extension {ext or '(none)'!r}; use one of {', '.join(MESH_FORMATS)}")
-    return MESH_FORMATS[ext]
-
-
-def write_mesh(path: str | os.PathLike, mesh: trimesh.Trimesh) -> Path:
-    """Export ``mesh`` by extension (.ply binary, .obj, .glb, .off, .stl), atomically (temp file + rename)."""
-    from implicit3d.fileio import atomic_write_bytes
-
-    path = Path(path)
-    data = mesh.export(file_type=mesh_format(path))
-    atomic_write_bytes(path, data.encode() if isinstance(data, str) else data)
-    return path

@@ -12,7 +12,9 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+from implicit3d.errors import UserError
 
 
 def _umask() -> int:
@@ -72,3 +74,22 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, fsync: bool = False
 def atomic_write_text(path: str | os.PathLike, text: str, fsync: bool = False) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_writer`)."""
     atomic_write_bytes(path, text.encode("utf-8"), fsync=fsync)
+
+
+MESH_FORMATS = {".ply": "ply", ".obj": "obj", ".glb": "glb", ".off": "off", ".stl": "stl"}
+
+
+def mesh_format(path: str | os.PathLike) -> str:
+    """trimesh export type of an output path; raises :class:`UserError` for an unknown extension."""
+    ext = Path(path).suffix.lower()
+    if ext not in MESH_FORMATS:
+        raise UserError(f"{path}: unknown mesh extension {ext or '(none)'!r}; use one of {', '.join(MESH_FORMATS)}")
+    return MESH_FORMATS[ext]
+
+
+def write_mesh(path: str | os.PathLike, mesh: Any) -> Path:
+    """Export a ``trimesh.Trimesh`` by extension (.ply binary, .obj, .glb, .off, .stl), atomically."""
+    path = Path(path)
+    data = mesh.export(file_type=mesh_format(path))
+    atomic_write_bytes(path, data.encode() if isinstance(data, str) else data)
+    return path

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import importlib.resources
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,8 +19,6 @@ from typing import Any
 
 import numpy as np
 import trimesh
-
-from implicit3d.errors import UserError
 
 TITLE = "implicit3d demo: implicit functions on your own generated shapes"
 SECTION_TITLES = (
@@ -33,7 +29,6 @@ SECTION_TITLES = (
     "5. What a depth sensor sees: a noisy partial view",
     "6. Completing partial views with a trained model",
 )
-BUNDLED_MODEL = ("weights", "default.safetensors")  # package data path inside implicit3d
 N_STEPS = 6
 
 
@@ -90,8 +85,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--checkpoint",
         default=None,
-        help="trained model for the completion section: a checkpoint directory, a run directory or a "
-        ".safetensors file with its model_config (default: the bundled model, if this build has one)",
+        help="trained model for the completion section, as `implicit3d complete --checkpoint` takes it: a run "
+        "or checkpoint folder, or NAME.safetensors with NAME.json (default: the bundled model, if this build has one)",
     )
     p.add_argument("--quick", action="store_true", help="smaller grids and fewer objects (a few seconds)")
     return p
@@ -119,48 +114,11 @@ def run(args: argparse.Namespace) -> int:
 # model lookup
 
 
-def bundled_model_path() -> Path | None:
-    """The package's bundled model file, or ``None`` when this build has none."""
-    res = importlib.resources.files("implicit3d").joinpath(*BUNDLED_MODEL)
-    return Path(str(res)) if res.is_file() else None
+def load_model(path: str | Path | None) -> tuple[Any, dict[str, Any]]:
+    """``(model in eval mode, meta)`` as ``implicit3d complete`` loads it (``None``: the bundled model)."""
+    from implicit3d.completion import load_model as load
 
-
-def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
-    """Load a trained model for completion: ``(model in eval mode, meta)``.
-
-    ``path``: a checkpoint or run directory (:func:`implicit3d.training.checkpoint.load_checkpoint`), or a single
-    ``.safetensors`` file whose header metadata holds ``model_config`` (JSON) and optionally ``data_config``.
-    Raises :class:`UserError` naming the problem.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"checkpoint {path} not found")
-    if path.is_file() and path.suffix == ".safetensors":
-        from safetensors import safe_open
-
-        from implicit3d.models import create_model_from_config
-        from implicit3d.training.checkpoint import load_model_state
-
-        try:
-            with safe_open(str(path), framework="pt") as fh:
-                header = fh.metadata() or {}
-                state = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 - safe_open has no __iter__
-        except Exception as exc:  # safetensors raises several unrelated types for unreadable files
-            raise UserError(f"{path} is not a readable safetensors file: {exc}") from None
-        if "model_config" not in header:
-            raise UserError(f"{path} has no model_config in its safetensors metadata: cannot rebuild the model")
-        try:
-            meta = {k: json.loads(header[k]) for k in ("model_config", "data_config") if k in header}
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}: malformed JSON in its safetensors metadata ({exc})") from None
-        model = create_model_from_config(meta["model_config"])
-        load_model_state(model, state, path)
-        model.eval()
-        meta["directory"] = str(path)
-        return model, meta
-    from implicit3d.training.checkpoint import load_checkpoint
-
-    return load_checkpoint(path)
+    return load(path)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -203,9 +161,12 @@ def build_demo(
     settings = settings or DemoSettings.for_mode(quick)
     rng = np.random.default_rng(seed)
     model = meta = None
-    model_path = Path(checkpoint) if checkpoint is not None else bundled_model_path()
-    if model_path is not None:
-        model, meta = load_model(model_path)
+    from implicit3d.completion import bundled_weights
+
+    model_path: Path | str | None = checkpoint
+    if checkpoint is not None or bundled_weights() is not None:
+        model, meta = load_model(checkpoint)
+        model_path = checkpoint if checkpoint is not None else "the bundled model"
     result = DemoResult(path=Path(output) / "index.html")
     sections: list[Section] = []
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from implicit3d.errors import UserError
-from implicit3d.fileio import atomic_write_bytes
+from implicit3d.fileio import atomic_write_bytes, write_mesh
 
 FORMATS = ("obj", "ply", "stl", "glb")
 
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     for category, seed in tqdm(jobs, desc="shapes", unit="shape", disable=args.quiet):
         shape = shapes.generate(category, seed)
         path = out / f"{shape.name}.{args.format}"
-        atomic_write_bytes(path, shape.mesh.export(file_type=args.format))
+        write_mesh(path, shape.mesh)
         records.append(
             {
                 "name": shape.name,
