@@ -70,7 +70,8 @@ def test_evaluate_tables(run_dir, dataset, tmp_path, capsys) -> None:
         assert all(math.isfinite(v) for v in values), col
     for r in rows:
         assert 0.0 <= float(r["iou"]) <= 1.0 and 0.0 <= float(r["fscore@1%"]) <= 1.0
-        assert float(r["chamfer_l1_x10"]) == pytest.approx(10 * float(r["chamfer_l1"]), rel=1e-4)
+        # papers' unit: a tenth of the longest bounding-box edge, which prepare scales to 1 - padding (0.9)
+        assert float(r["chamfer_l1_x10"]) == pytest.approx(10 / 0.9 * float(r["chamfer_l1"]), rel=1e-4)
         assert float(r["chamfer_l1"]) == pytest.approx((float(r["accuracy"]) + float(r["completeness"])) / 2,
                                                         rel=1e-4)
         assert int(r["n_inputs"]) > 0
@@ -131,3 +132,5 @@ def test_dataset_command_errors(run_dir, dataset, tmp_path, capsys) -> None:
     assert main(["evaluate", "--data", str(dataset), "--resolution", "1", *base]) == 2
     assert main(["generate", "--data", str(dataset), "-o", str(tmp_path / "o")]) == 2
     assert "no bundled model" in capsys.readouterr().err
+    assert main(["generate", "--data", str(dataset), "--view", "9", *base]) == 2  # one view per shape here
+    assert "--view 9, but the shape has only 1 views" in capsys.readouterr().err

@@ -44,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output mesh (.ply, .obj, .glb, .off, .stl)")
     p.add_argument(
         "--checkpoint", default=None, metavar="DIR_OR_FILE",
-        help="trained model: run folder, checkpoint folder or file (default: the bundled model)",
+        help="trained model: run folder, checkpoint folder or file (default: the bundled model; none ships yet, so "
+        "this is required for now)",
     )
     p.add_argument("--intrinsics", default=None, metavar="K.json", help="camera intrinsics of a depth image")
     p.add_argument("--mask", default=None, metavar="MASK.png", help="object mask of a depth image (non-zero = object)")

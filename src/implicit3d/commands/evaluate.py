@@ -137,12 +137,14 @@ def model_occupancy(gen: Any, model: Any, inputs: np.ndarray, points: np.ndarray
     return values < gen.level
 
 
-def _row(shape: Any, method: str, metrics: dict[str, float], mesh: Any, seconds: float, note: str) -> dict[str, Any]:
+def _row(
+    shape: Any, method: str, metrics: dict[str, float], mesh: Any, seconds: float, note: str, bbox_edge: float
+) -> dict[str, Any]:
     from implicit3d.evaluation.metrics import to_paper_units
 
     row: dict[str, Any] = {"key": shape.key, "category": shape.category, "name": shape.name, "method": method}
     row.update(metrics)
-    row["chamfer_l1_x10"] = to_paper_units({"chamfer_l1": metrics["chamfer_l1"]})["chamfer_l1"]
+    row["chamfer_l1_x10"] = to_paper_units({"chamfer_l1": metrics["chamfer_l1"]}, bbox_edge)["chamfer_l1"]
     row.update({"n_inputs": len(shape.inputs), "vertices": len(mesh.vertices), "faces": len(mesh.faces),
                 "seconds": seconds, "note": note})
     return row
@@ -187,7 +189,8 @@ def markdown_summary(summary: list[dict[str, Any]], thresholds: tuple[float, ...
         "(network occupancy for the model, inside tests for baselines).",
         "",
         "Units: distances in normalized shape units (the cube [-0.5, 0.5]^3; longest bounding-box edge = 1 - "
-        "padding); 'Chamfer-L1 ×10' is the ONet/ConvONet papers' unit (1/10 of the bounding box). F-score "
+        "padding); 'Chamfer-L1 ×10' is the ONet/ConvONet papers' unit (1/10 of the object's longest bounding-box "
+        "edge, i.e. Chamfer-L1 × 10 / (1 - padding)). F-score "
         "thresholds are fractions of the cube's edge (1% = 0.01). 'empty' counts shapes with no predicted surface "
         "(scored with the reference penalties).",
         "",
@@ -200,11 +203,23 @@ def markdown_summary(summary: list[dict[str, Any]], thresholds: tuple[float, ...
     return "\n".join(lines) + "\n"
 
 
+def _finite_or_none(obj: Any) -> Any:
+    """``obj`` with NaN / inf numbers replaced by ``None`` (JSON ``null``), recursively."""
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_none(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    return obj
+
+
 def run(args: argparse.Namespace) -> int:
     import trimesh
 
     from implicit3d.commands.complete import resolve_device
     from implicit3d.completion import load_model
+    from implicit3d.data.prepare import load_manifest
     from implicit3d.evaluation.baselines import reconstruct
     from implicit3d.evaluation.metrics import (
         DISTANCE_KEYS,
@@ -226,6 +241,8 @@ def run(args: argparse.Namespace) -> int:
     gen = make_generator(model, meta, args, device)
     out = Path(args.output) if args.output else Path(f"eval-{args.split}")
     thresholds = tuple(args.thresholds or FSCORE_THRESHOLDS)
+    # the papers' unit is 1/10 of the object's longest bounding-box edge, which prepare scales to 1 - padding
+    bbox_edge = 1.0 - float(load_manifest(args.data).get("settings", {}).get("padding", 0.1))
 
     rows: list[dict[str, Any]] = []
     t_all = time.perf_counter()
@@ -237,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
         occ = model_occupancy(gen, model, shape.inputs, gt.volume_points)
         seconds = time.perf_counter() - t0
         metrics = evaluate_mesh(mesh, gt, n_points=args.n_points, rng=rng, thresholds=thresholds, pred_occ=occ)
-        rows.append(_row(shape, METHOD_MODEL, metrics, mesh, seconds, ""))
+        rows.append(_row(shape, METHOD_MODEL, metrics, mesh, seconds, "", bbox_edge))
         for name in baselines:
             t0 = time.perf_counter()
             note = ""
@@ -247,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
                 base, note = trimesh.Trimesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)), f"failed: {exc}"
             seconds = time.perf_counter() - t0
             metrics = evaluate_mesh(base, gt, n_points=args.n_points, rng=rng, thresholds=thresholds)
-            rows.append(_row(shape, name, metrics, base, seconds, note))
+            rows.append(_row(shape, name, metrics, base, seconds, note, bbox_edge))
 
     fcols = [fscore_key(t, n) for t in thresholds for n in ("fscore", "precision", "recall")]
     metric_keys = ["iou", *DISTANCE_KEYS, "chamfer_l1_x10", *SQUARED_DISTANCE_KEYS, "normal_consistency",
@@ -265,7 +282,7 @@ def run(args: argparse.Namespace) -> int:
     atomic_write_text(out / "summary.md", markdown_summary(summary, thresholds, info))
     atomic_write_text(
         out / "summary.json",
-        json.dumps({"settings": info, "summary": summary}, indent=1, default=float).replace("NaN", "null"),
+        json.dumps(_finite_or_none({"settings": info, "summary": summary}), indent=1, default=float, allow_nan=False),
     )
     best = {e["method"]: e for e in summary if e["category"] == "all"}
     f1 = fscore_key(0.01) if 0.01 in thresholds else fscore_key(thresholds[0])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -54,7 +55,8 @@ def add_dataset_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by ``generate`` and ``evaluate``."""
     p.add_argument(
         "--checkpoint", default=None, metavar="DIR_OR_FILE",
-        help="trained model: run folder, checkpoint folder or file (default: the bundled model)",
+        help="trained model: run folder, checkpoint folder or file (default: the bundled model; none ships yet, so "
+        "this is required for now)",
     )
     p.add_argument("--data", required=True, metavar="DATASET_DIR", help="a dataset built by `implicit3d prepare`")
     p.add_argument("--split", choices=("train", "val", "test"), default="test", help="dataset split (default test)")
@@ -122,6 +124,10 @@ def check_common(args: argparse.Namespace) -> None:
         raise UserError(f"--view must be >= 0, got {args.view}")
 
 
+class EmptyViewsError(UserError):
+    """A shape none of whose depth views saw the object (skipped by generate / evaluate with a warning)."""
+
+
 def split_keys(root: str | Path, split: str, limit: int | None = None) -> list[str]:
     """``"<category>/<name>"`` keys of a dataset split; :class:`UserError` if the folder is not a dataset."""
     from implicit3d.data import formats
@@ -157,12 +163,15 @@ def load_shape_input(
             v = formats.load_npz(d / formats.VIEWS)
             counts = np.diff(v["offsets"])
             usable = np.flatnonzero(counts > 0)
+            if view >= len(counts):
+                raise UserError(f"{d}: --view {view}, but the shape has only {len(counts)} views")
             if len(usable) == 0:
-                raise UserError(f"{key}: none of its depth views saw the object (use --input surface)")
-            k = int(usable[np.searchsorted(usable, view % len(counts)) % len(usable)])
+                raise EmptyViewsError(f"{key}: none of its depth views saw the object (use --input surface)")
+            k = int(usable[np.searchsorted(usable, view) % len(usable)])
             cloud = v["points"][v["offsets"][k] : v["offsets"][k + 1]]
         else:
             cloud = surf["points"]
+        loc, scale = np.asarray(surf["loc"], float), float(surf["scale"])
     except FileNotFoundError as exc:
         raise UserError(f"{d}: incomplete shape folder ({exc.filename or exc} missing)") from None
     except (KeyError, ValueError) as exc:
@@ -173,14 +182,19 @@ def load_shape_input(
     if noise > 0:
         cloud = cloud + rng.normal(0.0, noise, cloud.shape)
     category, name = key.split("/", 1)
-    return ShapeInput(key, category, name, cloud.astype(np.float32), np.asarray(surf["loc"], float),
-                      float(surf["scale"]))
+    return ShapeInput(key, category, name, cloud.astype(np.float32), loc, scale)
 
 
 def iter_inputs(args: argparse.Namespace, keys: list[str], settings: dict[str, Any]) -> Iterator[ShapeInput]:
+    """Inputs of ``keys`` in order; shapes without a usable depth view are skipped with a warning on stderr."""
     for key in keys:
-        yield load_shape_input(args.data, key, settings["input"], settings["n_inputs"], settings["noise"],
-                               args.view, args.seed)
+        try:
+            shape = load_shape_input(args.data, key, settings["input"], settings["n_inputs"], settings["noise"],
+                                     args.view, args.seed)
+        except EmptyViewsError as exc:
+            print(f"warning: skipped {exc}", file=sys.stderr)
+            continue
+        yield shape
 
 
 def make_generator(model: Any, meta: dict[str, Any], args: argparse.Namespace, device: str) -> Any:

@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         presets = getattr(sensing, "NOISE_PRESETS", None)
         if presets is not None and args.noise not in presets:
             raise UserError(f"unknown noise preset {args.noise!r}; choose from {', '.join(presets)}")
+    if args.seed < 0:
+        raise UserError(f"--seed must be >= 0, got {args.seed}")
     config = PrepareConfig(
         n_uniform=args.uniform,
         n_near=args.near,

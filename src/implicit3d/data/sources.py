@@ -22,7 +22,6 @@ Items are sorted (category, name) so a build does not depend on directory listin
 from __future__ import annotations
 
 import re
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,9 +107,13 @@ def safe_name(text: str) -> str:
 
 
 def catalogue_seed(category: str, index: int, seed: int) -> int:
-    """Generator seed of catalogue shape ``index`` of ``category`` in a build with ``seed`` (stable across runs)."""
-    ss = np.random.SeedSequence([int(seed), zlib.crc32(category.encode()), int(index)])
-    return int(ss.generate_state(1, dtype=np.uint32)[0])
+    """Generator seed of catalogue shape ``index`` of ``category`` in a build with ``seed`` (stable across runs):
+    :func:`implicit3d.shapes.shape_seed`, so ``prepare`` builds exactly the shapes ``shapes.catalogue`` lists."""
+    if int(seed) < 0:
+        raise UserError(f"--seed must be >= 0, got {seed}")
+    from implicit3d.shapes import shape_seed
+
+    return shape_seed(category, index, seed)
 
 
 def catalogue_categories() -> tuple[str, ...]:

@@ -106,8 +106,8 @@ def generate(category: str, seed: int) -> Shape:
 def shape_seed(category: str, index: int, seed: int = 0) -> int:
     """Seed of the ``index``-th shape of ``category`` in a catalogue built with ``seed``.
 
-    Same formula as ``implicit3d.data.sources.catalogue_seed``, so :func:`catalogue` lists exactly the shapes
-    ``implicit3d prepare --source catalogue:...`` builds.
+    ``implicit3d prepare --source catalogue:...`` uses it too, so :func:`catalogue` lists exactly the shapes it
+    builds.
     """
     ss = np.random.SeedSequence([int(seed), zlib.crc32(category.encode()), int(index)])
     return int(ss.generate_state(1, dtype=np.uint32)[0])
