@@ -126,3 +126,20 @@ def test_errors(root, tmp_path):
         ImplicitDataset(root, input="surface", pose="view")
     with pytest.raises(IndexError):
         ImplicitDataset(root)[5]
+
+
+def test_shapes_whose_views_saw_nothing_are_left_out_of_partial_input(root, tmp_path):
+    import json
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    key = formats.read_split(copy, "train")[0]
+    info_path = copy / key / formats.SHAPE_INFO
+    info = json.loads(info_path.read_text())
+    info["view_points"] = [0] * len(info["view_points"])
+    info_path.write_text(json.dumps(info))
+    full = ImplicitDataset(copy, split="train", input="surface")
+    with pytest.warns(UserWarning, match="none of their depth views"):
+        partial = ImplicitDataset(copy, split="train", input="partial")
+    assert key in full.keys and key not in partial.keys and partial.skipped == [key]

@@ -20,7 +20,9 @@ independent of DataLoader worker count, and differ between epochs after :meth:`I
 
 from __future__ import annotations
 
+import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +123,14 @@ class ImplicitDataset(Dataset):
         if input == "partial" and int(self.manifest.get("settings", {}).get("n_views", 0)) == 0:
             raise UserError(f"{self.root} was prepared without depth views (n_views = 0): input='partial' needs them")
         self.keys = formats.read_split(self.root, split)
+        self.skipped: list[str] = []  #: split keys left out: partial input, but no view saw the object
+        if input == "partial":
+            seen = [sum(self._shape_info(k).get("view_points") or [1]) > 0 for k in self.keys]
+            self.skipped = [k for k, ok in zip(self.keys, seen, strict=True) if not ok]
+            if self.skipped:
+                warnings.warn(f"{self.root}: {len(self.skipped)} {split} shape(s) left out, none of their depth "
+                              f"views saw the object: {', '.join(self.skipped[:5])}", stacklevel=2)
+                self.keys = [k for k, ok in zip(self.keys, seen, strict=True) if ok]
         self.split = split
         self.input = input
         self.n_inputs = int(n_inputs)
@@ -176,6 +186,13 @@ class ImplicitDataset(Dataset):
             np.concatenate(occ).astype(np.float32),
             np.concatenate(sdf).astype(np.float64),
         )
+
+    def _shape_info(self, key: str) -> dict:
+        """``shape.json`` of ``key`` (empty when unreadable: the item itself then reports the problem)."""
+        try:
+            return json.loads((self.root / key / formats.SHAPE_INFO).read_text())
+        except (OSError, ValueError):
+            return {}
 
     def _inputs(self, key: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
         """Canonical input cloud ``(N, 3)`` and, for partial views, the view's object rotation ``(3, 3)``."""
