@@ -30,3 +30,13 @@ def test_failure_keeps_old_file_and_leaves_no_temp(tmp_path):
 def test_bad_mode():
     with pytest.raises(ValueError, match="mode"), atomic_writer("x", "a"):
         pass
+
+
+def test_ensure_folder(tmp_path):
+    from implicit3d.errors import UserError
+    from implicit3d.fileio import ensure_folder
+
+    assert ensure_folder(tmp_path / "a" / "b").is_dir()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match="exists and is not a folder"):
+        ensure_folder(tmp_path / "file")

@@ -93,3 +93,15 @@ def write_mesh(path: str | os.PathLike, mesh: Any) -> Path:
     data = mesh.export(file_type=mesh_format(path))
     atomic_write_bytes(path, data.encode() if isinstance(data, str) else data)
     return path
+
+
+def ensure_folder(path: str | os.PathLike, what: str = "output") -> Path:
+    """Create folder ``path`` (and parents) if needed; :class:`UserError` when it exists as a file."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{what} {str(path)!r} exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {what} folder {str(path)!r}: {exc.strerror or exc}") from None
+    return path

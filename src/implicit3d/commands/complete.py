@@ -63,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--viewpoint", default=None, metavar="X,Y,Z|none",
         help="sensor position in the input frame for a single-view cloud: the object is assumed as deep as wide "
-        "behind what it shows (default: 0,0,0 for depth images, none for point clouds)",
+        "behind what it shows (default: 0,0,0 for depth images, none for point clouds); write a negative first "
+        "value as --viewpoint=-0.1,0,0",
     )
     p.add_argument("--resolution", type=int, default=128, help="extraction grid cells per axis (default 128)")
     p.add_argument("--threshold", type=float, default=0.5, help="occupancy probability of the surface (default 0.5)")

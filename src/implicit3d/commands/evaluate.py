@@ -228,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
         evaluate_mesh,
         fscore_key,
     )
-    from implicit3d.fileio import atomic_write_text
+    from implicit3d.fileio import atomic_write_text, ensure_folder
 
     check_common(args)
     if args.n_points < 1:
@@ -239,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
     model, meta = load_model(args.checkpoint, device)
     settings = resolve_input_settings(args, meta)
     gen = make_generator(model, meta, args, device)
-    out = Path(args.output) if args.output else Path(f"eval-{args.split}")
+    out = ensure_folder(Path(args.output) if args.output else Path(f"eval-{args.split}"))
     thresholds = tuple(args.thresholds or FSCORE_THRESHOLDS)
     # the papers' unit is 1/10 of the object's longest bounding-box edge, which prepare scales to 1 - padding
     bbox_edge = 1.0 - float(load_manifest(args.data).get("settings", {}).get("padding", 0.1))
@@ -277,7 +277,6 @@ def run(args: argparse.Namespace) -> int:
         "step": meta.get("step"), "units": "normalized shape units (cube [-0.5, 0.5]^3); chamfer_l1_x10: papers' units",
     }
     summary = summarize(rows, [*metric_keys, "seconds"])
-    out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "metrics.csv", csv_text(rows, columns))
     atomic_write_text(out / "summary.md", markdown_summary(summary, thresholds, info))
     atomic_write_text(

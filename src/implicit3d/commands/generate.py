@@ -237,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
     from implicit3d.commands.complete import resolve_device
     from implicit3d.completion import load_model, write_mesh
     from implicit3d.extraction import to_world
-    from implicit3d.fileio import atomic_write_bytes, atomic_write_text
+    from implicit3d.fileio import atomic_write_bytes, atomic_write_text, ensure_folder
 
     check_common(args)
     keys = split_keys(args.data, args.split, args.limit)
@@ -246,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
     settings = resolve_input_settings(args, meta)
     gen = make_generator(model, meta, args, device)
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out)
     rows: list[dict[str, Any]] = []
     shown: list[tuple[str, np.ndarray, Any]] = []
     t_all = time.perf_counter()

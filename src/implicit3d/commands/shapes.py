@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from implicit3d.errors import UserError
-from implicit3d.fileio import atomic_write_bytes, write_mesh
+from implicit3d.fileio import atomic_write_bytes, ensure_folder, write_mesh
 
 FORMATS = ("obj", "ply", "stl", "glb")
 
@@ -59,9 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise UserError(f"--seed must be >= 0, got {args.seed}")
     out = Path(args.output)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"output {str(out)!r} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out)
     cats = list(shapes.CATEGORIES) if args.category == "all" else [args.category]
     jobs = [(c, shapes.shape_seed(c, i, args.seed)) for c in cats for i in range(args.count)]
     records = []

@@ -427,6 +427,8 @@ def prepare(
     items = resolve_source(source, count, seed, up=up)
     manifest = _manifest(source, count, seed, config, up)
     manifest_path = root / formats.MANIFEST
+    if root.exists() and not root.is_dir():
+        raise UserError(f"output {str(root)!r} exists and is not a folder")
     if manifest_path.exists():
         old = formats.read_json(manifest_path)
         mismatched = [k for k in ("source", "count", "seed", "up", "settings") if old.get(k) != manifest[k]]
