@@ -112,6 +112,9 @@ def test_bad_json_gives_clear_error(tmp_path, text) -> None:
 def test_missing_and_mismatched(tmp_path) -> None:
     with pytest.raises(CheckpointError, match="not found"):
         load_checkpoint(tmp_path / "nope")
+    (tmp_path / "model.pt").write_bytes(b"pickle")
+    with pytest.raises(CheckpointError, match="not an implicit3d checkpoint"):
+        load_checkpoint(tmp_path / "model.pt")
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match="not a complete checkpoint"):
         load_checkpoint(tmp_path / "empty")

@@ -255,6 +255,11 @@ def resolve_checkpoint_dir(path: str | os.PathLike) -> Path:
             return cand
     if path.is_dir():
         raise CheckpointError(f"{path / META_FILE} not found: {path} is not a complete checkpoint")
+    if path.is_file():
+        raise CheckpointError(
+            f"{path} is not an implicit3d checkpoint: expected a run or checkpoint folder, its {META_FILE}, "
+            f"or NAME.safetensors with NAME.json (pickled .pt/.pth files are not loaded)"
+        )
     raise CheckpointError(f"checkpoint {path} not found")
 
 
