@@ -10,10 +10,12 @@ Fields:
 - ``bottle+mlp``: the same SDF plus a 5-layer, 128-wide random MLP (torch, CPU) scaled to a small ripple, so the
   per-point cost is that of a small decoder and evaluation dominates, as with a trained model.
 
-Then the latency from a 2048-point partial cloud to a mesh at 128^3 with the small ConvONet grid model, if
-``implicit3d.models`` provides it (random weights: the time, not the shape, is what is measured).
+Then the latency from a 2048-point partial cloud to a mesh at 128^3 with the small ConvONet grid model, MISE beside
+the dense grid of the same model (baseline): random weights, or a trained model with ``--checkpoint RUN`` (a trained
+field has a thin surface band, so MISE evaluates far fewer points than for random weights).
 
-Usage: ``python benchmarks/bench_extraction.py [--resolution 256] [--mlp-resolution 256] [--repeats 3]``.
+Usage: ``python benchmarks/bench_extraction.py [--resolution 256] [--mlp-resolution 256] [--repeats 3]
+[--checkpoint RUN]``.
 Timings are medians over ``--repeats`` runs (the dense MLP grid runs ``--mlp-repeats`` times, default 1).
 """
 
@@ -116,24 +118,18 @@ def _fmt(seconds: dict[str, float]) -> str:
     return " ".join(f"{k}={v:.3f}" for k, v in seconds.items())
 
 
-def latency(repeats: int) -> None:
-    print("\n## latency: 2048-point partial cloud -> mesh at 128^3 (MISE), small ConvONet grid model")
-    try:
-        from implicit3d.models import create_model
-    except ImportError as exc:
-        print(f"SKIPPED: implicit3d.models.create_model is not available yet ({exc})")
-        return
-    model, used = None, None
-    for name in ("conv_onet_grid_small", "conv_onet_grid"):
-        try:
-            model = create_model(name)
-            used = name
-            break
-        except Exception as exc:  # noqa: BLE001 - registry may not know the name yet
-            print(f"  create_model({name!r}) failed: {type(exc).__name__}: {exc}")
-    if model is None:
-        print("SKIPPED: no small ConvONet grid model in the registry yet")
-        return
+def latency(repeats: int, checkpoint: str | None = None) -> None:
+    """Partial cloud -> mesh at 128^3 with MISE, beside the dense 128^3 grid of the same model (baseline)."""
+    print("\n## latency: 2048-point partial cloud -> mesh at 128^3, small ConvONet grid model")
+    from implicit3d.models import create_model
+
+    if checkpoint:
+        from implicit3d.completion import load_model
+
+        model, meta = load_model(checkpoint)
+        used = f"{meta['model_config'].get('name')} (trained: {checkpoint}, step {meta.get('step')})"
+    else:
+        model, used = create_model("conv_onet_grid_small").eval(), "conv_onet_grid_small (random weights)"
     n_params = sum(p.numel() for p in model.parameters())
     rng = np.random.default_rng(0)
     # a partial view: the half of a bottle's surface facing +x, with noise
@@ -141,14 +137,18 @@ def latency(repeats: int) -> None:
     near = pts[np.abs(bottle_sdf(pts)) < 0.004]
     near = near[near[:, 0] > 0]
     cloud = near[rng.choice(len(near), 2048, replace=len(near) < 2048)] + rng.normal(0, 0.003, (2048, 3))
-    gen = MeshGenerator(kind="occupancy", method="mise", resolution=128, batch_size=100_000)
     torch.set_grad_enabled(False)
-    gen.generate(model, cloud)  # warm-up
-    t, mesh = timed(lambda: gen.generate(model, cloud), repeats)
-    info = mesh.metadata["extraction"]
-    print(f"model {used} ({n_params:,} parameters, random weights), torch threads {torch.get_num_threads()}")
-    print(f"latency {t:.3f} s (goal <= 1 s) [median of {repeats}]; points evaluated {info['n_evaluated']:,} of "
-          f"{info['n_grid']:,}; faces {len(mesh.faces):,}; breakdown: " + _fmt(info["seconds"]))
+    results = {}
+    for method in ("mise", "dense"):
+        gen = MeshGenerator(kind="occupancy", method=method, resolution=128, batch_size=100_000)
+        gen.generate(model, cloud)  # warm-up
+        results[method] = timed(lambda g=gen: g.generate(model, cloud), repeats)
+    print(f"model {used}, {n_params:,} parameters, torch threads {torch.get_num_threads()}, median of {repeats}")
+    t_dense = results["dense"][0]
+    for method, (t, mesh) in results.items():
+        info = mesh.metadata["extraction"]
+        print(f"{method:<6} latency {t:.3f} s ({t_dense / t:.1f}x the dense grid) ; goal <= 1 s; points evaluated "
+              f"{info['n_evaluated']:,} of {info['n_grid']:,}; faces {len(mesh.faces):,}; " + _fmt(info["seconds"]))
 
 
 def main() -> None:
@@ -159,6 +159,7 @@ def main() -> None:
     parser.add_argument("--mlp-repeats", type=int, default=1, help="runs of the (slow) dense MLP grid")
     parser.add_argument("--batch-size", type=int, default=262_144)
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--checkpoint", default=None, help="trained model for the latency section (default: random)")
     args = parser.parse_args()
     print(f"# bench_extraction — torch threads {torch.get_num_threads()}")
     compare("bottle (analytic numpy SDF)", bottle_sdf, args.resolution, args.repeats, args.repeats, args.batch_size)
@@ -166,7 +167,7 @@ def main() -> None:
         compare("bottle + random 5x128 MLP (torch CPU)", MLPRipple(), args.mlp_resolution, args.repeats,
                 args.mlp_repeats, args.batch_size)
     if not args.skip_latency:
-        latency(args.repeats)
+        latency(args.repeats, args.checkpoint)
 
 
 if __name__ == "__main__":
