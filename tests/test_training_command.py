@@ -97,3 +97,22 @@ def test_checkpoint_remembers_the_dataset_normalization(tmp_path, patched) -> No
     assert meta["normalization"] == {"padding": 0.2}
     assert meta["dataset"]["settings"]["view_pose"] == "yaw" and meta["dataset"]["seed"] == 3
     assert train_cmd.dataset_meta(str(tmp_path / "missing")) == {}
+
+
+def test_validation_uses_uniform_query_points(tmp_path, monkeypatch) -> None:
+    built = []
+
+    class FakeDataset:
+        def __init__(self, root, split="train", points_source="uniform", n_points=2048, seed=0):
+            built.append((split, {"points_source": points_source, "n_points": n_points}))
+
+        def __len__(self):
+            return 3
+
+    import implicit3d.data.dataset as ds
+
+    monkeypatch.setattr(ds, "ImplicitDataset", FakeDataset)
+    train_cmd.build_datasets({"root": "x", "points_source": "mixed", "n_points": 1024, "val_n_points": 4096}, 0)
+    (_, train_kw), (_, val_kw) = built
+    assert train_kw["points_source"] == "mixed" and train_kw["n_points"] == 1024
+    assert val_kw["points_source"] == "uniform" and val_kw["n_points"] == 4096

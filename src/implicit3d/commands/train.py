@@ -95,6 +95,10 @@ def build_datasets(data_cfg: dict[str, Any], seed: int) -> tuple[Any, Any | None
     if not root:
         raise UserError("no dataset: set data.root in the run file or pass --data DIR")
     cfg.setdefault("seed", seed)
+    # validation measures volumetric IoU as the ONet / ConvONet papers do: uniform points in the cube, no noise
+    # augmentation of the query points (inputs keep the training noise); override with data.val_* keys
+    val_overrides = {"points_source": cfg.pop("val_points_source", "uniform"),
+                     "n_points": cfg.pop("val_n_points", max(int(cfg.get("n_points", 2048)), 8192))}
     valid = set(inspect.signature(ImplicitDataset.__init__).parameters) - {"self", "root", "split"}
     unknown = sorted(set(cfg) - valid)
     if unknown:
@@ -108,7 +112,7 @@ def build_datasets(data_cfg: dict[str, Any], seed: int) -> tuple[Any, Any | None
     if len(train) == 0:
         raise UserError(f"{root}: the train split is empty")
     try:
-        val = ImplicitDataset(root, "val", **cfg)
+        val = ImplicitDataset(root, "val", **(cfg | val_overrides))
     except UserError:
         val = None
     if val is not None and len(val) == 0:
