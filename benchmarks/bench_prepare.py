@@ -28,9 +28,13 @@ from implicit3d.geometry.sampling import sample_near_surface, sample_surface, sa
 from implicit3d.geometry.transforms import normalize_to_unit_cube
 
 
-def trimesh_labels(mesh, points, method):
+def trimesh_labels(mesh, points, method, chunk: int = 2000):
+    """Baseline labels: trimesh ``contains`` + ``proximity.closest_point`` (in chunks: its candidate arrays grow with
+    points x nearby triangles and exhaust memory on 200k points at once)."""
     occ = mesh.contains(points)
-    _, dist, _ = trimesh.proximity.closest_point(mesh, points)
+    dist = np.concatenate(
+        [trimesh.proximity.closest_point(mesh, points[i : i + chunk])[1] for i in range(0, len(points), chunk)]
+    )
     return occ, np.where(occ, -dist, dist)
 
 

@@ -12,7 +12,7 @@ On CUDA the model is also timed in plain fp32 next to the trainer's default bf16
 Figures are medians over ``--repeats`` timed blocks of ``--steps`` updates after ``--warmup`` updates. Nothing is
 asserted; timings on a shared machine are noisy, compare the ratios.
 
-    python benchmarks/bench_training.py                      # all registered models (small configs if present)
+    python benchmarks/bench_training.py                      # all registered models, full and small
     python benchmarks/bench_training.py --models occnet --device cuda --batch-size 32 --n-points 2048
 """
 
@@ -23,16 +23,12 @@ import math
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
-import yaml
 from torch import nn
 
 from implicit3d.training import TrainConfig, Trainer
 from implicit3d.training.synthetic import SphereDataset, TinyPointNetOccupancy
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 class PlainMLP(nn.Module):
@@ -76,20 +72,12 @@ def registered_models() -> list[str]:
 
 
 def build(name: str) -> nn.Module:
-    """``configs/<name>_small.yaml`` (model section) if present, else ``create_model(name)``; the tiny stand-in."""
+    """The registered model ``name`` (``*_small`` names are the CPU-sized variants); the tiny stand-in."""
     if name == "tiny_pointnet":
         return TinyPointNetOccupancy(hidden=64, latent=64)
-    import implicit3d.models as models
+    from implicit3d.models import create_model
 
-    for path in (ROOT / "configs" / f"{name}_small.yaml", ROOT / "configs" / f"{name}.yaml"):
-        if path.is_file():
-            cfg = (yaml.safe_load(path.read_text()) or {}).get("model")
-            if cfg:
-                cfg = {**cfg, "name": cfg.get("name", name)}
-                if hasattr(models, "create_model_from_config"):
-                    return models.create_model_from_config(cfg)
-                return models.create_model(cfg.pop("name"), **cfg)
-    return models.create_model(name)
+    return create_model(name)
 
 
 def time_steps(model: nn.Module, batch: dict, device: str, amp: str, steps: int, warmup: int, repeats: int) -> float:
