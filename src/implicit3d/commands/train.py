@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import inspect
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 import yaml
 
 from implicit3d.errors import UserError
+
+if TYPE_CHECKING:  # torch is imported when the command runs: `implicit3d --help` stays fast
+    import torch
 
 EPILOG = """\
 run file (YAML):
@@ -121,6 +123,8 @@ def build_datasets(data_cfg: dict[str, Any], seed: int) -> tuple[Any, Any | None
 
 
 def _device(choice: str) -> str:
+    import torch
+
     if choice == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if choice == "cuda" and not torch.cuda.is_available():
@@ -148,6 +152,8 @@ def dataset_meta(root: str | None) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from implicit3d.fileio import atomic_write_text
     from implicit3d.training import distributed as dist_utils
     from implicit3d.training.config import TrainConfig, load_run_config
