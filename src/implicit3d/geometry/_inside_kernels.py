@@ -53,6 +53,18 @@ def _cell_range(lo: float, hi: float, origin: float, inv: float, n: int) -> tupl
 
 
 @njit(cache=True)
+def _triangle_cells(tri: np.ndarray, t: int, u0: float, v0: float, inv: float, nu: int, nv: int) -> tuple:
+    """Cell index ranges ``(ia, ib, ja, jb)`` (inclusive) covered by the (u, v) bounding box of triangle ``t``."""
+    ulo = min(tri[t, 0], min(tri[t, 3], tri[t, 6]))
+    uhi = max(tri[t, 0], max(tri[t, 3], tri[t, 6]))
+    vlo = min(tri[t, 1], min(tri[t, 4], tri[t, 7]))
+    vhi = max(tri[t, 1], max(tri[t, 4], tri[t, 7]))
+    ia, ib = _cell_range(ulo, uhi, u0, inv, nu)
+    ja, jb = _cell_range(vlo, vhi, v0, inv, nv)
+    return ia, ib, ja, jb
+
+
+@njit(cache=True)
 def build_grid(tri: np.ndarray, u0: float, v0: float, inv: float, nu: int, nv: int) -> tuple[np.ndarray, np.ndarray]:
     """Bucket triangles ``tri (F, 10)`` (u v w of the 3 corners, then max w) by their (u, v) bounding box.
 
@@ -61,12 +73,7 @@ def build_grid(tri: np.ndarray, u0: float, v0: float, inv: float, nu: int, nv: i
     f = tri.shape[0]
     counts = np.zeros(nu * nv + 1, np.int64)
     for t in range(f):
-        ulo = min(tri[t, 0], min(tri[t, 3], tri[t, 6]))
-        uhi = max(tri[t, 0], max(tri[t, 3], tri[t, 6]))
-        vlo = min(tri[t, 1], min(tri[t, 4], tri[t, 7]))
-        vhi = max(tri[t, 1], max(tri[t, 4], tri[t, 7]))
-        ia, ib = _cell_range(ulo, uhi, u0, inv, nu)
-        ja, jb = _cell_range(vlo, vhi, v0, inv, nv)
+        ia, ib, ja, jb = _triangle_cells(tri, t, u0, v0, inv, nu, nv)
         for i in range(ia, ib + 1):
             for j in range(ja, jb + 1):
                 counts[i * nv + j + 1] += 1
@@ -76,12 +83,7 @@ def build_grid(tri: np.ndarray, u0: float, v0: float, inv: float, nu: int, nv: i
     fill = cell_start[:-1].copy()
     cell_tris = np.empty(cell_start[-1], np.int32)
     for t in range(f):
-        ulo = min(tri[t, 0], min(tri[t, 3], tri[t, 6]))
-        uhi = max(tri[t, 0], max(tri[t, 3], tri[t, 6]))
-        vlo = min(tri[t, 1], min(tri[t, 4], tri[t, 7]))
-        vhi = max(tri[t, 1], max(tri[t, 4], tri[t, 7]))
-        ia, ib = _cell_range(ulo, uhi, u0, inv, nu)
-        ja, jb = _cell_range(vlo, vhi, v0, inv, nv)
+        ia, ib, ja, jb = _triangle_cells(tri, t, u0, v0, inv, nu, nv)
         for i in range(ia, ib + 1):
             for j in range(ja, jb + 1):
                 c = i * nv + j
