@@ -95,6 +95,39 @@ def test_transforms_keep_labels_consistent(root, pose):
         assert in_dist.max() < 2e-3 * s  # inputs transformed with the points
 
 
+def test_visible_normalization_frames_the_observed_box_and_keeps_labels(root):
+    from implicit3d.geometry.transforms import visible_box_params
+
+    ds = ImplicitDataset(root, input="partial", n_inputs=600, n_points=3000, points_source="mixed", pose="so3",
+                         normalize="visible", visible_extent=0.6, seed=2)
+    for i in range(len(ds)):
+        item = ds[i]
+        inputs = item["inputs"].double().numpy()
+        loc, scale = visible_box_params(inputs, 0.6)
+        np.testing.assert_allclose(loc, 0.0, atol=1e-5)  # the observed box is centred ...
+        np.testing.assert_allclose(scale, 1.0, rtol=1e-5)  # ... with its longest edge 0.6
+        t = item["transform"].double().numpy()
+        assert np.abs(t[:3, 3]).max() > 1e-4  # a translation, unlike the object frame
+        mesh = trimesh.load(root / "bottle" / item["name"] / "mesh.ply", process=False)
+        mesh.apply_transform(t)
+        pts = item["points"].double().numpy()
+        ref_occ = mesh.contains(pts)
+        _, ref_dist, _ = trimesh.proximity.closest_point(mesh, pts)
+        far = ref_dist > 2e-3
+        assert np.mean(item["occ"].numpy()[far] == ref_occ[far]) > 0.999
+        # some uniform queries were moved to the part of the model cube the stored samples do not cover
+        canon = (pts - t[:3, 3]) @ np.linalg.inv(t[:3, :3]).T
+        filled = np.abs(canon).max(axis=1) > 0.5 + 1e-4  # beyond the stored uniform samples' cube ...
+        filled[1500:] = False  # ... among the uniform half (near-surface points may leave it)
+        assert filled.sum() > 0 and (np.abs(pts[filled]) <= 0.55 + 1e-9).all()
+        assert not ref_occ[filled].any()
+        sdf = item["sdf"].numpy()
+        assert (sdf[filled] > 0).all() and (sdf[filled] <= ref_dist[filled] + 1e-4).all()  # a lower bound
+        s = np.cbrt(np.linalg.det(t[:3, :3]))
+        close = np.isclose(np.abs(sdf[~filled]), ref_dist[~filled], atol=2e-3 * s, rtol=5e-3)
+        assert close.mean() > 0.995  # SDF scales with the frame
+
+
 def test_view_pose_reproduces_rendered_pose(root):
     ds = ImplicitDataset(root, input="partial", n_inputs=200, pose="view")
     item = ds[0]

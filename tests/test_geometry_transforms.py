@@ -95,3 +95,23 @@ def test_pose_algebra():
         apply_pose(np.eye(3), x)
     with pytest.raises(ValueError, match="rotation"):
         make_pose(np.eye(4))
+
+
+def test_visible_box_params_frames_the_observed_box_robustly() -> None:
+    from implicit3d.geometry.transforms import visible_box_params
+
+    rng = np.random.default_rng(0)
+    pts = rng.uniform([-1.0, 0.0, 2.0], [1.0, 0.5, 2.25], (20_000, 3))
+    loc, scale = visible_box_params(pts, extent=0.5, quantile=0.0)
+    np.testing.assert_allclose(loc, [0.0, 0.25, 2.125], atol=1e-3)
+    np.testing.assert_allclose(scale, 2.0 / 0.5, rtol=1e-3)  # longest edge 2 -> 0.5
+    # a few flying pixels far away move the plain box but not the trimmed one
+    noisy = np.concatenate([pts, [[30.0, 0.0, 2.0], [0.0, -9.0, 2.0]]])
+    loc_q, scale_q = visible_box_params(noisy, extent=0.5)
+    np.testing.assert_allclose(loc_q, loc, atol=0.02)
+    np.testing.assert_allclose(scale_q, scale, rtol=0.02)
+    assert visible_box_params(noisy, extent=0.5, quantile=0.0)[1] > 50
+    with pytest.raises(ValueError, match="extent"):
+        visible_box_params(pts, extent=1.5)
+    with pytest.raises(ValueError, match="degenerate"):
+        visible_box_params(np.ones((10, 3)))

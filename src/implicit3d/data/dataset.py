@@ -14,6 +14,14 @@ Augmentations are applied identically to inputs and query points: a rotation ``R
 by ``s``. Gaussian ``noise`` (std in the item's units) is then added to the inputs only. With a rotation, points
 of the cube may leave ``[-0.5, 0.5]^3`` (up to ``sqrt(3) / 2``).
 
+``normalize="visible"`` then re-frames the item by what was observed, as completion must do with a real scan
+(the whole object's box is unknown there): inputs and queries are mapped by ``x -> (x - c) / k`` where ``c, k``
+come from :func:`implicit3d.geometry.transforms.visible_box_params` of the (noisy) inputs, so the observed box
+is centred with its longest edge ``visible_extent``. The SDF is divided by ``k``. Part of the model cube
+``[-0.55, 0.55]^3`` may then lie outside the region the stored samples cover; some of the uniform queries are
+replaced by points drawn there, which are known to be empty (occupancy 0; their SDF is a lower bound: the
+distance to the stored cube). ``transform`` then holds the whole similarity including the translation.
+
 Randomness: item ``i`` draws from ``numpy.random.default_rng([seed, epoch, i])``, so items are reproducible,
 independent of DataLoader worker count, and differ between epochs after :meth:`ImplicitDataset.set_epoch`.
 """
@@ -32,11 +40,13 @@ from torch.utils.data import Dataset
 
 from implicit3d.data import formats
 from implicit3d.errors import UserError
-from implicit3d.geometry.transforms import random_rotation
+from implicit3d.geometry.transforms import VISIBLE_EXTENT, random_rotation, visible_box_params
 
 INPUTS = ("surface", "partial", "voxels")
 POINT_SOURCES = ("uniform", "near", "mixed")
 POSES = ("canonical", "yaw", "so3", "view")
+NORMALIZATIONS = ("object", "visible")
+MODEL_CUBE = 0.55  #: half-edge of the cube the models cover (padding 0.1 around [-0.5, 0.5]^3)
 
 
 def voxelize(points: np.ndarray, resolution: int, bounds: float = 0.5) -> np.ndarray:
@@ -73,7 +83,9 @@ class ImplicitDataset(Dataset):
     ``"uniform"`` (cube), ``"near"`` (near-surface) or ``"mixed"`` (half each); ``noise`` std of Gaussian input
     noise; ``pose`` ``"canonical"`` (no rotation), ``"yaw"`` (random about +z), ``"so3"`` (uniform random) or
     ``"view"`` (partial input only: the object rotation the chosen view was rendered with); ``scale_range``
-    ``(lo, hi)`` uniform random scale or ``None``; ``seed`` base seed; ``cache`` keep loaded files in memory.
+    ``(lo, hi)`` uniform random scale or ``None``; ``normalize`` ``"object"`` (the stored frame: the whole object's
+    box) or ``"visible"`` (the observed input's box, see the module docstring) with ``visible_extent`` the longest
+    edge of that box; ``seed`` base seed; ``cache`` keep loaded files in memory.
     """
 
     def __init__(
@@ -87,6 +99,8 @@ class ImplicitDataset(Dataset):
         noise: float = 0.0,
         pose: str = "canonical",
         scale_range: tuple[float, float] | None = None,
+        normalize: str = "object",
+        visible_extent: float = VISIBLE_EXTENT,
         seed: int = 0,
         voxel_resolution: int = 32,
         cache: bool = False,
@@ -112,6 +126,10 @@ class ImplicitDataset(Dataset):
             raise ValueError(f"pose must be one of {POSES}, got {pose!r}")
         if pose == "view" and input != "partial":
             raise ValueError('pose="view" uses the recorded pose of a depth view: it needs input="partial"')
+        if normalize not in NORMALIZATIONS:
+            raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
+        if not 0.0 < visible_extent <= 1.0:
+            raise ValueError(f"visible_extent must be in (0, 1], got {visible_extent}")
         if n_inputs < 1 or n_points < 1:
             raise ValueError(f"n_inputs and n_points must be >= 1, got {n_inputs} and {n_points}")
         if noise < 0:
@@ -139,6 +157,8 @@ class ImplicitDataset(Dataset):
         self.noise = float(noise)
         self.pose = pose
         self.scale_range = None if scale_range is None else (float(scale_range[0]), float(scale_range[1]))
+        self.normalize = normalize
+        self.visible_extent = float(visible_extent)
         self.seed = int(seed)
         self.voxel_resolution = int(voxel_resolution)
         self.epoch = 0
@@ -211,6 +231,28 @@ class ImplicitDataset(Dataset):
         idx = _choose(rng, len(cloud), self.n_inputs)
         return cloud[idx].astype(np.float64), rotation
 
+    def _fill_empty(
+        self, points: np.ndarray, occ: np.ndarray, sdf: np.ndarray, transform: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Replace uniform queries by points of the model cube that lie outside the stored cube ``[-0.5, 0.5]^3``
+        (mapped by ``transform``): the object is inside that cube, so they are empty. Keeps the point count."""
+        n_uniform = {"uniform": len(points), "mixed": len(points) - len(points) // 2}.get(self.points_source, 0)
+        if n_uniform == 0:
+            return points, occ, sdf
+        cand = rng.uniform(-MODEL_CUBE, MODEL_CUBE, (n_uniform, 3))
+        lin, t = transform[:3, :3], transform[:3, 3]
+        canon = (cand - t) @ np.linalg.inv(lin).T
+        gap = np.abs(canon).max(axis=1) - 0.5  # > 0: outside the stored cube (canonical units)
+        outside = np.flatnonzero(gap > 0)
+        if len(outside) == 0:
+            return points, occ, sdf
+        k = len(outside)
+        points, occ, sdf = points.copy(), occ.copy(), sdf.copy()
+        points[:k] = cand[outside]
+        occ[:k] = 0.0
+        sdf[:k] = gap[outside] * float(np.cbrt(abs(np.linalg.det(lin))))  # a lower bound, in the item's units
+        return points, occ, sdf
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not 0 <= index < len(self.keys):
             raise IndexError(f"index {index} out of range for {len(self.keys)} shapes")
@@ -234,6 +276,14 @@ class ImplicitDataset(Dataset):
             inputs = inputs + rng.normal(0.0, self.noise, inputs.shape)
         transform = np.eye(4)
         transform[:3, :3] = linear
+        if self.normalize == "visible":
+            loc, k = visible_box_params(inputs, self.visible_extent)
+            inputs = (inputs - loc) / k
+            points = (points - loc) / k
+            sdf = sdf / k
+            transform[:3, :3] /= k
+            transform[:3, 3] = -loc / k
+            points, occ, sdf = self._fill_empty(points, occ, sdf, transform, rng)
 
         category, name = key.split("/", 1)
         item_inputs = voxelize(inputs, self.voxel_resolution) if self.input == "voxels" else inputs.astype(np.float32)

@@ -36,6 +36,38 @@ def normalization_params(vertices: np.ndarray, padding: float = 0.1) -> tuple[np
     return (lo + hi) / 2.0, extent / (1.0 - padding)
 
 
+VISIBLE_EXTENT = 0.7  #: longest edge of an observed cloud's box after visible-box normalization
+VISIBLE_QUANTILE = 0.005  #: per-axis quantile that trims the observed box (flying pixels, outliers)
+
+
+def visible_box_params(
+    points: np.ndarray, extent: float = VISIBLE_EXTENT, quantile: float = VISIBLE_QUANTILE
+) -> tuple[np.ndarray, float]:
+    """``(loc (3,) float64, scale float)`` that normalize an *observed* cloud ``points (N, 3)`` by its own box.
+
+    Same convention as :func:`normalization_params` (``normalized = (x - loc) / scale``), but from what a sensor
+    saw rather than the whole object: ``loc`` is the centre of the cloud's per-axis ``[quantile, 1 - quantile]``
+    box (robust to a few flying pixels) and ``scale`` makes its longest edge measure ``extent``. ``extent`` < 1
+    leaves room for the unseen back of the object inside the model's cube. Used identically by training
+    (``data.normalize: visible``) and completion, so the two see inputs in the same frame.
+    """
+    if not 0.0 < extent <= 1.0:
+        raise ValueError(f"extent must be in (0, 1], got {extent}")
+    if not 0.0 <= quantile < 0.5:
+        raise ValueError(f"quantile must be in [0, 0.5), got {quantile}")
+    p = as_points(points, "points")
+    if len(p) == 0:
+        raise ValueError("cannot normalize an empty point cloud")
+    if quantile > 0.0:
+        lo, hi = np.quantile(p, [quantile, 1.0 - quantile], axis=0)
+    else:
+        lo, hi = p.min(axis=0), p.max(axis=0)
+    longest = float((hi - lo).max())
+    if not longest > 0.0:
+        raise ValueError("cannot normalize a degenerate point cloud: its bounding box has zero size")
+    return (lo + hi) / 2.0, longest / extent
+
+
 def normalize_to_unit_cube(mesh: trimesh.Trimesh, padding: float = 0.1) -> tuple[trimesh.Trimesh, np.ndarray, float]:
     """Centre ``mesh`` on its bounding box and scale it into ``[-0.5, 0.5]^3``.
 
