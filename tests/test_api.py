@@ -137,6 +137,22 @@ def test_symmetric_footprint_recovers_the_hidden_half() -> None:
     np.testing.assert_allclose(above, [pts.min(0), pts.max(0)])
 
 
+def test_visible_frame_matches_training_and_ignores_box_hints() -> None:
+    from implicit3d.geometry.transforms import visible_box_params
+
+    pts = _cloud(4000) * 3 + np.array([0.2, -0.1, 0.5])
+    meta = {"data_config": {"normalize": "visible", "visible_extent": 0.6}}
+    assert completion.training_normalization(meta) == ("visible", 0.6)
+    assert completion.training_normalization({}) == ("object", pytest.approx(0.7))
+    frame = completion.CompletionFrame.from_points(pts, visible_extent=0.6, viewpoint=[0, 0.5, 0.1], size=2.0)
+    loc, scale = visible_box_params(pts, 0.6)  # exactly the dataset's training frame
+    np.testing.assert_allclose(frame.loc, loc)
+    assert frame.scale == pytest.approx(scale)
+    norm = frame.to_normalized(pts)
+    box = np.quantile(norm, [0.005, 0.995], axis=0)
+    assert np.ptp(box, axis=0).max() == pytest.approx(0.6) and np.allclose(box[0], -box[1])
+
+
 def test_extract_mesh_field_and_model(loaded) -> None:
     sphere = i3d.extract_mesh(lambda p: np.linalg.norm(p, axis=1) - 0.3, resolution=32)
     r = np.linalg.norm(sphere.vertices, axis=1)

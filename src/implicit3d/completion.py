@@ -158,6 +158,17 @@ def normalization_padding(meta: dict[str, Any] | None) -> float:
     return DEFAULT_PADDING
 
 
+def training_normalization(meta: dict[str, Any] | None) -> tuple[str, float]:
+    """``(mode, visible_extent)`` of the model's inputs: ``"object"`` (the whole object's box, the dataset frame)
+    or ``"visible"`` (the observed cloud's own box, ``data.normalize: visible``)."""
+    from implicit3d.geometry.transforms import VISIBLE_EXTENT
+
+    data = (meta or {}).get("data_config") or {}
+    mode = str(data.get("normalize", "object"))
+    extent = data.get("visible_extent", VISIBLE_EXTENT)
+    return mode, float(extent) if isinstance(extent, (int, float)) else VISIBLE_EXTENT
+
+
 def training_pose(meta: dict[str, Any] | None) -> str:
     """The rotation augmentation the model was trained with (``canonical``, ``yaw``, ``so3``, ``view``)."""
     return str(((meta or {}).get("data_config") or {}).get("pose", "canonical"))
@@ -257,6 +268,7 @@ class CompletionFrame:
         size: float | None = None,
         padding: float = DEFAULT_PADDING,
         viewpoint: Any | None = None,
+        visible_extent: float | None = None,
     ) -> CompletionFrame:
         """Frame of an observed cloud ``points (N, 3)``: its canonical bbox centre and longest edge (or ``size``,
         the object's true longest edge in input units, when known).
@@ -264,11 +276,21 @@ class CompletionFrame:
         With ``viewpoint (3,)`` (the sensor position in the input frame, e.g. the origin for a depth image) the box
         is first extended away from the sensor by :func:`symmetric_footprint_box`: a single view sees only the
         front of the object, and the model was trained on inputs normalized by the whole object's box.
+
+        With ``visible_extent`` (models trained with ``data.normalize: visible``) the frame is the observed cloud's
+        own box instead (:func:`implicit3d.geometry.transforms.visible_box_params`), exactly as in training;
+        ``size`` and ``viewpoint`` are then not needed and are ignored.
         """
-        from implicit3d.geometry.transforms import normalization_params
+        from implicit3d.geometry.transforms import normalization_params, visible_box_params
 
         rot = rotation_to_z(up)
         canon = np.asarray(points, dtype=np.float64) @ rot.T
+        if visible_extent is not None:
+            try:
+                loc, scale = visible_box_params(canon, visible_extent)
+            except ValueError as exc:
+                raise UserError(f"cannot normalize the input cloud: {exc}") from None
+            return cls(rot, np.asarray(loc, dtype=np.float64), float(scale), float(padding))
         box = canon
         if viewpoint is not None:
             box = symmetric_footprint_box(canon, rot @ np.asarray(viewpoint, dtype=np.float64).reshape(3))
@@ -340,7 +362,8 @@ def complete_points(
     probability of the surface. ``resolution``/``method``: see :class:`implicit3d.extraction.MeshGenerator`.
     ``viewpoint``: the sensor position ``(3,)`` in the input frame when the cloud is a single view (the origin for
     a depth image): the normalization box is then extended behind the visible front
-    (:func:`symmetric_footprint_box`), as the model saw whole-object boxes in training.
+    (:func:`symmetric_footprint_box`), as the model saw whole-object boxes in training. Models trained with
+    ``data.normalize: visible`` (the bundled one) take the observed cloud's own box and need neither.
     """
     from implicit3d.data.pointcloud_io import check_cloud
     from implicit3d.extraction import MeshGenerator
@@ -349,7 +372,11 @@ def complete_points(
     if len(pts) < 4:
         raise UserError(f"the input cloud has {len(pts)} points: at least 4 are needed")
     meta = meta or {}
-    frame = CompletionFrame.from_points(pts, up=up, size=size, padding=normalization_padding(meta), viewpoint=viewpoint)
+    mode, extent = training_normalization(meta)
+    frame = CompletionFrame.from_points(
+        pts, up=up, size=size, padding=normalization_padding(meta), viewpoint=viewpoint,
+        visible_extent=extent if mode == "visible" else None,
+    )
     if n_inputs is None:
         n_inputs = int((meta.get("data_config") or {}).get("n_inputs", DEFAULT_N_INPUTS))
     inputs = subsample(frame.to_normalized(pts), n_inputs, seed).astype(np.float32)
@@ -371,6 +398,7 @@ def complete_points(
         "loc": frame.loc.tolist(),
         "up": parse_up(up).tolist(),
         "training_pose": training_pose(meta),
+        "normalize": mode,
         "viewpoint": None if viewpoint is None else np.asarray(viewpoint, float).reshape(3).tolist(),
         **mesh.metadata.get("extraction", {}),
     }

@@ -25,6 +25,7 @@ from implicit3d.commands.generate import (
     add_dataset_arguments,
     check_common,
     csv_text,
+    generate_in_dataset_frame,
     iter_inputs,
     make_generator,
     progress,
@@ -127,9 +128,8 @@ def load_ground_truth(root: str | Path, key: str) -> Any:
     )
 
 
-def model_occupancy(gen: Any, model: Any, inputs: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """``(M,) bool`` occupancy predicted by the network at ``points`` (cut where the extractor cuts)."""
-    field = gen.model_field(model, inputs)
+def model_occupancy(gen: Any, field: Any, points: np.ndarray) -> np.ndarray:
+    """``(M,) bool`` occupancy predicted by the network's ``field`` at ``points`` (cut where the extractor cuts)."""
     values = field(points)
     if gen.kind == "occupancy":
         t = gen.threshold
@@ -250,8 +250,8 @@ def run(args: argparse.Namespace) -> int:
         gt = load_ground_truth(args.data, shape.key)
         rng = np.random.default_rng([args.seed, len(rows)])
         t0 = time.perf_counter()
-        mesh = gen.generate(model, shape.inputs)
-        occ = model_occupancy(gen, model, shape.inputs, gt.volume_points)
+        mesh, field = generate_in_dataset_frame(gen, model, meta, shape.inputs)
+        occ = model_occupancy(gen, field, gt.volume_points)
         seconds = time.perf_counter() - t0
         metrics = evaluate_mesh(mesh, gt, n_points=args.n_points, rng=rng, thresholds=thresholds, pred_occ=occ)
         rows.append(_row(shape, METHOD_MODEL, metrics, mesh, seconds, "", bbox_edge))

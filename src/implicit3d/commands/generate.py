@@ -55,8 +55,8 @@ def add_dataset_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by ``generate`` and ``evaluate``."""
     p.add_argument(
         "--checkpoint", default=None, metavar="DIR_OR_FILE",
-        help="trained model: run folder, checkpoint folder or file (default: the bundled model; none ships yet, so "
-        "this is required for now)",
+        help="trained model: run folder, checkpoint folder or file, or NAME.safetensors with NAME.json "
+        "(default: the bundled model, see README 'Bundled model')",
     )
     p.add_argument("--data", required=True, metavar="DATASET_DIR", help="a dataset built by `implicit3d prepare`")
     p.add_argument("--split", choices=("train", "val", "test"), default="test", help="dataset split (default test)")
@@ -185,6 +185,29 @@ def load_shape_input(
     return ShapeInput(key, category, name, cloud.astype(np.float32), loc, scale)
 
 
+def model_frame(inputs: np.ndarray, meta: dict[str, Any]) -> tuple[np.ndarray, float]:
+    """``(loc (3,), scale)`` with ``model_input = (inputs - loc) / scale`` for dataset-frame ``inputs (N, 3)``: the
+    identity for models trained in the dataset's frame, the observed box for ``data.normalize: visible`` models."""
+    from implicit3d.completion import training_normalization
+    from implicit3d.geometry.transforms import visible_box_params
+
+    mode, extent = training_normalization(meta)
+    if mode != "visible":
+        return np.zeros(3), 1.0
+    loc, scale = visible_box_params(inputs, extent)
+    return np.asarray(loc, dtype=np.float64), float(scale)
+
+
+def generate_in_dataset_frame(gen: Any, model: Any, meta: dict[str, Any], inputs: np.ndarray) -> tuple[Any, Any]:
+    """``(mesh, field)``: the model's mesh for dataset-frame ``inputs (N, 3)``, mapped back to the dataset frame,
+    and its field as a function of dataset-frame points ``(M, 3) -> (M,)`` (logits or SDF in model units)."""
+    loc, scale = model_frame(inputs, meta)
+    model_inputs = ((inputs - loc) / scale).astype(np.float32)
+    mesh = gen.generate(model, model_inputs, loc=loc, scale=scale)
+    field = gen.model_field(model, model_inputs)
+    return mesh, (lambda points: field((np.asarray(points, dtype=np.float64) - loc) / scale))
+
+
 def iter_inputs(args: argparse.Namespace, keys: list[str], settings: dict[str, Any]) -> Iterator[ShapeInput]:
     """Inputs of ``keys`` in order; shapes without a usable depth view are skipped with a warning on stderr."""
     for key in keys:
@@ -252,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
     t_all = time.perf_counter()
     for shape in progress(iter_inputs(args, keys, settings), len(keys), "generate", args.no_progress):
         t0 = time.perf_counter()
-        mesh = gen.generate(model, shape.inputs)
+        mesh, _ = generate_in_dataset_frame(gen, model, meta, shape.inputs)
         seconds = time.perf_counter() - t0
         pts = shape.inputs.astype(np.float64)
         if args.world:
