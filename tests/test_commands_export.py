@@ -1,0 +1,51 @@
+"""implicit3d export: a checkpoint becomes a standalone NAME.safetensors + NAME.json that loads the same model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from completion_fixtures import tiny_checkpoint, torch_threads
+from implicit3d.cli import main
+from implicit3d.completion import load_model
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    run = tiny_checkpoint(tmp_path_factory)
+    out = tmp_path_factory.mktemp("export") / "sub" / "mine.safetensors"
+    assert main(["export", str(run), "-o", str(out), "--note", "test export"]) == 0
+    return run, out
+
+
+def test_export_writes_a_pair_that_loads_the_same_model(exported) -> None:
+    run, out = exported
+    assert out.is_file() and out.with_suffix(".json").is_file()
+    assert not list(out.parent.glob(".*"))  # no temporary files left behind
+    a, meta_a = load_model(run)
+    b, meta_b = load_model(out)
+    assert meta_b["model_config"] == meta_a["model_config"]
+    assert meta_b["data_config"]["pose"] == meta_a["data_config"]["pose"] and meta_b["note"] == "test export"
+    gen = torch.Generator().manual_seed(0)
+    inputs = torch.rand(1, 300, 3, generator=gen) - 0.5
+    points = torch.rand(1, 500, 3, generator=gen) - 0.5
+    with torch_threads(1), torch.no_grad():
+        torch.testing.assert_close(a(inputs, points), b(inputs, points), rtol=0, atol=0)
+
+
+def test_export_keeps_only_inference_metadata(exported) -> None:
+    _, out = exported
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert {"model_config", "data_config", "step"} <= set(meta)
+    assert "optimizer" not in meta and "files" not in meta and "rng" not in meta
+
+
+def test_export_errors(tmp_path, capsys, exported) -> None:
+    run, _ = exported
+    assert main(["export", str(run), "-o", str(tmp_path / "w.pt")]) == 2
+    assert "must end in .safetensors" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "missing"), "-o", str(tmp_path / "w.safetensors")]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert not (tmp_path / "w.safetensors").exists()
