@@ -22,8 +22,8 @@ examples:
 """
 
 #: metadata keys copied from the checkpoint (everything else, e.g. optimizer layout and file hashes, is dropped)
-KEPT = ("model_config", "data_config", "train_config", "normalization", "dataset", "step", "epoch", "best_metric",
-        "implicit3d_version")
+KEPT = ("model_config", "data_config", "train_config", "normalization", "dataset", "step", "epoch", "val",
+        "best_metric", "best_step", "implicit3d_version")
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
