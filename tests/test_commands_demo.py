@@ -16,10 +16,22 @@ from implicit3d.errors import UserError
 from plotly_html import figures_in_html
 
 
+@pytest.fixture
+def no_bundled_model(monkeypatch):
+    """Pretend this build ships no weights (the page must then say so instead of showing completions)."""
+    from implicit3d import completion
+
+    monkeypatch.setattr(completion, "bundled_weights", lambda: None)
+
+
 @pytest.fixture(scope="module")
 def quick_page(tmp_path_factory):
+    from implicit3d import completion
+
     out = tmp_path_factory.mktemp("demo")
-    result = demo.build_demo(out, seed=0, quick=True, log=lambda s: None)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(completion, "bundled_weights", lambda: None)
+        result = demo.build_demo(out, seed=0, quick=True, log=lambda s: None)
     return result, result.path.read_text(encoding="utf-8")
 
 
@@ -58,7 +70,7 @@ def test_quick_demo_figures_hold_the_data(quick_page):
     np.testing.assert_allclose(v, r2 - 0.16, atol=1e-9)
 
 
-def test_cli_prints_progress_and_summary(tmp_path, capsys):
+def test_cli_prints_progress_and_summary(tmp_path, capsys, no_bundled_model):
     assert main(["demo", "-o", str(tmp_path / "d"), "--quick", "--seed", "1"]) == 0
     out = capsys.readouterr().out
     for i in range(1, 7):
@@ -119,10 +131,36 @@ def test_model_files_load_as_complete_loads_them(tmp_path):
         demo.load_model(tmp_path / "bare.safetensors")
 
 
-def test_bundled_model_is_absent_in_this_build():
-    # when a bundled model ships, the default demo gains the completion section; until then it reports none
-    from implicit3d.completion import bundled_weights
-
-    assert bundled_weights() is None
+def test_without_bundled_weights_loading_the_default_is_a_user_error(no_bundled_model):
     with pytest.raises(UserError, match="no bundled model"):
         demo.load_model(None)
+
+
+def test_default_demo_completes_with_the_bundled_model(tmp_path, capsys):
+    assert main(["demo", "-o", str(tmp_path / "d"), "--quick"]) == 0
+    out = capsys.readouterr().out
+    ious = [float(x) for x in re.findall(r"completion \S+ #\d+: IoU ([0-9.]+)", out)]
+    assert len(ious) == demo.DemoSettings.for_mode(True).n_completions
+    assert np.mean(ious) > 0.5  # catalogue objects the bundled model did not train on, at 64^3
+    text = (tmp_path / "d" / "index.html").read_text(encoding="utf-8")
+    assert "the bundled model" in text and "framed by its own bounding box" in text
+    assert len(figures_in_html(text)) >= 6
+
+
+def test_train_flag_argument_errors(tmp_path, capsys):
+    assert main(["demo", "-o", str(tmp_path), "--train", "--checkpoint", str(tmp_path / "x")]) == 2
+    assert "cannot be combined with --checkpoint" in capsys.readouterr().err
+    assert main(["demo", "-o", str(tmp_path), "--train", "--train-minutes", "0"]) == 2
+    assert "--train-minutes must be > 0" in capsys.readouterr().err
+    assert not (tmp_path / "train_data").exists()
+
+
+@pytest.mark.slow
+def test_train_flag_trains_a_fresh_model_and_completes_with_it(tmp_path, capsys):
+    assert main(["demo", "-o", str(tmp_path), "--quick", "--train", "--train-minutes", "0.3"]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "train_run" / "checkpoints" / "last" / "checkpoint.json").is_file()
+    assert (tmp_path / "train_data" / "manifest.json").is_file()
+    assert "[train] training for 0.3 min" in out and "completion bottle" in out
+    text = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert str(tmp_path / "train_run") in text

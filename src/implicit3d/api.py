@@ -39,7 +39,7 @@ def load_model(
     """``(model, config)``: a trained model in eval mode and its metadata (``model_config``, ``data_config``, ...).
 
     ``path``: a training run folder, a checkpoint folder or file, or ``NAME.safetensors`` with ``NAME.json``;
-    ``None`` loads the bundled model (raises :class:`~implicit3d.errors.UserError` while none ships).
+    ``None`` loads the bundled model (``implicit3d/weights/default.safetensors``).
     """
     return _load_model(path, device)
 

@@ -17,15 +17,17 @@ inputs:
                 height} [+ --mask object.png, non-zero = object]
 
 examples:
-  implicit3d complete scan.ply -o mesh.ply --checkpoint runs/grid
-  implicit3d complete depth.png --intrinsics K.json --mask mask.png -o mesh.glb --checkpoint runs/grid --html view.html
+  implicit3d complete scan.ply -o mesh.ply                        # the bundled model
+  implicit3d complete depth.png --intrinsics K.json --mask mask.png -o mesh.glb --html view.html
+  implicit3d complete scan.ply -o mesh.ply --checkpoint runs/grid  # your own model
   implicit3d complete cloud.npy --up y --scale 0.25 -o mesh.obj --checkpoint runs/grid/checkpoints/best
 
-The mesh is written in the input's frame and units (a depth image's camera frame, metres). Models are trained on
-upright objects (+z up): --up names the input's up direction (default z for clouds, -y for depth images, i.e. a
-level camera). For a single view the object is assumed as deep as it is wide behind what the sensor saw
-(--viewpoint: default the camera for depth images, none for clouds). See docs/complete.md for the pose, scale and
-centre assumptions.
+The mesh is written in the input's frame and units (a depth image's camera frame, metres). The bundled model was
+trained on views in any orientation, framed by the observed cloud's own box: it needs no --up, --scale or
+--viewpoint. Models trained on upright objects (+z up, `pose: yaw`) need --up, the input's up direction (default z
+for clouds, -y for depth images, i.e. a level camera); for a single view the object is then assumed as deep as it
+is wide behind what the sensor saw (--viewpoint: default the camera for depth images, none for clouds). See
+docs/complete.md for the pose, scale and centre assumptions.
 """
 
 
@@ -44,8 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output mesh (.ply, .obj, .glb, .off, .stl)")
     p.add_argument(
         "--checkpoint", default=None, metavar="DIR_OR_FILE",
-        help="trained model: run folder, checkpoint folder or file (default: the bundled model; none ships yet, so "
-        "this is required for now)",
+        help="trained model: run folder, checkpoint folder or file, or NAME.safetensors with NAME.json "
+        "(default: the bundled model, see README 'Bundled model')",
     )
     p.add_argument("--intrinsics", default=None, metavar="K.json", help="camera intrinsics of a depth image")
     p.add_argument("--mask", default=None, metavar="MASK.png", help="object mask of a depth image (non-zero = object)")

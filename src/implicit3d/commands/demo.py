@@ -76,8 +76,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "explains implicit 3D functions: explicit vs implicit surfaces, inside/outside tests, signed distances, "
         "the common 3D representations, simulated noisy depth views, and - when a trained model is available - "
         "shape completion with IoU / Chamfer-L1 / F-score.",
-        epilog="examples:\n  implicit3d demo\n  implicit3d demo -o demo --seed 3\n"
-        "  implicit3d demo --checkpoint runs/conv_onet_grid_small   # adds the completion section\n",
+        epilog="examples:\n  implicit3d demo                     # completes views with the bundled model\n"
+        "  implicit3d demo -o demo --seed 3\n"
+        "  implicit3d demo --checkpoint runs/conv_onet_grid_small   # your own model instead\n"
+        "  implicit3d demo --train --train-minutes 5                # train a fresh small model first\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("-o", "--output", default="demo", help="output folder; the page is OUTPUT/index.html (demo)")
@@ -86,15 +88,32 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--checkpoint",
         default=None,
         help="trained model for the completion section, as `implicit3d complete --checkpoint` takes it: a run "
-        "or checkpoint folder, or NAME.safetensors with NAME.json (default: the bundled model, if this build has one)",
+        "or checkpoint folder, or NAME.safetensors with NAME.json (default: the bundled model)",
     )
+    p.add_argument(
+        "--train",
+        action="store_true",
+        help="first build a small catalogue dataset (OUTPUT/train_data) and train a fresh model on it with the "
+        "bundled model's run file (OUTPUT/train_run), then complete with that model",
+    )
+    p.add_argument("--train-minutes", type=float, default=3.0,
+                   help="training budget for --train, minutes of wall-clock time (default 3)")
     p.add_argument("--quick", action="store_true", help="smaller grids and fewer objects (a few seconds)")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    from implicit3d.errors import UserError
+
     t0 = time.perf_counter()
-    result = build_demo(args.output, seed=args.seed, checkpoint=args.checkpoint, quick=args.quick)
+    checkpoint = args.checkpoint
+    if args.train:
+        if checkpoint is not None:
+            raise UserError("--train trains a fresh model for the demo: it cannot be combined with --checkpoint")
+        if not args.train_minutes > 0:
+            raise UserError(f"--train-minutes must be > 0, got {args.train_minutes}")
+        checkpoint = train_demo_model(Path(args.output), args.train_minutes, seed=args.seed)
+    result = build_demo(args.output, seed=args.seed, checkpoint=checkpoint, quick=args.quick)
     total = time.perf_counter() - t0
     print(f"wrote {result.path}  ({result.path.stat().st_size / 1e6:.1f} MB, {total:.1f} s)")
     print("summary:")
@@ -112,6 +131,30 @@ def run(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------------------------------------------
 # model lookup
+
+TRAIN_SHAPES_PER_CATEGORY = 8  #: --train dataset: shapes per catalogue category (72 in all)
+
+
+def train_demo_model(output: Path, minutes: float, seed: int = 0) -> Path:
+    """``--train``: build a small all-category dataset under ``output/train_data`` and train the bundled model's
+    run file on it for ``minutes`` into ``output/train_run`` (an earlier run there is continued). Returns the
+    run folder."""
+    from implicit3d.cli import main as cli_main
+    from implicit3d.data.prepare import PrepareConfig, prepare
+    from implicit3d.errors import UserError
+
+    data, run_dir = output / "train_data", output / "train_run"
+    print(f"[train] building {TRAIN_SHAPES_PER_CATEGORY} shapes per catalogue category in {data} ...", flush=True)
+    config = PrepareConfig(n_uniform=20_000, n_near=20_000, n_surface=10_000, n_views=2, view_pose="so3")
+    prepare("catalogue:all", data, count=TRAIN_SHAPES_PER_CATEGORY, config=config, seed=seed, workers=2)
+    print(f"[train] training for {minutes:g} min into {run_dir} ...", flush=True)
+    argv = ["train", "bundled", "--data", str(data), "--out", str(run_dir), "--max-minutes", str(minutes),
+            "--set", "train.val_every=100000", "--set", "train.ckpt_every=100", "--set", f"train.seed={seed}"]
+    if (run_dir / "checkpoints" / "last").exists():
+        argv.append("--resume")
+    if cli_main(argv) != 0:
+        raise UserError(f"training the demo model failed (see above); the run folder is {run_dir}")
+    return run_dir
 
 
 def load_model(path: str | Path | None) -> tuple[Any, dict[str, Any]]:
@@ -364,6 +407,8 @@ def _completion_section(model: Any, meta: dict[str, Any] | None, model_path: Pat
             "the partial views and compare them with the true shapes (IoU, Chamfer-L1, F-score)."
         )
         return Section(SECTION_TITLES[5], text)
+    from implicit3d.commands.generate import generate_in_dataset_frame
+    from implicit3d.completion import training_normalization
     from implicit3d.evaluation.metrics import evaluate_mesh, fscore_key, to_paper_units
     from implicit3d.extraction.generator import MeshGenerator
     from implicit3d.viz.figures import completion_figure, completion_grid_figure
@@ -389,7 +434,7 @@ def _completion_section(model: Any, meta: dict[str, Any] | None, model_path: Pat
             continue
         idx = rng.choice(len(cloud), n_inputs, replace=len(cloud) < n_inputs)
         inputs = cloud[idx]
-        pred = generator.generate(model, inputs)
+        pred, _ = generate_in_dataset_frame(generator, model, meta, inputs)
         m = evaluate_mesh(pred, v["mesh_n"], n_points=settings.n_eval_points, rng=rng)
         label = f"{category} #{shape_seed}"
         paper = to_paper_units(m, bbox_edge=0.9)  # longest edge 0.9 here; the papers' unit is a tenth of it
@@ -415,12 +460,17 @@ def _completion_section(model: Any, meta: dict[str, Any] | None, model_path: Pat
                 float(np.mean([r["fscore@1%"] for r in metrics])), ""]
         rows.append(mean)
     name = html.escape((meta.get("model_config") or {}).get("name", "?"))
+    if training_normalization(meta)[0] == "visible":
+        frame_text = ("Each view is framed by its own bounding box (centred, longest edge 0.7), as for a real scan "
+                      "whose full extent is unknown, and the mesh is mapped back.")
+    else:
+        frame_text = ("Inputs are normalized like the training data (the object's bounding box centred, longest "
+                      "edge 0.9).")
     text = _p(
         f"Model <code>{name}</code> from <code>{html.escape(str(model_path))}</code> completes one noisy partial "
-        f"view per object ({n_inputs} input points, resampled from the view). Inputs are normalized like the "
-        "training data (the object's bounding box centred, longest edge 0.9), the network's occupancy field is "
-        f"meshed with MISE at {settings.extraction_resolution}³ (<code>implicit3d.extraction</code>), and the mesh "
-        "is compared with the true shape (<code>implicit3d.evaluation.metrics</code>): IoU over "
+        f"view per object ({n_inputs} input points, resampled from the view). {frame_text} The network's occupancy "
+        f"field is meshed with MISE at {settings.extraction_resolution}³ (<code>implicit3d.extraction</code>), and "
+        "the mesh is compared with the true shape (<code>implicit3d.evaluation.metrics</code>): IoU over "
         f"{settings.n_eval_points} volume points, Chamfer-L1 and F-score at 1% from {settings.n_eval_points} "
         "surface samples each. Chamfer-L1 is in normalized shape units; the ONet/ConvONet papers quote it in tenths "
         "of the object's longest edge, i.e. ×10/0.9 (column <i>×10, paper units</i>)."
