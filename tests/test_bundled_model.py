@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from completion_fixtures import torch_threads
 
+from completion_fixtures import torch_threads
 from implicit3d.completion import bundled_weights, complete_points, load_model
 from implicit3d.evaluation.baselines import convex_hull
 from implicit3d.evaluation.scans import iou_samples, make_scans, scan_iou
