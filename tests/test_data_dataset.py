@@ -176,3 +176,41 @@ def test_shapes_whose_views_saw_nothing_are_left_out_of_partial_input(root, tmp_
     with pytest.warns(UserWarning, match="none of their depth views"):
         partial = ImplicitDataset(copy, split="train", input="partial")
     assert key in full.keys and key not in partial.keys and partial.skipped == [key]
+
+
+def test_camera_pose_gives_the_frame_completion_builds_from_a_depth_image(root):
+    from implicit3d.completion import CompletionFrame
+    from implicit3d.data.dataset import camera_rotation
+
+    v = np.load(root / "bottle" / "bottle_00000" / "views.npz")
+    k = int(np.flatnonzero(np.diff(v["offsets"]) > 0)[0])
+    cloud = v["points"][v["offsets"][k] : v["offsets"][k + 1]].astype(np.float64)
+    cam, obj, s = v["cam_to_world"][k], v["object_pose"][k], float(v["object_scale"][k])
+    # the same view as a depth image gives it: camera frame (OpenCV), metres
+    world = (s * cloud) @ obj[:3, :3].T
+    cam_points = (world - cam[:3, 3]) @ cam[:3, :3]
+    assert (cam_points[:, 2] > 0).all()
+    rot = camera_rotation(cloud, cam, obj, s)
+    np.testing.assert_allclose(rot @ rot.T, np.eye(3), atol=1e-12)
+    # training frame (dataset) == completion frame (camera-frame cloud, sensor at the origin)
+    from implicit3d.geometry.transforms import visible_box_params
+
+    rotated = cloud @ rot.T
+    loc, scale = visible_box_params(rotated, 0.7)
+    train_frame = (rotated - loc) / scale
+    frame = CompletionFrame.from_points(cam_points, visible_extent=0.7, align_view=True)
+    np.testing.assert_allclose(frame.to_normalized(cam_points), train_frame, atol=1e-9)
+    # the sensor looks along +z at the cloud: the unseen side is at larger z
+    eye = (np.zeros(3) @ frame.rotation.T - frame.loc) / frame.scale
+    d = train_frame.mean(axis=0) - eye
+    np.testing.assert_allclose(d / np.linalg.norm(d), [0, 0, 1], atol=1e-9)
+
+
+def test_camera_pose_items(root):
+    ds = ImplicitDataset(root, input="partial", n_inputs=400, n_points=500, pose="camera", normalize="visible")
+    item = ds[0]
+    t = item["transform"].double().numpy()
+    lin = t[:3, :3] / np.cbrt(np.linalg.det(t[:3, :3]))
+    np.testing.assert_allclose(lin @ lin.T, np.eye(3), atol=1e-6)
+    with pytest.raises(ValueError, match='pose="camera".*partial'):
+        ImplicitDataset(root, input="surface", pose="camera")

@@ -40,11 +40,11 @@ from torch.utils.data import Dataset
 
 from implicit3d.data import formats
 from implicit3d.errors import UserError
-from implicit3d.geometry.transforms import VISIBLE_EXTENT, random_rotation, visible_box_params
+from implicit3d.geometry.transforms import VISIBLE_EXTENT, random_rotation, view_rotation, visible_box_params
 
 INPUTS = ("surface", "partial", "voxels")
 POINT_SOURCES = ("uniform", "near", "mixed")
-POSES = ("canonical", "yaw", "so3", "view")
+POSES = ("canonical", "yaw", "so3", "view", "camera")
 NORMALIZATIONS = ("object", "visible")
 MODEL_CUBE = 0.55  #: half-edge of the cube the models cover (padding 0.1 around [-0.5, 0.5]^3)
 
@@ -73,6 +73,23 @@ def _choose(rng: np.random.Generator, n_avail: int, n: int) -> np.ndarray:
     return rng.integers(0, n_avail, n)
 
 
+def camera_rotation(
+    cloud: np.ndarray, cam_to_world: np.ndarray, object_pose: np.ndarray, object_scale: float
+) -> np.ndarray:
+    """Rotation ``(3, 3)`` from a shape's canonical normalized frame to the view-aligned camera frame of one view.
+
+    ``cloud (P, 3)`` is the view's back-projected cloud in canonical normalized units (as stored in ``views.npz``),
+    ``cam_to_world (4, 4)`` and ``object_pose (4, 4)`` the view's camera and object poses, ``object_scale`` metres
+    per normalized unit. The camera frame (OpenCV, rotation ``R_c^T R_obj``) is then turned by
+    :func:`implicit3d.geometry.transforms.view_rotation` so the sensor looks at the cloud's centroid along +z —
+    the same frame :func:`implicit3d.completion.complete_points` builds from a depth image.
+    """
+    r_cam = np.asarray(cam_to_world, dtype=np.float64)[:3, :3]
+    r0 = r_cam.T @ np.asarray(object_pose, dtype=np.float64)[:3, :3]
+    eye = r_cam.T @ np.asarray(cam_to_world, dtype=np.float64)[:3, 3] / float(object_scale)  # sensor, r0 frame
+    return view_rotation(np.asarray(cloud, dtype=np.float64) @ r0.T, eye) @ r0
+
+
 class ImplicitDataset(Dataset):
     """Samples of a prepared dataset for training and evaluating implicit models.
 
@@ -82,7 +99,9 @@ class ImplicitDataset(Dataset):
     views with fewer points are resampled with replacement); ``n_points`` query points from ``points_source``
     ``"uniform"`` (cube), ``"near"`` (near-surface) or ``"mixed"`` (half each); ``noise`` std of Gaussian input
     noise; ``pose`` ``"canonical"`` (no rotation), ``"yaw"`` (random about +z), ``"so3"`` (uniform random) or
-    ``"view"`` (partial input only: the object rotation the chosen view was rendered with); ``scale_range``
+    ``"view"`` (partial input only: the object rotation the chosen view was rendered with), ``"camera"`` (partial
+    input only: the view's camera frame, turned so the sensor looks at the cloud along +z — see
+    :func:`camera_rotation`; what a depth image gives at completion time); ``scale_range``
     ``(lo, hi)`` uniform random scale or ``None``; ``normalize`` ``"object"`` (the stored frame: the whole object's
     box) or ``"visible"`` (the observed input's box, see the module docstring) with ``visible_extent`` the longest
     edge of that box; ``seed`` base seed; ``cache`` keep loaded files in memory.
@@ -124,8 +143,8 @@ class ImplicitDataset(Dataset):
             raise ValueError(f"points_source must be one of {POINT_SOURCES}, got {points_source!r}")
         if pose not in POSES:
             raise ValueError(f"pose must be one of {POSES}, got {pose!r}")
-        if pose == "view" and input != "partial":
-            raise ValueError('pose="view" uses the recorded pose of a depth view: it needs input="partial"')
+        if pose in ("view", "camera") and input != "partial":
+            raise ValueError(f'pose="{pose}" uses the recorded poses of a depth view: it needs input="partial"')
         if normalize not in NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
         if not 0.0 < visible_extent <= 1.0:
@@ -215,7 +234,8 @@ class ImplicitDataset(Dataset):
             return {}
 
     def _inputs(self, key: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
-        """Canonical input cloud ``(N, 3)`` and, for partial views, the view's object rotation ``(3, 3)``."""
+        """Canonical input cloud ``(N, 3)`` and, for partial views, the rotation of ``pose`` ``"view"`` or
+        ``"camera"`` ``(3, 3)`` (else ``None``)."""
         if self.input == "partial":
             v = self._load(key, formats.VIEWS)
             counts = np.diff(v["offsets"])
@@ -224,7 +244,11 @@ class ImplicitDataset(Dataset):
                 raise ValueError(f"{key}: none of its depth views saw the object")
             k = int(usable[rng.integers(len(usable))])
             cloud = v["points"][v["offsets"][k] : v["offsets"][k + 1]]
-            rotation = v["object_pose"][k][:3, :3]
+            if self.pose == "camera":
+                rotation = camera_rotation(cloud, v["cam_to_world"][k], v["object_pose"][k],
+                                           float(v["object_scale"][k]))
+            else:
+                rotation = v["object_pose"][k][:3, :3]
         else:
             cloud = self._load(key, formats.POINTCLOUD)["points"]
             rotation = None
@@ -258,13 +282,13 @@ class ImplicitDataset(Dataset):
             raise IndexError(f"index {index} out of range for {len(self.keys)} shapes")
         key = self.keys[index]
         rng = np.random.default_rng([self.seed & 0xFFFFFFFF, self.epoch, index])
-        inputs, view_rotation = self._inputs(key, rng)
+        inputs, view_rot = self._inputs(key, rng)
         points, occ, sdf = self._query(key, rng)
 
         if self.pose == "canonical":
             rotation = np.eye(3)
-        elif self.pose == "view":
-            rotation = np.asarray(view_rotation, dtype=np.float64)
+        elif self.pose in ("view", "camera"):
+            rotation = np.asarray(view_rot, dtype=np.float64)
         else:
             rotation = random_rotation(rng, self.pose)
         scale = 1.0 if self.scale_range is None else float(rng.uniform(*self.scale_range))

@@ -68,6 +68,43 @@ def visible_box_params(
     return (lo + hi) / 2.0, longest / extent
 
 
+def rotation_to_direction(direction: np.ndarray, target: np.ndarray | None = None) -> np.ndarray:
+    """The smallest rotation ``R (3, 3)`` with ``R @ unit(direction) = target`` (default ``+z``); a half turn about
+    an axis perpendicular to ``target`` when ``direction`` points opposite to it."""
+    d = np.asarray(direction, dtype=np.float64).reshape(3)
+    t = np.array([0.0, 0.0, 1.0]) if target is None else np.asarray(target, dtype=np.float64).reshape(3)
+    if not (np.linalg.norm(d) > 0 and np.linalg.norm(t) > 0):
+        raise ValueError("rotation_to_direction needs non-zero vectors")
+    d, t = d / np.linalg.norm(d), t / np.linalg.norm(t)
+    c = float(d @ t)
+    if c > 1.0 - 1e-12:
+        return np.eye(3)
+    if c < -1.0 + 1e-12:
+        axis = np.cross(t, [1.0, 0.0, 0.0])
+        if np.linalg.norm(axis) < 1e-6:
+            axis = np.cross(t, [0.0, 1.0, 0.0])
+        axis /= np.linalg.norm(axis)
+        return 2.0 * np.outer(axis, axis) - np.eye(3)
+    k = np.cross(d, t)
+    s = np.linalg.norm(k)
+    k = k / s
+    kx = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + s * kx + (1.0 - c) * (kx @ kx)
+
+
+def view_rotation(points: np.ndarray, viewpoint: np.ndarray) -> np.ndarray:
+    """Rotation ``R (3, 3)`` of the *view-aligned* frame of a single view: ``R @ unit(centroid - viewpoint) = +z``.
+
+    ``points (N, 3)`` is what a sensor at ``viewpoint (3,)`` saw (same frame). In the rotated frame the sensor looks
+    at the observed cloud along +z, so a model knows which side of the surface it saw — the unseen side is behind,
+    at larger z. Used identically by training (``data.pose: camera``) and completion.
+    """
+    p = as_points(points, "points")
+    if len(p) == 0:
+        raise ValueError("cannot align an empty point cloud to its viewpoint")
+    return rotation_to_direction(p.mean(axis=0) - np.asarray(viewpoint, dtype=np.float64).reshape(3))
+
+
 def normalize_to_unit_cube(mesh: trimesh.Trimesh, padding: float = 0.1) -> tuple[trimesh.Trimesh, np.ndarray, float]:
     """Centre ``mesh`` on its bounding box and scale it into ``[-0.5, 0.5]^3``.
 
