@@ -45,6 +45,7 @@ def completion_image(model: Any, meta: dict[str, Any], objects: list[tuple[str, 
     from implicit3d import shapes
     from implicit3d.commands.generate import generate_in_dataset_frame
     from implicit3d.completion import model_kind
+    from implicit3d.data.dataset import camera_rotation
     from implicit3d.extraction.generator import MeshGenerator
     from implicit3d.viz.thumbnails import completion_thumbnail
 
@@ -62,7 +63,10 @@ def completion_image(model: Any, meta: dict[str, Any], objects: list[tuple[str, 
             continue
         idx = rng.choice(len(cloud), n_inputs, replace=len(cloud) < n_inputs)
         inputs = cloud[idx]
-        pred, _ = generate_in_dataset_frame(generator, model, meta, inputs)
+        views = v["views"]  # the view's camera: models trained on camera-frame views (pose: camera) use it
+        cam_rot = camera_rotation(cloud, views["cam_to_world"][0], views["object_pose"][0],
+                                  float(views["object_scale"][0]))
+        pred, _ = generate_in_dataset_frame(generator, model, meta, inputs, cam_rot)
         if len(pred.faces) == 0:
             log(f"  {category} #{shape_seed}: empty prediction, skipped")
             continue

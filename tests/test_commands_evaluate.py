@@ -121,7 +121,7 @@ def test_generate_meshes(run_dir, dataset, tmp_path, capsys) -> None:
     assert "completion" in (tmp_path / "gen.html").read_text().lower()
 
 
-def test_dataset_command_errors(run_dir, dataset, tmp_path, capsys) -> None:
+def test_dataset_command_errors(run_dir, dataset, tmp_path, capsys, monkeypatch) -> None:
     base = ["--checkpoint", str(run_dir), "-o", str(tmp_path / "o"), "--no-progress"]
     for cmd in ("evaluate", "generate"):
         assert main([cmd, "--data", str(tmp_path / "nodata"), *base]) == 2
@@ -130,7 +130,11 @@ def test_dataset_command_errors(run_dir, dataset, tmp_path, capsys) -> None:
     assert main(["evaluate", "--data", str(dataset), "--baselines", "poisson", *base]) == 2
     assert "unknown poisson" in capsys.readouterr().err
     assert main(["evaluate", "--data", str(dataset), "--resolution", "1", *base]) == 2
-    assert main(["generate", "--data", str(dataset), "-o", str(tmp_path / "o")]) == 2
+    from implicit3d import completion
+
+    with monkeypatch.context() as mp:  # a build without weights
+        mp.setattr(completion, "bundled_weights", lambda: None)
+        assert main(["generate", "--data", str(dataset), "-o", str(tmp_path / "o")]) == 2
     assert "no bundled model" in capsys.readouterr().err
     assert main(["generate", "--data", str(dataset), "--view", "9", *base]) == 2  # one view per shape here
     assert "--view 9, but the shape has only 1 views" in capsys.readouterr().err

@@ -269,6 +269,7 @@ class CompletionFrame:
         padding: float = DEFAULT_PADDING,
         viewpoint: Any | None = None,
         visible_extent: float | None = None,
+        align_view: bool = False,
     ) -> CompletionFrame:
         """Frame of an observed cloud ``points (N, 3)``: its canonical bbox centre and longest edge (or ``size``,
         the object's true longest edge in input units, when known).
@@ -280,11 +281,24 @@ class CompletionFrame:
         With ``visible_extent`` (models trained with ``data.normalize: visible``) the frame is the observed cloud's
         own box instead (:func:`implicit3d.geometry.transforms.visible_box_params`), exactly as in training;
         ``size`` and ``viewpoint`` are then not needed and are ignored.
-        """
-        from implicit3d.geometry.transforms import normalization_params, visible_box_params
 
-        rot = rotation_to_z(up)
-        canon = np.asarray(points, dtype=np.float64) @ rot.T
+        With ``align_view`` (models trained with ``data.pose: camera``) the rotation is not taken from ``up`` but
+        turns the line of sight from ``viewpoint`` (default: the origin, i.e. a camera-frame cloud) to the cloud's
+        centroid onto +z (:func:`implicit3d.geometry.transforms.view_rotation`), as in training.
+        """
+        from implicit3d.geometry.transforms import normalization_params, view_rotation, visible_box_params
+
+        pts = np.asarray(points, dtype=np.float64)
+        if align_view:
+            eye = np.zeros(3) if viewpoint is None else np.asarray(viewpoint, dtype=np.float64).reshape(3)
+            try:
+                rot = view_rotation(pts, eye)
+            except ValueError as exc:
+                raise UserError(f"cannot align the input cloud to its viewpoint: {exc}") from None
+            viewpoint = None  # the footprint box below is for upright models
+        else:
+            rot = rotation_to_z(up)
+        canon = pts @ rot.T
         if visible_extent is not None:
             try:
                 loc, scale = visible_box_params(canon, visible_extent)
@@ -363,7 +377,9 @@ def complete_points(
     ``viewpoint``: the sensor position ``(3,)`` in the input frame when the cloud is a single view (the origin for
     a depth image): the normalization box is then extended behind the visible front
     (:func:`symmetric_footprint_box`), as the model saw whole-object boxes in training. Models trained with
-    ``data.normalize: visible`` (the bundled one) take the observed cloud's own box and need neither.
+    ``data.normalize: visible`` take the observed cloud's own box and need neither; models trained with
+    ``data.pose: camera`` (the bundled one) are given the cloud turned so the sensor at ``viewpoint`` (default the
+    origin: a camera-frame cloud) looks at it along +z, and ignore ``up``.
     """
     from implicit3d.data.pointcloud_io import check_cloud
     from implicit3d.extraction import MeshGenerator
@@ -375,7 +391,7 @@ def complete_points(
     mode, extent = training_normalization(meta)
     frame = CompletionFrame.from_points(
         pts, up=up, size=size, padding=normalization_padding(meta), viewpoint=viewpoint,
-        visible_extent=extent if mode == "visible" else None,
+        visible_extent=extent if mode == "visible" else None, align_view=training_pose(meta) == "camera",
     )
     if n_inputs is None:
         n_inputs = int((meta.get("data_config") or {}).get("n_inputs", DEFAULT_N_INPUTS))

@@ -23,11 +23,12 @@ examples:
   implicit3d complete cloud.npy --up y --scale 0.25 -o mesh.obj --checkpoint runs/grid/checkpoints/best
 
 The mesh is written in the input's frame and units (a depth image's camera frame, metres). The bundled model was
-trained on views in any orientation, framed by the observed cloud's own box: it needs no --up, --scale or
---viewpoint. Models trained on upright objects (+z up, `pose: yaw`) need --up, the input's up direction (default z
-for clouds, -y for depth images, i.e. a level camera); for a single view the object is then assumed as deep as it
-is wide behind what the sensor saw (--viewpoint: default the camera for depth images, none for clouds). See
-docs/complete.md for the pose, scale and centre assumptions.
+trained on single views of objects in any orientation, in the camera's frame and framed by the observed cloud's
+own box: it needs no --up or --scale; --viewpoint is the sensor position (default: the origin, i.e. a cloud in the
+camera frame — give it for clouds in another frame). Models trained on upright objects (+z up, `pose: yaw`) need
+--up, the input's up direction (default z for clouds, -y for depth images, i.e. a level camera); for a single view
+the object is then assumed as deep as it is wide behind what the sensor saw (--viewpoint: default the camera for
+depth images, none for clouds). See docs/complete.md for the pose, scale and centre assumptions.
 """
 
 
@@ -160,7 +161,9 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{args.output}: {len(mesh.vertices)} vertices, {len(mesh.faces)} faces, extent "
             f"{' x '.join(f'{e:.4g}' for e in extent)} (input units) from {info['n_observed']} observed points "
-            f"({info['n_inputs']} to the model, up {up_spec}, trained with pose {pose}) "
+            f"({info['n_inputs']} to the model, "
+            + ("aligned to the line of sight" if pose == "camera" else f"up {up_spec}")
+            + f", trained with pose {pose}) "
             f"in {time.perf_counter() - t0:.1f} s"
             + (f"; figure {args.html}" if args.html else "")
         )

@@ -409,6 +409,7 @@ def _completion_section(model: Any, meta: dict[str, Any] | None, model_path: Pat
         return Section(SECTION_TITLES[5], text)
     from implicit3d.commands.generate import generate_in_dataset_frame
     from implicit3d.completion import training_normalization
+    from implicit3d.data.dataset import camera_rotation
     from implicit3d.evaluation.metrics import evaluate_mesh, fscore_key, to_paper_units
     from implicit3d.extraction.generator import MeshGenerator
     from implicit3d.viz.figures import completion_figure, completion_grid_figure
@@ -434,7 +435,10 @@ def _completion_section(model: Any, meta: dict[str, Any] | None, model_path: Pat
             continue
         idx = rng.choice(len(cloud), n_inputs, replace=len(cloud) < n_inputs)
         inputs = cloud[idx]
-        pred, _ = generate_in_dataset_frame(generator, model, meta, inputs)
+        views = v["views"]  # the view's camera: models trained on camera-frame views (pose: camera) use it
+        cam_rot = camera_rotation(cloud, views["cam_to_world"][0], views["object_pose"][0],
+                                  float(views["object_scale"][0]))
+        pred, _ = generate_in_dataset_frame(generator, model, meta, inputs, cam_rot)
         m = evaluate_mesh(pred, v["mesh_n"], n_points=settings.n_eval_points, rng=rng)
         label = f"{category} #{shape_seed}"
         paper = to_paper_units(m, bbox_edge=0.9)  # longest edge 0.9 here; the papers' unit is a tenth of it

@@ -250,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
         gt = load_ground_truth(args.data, shape.key)
         rng = np.random.default_rng([args.seed, len(rows)])
         t0 = time.perf_counter()
-        mesh, field = generate_in_dataset_frame(gen, model, meta, shape.inputs)
+        mesh, field = generate_in_dataset_frame(gen, model, meta, shape.inputs, shape.camera_rotation)
         occ = model_occupancy(gen, field, gt.volume_points)
         seconds = time.perf_counter() - t0
         metrics = evaluate_mesh(mesh, gt, n_points=args.n_points, rng=rng, thresholds=thresholds, pred_occ=occ)

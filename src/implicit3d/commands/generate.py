@@ -41,7 +41,8 @@ settings), drawn reproducibly from --seed and the shape's key.
 @dataclass
 class ShapeInput:
     """One dataset shape's model input: ``inputs (N, 3) float32`` in the dataset's normalized frame, and the
-    normalization ``loc (3,)``/``scale`` back to the original mesh frame (``world = normalized * scale + loc``)."""
+    normalization ``loc (3,)``/``scale`` back to the original mesh frame (``world = normalized * scale + loc``);
+    for a depth view, ``camera_rotation (3, 3)``: canonical -> the view's aligned camera frame (``pose: camera``)."""
 
     key: str
     category: str
@@ -49,6 +50,7 @@ class ShapeInput:
     inputs: np.ndarray
     loc: np.ndarray
     scale: float
+    camera_rotation: np.ndarray | None = None
 
 
 def add_dataset_arguments(p: argparse.ArgumentParser) -> None:
@@ -154,6 +156,7 @@ def load_shape_input(
     """The model input of shape ``key``: view ``view`` of ``views.npz`` (the next one that saw the object if it
     is empty) or ``pointcloud.npz`` surface samples, at most ``n_inputs`` points, plus Gaussian ``noise``."""
     from implicit3d.data import formats
+    from implicit3d.data.dataset import camera_rotation
 
     d = Path(root) / key
     rng = shape_rng(seed, key)
@@ -169,8 +172,10 @@ def load_shape_input(
                 raise EmptyViewsError(f"{key}: none of its depth views saw the object (use --input surface)")
             k = int(usable[np.searchsorted(usable, view) % len(usable)])
             cloud = v["points"][v["offsets"][k] : v["offsets"][k + 1]]
+            cam_rot = camera_rotation(cloud, v["cam_to_world"][k], v["object_pose"][k], float(v["object_scale"][k]))
         else:
             cloud = surf["points"]
+            cam_rot = None
         loc, scale = np.asarray(surf["loc"], float), float(surf["scale"])
     except FileNotFoundError as exc:
         raise UserError(f"{d}: incomplete shape folder ({exc.filename or exc} missing)") from None
@@ -182,30 +187,40 @@ def load_shape_input(
     if noise > 0:
         cloud = cloud + rng.normal(0.0, noise, cloud.shape)
     category, name = key.split("/", 1)
-    return ShapeInput(key, category, name, cloud.astype(np.float32), loc, scale)
+    return ShapeInput(key, category, name, cloud.astype(np.float32), loc, scale, cam_rot)
 
 
-def model_frame(inputs: np.ndarray, meta: dict[str, Any]) -> tuple[np.ndarray, float]:
-    """``(loc (3,), scale)`` with ``model_input = (inputs - loc) / scale`` for dataset-frame ``inputs (N, 3)``: the
-    identity for models trained in the dataset's frame, the observed box for ``data.normalize: visible`` models."""
-    from implicit3d.completion import training_normalization
+def model_frame(
+    inputs: np.ndarray, meta: dict[str, Any], camera_rotation: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(rotation (3, 3), loc (3,), scale)`` with ``model_input = (inputs @ rotation.T - loc) / scale`` for
+    dataset-frame ``inputs (N, 3)``: the view's aligned camera frame for ``pose: camera`` models (when the view's
+    ``camera_rotation`` is known), the observed box for ``normalize: visible`` models, else the identity."""
+    from implicit3d.completion import training_normalization, training_pose
     from implicit3d.geometry.transforms import visible_box_params
 
+    rot = camera_rotation if training_pose(meta) == "camera" and camera_rotation is not None else np.eye(3)
+    rotated = np.asarray(inputs, dtype=np.float64) @ rot.T
     mode, extent = training_normalization(meta)
     if mode != "visible":
-        return np.zeros(3), 1.0
-    loc, scale = visible_box_params(inputs, extent)
-    return np.asarray(loc, dtype=np.float64), float(scale)
+        return rot, np.zeros(3), 1.0
+    loc, scale = visible_box_params(rotated, extent)
+    return rot, np.asarray(loc, dtype=np.float64), float(scale)
 
 
-def generate_in_dataset_frame(gen: Any, model: Any, meta: dict[str, Any], inputs: np.ndarray) -> tuple[Any, Any]:
+def generate_in_dataset_frame(
+    gen: Any, model: Any, meta: dict[str, Any], inputs: np.ndarray, camera_rotation: np.ndarray | None = None
+) -> tuple[Any, Any]:
     """``(mesh, field)``: the model's mesh for dataset-frame ``inputs (N, 3)``, mapped back to the dataset frame,
-    and its field as a function of dataset-frame points ``(M, 3) -> (M,)`` (logits or SDF in model units)."""
-    loc, scale = model_frame(inputs, meta)
-    model_inputs = ((inputs - loc) / scale).astype(np.float32)
-    mesh = gen.generate(model, model_inputs, loc=loc, scale=scale)
+    and its field as a function of dataset-frame points ``(M, 3) -> (M,)`` (logits or SDF in model units).
+    ``camera_rotation``: the view's canonical -> camera rotation, used by ``pose: camera`` models."""
+    rot, loc, scale = model_frame(inputs, meta, camera_rotation)
+    model_inputs = ((np.asarray(inputs, dtype=np.float64) @ rot.T - loc) / scale).astype(np.float32)
+    pose = np.eye(4)
+    pose[:3, :3] = rot.T
+    mesh = gen.generate(model, model_inputs, loc=loc, scale=scale, pose=pose)
     field = gen.model_field(model, model_inputs)
-    return mesh, (lambda points: field((np.asarray(points, dtype=np.float64) - loc) / scale))
+    return mesh, (lambda points: field((np.asarray(points, dtype=np.float64) @ rot.T - loc) / scale))
 
 
 def iter_inputs(args: argparse.Namespace, keys: list[str], settings: dict[str, Any]) -> Iterator[ShapeInput]:
@@ -275,7 +290,7 @@ def run(args: argparse.Namespace) -> int:
     t_all = time.perf_counter()
     for shape in progress(iter_inputs(args, keys, settings), len(keys), "generate", args.no_progress):
         t0 = time.perf_counter()
-        mesh, _ = generate_in_dataset_frame(gen, model, meta, shape.inputs)
+        mesh, _ = generate_in_dataset_frame(gen, model, meta, shape.inputs, shape.camera_rotation)
         seconds = time.perf_counter() - t0
         pts = shape.inputs.astype(np.float64)
         if args.world:
