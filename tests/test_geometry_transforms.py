@@ -115,3 +115,21 @@ def test_visible_box_params_frames_the_observed_box_robustly() -> None:
         visible_box_params(pts, extent=1.5)
     with pytest.raises(ValueError, match="degenerate"):
         visible_box_params(np.ones((10, 3)))
+
+
+def test_rotation_to_direction_and_view_rotation() -> None:
+    from implicit3d.geometry.transforms import rotation_to_direction, view_rotation
+
+    rng = np.random.default_rng(3)
+    for d in [*rng.normal(size=(5, 3)), [0, 0, -2.0], [0, 0, 1.0], [1e-9, 0, -1.0]]:
+        r = rotation_to_direction(d)
+        np.testing.assert_allclose(r @ (np.asarray(d) / np.linalg.norm(d)), [0, 0, 1], atol=1e-7)
+        np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-12)
+        assert np.linalg.det(r) == pytest.approx(1.0)
+    np.testing.assert_allclose(rotation_to_direction([0, 0, -1]), np.diag([1.0, -1.0, -1.0]))  # half turn about x
+    pts = rng.normal(size=(100, 3)) * 0.1 + [0.3, -0.2, 1.0]
+    r = view_rotation(pts, np.zeros(3))
+    d = r @ pts.mean(axis=0)
+    np.testing.assert_allclose(d / np.linalg.norm(d), [0, 0, 1], atol=1e-12)
+    with pytest.raises(ValueError, match="non-zero"):
+        rotation_to_direction([0, 0, 0])

@@ -205,18 +205,9 @@ def parse_up(spec: str | Any) -> np.ndarray:
 
 def rotation_to_z(up: Any) -> np.ndarray:
     """The smallest rotation ``R (3, 3)`` with ``R @ up = (0, 0, 1)`` (a half turn about x when ``up = -z``)."""
-    u = parse_up(up)
-    z = np.array([0.0, 0.0, 1.0])
-    c = float(u @ z)
-    if c > 1.0 - 1e-12:
-        return np.eye(3)
-    if c < -1.0 + 1e-12:
-        return np.diag([1.0, -1.0, -1.0])
-    k = np.cross(u, z)
-    s = np.linalg.norm(k)
-    k = k / s
-    kx = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
-    return np.eye(3) + s * kx + (1.0 - c) * (kx @ kx)
+    from implicit3d.geometry.transforms import rotation_to_direction
+
+    return rotation_to_direction(parse_up(up))
 
 
 def symmetric_footprint_box(canon: np.ndarray, viewpoint: np.ndarray) -> np.ndarray:

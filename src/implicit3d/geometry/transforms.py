@@ -79,10 +79,9 @@ def rotation_to_direction(direction: np.ndarray, target: np.ndarray | None = Non
     c = float(d @ t)
     if c > 1.0 - 1e-12:
         return np.eye(3)
-    if c < -1.0 + 1e-12:
-        axis = np.cross(t, [1.0, 0.0, 0.0])
-        if np.linalg.norm(axis) < 1e-6:
-            axis = np.cross(t, [0.0, 1.0, 0.0])
+    if c < -1.0 + 1e-12:  # half turn about the coordinate axis most perpendicular to target (x for +z)
+        axis = np.eye(3)[int(np.argmin(np.abs(t)))]
+        axis = axis - (axis @ t) * t
         axis /= np.linalg.norm(axis)
         return 2.0 * np.outer(axis, axis) - np.eye(3)
     k = np.cross(d, t)
