@@ -43,9 +43,8 @@ def completion_image(model: Any, meta: dict[str, Any], objects: list[tuple[str, 
     ``model, meta``: from :func:`implicit3d.completion.load_model`; ``resolution``: mesh extraction grid size.
     """
     from implicit3d import shapes
-    from implicit3d.commands.generate import generate_in_dataset_frame
+    from implicit3d.commands.demo import complete_rendered_view
     from implicit3d.completion import model_kind
-    from implicit3d.data.dataset import camera_rotation
     from implicit3d.extraction.generator import MeshGenerator
     from implicit3d.viz.thumbnails import completion_thumbnail
 
@@ -57,16 +56,11 @@ def completion_image(model: Any, meta: dict[str, Any], objects: list[tuple[str, 
         t = time.perf_counter()
         mesh = shapes.generate(category, shape_seed).mesh
         v = _render_view(mesh, rng)
-        cloud = np.asarray(v["views"]["clouds"][0], dtype=np.float32)
-        if len(cloud) == 0:
+        done = complete_rendered_view(v, model, meta, generator, rng, n_inputs)
+        if done is None:
             log(f"  {category} #{shape_seed}: the camera saw nothing, skipped")
             continue
-        idx = rng.choice(len(cloud), n_inputs, replace=len(cloud) < n_inputs)
-        inputs = cloud[idx]
-        views = v["views"]  # the view's camera: models trained on camera-frame views (pose: camera) use it
-        cam_rot = camera_rotation(cloud, views["cam_to_world"][0], views["object_pose"][0],
-                                  float(views["object_scale"][0]))
-        pred, _ = generate_in_dataset_frame(generator, model, meta, inputs, cam_rot)
+        cloud, inputs, pred = done
         if len(pred.faces) == 0:
             log(f"  {category} #{shape_seed}: empty prediction, skipped")
             continue

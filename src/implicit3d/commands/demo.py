@@ -365,6 +365,26 @@ def _render_view(mesh: trimesh.Trimesh, rng: np.random.Generator) -> dict[str, A
     return {"mesh_n": mesh_n, "loc": loc, "scale": scale, "views": views, "config": config}
 
 
+def complete_rendered_view(
+    v: dict[str, Any], model: Any, meta: dict[str, Any], generator: Any, rng: np.random.Generator, n_inputs: int
+) -> tuple[np.ndarray, np.ndarray, trimesh.Trimesh] | None:
+    """Complete view 0 of a :func:`_render_view` result with ``model``: ``(cloud (P, 3) float32, model inputs
+    (n_inputs, 3) float32 drawn from it with rng, mesh)`` in the shape's normalized frame, or ``None`` when the
+    camera saw nothing. The view's camera is passed on: models trained on camera-frame views (``pose: camera``)
+    use it."""
+    from implicit3d.commands.generate import generate_in_dataset_frame
+    from implicit3d.data.dataset import camera_rotation
+
+    views = v["views"]
+    cloud = np.asarray(views["clouds"][0], dtype=np.float32)
+    if len(cloud) == 0:
+        return None
+    inputs = cloud[rng.choice(len(cloud), n_inputs, replace=len(cloud) < n_inputs)]
+    cam_rot = camera_rotation(cloud, views["cam_to_world"][0], views["object_pose"][0], float(views["object_scale"][0]))
+    pred, _ = generate_in_dataset_frame(generator, model, meta, inputs, cam_rot)
+    return cloud, inputs, pred
+
+
 def _partial_view_section(bottle: trimesh.Trimesh, rng: np.random.Generator, result: DemoResult) -> Any:
     from implicit3d.viz.figures import partial_view_figure
     from implicit3d.viz.report import Section
@@ -407,9 +427,7 @@ def _completion_section(model: Any, meta: dict[str, Any] | None, model_path: Pat
             "the partial views and compare them with the true shapes (IoU, Chamfer-L1, F-score)."
         )
         return Section(SECTION_TITLES[5], text)
-    from implicit3d.commands.generate import generate_in_dataset_frame
     from implicit3d.completion import training_normalization
-    from implicit3d.data.dataset import camera_rotation
     from implicit3d.evaluation.metrics import evaluate_mesh, fscore_key, to_paper_units
     from implicit3d.extraction.generator import MeshGenerator
     from implicit3d.viz.figures import completion_figure, completion_grid_figure
@@ -429,16 +447,11 @@ def _completion_section(model: Any, meta: dict[str, Any] | None, model_path: Pat
         t = time.perf_counter()
         mesh = _catalogue_shape(category, shape_seed)
         v = _render_view(mesh, rng)
-        cloud = np.asarray(v["views"]["clouds"][0], dtype=np.float32)
-        if len(cloud) == 0:
+        done = complete_rendered_view(v, model, meta, generator, rng, n_inputs)
+        if done is None:
             log(f"  {category} #{shape_seed}: the camera saw nothing, skipped")
             continue
-        idx = rng.choice(len(cloud), n_inputs, replace=len(cloud) < n_inputs)
-        inputs = cloud[idx]
-        views = v["views"]  # the view's camera: models trained on camera-frame views (pose: camera) use it
-        cam_rot = camera_rotation(cloud, views["cam_to_world"][0], views["object_pose"][0],
-                                  float(views["object_scale"][0]))
-        pred, _ = generate_in_dataset_frame(generator, model, meta, inputs, cam_rot)
+        cloud, _, pred = done
         m = evaluate_mesh(pred, v["mesh_n"], n_points=settings.n_eval_points, rng=rng)
         label = f"{category} #{shape_seed}"
         paper = to_paper_units(m, bbox_edge=0.9)  # longest edge 0.9 here; the papers' unit is a tenth of it
