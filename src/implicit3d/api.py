@@ -3,8 +3,8 @@
 ```python
 import implicit3d.api as i3d
 
-model, meta = i3d.load_model("runs/grid")            # a training run / checkpoint; None: the bundled model
-mesh = i3d.complete(points, model, up="z")           # points (N, 3) in any frame and unit -> trimesh, same frame
+model, meta = i3d.load_model()                       # the bundled model; or a training run / checkpoint
+mesh = i3d.complete(points, model, config=meta)      # one view (N, 3), sensor at the origin -> trimesh, same frame
 mesh = i3d.extract_mesh(lambda p: 0.3 - np.linalg.norm(p, axis=1), kind="sdf", resolution=64)  # any field
 occ = i3d.inside(mesh, query)                        # (M,) bool
 sdf = i3d.signed_distance(mesh, query)               # (M,) float64, negative inside
@@ -59,7 +59,11 @@ def complete(
     method: str = "mise",
     device: str | None = None,
 ) -> trimesh.Trimesh:
-    """Complete the object seen as ``points: (N, 3)`` (any frame and unit); returns a mesh in the same frame.
+    """Complete the object seen as ``points: (N, 3)`` (any unit); returns a mesh in the same frame.
+
+    For the bundled model (and any ``pose: camera`` model) ``points`` is one view with the sensor at ``viewpoint``
+    (default the origin, i.e. a camera-frame cloud); ``up`` and ``size`` are not used. Other models accept any
+    frame and use the hints below.
 
     ``model``: from :func:`load_model` (its metadata may be passed as ``config`` for the training padding and
     input count); ``None`` loads the bundled model. ``up``: the input's up axis (``"z"``, ``"-y"`` for an upright
