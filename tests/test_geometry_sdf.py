@@ -273,3 +273,42 @@ def test_torch_gradients_flow():
     pts = torch.tensor(RNG.uniform(-0.1, 0.1, size=(64, 3)), requires_grad=True)
     f(pts).sum().backward()
     assert pts.grad is not None and torch.isfinite(pts.grad).all()
+
+
+def test_convex_polytope_against_hull_mesh_distance():
+    rng = np.random.default_rng(3)
+    cloud = rng.normal(size=(40, 3)) * np.array([0.05, 0.03, 0.02])
+    poly = S.ConvexPolytope.from_points(cloud)
+    hull = trimesh.convex.convex_hull(cloud)
+    pts = rng.uniform(-0.15, 0.15, size=(4000, 3))
+    d = poly(pts)
+    ref = signed_distance(hull, pts)
+    inside = ref < 0
+    # the sign is exact everywhere; inside the value is the exact distance to the nearest face
+    assert np.array_equal(d < 0, inside)
+    assert np.abs(d[inside] - ref[inside]).max() < 1e-9
+    # outside: a lower bound on the true distance, equal to it somewhere (in front of a face)
+    assert np.all(d[~inside] <= ref[~inside] + 1e-9)
+    assert np.isclose(d[~inside], ref[~inside], atol=1e-9).mean() > 0.2
+    b = poly.bounds
+    assert np.allclose(b, np.stack([cloud.min(0), cloud.max(0)]))
+    t = poly(torch.as_tensor(pts))
+    assert isinstance(t, torch.Tensor) and np.allclose(t.numpy(), d)
+
+
+def test_convex_polytope_cube_and_errors():
+    corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float) * 0.1
+    cube = S.ConvexPolytope.from_points(corners)
+    box = S.RoundedBox((0.1, 0.1, 0.1), 0.0)
+    pts = RNG.uniform(-0.1, 0.1, size=(500, 3))  # inside: both exact
+    assert np.allclose(cube(pts), box(pts))
+    mesh = cube.to_mesh(resolution=40)
+    assert mesh.is_watertight and mesh.volume == pytest.approx(0.008, rel=0.03)
+    with pytest.raises(ValueError, match="no volume"):
+        S.ConvexPolytope.from_points(np.c_[RNG.normal(size=(10, 2)), np.zeros(10)])
+    with pytest.raises(ValueError, match="at least 4"):
+        S.ConvexPolytope.from_points(corners[:3])
+    with pytest.raises(ValueError, match="non-zero"):
+        S.ConvexPolytope(np.zeros((4, 3)), np.ones(4), [[-1, -1, -1], [1, 1, 1]])
+    with pytest.raises(ValueError, match="bounds"):
+        S.ConvexPolytope(np.eye(3)[[0, 1, 2, 0]], np.ones(4), [[1, 1, 1], [-1, -1, -1]])

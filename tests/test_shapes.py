@@ -24,6 +24,7 @@ SIZE = {
     "vase": ("z", 0.15, 0.35),
     "box": ("xyz", 0.03, 0.31),  # + up to 2 x 3 mm lid overhang
     "csg": ("max", 0.05, 0.35),
+    "rock": ("max", 0.05, 0.30),
 }
 
 _CACHE: dict[tuple[str, int], Shape] = {}
@@ -37,7 +38,7 @@ def _shape(category: str, seed: int) -> Shape:
 
 def test_categories():
     assert isinstance(CATEGORIES, tuple)
-    for c in ("bottle", "can", "jar", "mug", "cup", "bowl", "vase", "box", "csg"):
+    for c in ("bottle", "can", "jar", "mug", "cup", "bowl", "vase", "box", "csg", "rock"):
         assert c in CATEGORIES
 
 

@@ -7,12 +7,14 @@ tiny array-namespace adaptor (:class:`_NumpyOps` / :class:`_TorchOps`), so both 
 
 Primitives: :class:`Sphere`, :class:`RoundedBox`, :class:`Cylinder` (capped, axis z), :class:`Capsule`,
 :class:`Cone` (capped frustum, axis z), :class:`Torus` (axis z), :class:`Revolve` (a closed 2D profile in the
-``(r, z)`` half-plane revolved about z; exact polygon distance with sign).
+``(r, z)`` half-plane revolved about z; exact polygon distance with sign), :class:`ConvexPolytope` (an
+intersection of half-spaces, e.g. the convex hull of a point set: a rock or a cut block).
 CSG: :class:`Union`, :class:`Intersection`, :class:`Difference`, :class:`SmoothUnion` (polynomial smooth minimum,
 blend radius ``k`` in metres). Transforms: :class:`Translate`, :class:`Rotate`, :class:`Scale` (uniform,
 distance-preserving). Operators: ``a | b`` union, ``a & b`` intersection, ``a - b`` difference.
 
-Exactness: primitives and revolve are exact Euclidean distances; union/intersection/difference are exact outside
+Exactness: primitives and revolve are exact Euclidean distances (the convex polytope inside, a bound outside
+near its edges and corners); union/intersection/difference are exact outside
 / inside respectively and a bound (|f| <= true distance) elsewhere; smooth union is a bound near the blend. Every
 node is 1-Lipschitz (|f(p) - f(q)| <= |p - q|), which the coarse-to-fine evaluation of :meth:`SDF.to_mesh` relies on.
 
@@ -626,6 +628,60 @@ class Torus(SDF):
 
 
 # ---------------------------------------------------------------------------------------------------------- CSG
+class ConvexPolytope(SDF):
+    """Convex polytope ``{p : normals @ p <= offsets}``: ``max_i (n_i . p - d_i)`` over its ``K`` face planes.
+
+    ``normals (K, 3)`` (normalized here), ``offsets (K,)`` metres; ``bounds (2, 3)``: a box containing the polytope
+    (required: a set of half-spaces need not be bounded). Inside, the value is the exact distance to the nearest
+    face; outside it is the distance to the farthest face plane, which equals the true distance in front of a face
+    and is a lower bound near edges and corners (still 1-Lipschitz, with the right sign everywhere).
+    :meth:`from_points` builds the convex hull of a point set.
+    """
+
+    def __init__(self, normals: Any, offsets: Any, bounds: Any) -> None:
+        n = np.asarray(normals, dtype=np.float64)
+        d = np.asarray(offsets, dtype=np.float64)
+        if n.ndim != 2 or n.shape[1] != 3 or len(n) < 4 or d.shape != (len(n),):
+            raise ValueError(f"need normals (K, 3) and offsets (K,) with K >= 4, got {n.shape} and {d.shape}")
+        if not (np.isfinite(n).all() and np.isfinite(d).all()):
+            raise ValueError("normals and offsets must be finite")
+        length = np.linalg.norm(n, axis=1)
+        if not np.all(length > 0):
+            raise ValueError("every face normal must be non-zero")
+        b = np.asarray(bounds, dtype=np.float64)
+        if b.shape != (2, 3) or not np.isfinite(b).all() or not np.all(b[1] >= b[0]):
+            raise ValueError(f"bounds must be a finite (2, 3) box with max >= min, got {b.tolist()}")
+        self.normals = n / length[:, None]
+        self.offsets = d / length
+        self._bounds = b
+
+    @classmethod
+    def from_points(cls, points: Any) -> ConvexPolytope:
+        """The convex hull of ``points (M, 3)`` metres (M >= 4, not all in one plane)."""
+        from scipy.spatial import ConvexHull, QhullError
+
+        p = np.asarray(points, dtype=np.float64)
+        if p.ndim != 2 or p.shape[1] != 3 or len(p) < 4 or not np.isfinite(p).all():
+            raise ValueError(f"need at least 4 finite points (M, 3), got shape {p.shape}")
+        try:
+            hull = ConvexHull(p)
+        except QhullError:
+            raise ValueError("the points span no volume (all in one plane or line)") from None
+        eq = hull.equations  # rows (n, c) with n . x + c <= 0 inside, |n| = 1
+        used = p[hull.vertices]
+        return cls(eq[:, :3], -eq[:, 3], np.stack([used.min(0), used.max(0)]))
+
+    def _eval(self, p: Array, ops: Ops) -> Array:
+        n = ops.const(self.normals, p)
+        d = ops.const(self.offsets, p)
+        planes = p[:, 0:1] * n[:, 0] + p[:, 1:2] * n[:, 1] + p[:, 2:3] * n[:, 2] - d  # (N, K)
+        return ops.amax(planes, 1)
+
+    @property
+    def bounds(self) -> np.ndarray:
+        return self._bounds.copy()
+
+
 def _as_sdfs(children: Sequence[SDF]) -> tuple[SDF, ...]:
     if len(children) < 1:
         raise ValueError("a CSG operation needs at least one shape")
@@ -827,6 +883,7 @@ __all__ = [
     "SDF",
     "Capsule",
     "Cone",
+    "ConvexPolytope",
     "Cylinder",
     "Difference",
     "Intersection",

@@ -12,7 +12,7 @@ from implicit3d.geometry.sdf import Translate
 from implicit3d.shapes.base import Built, Shape, rounded_params
 from implicit3d.shapes.bottles import build_bottle, build_can, build_jar
 from implicit3d.shapes.containers import build_bowl, build_cup, build_mug, build_vase
-from implicit3d.shapes.solids import build_box, build_csg
+from implicit3d.shapes.solids import build_box, build_csg, build_rock
 
 BUILDERS: dict[str, Callable[[np.random.Generator], Built]] = {
     "bottle": build_bottle,
@@ -24,11 +24,13 @@ BUILDERS: dict[str, Callable[[np.random.Generator], Built]] = {
     "vase": build_vase,
     "box": build_box,
     "csg": build_csg,
+    "rock": build_rock,
 }
 
 CATEGORIES: tuple[str, ...] = tuple(BUILDERS)
 
 _CSG_ATTEMPTS = 40
+_SCREENED = ("csg", "rock")  #: categories whose draws must give one watertight body (else drawn again)
 
 
 def _check_category(category: str) -> None:
@@ -67,7 +69,7 @@ def generate(category: str, seed: int) -> Shape:
     seed = _check_seed(seed)
     rng = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(category.encode())]))
     builder = BUILDERS[category]
-    attempts = _CSG_ATTEMPTS if category == "csg" else 1
+    attempts = _CSG_ATTEMPTS if category in _SCREENED else 1
     for attempt in range(attempts):
         built = builder(rng)
         try:
@@ -76,7 +78,7 @@ def generate(category: str, seed: int) -> Shape:
             if attempt + 1 < attempts:
                 continue  # an empty CSG result: draw again from the same stream
             raise
-        if category != "csg":
+        if category not in _SCREENED:
             break
         single = _single_body(mesh)
         if single is not None:

@@ -1,4 +1,5 @@
-"""Boxes (rounded, optionally with a lid) and random CSG solids of primitives (for generality training)."""
+"""Boxes (rounded, optionally with a lid), random CSG solids of primitives and irregular rocks (convex-hull pieces),
+for generality training."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from implicit3d.geometry.sdf import (
     SDF,
     Capsule,
     Cone,
+    ConvexPolytope,
     Cylinder,
     Difference,
     Intersection,
     Rotate,
     RoundedBox,
+    Scale,
     SmoothUnion,
     Sphere,
     Torus,
@@ -136,3 +139,54 @@ def build_csg(rng: np.random.Generator, coarse_res: int = 24, max_draws: int = 6
             continue
         return Built(sdf, params, float(np.clip(longest / 70, 1.5e-3, 4.5e-3)), recentre=True, bounds=tight)
     raise RuntimeError(f"no connected csg solid in {max_draws} draws")  # pragma: no cover - not expected
+
+
+def _rock_piece(rng: np.random.Generator, half: float) -> tuple[ConvexPolytope, dict]:
+    """Convex hull of 8-24 points on a random ellipsoid (semi-axes ``half`` x (1, 0.25-1, 0.1-1) in random order,
+    randomly turned), each pulled in by up to 30 %: a faceted pebble, block or slab about the origin."""
+    k = int(rng.integers(8, 25))
+    axes = half * rng.permutation([1.0, uniform(rng, 0.25, 1.0), uniform(rng, 0.1, 1.0)])
+    directions = rng.normal(size=(k, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    points = directions * rng.uniform(0.7, 1.0, size=(k, 1)) * axes
+    turn = rotation_matrix(rng.normal(size=3), uniform(rng, 0.0, np.pi))
+    return ConvexPolytope.from_points(points @ turn.T), {"points": k, "axes": [float(a) for a in axes]}
+
+
+def build_rock(rng: np.random.Generator) -> Built:
+    """An irregular faceted solid (rock, pebble, chunk, slab): 1-3 overlapping convex-hull pieces, sometimes
+    blended, 0.05-0.30 m overall.
+
+    Each piece is the convex hull of a few points on a random ellipsoid (aspect ratios down to 0.1, so flat and
+    elongated ones occur). Every further piece is centred inside an earlier one, so the pieces overlap and the
+    solid is one body; the caller still checks the mesh.
+    """
+    size = uniform(rng, 0.05, 0.30)
+    n = int(rng.choice(3, p=(0.55, 0.3, 0.15))) + 1
+    first, info = _rock_piece(rng, size / 2)
+    pieces: list[SDF] = [first]
+    params: dict = {"size": size, "pieces": [info], "blend": 0.0}
+    for _ in range(n - 1):
+        anchor = pieces[int(rng.integers(len(pieces)))]
+        lo, hi = anchor.bounds
+        piece, info = _rock_piece(rng, size / 2 * uniform(rng, 0.4, 0.8))
+        centre = (lo + hi) / 2 + rng.uniform(-0.3, 0.3, size=3) * (hi - lo)  # inside the anchor's middle
+        pieces.append(Translate(piece, centre))
+        info["centre"] = [float(c) for c in centre]
+        params["pieces"].append(info)
+    sdf: SDF = pieces[0]
+    if n > 1:
+        if rng.random() < 0.4:
+            params["blend"] = size * uniform(rng, 0.03, 0.12)
+            for piece in pieces[1:]:
+                sdf = SmoothUnion(sdf, piece, params["blend"])
+        else:
+            sdf = Union(*pieces)
+    # the hull points lie inside the ellipsoid: scale the solid so its longest box edge is ``size``
+    box = np.stack([np.min([p.bounds[0] for p in pieces], 0), np.max([p.bounds[1] for p in pieces], 0)])
+    factor = size / float((box[1] - box[0]).max())
+    sdf = Scale(sdf, factor)
+    params["scale"] = factor
+    pad = 0.02 * size + params["blend"] * factor
+    bounds = np.stack([box[0] * factor - pad, box[1] * factor + pad])
+    return Built(sdf, params, float(np.clip(size / 70, 1.5e-3, 4.5e-3)), recentre=True, bounds=bounds)
