@@ -116,3 +116,44 @@ def test_validation_uses_uniform_query_points(tmp_path, monkeypatch) -> None:
     (_, train_kw), (_, val_kw) = built
     assert train_kw["points_source"] == "mixed" and train_kw["n_points"] == 1024
     assert val_kw["points_source"] == "uniform" and val_kw["n_points"] == 4096
+
+
+def _weights(run):
+    from safetensors.numpy import load_file
+
+    return load_file(str(run / "checkpoints" / "last" / "model.safetensors"))
+
+
+def test_init_starts_from_other_weights(tmp_path, monkeypatch, capsys) -> None:
+    import json
+
+    import numpy as np
+
+    monkeypatch.setattr(
+        train_cmd, "build_datasets", lambda cfg, seed: (SphereDataset(8, 16, 32, seed=seed), None)
+    )
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump({
+        "model": {"name": "occnet_small", "c_dim": 16, "encoder_hidden": 16, "decoder_hidden": 16},
+        "data": {"root": "unused"},
+        "train": {"batch_size": 4, "lr": 1e-3, "max_steps": 3, "ckpt_every": 3, "val_every": 0, "seed": 1},
+    }))
+    base = ["train", str(path), "--no-progress", "--device", "cpu"]
+    first, second, fresh = tmp_path / "first", tmp_path / "second", tmp_path / "fresh"
+    assert main(base + ["--out", str(first)]) == 0
+    # a tiny learning rate: after one step the weights are still (almost) the ones --init loaded
+    tiny = ["--set", "train.lr=1e-12", "--max-steps", "1", "--set", "train.seed=2"]
+    assert main(base + ["--out", str(second), "--init", str(first)] + tiny) == 0
+    assert main(base + ["--out", str(fresh)] + tiny) == 0
+    a, b, c = _weights(first), _weights(second), _weights(fresh)
+    params = [k for k in a if "running_" not in k and "num_batches" not in k]  # batch-norm statistics still move
+    assert len(params) > 10 and all(np.allclose(a[k], b[k], atol=1e-6) for k in params)
+    assert not all(np.allclose(a[k], c[k], atol=1e-3) for k in params)  # a fresh seed-2 init differs
+    meta = json.loads((second / "checkpoints" / "last" / "checkpoint.json").read_text())
+    assert meta["init"] == str(first / "checkpoints" / "last")
+    capsys.readouterr()
+    # other model settings, or weights that do not exist: clear errors, nothing trained
+    assert main(base + ["--out", str(tmp_path / "x"), "--init", str(first), "--set", "model.decoder_hidden=32"]) == 2
+    assert "--init" in capsys.readouterr().err and not (tmp_path / "x" / "checkpoints").exists()
+    assert main(base + ["--out", str(tmp_path / "y"), "--init", str(tmp_path / "nothing")]) == 2
+    assert "not found" in capsys.readouterr().err

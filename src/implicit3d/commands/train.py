@@ -51,6 +51,14 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         action="store_true",
         help="continue from OUT/checkpoints/last if it exists (else start fresh); max_steps may be raised",
     )
+    p.add_argument(
+        "--init",
+        default=None,
+        metavar="WEIGHTS",
+        help="start from these weights instead of a random init (fine-tuning): 'bundled' for the shipped model, a "
+        "run folder, a checkpoint or an exported NAME.safetensors; the run file's model settings must match them. "
+        "The optimizer and schedule start afresh; ignored when --resume finds a checkpoint to continue",
+    )
     p.add_argument("--max-steps", type=int, default=None, help="total optimizer steps (overrides train.max_steps)")
     p.add_argument(
         "--max-minutes",
@@ -151,6 +159,26 @@ def dataset_meta(root: str | None) -> dict[str, Any]:
     return meta
 
 
+def init_weights(model: torch.nn.Module, model_config: dict[str, Any], source: str) -> str:
+    """Copy the weights of ``source`` (``"bundled"``, a run folder, a checkpoint or ``NAME.safetensors``) into
+    ``model``; :class:`UserError` when they were trained with other model settings. Returns what was loaded."""
+    import json
+
+    from implicit3d.completion import load_model
+
+    loaded, meta = load_model(None if source == "bundled" else source)
+    theirs = json.loads(json.dumps(meta.get("model_config")))
+    ours = json.loads(json.dumps(model_config))
+    if theirs != ours:
+        diff = sorted(k for k in set(theirs or {}) | set(ours) if (theirs or {}).get(k) != ours.get(k))
+        raise UserError(
+            f"--init {source}: its model settings differ from the run file's in {', '.join(diff)}: "
+            f"weights can only start a run of the same model (theirs: {theirs})"
+        )
+    model.load_state_dict(loaded.state_dict())
+    return "bundled" if source == "bundled" else str(meta.get("weights") or meta.get("directory") or source)
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -177,6 +205,10 @@ def run(args: argparse.Namespace) -> int:
         model = build_model(run_cfg.model)
         train_set, val_set = build_datasets(run_cfg.data, run_cfg.train.seed)
         model_config = getattr(model, "config", None) or dict(run_cfg.model)
+        resuming = args.resume and (last.exists() or any((out / "checkpoints").glob(".last.*")))
+        extra = dataset_meta(run_cfg.data.get("root"))
+        if args.init is not None and not resuming:
+            extra["init"] = init_weights(model, model_config, args.init)
         if info.is_main:
             resolved = run_cfg.to_dict()
             resolved["model"] = model_config
@@ -197,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
             device=device,
             model_config=model_config,
             data_config=run_cfg.data,
-            extra_meta=dataset_meta(run_cfg.data.get("root")),
+            extra_meta=extra,
             resume=args.resume,
             progress=not args.no_progress,
         )
