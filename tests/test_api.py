@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 import trimesh
 
 import implicit3d.api as i3d
@@ -192,3 +193,59 @@ def test_mise_matches_dense_on_a_trained_model(loaded) -> None:
     b = np.unique(np.round(mise.vertices, 9), axis=0)
     common = len({tuple(v) for v in a} & {tuple(v) for v in b})
     assert common >= 0.99 * max(len(a), len(b))  # the same surface, vertex for vertex (up to thin missed parts)
+
+
+class _BlobModel(torch.nn.Module):
+    """Analytic stand-in for a trained model: occupancy logits of a sphere of radius 0.3 around the input cloud's
+    centroid (normalized units). Its completion turns with its input, so every turned copy predicts the same
+    sphere in the input frame: averaging them must give the single-pass mesh back."""
+
+    output = "occupancy"
+
+    def encode(self, inputs):
+        return inputs.mean(dim=1, keepdim=True)
+
+    def decode(self, points, c):
+        return 40.0 * (0.3 - (points - c).norm(dim=-1))
+
+
+def test_turned_views_average_back_to_the_same_shape() -> None:
+    cloud = _cloud(800)
+    meta = {"data_config": {"pose": "yaw", "n_inputs": 512}}
+    one = completion.complete_points(cloud, _BlobModel(), meta, resolution=48, turns=1)
+    four = completion.complete_points(cloud, _BlobModel(), meta, resolution=48, turns=4)
+    assert one.info["turns"] == 1 and four.info["turns"] == 4
+    assert four.mesh.volume == pytest.approx(one.mesh.volume, rel=0.03)
+    assert np.allclose(four.mesh.centroid, one.mesh.centroid, atol=0.02 * one.frame.scale)
+    # the default for a model trained on yaw-turned inputs is the ensemble
+    default = completion.complete_points(cloud, _BlobModel(), meta, resolution=16)
+    assert default.info["turns"] == completion.DEFAULT_TURNS
+
+
+def test_default_turns_follow_the_training_pose() -> None:
+    def meta(pose, view_pose=None):
+        m = {"data_config": {"pose": pose}}
+        if view_pose:
+            m["dataset"] = {"settings": {"view_pose": view_pose}}
+        return m
+
+    assert completion.default_turns(meta("canonical")) == 1
+    assert completion.default_turns(meta("yaw")) == completion.default_turns(meta("so3")) == 8
+    assert completion.default_turns(meta("camera", "so3")) == 8
+    assert completion.default_turns(meta("camera", "yaw")) == 1  # views of upright objects: turning lays them down
+    assert completion.default_turns(None) == 1
+    with pytest.raises(UserError, match="turns=4"):
+        completion.complete_points(_cloud(), _BlobModel(), meta("canonical"), resolution=16, turns=4)
+    with pytest.raises(UserError, match=">= 1"):
+        completion.complete_points(_cloud(), _BlobModel(), meta("yaw"), resolution=16, turns=0)
+
+
+def test_turned_frame_measures_the_turned_cloud() -> None:
+    cloud = _cloud(500)
+    base = completion.CompletionFrame.from_points(cloud, visible_extent=0.7)
+    turned = completion.CompletionFrame.from_points(cloud, visible_extent=0.7, turn=np.pi / 2)
+    rz = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    assert np.allclose(turned.rotation, rz @ base.rotation)
+    # the same box, turned: the cloud in the turned frame is the base frame's cloud turned a quarter about z
+    assert turned.scale == pytest.approx(base.scale)
+    assert np.allclose(turned.to_normalized(cloud), base.to_normalized(cloud) @ rz.T, atol=1e-9)

@@ -45,7 +45,8 @@ def _overlap(a_lo, a_hi, b_lo, b_hi) -> bool:
 
 def test_depth_png_round_trip_with_html(run_dir, view, tmp_path, capsys) -> None:
     out, html = tmp_path / "mesh.ply", tmp_path / "view.html"
-    rc = main(["complete", str(view["png"]), "--intrinsics", str(view["K"]), "-o", str(out),
+    # one pass (--turns 1): this checks the framing of a single view, which an ensemble of turned copies blurs
+    rc = main(["complete", str(view["png"]), "--intrinsics", str(view["K"]), "-o", str(out), "--turns", "1",
                "--checkpoint", str(run_dir), "--resolution", "32", "--html", str(html)])
     assert rc == 0, capsys.readouterr().err
     assert "faces" in capsys.readouterr().out
@@ -60,7 +61,7 @@ def test_depth_png_round_trip_with_html(run_dir, view, tmp_path, capsys) -> None
     assert mesh.bounds[1][2] > cloud[:, 2].max()
     out2 = tmp_path / "bbox.ply"
     assert main(["complete", str(view["png"]), "--intrinsics", str(view["K"]), "-o", str(out2), "--checkpoint",
-                 str(run_dir), "--resolution", "32", "--viewpoint", "none", "--quiet"]) == 0
+                 str(run_dir), "--resolution", "32", "--viewpoint", "none", "--quiet", "--turns", "1"]) == 0
     assert trimesh.load(out2).bounds.mean(0)[2] < mesh.bounds.mean(0)[2]
     text = html.read_text()
     assert "plotly" in text.lower() and f"observed points ({len(cloud)})" in text and "completed mesh" in text
@@ -115,8 +116,9 @@ def test_cloud_cli_outputs_and_depth_npy(run_dir, view, tmp_path, capsys) -> Non
     for ext in ("obj", "glb"):
         out = tmp_path / f"mesh.{ext}"
         rc = main(["complete", str(tmp_path / "scan.npy"), "-o", str(out), "--checkpoint", str(run_dir),
-                   "--resolution", "16", "--up=-y", "--quiet"])
+                   "--resolution", "16", "--up=-y", "--turns", "2"])
         assert rc == 0, capsys.readouterr().err
+        assert "mean of 2 turned copies" in capsys.readouterr().out
         mesh = trimesh.load(out, force="mesh")
         assert len(mesh.faces) > 0
         assert _overlap(mesh.bounds[0], mesh.bounds[1], cloud.min(0), cloud.max(0))
@@ -172,6 +174,7 @@ def test_bad_inputs_are_one_line_errors(run_dir, view, tmp_path, capsys) -> None
     assert "'points'" in _error(cli(tmp_path / "nokey.npz"), capsys)
     write_depth_png(tmp_path / "zeros.png", np.zeros_like(view["depth"]))
     assert "no valid pixels" in _error(cli(tmp_path / "zeros.png", "--intrinsics", str(view["K"])), capsys)
+    assert "turns must be >= 1" in _error(cli(tmp_path / "nan.npy", "--drop-invalid", "--turns", "0"), capsys)
     assert "--intrinsics" in _error(cli(view["png"]), capsys)
     (tmp_path / "K_bad.json").write_text(json.dumps({"fx": 1.0}))
     assert "missing key" in _error(cli(view["png"], "--intrinsics", str(tmp_path / "K_bad.json")), capsys)

@@ -10,6 +10,7 @@ from scipy.spatial import cKDTree
 
 from implicit3d.extraction import (
     CountingField,
+    MeanField,
     MeshGenerator,
     ModelField,
     evaluate_batched,
@@ -272,3 +273,23 @@ def test_simplify_mesh_face_count_and_generator_option():
     gen = MeshGenerator(kind="sdf", resolution=64, simplify=1000)
     simplified = gen.extract(sphere_sdf(0.3))
     assert len(simplified.faces) < 2000
+
+
+def test_mean_field_averages_members_through_their_maps():
+    pts = np.random.default_rng(0).uniform(-0.5, 0.5, (200, 3))
+    a = lambda p: p[:, 0]  # noqa: E731
+    b = lambda p: 2.0 * p[:, 1]  # noqa: E731
+    mean = MeanField([a, b])
+    assert np.allclose(mean(pts), (pts[:, 0] + 2.0 * pts[:, 1]) / 2)
+    # member 2 reads the points shifted by +0.3 in x; outside the domain box it contributes `outside`
+    shifted = MeanField([a, a], [None, lambda p: p + np.array([0.3, 0.0, 0.0])], domain=[[-0.5] * 3, [0.5] * 3],
+                        outside=-7.0)
+    x2 = pts[:, 0] + 0.3
+    expected = (pts[:, 0] + np.where(x2 <= 0.5, x2, -7.0)) / 2
+    assert np.allclose(shifted(pts), expected)
+    with pytest.raises(ValueError, match="at least one"):
+        MeanField([])
+    with pytest.raises(ValueError, match="maps"):
+        MeanField([a, b], [None])
+    with pytest.raises(ValueError, match="domain"):
+        MeanField([a], domain=[[0, 0, 0], [0, 1, 1]])

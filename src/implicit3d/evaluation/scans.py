@@ -391,17 +391,18 @@ def evaluate_scans(
     seed: int = 0,
     chamfer_points: int = 30_000,
     device: str | None = None,
+    turns: int | None = None,
 ) -> list[dict[str, Any]]:
     """Complete every scan with ``model`` and score it beside the convex hull of the observed cloud.
 
     Completion: :func:`implicit3d.completion.complete_points` of ``scan.cloud`` with ``viewpoint`` the origin,
     ``up`` (default ``-y``: a level OpenCV camera; the objects are randomly rotated, so no direction is truly up),
-    ``resolution`` and ``seed``; its mesh is in the camera frame. Both predictions are scored on the same
-    ``n_points`` IoU samples (:func:`iou_samples`, stream ``object_rng(seed, name, 1)``). Returns one dict per
-    scan: ``name``, ``n_points`` (observed), ``size_m``, ``distance_m``, ``model_iou``, ``hull_iou``,
-    ``seconds`` (completion), ``hull_seconds``, and with ``chamfer_points > 0`` ``model_chamfer_mm`` /
-    ``hull_chamfer_mm`` (Chamfer-L1, millimetres, that many surface samples each); ``error`` / ``hull_error``
-    hold the message when a prediction failed (it then scores IoU 0).
+    ``resolution``, ``seed`` and ``turns`` (test-time turned copies; default: the model's); its mesh is in the
+    camera frame. Both predictions are scored on the same ``n_points`` IoU samples (:func:`iou_samples`, stream
+    ``object_rng(seed, name, 1)``). Returns one dict per scan: ``name``, ``n_points`` (observed), ``size_m``,
+    ``distance_m``, ``model_iou``, ``hull_iou``, ``seconds`` (completion), ``hull_seconds``, and with
+    ``chamfer_points > 0`` ``model_chamfer_mm`` / ``hull_chamfer_mm`` (Chamfer-L1, millimetres, that many surface
+    samples each); ``error`` / ``hull_error`` hold the message when a prediction failed (it then scores IoU 0).
     """
     from implicit3d.completion import complete_points
     from implicit3d.evaluation.baselines import convex_hull
@@ -428,7 +429,7 @@ def evaluate_scans(
         try:
             pred = complete_points(
                 scan.cloud, model, meta, resolution=int(resolution), up=up, seed=int(seed),
-                viewpoint=np.zeros(3), device=device,
+                viewpoint=np.zeros(3), device=device, turns=turns,
             ).mesh
         except (UserError, ValueError) as exc:
             row["error"] = str(exc)

@@ -2,7 +2,7 @@
 the input's original coordinates (see ``docs/extraction.md``)."""
 
 from implicit3d.extraction.dense import Extraction, extract_dense
-from implicit3d.extraction.field import CountingField, ModelField, evaluate_batched
+from implicit3d.extraction.field import CountingField, MeanField, ModelField, evaluate_batched
 from implicit3d.extraction.generator import MeshGenerator, to_world
 from implicit3d.extraction.mise import extract_mise
 from implicit3d.extraction.simplify import simplify_mesh, vertex_clustering
@@ -11,6 +11,7 @@ __all__ = [
     "CountingField",
     "Extraction",
     "MeshGenerator",
+    "MeanField",
     "ModelField",
     "evaluate_batched",
     "extract_dense",

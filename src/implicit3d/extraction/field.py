@@ -3,12 +3,13 @@
 A *field* here is any callable ``f(points: (N, 3) float64 numpy) -> (N,) numpy`` in the normalized shape frame
 (the cube ``[-0.5, 0.5]^3`` plus padding). :class:`ModelField` wraps a trained model and its encoded input cloud
 into such a callable; :func:`evaluate_batched` evaluates any field on many points a chunk at a time;
-:class:`CountingField` counts the points a field is asked about (for benchmarks and tests).
+:class:`CountingField` counts the points a field is asked about (for benchmarks and tests); :class:`MeanField`
+averages several fields, each looking at the points through its own map (test-time augmentation).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -121,3 +122,54 @@ class ModelField:
                     v = torch.sigmoid(v)
                 out[start : start + len(p[0])] = v.double().cpu().numpy()
         return out
+
+
+PointMap = Callable[[np.ndarray], np.ndarray]
+
+
+class MeanField:
+    """The mean of several fields, each evaluated at its own image of the points: ``mean_k fields[k](maps[k](p))``.
+
+    Used for test-time augmentation: the same model conditioned on several transformed copies of one input cloud
+    (e.g. the view turned about its line of sight), each member reading the query points in its own normalized
+    frame. ``maps[k]``: ``(N, 3) -> (N, 3)`` from the caller's frame to member ``k``'s (``None``: identity).
+    ``domain``: an axis-aligned box ``(2, 3)`` of the members' frames (default: none); a point whose image falls
+    outside it gets ``outside`` from that member instead of an extrapolated value (a model knows nothing beyond the
+    cube it was trained on; ``0.0`` = empty for occupancy probabilities).
+    """
+
+    def __init__(
+        self,
+        fields: Sequence[Field],
+        maps: Sequence[PointMap | None] | None = None,
+        domain: Any | None = None,
+        outside: float = 0.0,
+    ) -> None:
+        self.fields = list(fields)
+        if not self.fields:
+            raise ValueError("MeanField needs at least one field")
+        self.maps = list(maps) if maps is not None else [None] * len(self.fields)
+        if len(self.maps) != len(self.fields):
+            raise ValueError(f"got {len(self.fields)} fields but {len(self.maps)} maps")
+        if domain is not None:
+            box = np.asarray(domain, dtype=np.float64)
+            if box.shape != (2, 3) or not np.all(box[1] > box[0]):
+                raise ValueError(f"domain must be a (2, 3) box with max > min, got {np.asarray(domain).tolist()}")
+            domain = box
+        self.domain = domain
+        self.outside = float(outside)
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        pts = as_points(points)
+        total = np.zeros(len(pts), dtype=np.float64)
+        for field, fmap in zip(self.fields, self.maps, strict=True):
+            q = pts if fmap is None else np.asarray(fmap(pts), dtype=np.float64)
+            if self.domain is None:
+                total += np.asarray(field(q), dtype=np.float64).reshape(-1)
+                continue
+            inside = np.all((q >= self.domain[0]) & (q <= self.domain[1]), axis=1)
+            values = np.full(len(pts), self.outside)
+            if inside.any():
+                values[inside] = np.asarray(field(q[inside]), dtype=np.float64).reshape(-1)
+            total += values
+        return total / len(self.fields)
