@@ -49,5 +49,5 @@ def test_bundled_model_completes_rotated_catalogue_views_better_than_the_hull(bu
             mesh = complete_points(scan.cloud, model, meta, resolution=64).mesh  # no up, size or viewpoint hints
             ours.append(scan_iou(mesh, samples))
             hull.append(scan_iou(convex_hull(scan.cloud.astype(np.float64)), samples))
-    assert np.mean(ours) > 0.5, (ours, hull)  # measured 0.66 (hull 0.46)
+    assert np.mean(ours) > 0.5, (ours, hull)  # measured 0.66 with the default 8 turned copies (hull 0.46)
     assert np.mean(ours) > np.mean(hull) + 0.05, (ours, hull)
