@@ -249,3 +249,18 @@ def test_turned_frame_measures_the_turned_cloud() -> None:
     # the same box, turned: the cloud in the turned frame is the base frame's cloud turned a quarter about z
     assert turned.scale == pytest.approx(base.scale)
     assert np.allclose(turned.to_normalized(cloud), base.to_normalized(cloud) @ rz.T, atol=1e-9)
+
+
+def test_turned_copies_keep_the_viewpoint_of_a_camera_model() -> None:
+    # a camera-frame model given a cloud in another frame with its sensor position: every turned copy must look
+    # from that viewpoint. Quarter turns about the line of sight keep the visible box's longest edge, so each copy
+    # predicts the same sphere and the mean is the single-pass shape.
+    cloud = _cloud(800) + np.array([0.1, -0.05, 0.2])
+    meta = {
+        "data_config": {"pose": "camera", "normalize": "visible", "visible_extent": 0.7, "n_inputs": 512},
+        "dataset": {"settings": {"view_pose": "so3"}},
+    }
+    eye = np.array([0.45, 0.5, 0.65])
+    one = completion.complete_points(cloud, _BlobModel(), meta, resolution=48, viewpoint=eye, turns=1)
+    four = completion.complete_points(cloud, _BlobModel(), meta, resolution=48, viewpoint=eye, turns=4)
+    assert four.mesh.volume == pytest.approx(one.mesh.volume, rel=0.03)
