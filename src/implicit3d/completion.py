@@ -306,7 +306,12 @@ class CompletionFrame:
         aligned view) before its box is measured: the frame of one member of a turned-view ensemble
         (:func:`complete_points` ``turns``).
         """
-        from implicit3d.geometry.transforms import normalization_params, view_rotation, visible_box_params
+        from implicit3d.geometry.transforms import (
+            normalization_params,
+            rotation_about_z,
+            view_rotation,
+            visible_box_params,
+        )
 
         pts = np.asarray(points, dtype=np.float64)
         if align_view:
@@ -319,8 +324,7 @@ class CompletionFrame:
         else:
             rot = rotation_to_z(up)
         if turn:
-            c, s_ = math.cos(turn), math.sin(turn)
-            rot = np.array([[c, -s_, 0.0], [s_, c, 0.0], [0.0, 0.0, 1.0]]) @ rot
+            rot = rotation_about_z(turn) @ rot
         canon = pts @ rot.T
         if visible_extent is not None:
             try:
@@ -343,8 +347,9 @@ class CompletionFrame:
 
     def turned(self, angle: float) -> CompletionFrame:
         """This frame turned by ``angle`` radians about its normalized z axis through the box centre (same box)."""
-        c, s_ = math.cos(angle), math.sin(angle)
-        rz = np.array([[c, -s_, 0.0], [s_, c, 0.0], [0.0, 0.0, 1.0]])
+        from implicit3d.geometry.transforms import rotation_about_z
+
+        rz = rotation_about_z(angle)
         return CompletionFrame(rz @ self.rotation, rz @ self.loc, self.scale, self.padding)
 
     def to_normalized(self, points: np.ndarray) -> np.ndarray:
