@@ -158,8 +158,8 @@ def build_rock(rng: np.random.Generator) -> Built:
     blended, 0.05-0.30 m overall.
 
     Each piece is the convex hull of a few points on a random ellipsoid (aspect ratios down to 0.1, so flat and
-    elongated ones occur). Every further piece is centred inside an earlier one, so the pieces overlap and the
-    solid is one body; the caller still checks the mesh.
+    elongated ones occur). Every further piece is centred near the middle of an earlier one's box, so the pieces
+    almost always overlap; the caller checks that the mesh is one body and draws again otherwise.
     """
     size = uniform(rng, 0.05, 0.30)
     n = int(rng.choice(3, p=(0.55, 0.3, 0.15))) + 1
