@@ -25,6 +25,8 @@ SIZE = {
     "box": ("xyz", 0.03, 0.31),  # + up to 2 x 3 mm lid overhang
     "csg": ("max", 0.05, 0.35),
     "rock": ("max", 0.05, 0.30),
+    "bin": ("xy", 0.10, 0.30),
+    "cluster": ("max", 0.05, 0.30),
 }
 
 _CACHE: dict[tuple[str, int], Shape] = {}
@@ -38,7 +40,7 @@ def _shape(category: str, seed: int) -> Shape:
 
 def test_categories():
     assert isinstance(CATEGORIES, tuple)
-    for c in ("bottle", "can", "jar", "mug", "cup", "bowl", "vase", "box", "csg", "rock"):
+    for c in ("bottle", "can", "jar", "mug", "cup", "bowl", "vase", "box", "csg", "rock", "bin", "cluster"):
         assert c in CATEGORIES
 
 
@@ -111,6 +113,31 @@ def test_containers_have_cavity_and_bottles_are_solid():
     assert mug.mesh.contains(np.array([[0.0, 0.0, h / 2]]))[0] == np.False_
     bottle = _shape("bottle", 0)
     assert bottle.sdf(np.array([[0.0, 0.0, bottle.params["height"] / 3]]))[0] < 0
+
+
+def test_bin_is_open_with_thin_walls_and_a_floor():
+    for seed in SEEDS:
+        b = _shape("bin", seed)
+        lx, ly, h = b.params["size"]
+        wall, floor = b.params["wall"], b.params["floor"]
+        assert 0.004 <= wall <= 0.008 and 0.004 <= floor <= 0.01 and 0.02 <= h
+        centre = np.array([[0.0, 0.0, (floor + h) / 2]])  # in the cavity, above the floor
+        assert b.sdf(centre)[0] > 0 and not b.mesh.contains(centre)[0]
+        assert b.sdf(np.array([[0.0, 0.0, floor / 2]]))[0] < 0  # the floor
+        side = np.array([[lx / 2 - wall / 2, 0.0, h / 2]])  # in the long wall
+        assert b.sdf(side)[0] < 0 and b.mesh.contains(side)[0]
+        # thin walls around a large cavity: far less solid than the box it fills
+        assert b.mesh.volume < 0.6 * lx * ly * h
+
+
+def test_cluster_is_a_concave_assembly_of_pieces():
+    ratios = []
+    for seed in range(6):
+        c = _shape("cluster", seed)
+        assert 3 <= len(c.params["pieces"]) <= 10
+        ratios.append(c.mesh.volume / c.mesh.convex_hull.volume)
+    # pieces stick out of each other: clearly non-convex on average (a rock's is about 0.9, a box's 1.0)
+    assert np.mean(ratios) < 0.8, ratios
 
 
 def test_bottle_variety():

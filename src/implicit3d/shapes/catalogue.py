@@ -11,8 +11,8 @@ import trimesh
 from implicit3d.geometry.sdf import Translate
 from implicit3d.shapes.base import Built, Shape, rounded_params
 from implicit3d.shapes.bottles import build_bottle, build_can, build_jar
-from implicit3d.shapes.containers import build_bowl, build_cup, build_mug, build_vase
-from implicit3d.shapes.solids import build_box, build_csg, build_rock
+from implicit3d.shapes.containers import build_bin, build_bowl, build_cup, build_mug, build_vase
+from implicit3d.shapes.solids import build_box, build_cluster, build_csg, build_rock
 
 BUILDERS: dict[str, Callable[[np.random.Generator], Built]] = {
     "bottle": build_bottle,
@@ -25,12 +25,14 @@ BUILDERS: dict[str, Callable[[np.random.Generator], Built]] = {
     "box": build_box,
     "csg": build_csg,
     "rock": build_rock,
+    "bin": build_bin,
+    "cluster": build_cluster,
 }
 
 CATEGORIES: tuple[str, ...] = tuple(BUILDERS)
 
 _CSG_ATTEMPTS = 40
-_SCREENED = ("csg", "rock")  #: categories whose draws must give one watertight body (else drawn again)
+_SCREENED = ("csg", "rock", "cluster")  #: categories whose draws must give one watertight body (else drawn again)
 
 
 def _check_category(category: str) -> None:

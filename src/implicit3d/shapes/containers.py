@@ -258,3 +258,30 @@ def build_vase(rng: np.random.Generator) -> Built:
         "wave_phase": phase,
     }
     return Built(Revolve(profile), params, voxel)
+
+
+def build_bin(rng: np.random.Generator) -> Built:
+    """An open rectangular container, from a flat tray to a deep bin: 0.10-0.30 m long, 40-100 % as wide, 8-90 %
+    of its length tall (at least 2 cm), straight walls 4-8 mm, floor 4-10 mm, rounded outer edges and inner corners.
+
+    Trays, storage bins, drawers and open boxes: thin walls around a large cavity seen from any side.
+    """
+    hx = uniform(rng, 0.05, 0.15)
+    hy = hx * uniform(rng, 0.4, 1.0)
+    height = max(2 * hx * uniform(rng, 0.08, 0.9), 0.02)
+    wall = uniform(rng, MIN_WALL, 0.008)
+    floor = uniform(rng, MIN_WALL, 0.01)
+    edge = uniform(rng, 0.0, min(0.012, 0.45 * min(hy, height / 2)))
+    outer = Translate(RoundedBox((hx, hy, height / 2), edge), (0.0, 0.0, height / 2))
+    # the cavity: inset by the wall on the sides, from the floor up through the rim (its top lies above the rim)
+    inner_half = (hx - wall, hy - wall, height / 2)
+    inner_edge = min(max(edge - wall, 0.0) + uniform(rng, 0.0, 0.01), 0.45 * min(inner_half))
+    cavity = Translate(RoundedBox(inner_half, inner_edge), (0.0, 0.0, floor + height / 2))
+    params = {
+        "size": [2 * hx, 2 * hy, height],
+        "wall": wall,
+        "floor": floor,
+        "edge_radius": edge,
+        "inner_radius": inner_edge,
+    }
+    return Built(Difference(outer, cavity), params, voxel_for(2 * hx, min(wall, floor), hi=2.2e-3))

@@ -190,3 +190,43 @@ def build_rock(rng: np.random.Generator) -> Built:
     pad = 0.02 * size + params["blend"] * factor
     bounds = np.stack([box[0] * factor - pad, box[1] * factor + pad])
     return Built(sdf, params, float(np.clip(size / 70, 1.5e-3, 4.5e-3)), recentre=True, bounds=bounds)
+
+
+def build_cluster(rng: np.random.Generator) -> Built:
+    """A lumpy assembly of 3-10 faceted convex pieces (toy, knick-knack, debris, gnarled branch), 0.05-0.30 m.
+
+    Unlike :func:`build_rock` (pieces buried in each other's middles: a compact chunk), each further piece sits on
+    the edge of an earlier one — its centre 50-90 % of the way from the anchor's centre to its box face along a
+    random direction — so the pieces form arms, branches and bumps with real concavities between them (solid volume
+    often a third to two thirds of the convex hull's). The caller checks that the mesh is one body and draws again
+    otherwise.
+    """
+    size = uniform(rng, 0.05, 0.30)
+    n = int(rng.integers(3, 11))
+    first, info = _rock_piece(rng, size / 2 * uniform(rng, 0.35, 0.6))
+    pieces: list[SDF] = [first]
+    params: dict = {"size": size, "pieces": [info], "blend": 0.0}
+    for _ in range(n - 1):
+        anchor = pieces[int(rng.integers(len(pieces)))]
+        lo, hi = anchor.bounds
+        direction = rng.normal(size=3)
+        direction /= np.abs(direction).max()  # on the unit cube's surface: reaches the anchor's box face
+        centre = (lo + hi) / 2 + direction * (hi - lo) / 2 * uniform(rng, 0.5, 0.9)
+        piece, info = _rock_piece(rng, size / 2 * uniform(rng, 0.2, 0.5))
+        pieces.append(Translate(piece, centre))
+        info["centre"] = [float(c) for c in centre]
+        params["pieces"].append(info)
+    if rng.random() < 0.3:
+        params["blend"] = size * uniform(rng, 0.01, 0.05)
+        sdf: SDF = pieces[0]
+        for piece in pieces[1:]:
+            sdf = SmoothUnion(sdf, piece, params["blend"])
+    else:
+        sdf = Union(*pieces)
+    box = np.stack([np.min([p.bounds[0] for p in pieces], 0), np.max([p.bounds[1] for p in pieces], 0)])
+    factor = size / float((box[1] - box[0]).max())
+    sdf = Scale(sdf, factor)
+    params["scale"] = factor
+    pad = 0.02 * size + params["blend"] * factor
+    bounds = np.stack([box[0] * factor - pad, box[1] * factor + pad])
+    return Built(sdf, params, float(np.clip(size / 80, 1.5e-3, 4.0e-3)), recentre=True, bounds=bounds)
