@@ -42,6 +42,16 @@ def test_export_keeps_only_inference_metadata(exported) -> None:
     assert "optimizer" not in meta and "files" not in meta and "rng" not in meta
 
 
+def test_export_metadata_names_the_init_weights_without_local_paths() -> None:
+    from implicit3d.commands.export import export_metadata
+
+    meta = {"step": 5, "init": "/home/me/runs/stage1", "data_config": {"root": "/data/sets/all150"}, "rng": [1]}
+    out = export_metadata(meta, note="two stages")
+    assert out["init"] == "stage1" and out["data_config"]["root"] == "all150"
+    assert out["note"] == "two stages" and "rng" not in out
+    assert export_metadata({"init": "bundled"})["init"] == "bundled"
+
+
 def test_export_errors(tmp_path, capsys, exported) -> None:
     run, _ = exported
     assert main(["export", str(run), "-o", str(tmp_path / "w.pt")]) == 2

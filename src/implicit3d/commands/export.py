@@ -23,7 +23,7 @@ examples:
 
 #: metadata keys copied from the checkpoint (everything else, e.g. optimizer layout and file hashes, is dropped)
 KEPT = ("model_config", "data_config", "train_config", "normalization", "dataset", "step", "epoch", "val",
-        "best_metric", "best_step", "implicit3d_version")
+        "best_metric", "best_step", "implicit3d_version", "init")
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -44,12 +44,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def export_metadata(meta: dict[str, Any], note: str | None = None) -> dict[str, Any]:
     """The JSON written beside exported weights: the inference-relevant part of a checkpoint's ``meta``.
 
-    The training dataset's ``root`` is replaced by its folder name: a local path means nothing elsewhere.
+    The training dataset's ``root`` and the ``init`` weights a run started from (``train --init``) are replaced by
+    their last path component: a local path means nothing elsewhere.
     """
     out = {k: meta[k] for k in KEPT if k in meta}
     data = dict(out.get("data_config") or {})
     if data.get("root"):
         data["root"] = Path(str(data["root"])).name
+    if out.get("init"):
+        out["init"] = Path(str(out["init"])).name
     out["data_config"] = data
     if note:
         out["note"] = note
