@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------------------------------
 # model lookup
 
-TRAIN_SHAPES_PER_CATEGORY = 8  #: --train dataset: shapes per catalogue category (72 in all)
+TRAIN_SHAPES_PER_CATEGORY = 8  #: --train dataset: shapes per catalogue category (96 for the twelve)
 
 
 def train_demo_model(output: Path, minutes: float, seed: int = 0) -> Path:
