@@ -50,6 +50,7 @@ def test_export_metadata_names_the_init_weights_without_local_paths() -> None:
     assert out["init"] == "stage1" and out["data_config"]["root"] == "all150"
     assert out["note"] == "two stages" and "rng" not in out
     assert export_metadata({"init": "bundled"})["init"] == "bundled"
+    assert export_metadata({"init": "/runs/stage2/checkpoints/best"})["init"] == "stage2/checkpoints/best"
 
 
 def test_export_errors(tmp_path, capsys, exported) -> None:

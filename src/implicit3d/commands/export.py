@@ -45,14 +45,18 @@ def export_metadata(meta: dict[str, Any], note: str | None = None) -> dict[str, 
     """The JSON written beside exported weights: the inference-relevant part of a checkpoint's ``meta``.
 
     The training dataset's ``root`` and the ``init`` weights a run started from (``train --init``) are replaced by
-    their last path component: a local path means nothing elsewhere.
+    their last path component (``RUN/checkpoints/NAME`` for a run's checkpoint): a local path means nothing
+    elsewhere.
     """
     out = {k: meta[k] for k in KEPT if k in meta}
     data = dict(out.get("data_config") or {})
     if data.get("root"):
         data["root"] = Path(str(data["root"])).name
     if out.get("init"):
-        out["init"] = Path(str(out["init"])).name
+        init = Path(str(out["init"]))
+        # a run's checkpoint (RUN/checkpoints/best) is named by its run folder: "RUN/checkpoints/best"
+        out["init"] = str(Path(init.parent.parent.name, init.parent.name, init.name)) if (
+            init.parent.name == "checkpoints") else init.name
     out["data_config"] = data
     if note:
         out["note"] = note
