@@ -153,6 +153,19 @@ def _rock_piece(rng: np.random.Generator, half: float) -> tuple[ConvexPolytope, 
     return ConvexPolytope.from_points(points @ turn.T), {"points": k, "axes": [float(a) for a in axes]}
 
 
+def _scaled_to_size(sdf: SDF, pieces: list[SDF], size: float, params: dict) -> tuple[SDF, np.ndarray]:
+    """``sdf`` (the union of ``pieces``) scaled so the longest edge of the pieces' box is ``size``, and a meshing
+    box (2, 3) around it padded by 2 % of the size plus the blend radius. Records ``params["scale"]``.
+
+    The hull points lie inside their ellipsoids, so the pieces' box is what the solid spans, not the draw's size.
+    """
+    box = np.stack([np.min([p.bounds[0] for p in pieces], 0), np.max([p.bounds[1] for p in pieces], 0)])
+    factor = size / float((box[1] - box[0]).max())
+    params["scale"] = factor
+    pad = 0.02 * size + params["blend"] * factor
+    return Scale(sdf, factor), np.stack([box[0] * factor - pad, box[1] * factor + pad])
+
+
 def build_rock(rng: np.random.Generator) -> Built:
     """An irregular faceted solid (rock, pebble, chunk, slab): 1-3 overlapping convex-hull pieces, sometimes
     blended, 0.05-0.30 m overall.
@@ -182,13 +195,7 @@ def build_rock(rng: np.random.Generator) -> Built:
                 sdf = SmoothUnion(sdf, piece, params["blend"])
         else:
             sdf = Union(*pieces)
-    # the hull points lie inside the ellipsoid: scale the solid so its longest box edge is ``size``
-    box = np.stack([np.min([p.bounds[0] for p in pieces], 0), np.max([p.bounds[1] for p in pieces], 0)])
-    factor = size / float((box[1] - box[0]).max())
-    sdf = Scale(sdf, factor)
-    params["scale"] = factor
-    pad = 0.02 * size + params["blend"] * factor
-    bounds = np.stack([box[0] * factor - pad, box[1] * factor + pad])
+    sdf, bounds = _scaled_to_size(sdf, pieces, size, params)
     return Built(sdf, params, float(np.clip(size / 70, 1.5e-3, 4.5e-3)), recentre=True, bounds=bounds)
 
 
@@ -223,10 +230,5 @@ def build_cluster(rng: np.random.Generator) -> Built:
             sdf = SmoothUnion(sdf, piece, params["blend"])
     else:
         sdf = Union(*pieces)
-    box = np.stack([np.min([p.bounds[0] for p in pieces], 0), np.max([p.bounds[1] for p in pieces], 0)])
-    factor = size / float((box[1] - box[0]).max())
-    sdf = Scale(sdf, factor)
-    params["scale"] = factor
-    pad = 0.02 * size + params["blend"] * factor
-    bounds = np.stack([box[0] * factor - pad, box[1] * factor + pad])
+    sdf, bounds = _scaled_to_size(sdf, pieces, size, params)
     return Built(sdf, params, float(np.clip(size / 80, 1.5e-3, 4.0e-3)), recentre=True, bounds=bounds)
