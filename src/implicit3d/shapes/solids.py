@@ -153,12 +153,19 @@ def _rock_piece(rng: np.random.Generator, half: float) -> tuple[ConvexPolytope, 
     return ConvexPolytope.from_points(points @ turn.T), {"points": k, "axes": [float(a) for a in axes]}
 
 
-def _scaled_to_size(sdf: SDF, pieces: list[SDF], size: float, params: dict) -> tuple[SDF, np.ndarray]:
-    """``sdf`` (the union of ``pieces``) scaled so the longest edge of the pieces' box is ``size``, and a meshing
-    box (2, 3) around it padded by 2 % of the size plus the blend radius. Records ``params["scale"]``.
+def _scaled_to_size(pieces: list[SDF], size: float, params: dict) -> tuple[SDF, np.ndarray]:
+    """The union of ``pieces`` (a chained smooth union when ``params["blend"] > 0``, in metres before scaling),
+    scaled so the longest edge of the pieces' box is ``size``, and a meshing box (2, 3) around it padded by 2 % of
+    the size plus the scaled blend radius. Records ``params["scale"]``.
 
     The hull points lie inside their ellipsoids, so the pieces' box is what the solid spans, not the draw's size.
     """
+    sdf: SDF = pieces[0]
+    if params["blend"] > 0:
+        for piece in pieces[1:]:
+            sdf = SmoothUnion(sdf, piece, params["blend"])
+    elif len(pieces) > 1:
+        sdf = Union(*pieces)
     box = np.stack([np.min([p.bounds[0] for p in pieces], 0), np.max([p.bounds[1] for p in pieces], 0)])
     factor = size / float((box[1] - box[0]).max())
     params["scale"] = factor
@@ -187,15 +194,9 @@ def build_rock(rng: np.random.Generator) -> Built:
         pieces.append(Translate(piece, centre))
         info["centre"] = [float(c) for c in centre]
         params["pieces"].append(info)
-    sdf: SDF = pieces[0]
-    if n > 1:
-        if rng.random() < 0.4:
-            params["blend"] = size * uniform(rng, 0.03, 0.12)
-            for piece in pieces[1:]:
-                sdf = SmoothUnion(sdf, piece, params["blend"])
-        else:
-            sdf = Union(*pieces)
-    sdf, bounds = _scaled_to_size(sdf, pieces, size, params)
+    if n > 1 and rng.random() < 0.4:
+        params["blend"] = size * uniform(rng, 0.03, 0.12)
+    sdf, bounds = _scaled_to_size(pieces, size, params)
     return Built(sdf, params, float(np.clip(size / 70, 1.5e-3, 4.5e-3)), recentre=True, bounds=bounds)
 
 
@@ -225,10 +226,5 @@ def build_cluster(rng: np.random.Generator) -> Built:
         params["pieces"].append(info)
     if rng.random() < 0.3:
         params["blend"] = size * uniform(rng, 0.01, 0.05)
-        sdf: SDF = pieces[0]
-        for piece in pieces[1:]:
-            sdf = SmoothUnion(sdf, piece, params["blend"])
-    else:
-        sdf = Union(*pieces)
-    sdf, bounds = _scaled_to_size(sdf, pieces, size, params)
+    sdf, bounds = _scaled_to_size(pieces, size, params)
     return Built(sdf, params, float(np.clip(size / 80, 1.5e-3, 4.0e-3)), recentre=True, bounds=bounds)
