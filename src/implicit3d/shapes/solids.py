@@ -153,7 +153,7 @@ def _rock_piece(rng: np.random.Generator, half: float) -> tuple[ConvexPolytope, 
     return ConvexPolytope.from_points(points @ turn.T), {"points": k, "axes": [float(a) for a in axes]}
 
 
-def _scaled_to_size(pieces: list[SDF], size: float, params: dict) -> tuple[SDF, np.ndarray]:
+def _union_scaled_to_size(pieces: list[SDF], size: float, params: dict) -> tuple[SDF, np.ndarray]:
     """The union of ``pieces`` (a chained smooth union when ``params["blend"] > 0``, in metres before scaling),
     scaled so the longest edge of the pieces' box is ``size``, and a meshing box (2, 3) around it padded by 2 % of
     the size plus the scaled blend radius. Records ``params["scale"]``.
@@ -196,7 +196,7 @@ def build_rock(rng: np.random.Generator) -> Built:
         params["pieces"].append(info)
     if n > 1 and rng.random() < 0.4:
         params["blend"] = size * uniform(rng, 0.03, 0.12)
-    sdf, bounds = _scaled_to_size(pieces, size, params)
+    sdf, bounds = _union_scaled_to_size(pieces, size, params)
     return Built(sdf, params, float(np.clip(size / 70, 1.5e-3, 4.5e-3)), recentre=True, bounds=bounds)
 
 
@@ -226,5 +226,5 @@ def build_cluster(rng: np.random.Generator) -> Built:
         params["pieces"].append(info)
     if rng.random() < 0.3:
         params["blend"] = size * uniform(rng, 0.01, 0.05)
-    sdf, bounds = _scaled_to_size(pieces, size, params)
+    sdf, bounds = _union_scaled_to_size(pieces, size, params)
     return Built(sdf, params, float(np.clip(size / 80, 1.5e-3, 4.0e-3)), recentre=True, bounds=bounds)
