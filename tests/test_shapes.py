@@ -27,6 +27,7 @@ SIZE = {
     "rock": ("max", 0.05, 0.30),
     "bin": ("xy", 0.10, 0.30),
     "cluster": ("max", 0.05, 0.30),
+    "slab": ("max", 0.08, 0.30),  # a triangle tile spans 0.87 x its drawn length
 }
 
 _CACHE: dict[tuple[str, int], Shape] = {}
@@ -40,7 +41,7 @@ def _shape(category: str, seed: int) -> Shape:
 
 def test_categories():
     assert isinstance(CATEGORIES, tuple)
-    for c in ("bottle", "can", "jar", "mug", "cup", "bowl", "vase", "box", "csg", "rock", "bin", "cluster"):
+    for c in ("bottle", "can", "jar", "mug", "cup", "bowl", "vase", "box", "csg", "rock", "bin", "cluster", "slab"):
         assert c in CATEGORIES
 
 
@@ -138,6 +139,26 @@ def test_cluster_is_a_concave_assembly_of_pieces():
         ratios.append(c.mesh.volume / c.mesh.convex_hull.volume)
     # pieces stick out of each other: clearly non-convex on average (a rock's is about 0.9, a box's 1.0)
     assert np.mean(ratios) < 0.8, ratios
+
+
+def test_slab_is_a_closed_flat_or_elongated_solid():
+    forms, sections = set(), set()
+    for seed in range(16):
+        s = _shape("slab", seed)
+        m = s.mesh
+        forms.add(s.params["form"])
+        sections.add(s.params["section"])
+        # a prism: convex and closed (no cavity), unlike a bin
+        assert m.volume / m.convex_hull.volume > 0.97, s.name
+        ext = np.sort(m.extents)
+        assert ext[0] >= 0.005 - s.params["voxel"], (s.name, ext)
+        if s.params["form"] == "plate":  # lies on its widest face: thin along z, at most a quarter as thick as wide
+            assert m.extents[2] == ext[0] and ext[0] <= 0.25 * ext[1] + s.params["voxel"], (s.name, m.extents)
+        else:  # long and narrow
+            assert ext[1] <= 0.36 * ext[2] + s.params["voxel"], (s.name, ext)
+        centre = (m.bounds[0] + m.bounds[1]) / 2
+        assert s.sdf(centre[None])[0] < 0 and m.contains(centre[None])[0]  # solid through its middle
+    assert forms == {"plate", "bar"} and sections == {"rectangle", "round", "polygon"}
 
 
 def test_bottle_variety():

@@ -12,7 +12,7 @@ from implicit3d.geometry.sdf import Translate
 from implicit3d.shapes.base import Built, Shape, rounded_params
 from implicit3d.shapes.bottles import build_bottle, build_can, build_jar
 from implicit3d.shapes.containers import build_bin, build_bowl, build_cup, build_mug, build_vase
-from implicit3d.shapes.solids import build_box, build_cluster, build_csg, build_rock
+from implicit3d.shapes.solids import build_box, build_cluster, build_csg, build_rock, build_slab
 
 BUILDERS: dict[str, Callable[[np.random.Generator], Built]] = {
     "bottle": build_bottle,
@@ -27,6 +27,7 @@ BUILDERS: dict[str, Callable[[np.random.Generator], Built]] = {
     "rock": build_rock,
     "bin": build_bin,
     "cluster": build_cluster,
+    "slab": build_slab,
 }
 
 CATEGORIES: tuple[str, ...] = tuple(BUILDERS)

@@ -1,5 +1,5 @@
-"""Boxes (rounded, optionally with a lid), random CSG solids of primitives and irregular rocks (convex-hull pieces),
-for generality training."""
+"""Boxes (rounded, optionally with a lid), slabs and bars (closed flat or elongated prisms), random CSG solids of
+primitives and irregular rocks and clusters (convex-hull pieces), for generality training."""
 
 from __future__ import annotations
 
@@ -44,6 +44,64 @@ def build_box(rng: np.random.Generator) -> Built:
         params.update(lid=True, lid_height=lid_h, lid_overhang=lip)
         finest = 2 * lip + 0.004
     return Built(sdf, params, voxel_for(2 * max(hx, hy, hz), finest, hi=3.0e-3))
+
+
+SLAB_FORMS = ("plate", "bar")
+SLAB_SECTIONS = ("rectangle", "round", "polygon")
+MIN_SLAB_THICKNESS = 0.005  #: m: thinner parts are below what the sensor and the meshing voxel resolve
+
+
+def _prism(n_sides: int, radius: float, length: float) -> ConvexPolytope:
+    """A regular ``n_sides``-gon of circumradius ``radius`` (m) extruded ``length`` (m) along z, centred, one vertex
+    on +x."""
+    angles = 2 * np.pi * np.arange(n_sides) / n_sides
+    ring = np.stack([radius * np.cos(angles), radius * np.sin(angles)], axis=1)
+    z = np.full((n_sides, 1), length / 2)
+    return ConvexPolytope.from_points(np.concatenate([np.hstack([ring, -z]), np.hstack([ring, z])]))
+
+
+def build_slab(rng: np.random.Generator) -> Built:
+    """A closed flat or elongated solid, 0.10-0.30 m long, lying on its widest face: a *plate* (board, tile,
+    domino, book, lid, coaster: 30-100 % as wide as long, at least 5 mm and at most a quarter of its width thick) or
+    a *bar* (stick, rod, pencil, handle, beam: 6-35 % as wide as long, 40-100 % as thick as wide).
+
+    Cross-section: rectangle (60 %, sharp or rounded edges up to 4 mm), round (25 %: a disc or a rod) or a regular
+    3-8-gon (15 %: a polygon tile or a hexagonal pencil). Closed solids with no cavity, the counterpart of ``bin``: a
+    flat box seen from below looks like a tray seen from below.
+    """
+    length = uniform(rng, 0.10, 0.30)
+    form = choice(rng, SLAB_FORMS)
+    section = choice(rng, SLAB_SECTIONS, p=(0.6, 0.25, 0.15))
+    if form == "plate":
+        width = length * uniform(rng, 0.3, 1.0)
+        thick = uniform(rng, MIN_SLAB_THICKNESS, max(0.25 * width, 1.2 * MIN_SLAB_THICKNESS))
+    else:
+        width = max(length * uniform(rng, 0.06, 0.35), MIN_SLAB_THICKNESS / 0.4)
+        thick = max(width * uniform(rng, 0.4, 1.0), MIN_SLAB_THICKNESS)
+    params: dict = {"form": form, "section": section, "length": length}
+    sdf: SDF
+    if section == "rectangle":
+        edge = uniform(rng, 0.0, min(0.004, 0.45 * thick / 2)) if rng.random() < 0.7 else 0.0
+        sdf = RoundedBox((length / 2, width / 2, thick / 2), edge)
+        params.update(width=width, thickness=thick, edge_radius=edge)
+    elif form == "plate":  # a disc (its width is its length) or a regular polygon tile, flat on z
+        if section == "round":
+            sdf = Cylinder(length / 2, thick)
+        else:
+            sides = int(rng.integers(3, 9))
+            sdf = _prism(sides, length / 2, thick)
+            params["sides"] = sides
+        params.update(thickness=thick)
+    else:  # a rod or a polygonal bar along x, resting on a side
+        if section == "round":
+            sdf = Rotate(Cylinder(width / 2, length), axis=(0.0, 1.0, 0.0), angle=np.pi / 2)
+        else:
+            sides = int(rng.integers(3, 9))
+            sdf = Rotate(_prism(sides, width / 2, length), axis=(0.0, 1.0, 0.0), angle=np.pi / 2)
+            params["sides"] = sides
+        params.update(width=width)
+        thick = width * (0.5 if section == "polygon" else 1.0)  # a triangle's inradius is half its circumradius
+    return Built(sdf, params, voxel_for(length, thick, hi=3.0e-3), recentre=True)
 
 
 PRIMITIVES = ("sphere", "box", "cylinder", "capsule", "cone", "torus")
