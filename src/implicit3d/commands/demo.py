@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------------------------------
 # model lookup
 
-TRAIN_SHAPES_PER_CATEGORY = 8  #: --train dataset: shapes per catalogue category (96 for the twelve)
+TRAIN_SHAPES_PER_CATEGORY = 8  #: --train dataset: shapes per catalogue category (104 for the thirteen)
 
 
 def train_demo_model(output: Path, minutes: float, seed: int = 0) -> Path:
