@@ -5,7 +5,9 @@ catalogue — named household items and toys (duck, bunny, teddy, mug, Lego bric
 (``random_urdfs``) chosen by ``--seed`` — each scanned once by the simulated RealSense D435 (640x480, fx = fy =
 385 px, ``realsense_d435`` noise) at a uniformly random orientation, 10-30 cm longest edge, 0.5-0.8 m away. The model
 completes the camera-frame cloud (``up = -y``, viewpoint at the origin); the baseline is the convex hull of the same
-cloud, scored on the same 100k IoU points (cube of side 1.1/0.9 x the object's longest edge around it).
+cloud, scored on the same 100k IoU points (cube of side 1.1/0.9 x the object's longest edge around it). Model P / R:
+volumetric precision (share of the completed volume inside the object: low = filled in too much) and recall (share of
+the object's volume completed: low = too little).
 
 Issue goal: mean IoU >= 0.75, well above the convex hull. This script measures quality: it prints the figures and
 never fails on a value.
@@ -33,8 +35,9 @@ from implicit3d.evaluation.scans import evaluate_scans, make_scans, real_object_
 from implicit3d.fileio import atomic_writer
 
 CSV_FIELDS = (
-    "name", "n_points", "size_m", "distance_m", "model_iou", "hull_iou", "model_chamfer_mm", "hull_chamfer_mm",
-    "seconds", "hull_seconds", "error", "hull_error",
+    "name", "n_points", "size_m", "distance_m", "model_iou", "hull_iou", "model_precision", "model_recall",
+    "hull_precision", "hull_recall", "model_chamfer_mm", "hull_chamfer_mm", "seconds", "hull_seconds", "error",
+    "hull_error",
 )
 
 
@@ -90,11 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     print(f"\n{'object':<18s} {'points':>7s} {'size cm':>7s} {'dist m':>6s} {'model IoU':>9s} {'hull IoU':>8s} "
-          f"{'model CD mm':>11s} {'hull CD mm':>10s} {'seconds':>7s}")
+          f"{'model P':>7s} {'model R':>7s} {'model CD mm':>11s} {'hull CD mm':>10s} {'seconds':>7s}")
     for r in rows:
         note = "".join(f"  [{k}: {r[k]}]" for k in ("error", "hull_error") if k in r)
         print(f"{r['name']:<18s} {r['n_points']:7d} {100 * r['size_m']:7.1f} {r['distance_m']:6.2f} "
-              f"{r['model_iou']:9.3f} {r['hull_iou']:8.3f} {r['model_chamfer_mm']:11.1f} {r['hull_chamfer_mm']:10.1f} "
+              f"{r['model_iou']:9.3f} {r['hull_iou']:8.3f} {r['model_precision']:7.3f} {r['model_recall']:7.3f} "
+              f"{r['model_chamfer_mm']:11.1f} {r['hull_chamfer_mm']:10.1f} "
               f"{r['seconds']:7.2f}{note}")
     if not rows:
         print("no objects could be scanned")
@@ -107,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     for label, a, b in (
         ("mean IoU", float(model_iou.mean()), float(hull_iou.mean())),
         ("median IoU", float(np.median(model_iou)), float(np.median(hull_iou))),
+        ("mean precision (volume)", *(statistics.fmean(r[f"{k}_precision"] for r in rows) for k in ("model", "hull"))),
+        ("mean recall (volume)", *(statistics.fmean(r[f"{k}_recall"] for r in rows) for k in ("model", "hull"))),
         ("mean Chamfer-L1 mm", statistics.fmean(model_cd), statistics.fmean(hull_cd)),
     ):
         print(f"{label:<26s} {a:8.3f} {b:23.3f} {a / b if b > 0 else float('nan'):13.2f}")

@@ -172,6 +172,26 @@ def test_scan_iou_bad_arguments(duck_scan):
         S.scan_iou("mesh.ply", duck_scan.mesh, 0, n_points=100)
 
 
+def test_scan_overlap_precision_and_recall():
+    box = _box_mesh()
+    samples = S.iou_samples(box, np.random.default_rng(0), 20_000)
+    exact = S.scan_overlap(box, samples)
+    assert exact == {"iou": 1.0, "precision": 1.0, "recall": 1.0}
+    # within the IoU cube (side 1.22 x the longest edge): a box 1.5x as wide in y recalls everything and a third
+    # of what it fills is wrong; one half as long in x is all right and recalls half
+    lo, hi = box.bounds
+    for scale, precision, recall in (((1.0, 1.5, 1.0), 2 / 3, 1.0), ((0.5, 1.0, 1.0), 1.0, 0.5)):
+        other = trimesh.creation.box(extents=(hi - lo) * scale)
+        other.apply_translation((lo + hi) / 2)
+        got = S.scan_overlap(other, samples)
+        assert got["precision"] == pytest.approx(precision, abs=0.02)
+        assert got["recall"] == pytest.approx(recall, abs=0.02)
+        assert got["iou"] == pytest.approx(min(precision, recall), abs=0.02)
+        assert S.scan_iou(other, samples) == got["iou"]
+    empty = S.scan_overlap(None, samples)
+    assert empty == {"iou": 0.0, "precision": 0.0, "recall": 0.0}
+
+
 def test_convex_hull_of_a_scanned_box_is_partial():
     s = S.scan_object(_box_mesh(), np.random.default_rng(2))
     iou = S.scan_iou(convex_hull(s.cloud), s.mesh, np.random.default_rng(0), 50_000)
@@ -192,6 +212,9 @@ def test_evaluate_scans_rows(tmp_path_factory, meshes):
         assert r["n_points"] == len(s.cloud)
         assert 0.0 <= r["model_iou"] <= 1.0
         assert 0.0 < r["hull_iou"] < 1.0
+        for k in ("model", "hull"):  # IoU = |P and G| / |P or G| is at most the smaller of precision and recall
+            assert 0.0 <= r[f"{k}_precision"] <= 1.0 and 0.0 <= r[f"{k}_recall"] <= 1.0
+            assert r[f"{k}_iou"] <= min(r[f"{k}_precision"], r[f"{k}_recall"]) + 1e-12
         assert r["hull_chamfer_mm"] > 0 and r["model_chamfer_mm"] > 0
         assert r["seconds"] > 0 and "hull_error" not in r
     with pytest.raises(ValueError, match="resolution"):

@@ -15,7 +15,8 @@ Pieces:
   camera frame (OpenCV: x right, y down, z forward; metres; the camera at the origin).
 - :func:`scan_iou` — volumetric IoU of a prediction (mesh or occupancy function) against the ground truth on
   uniform points in a cube around the ground truth, sized as in the ONet/ConvONet papers: the object's longest
-  bounding-box edge is 0.9 of a cube of side 1.1 (``[-0.55, 0.55]^3`` in normalized units).
+  bounding-box edge is 0.9 of a cube of side 1.1 (``[-0.55, 0.55]^3`` in normalized units); :func:`scan_overlap`
+  adds volumetric precision and recall (did the completion add too much, or too little?).
 - :func:`evaluate_scans` — per-object rows: the model's completion beside the convex hull of the observed points
   (the classical baseline), on the same IoU samples.
 """
@@ -364,9 +365,23 @@ def scan_iou(
     see :func:`iou_samples`) or samples from :func:`iou_samples`, to score several predictions on the same points.
     """
     samples = gt if isinstance(gt, IoUSamples) else iou_samples(gt, rng, n_points)
+    return scan_overlap(pred, samples)["iou"]
+
+
+def scan_overlap(pred: trimesh.Trimesh | OccupancyFn | None, samples: IoUSamples) -> dict[str, float]:
+    """Volumetric ``iou``, ``precision`` (share of the predicted volume that is inside the ground truth: low =
+    completed too much) and ``recall`` (share of the ground truth's volume predicted: low = completed too little),
+    each in [0, 1], of ``pred`` (as in :func:`scan_iou`) on the points of ``samples``. An empty prediction has
+    precision 0."""
     occ = _occupancy(pred, samples.points)
+    both = np.count_nonzero(occ & samples.occupancy)
     union = np.count_nonzero(occ | samples.occupancy)
-    return float(np.count_nonzero(occ & samples.occupancy) / union) if union else 0.0
+    predicted = np.count_nonzero(occ)
+    return {
+        "iou": float(both / union) if union else 0.0,
+        "precision": float(both / predicted) if predicted else 0.0,
+        "recall": float(both / np.count_nonzero(samples.occupancy)),
+    }
 
 
 def _chamfer_mm(pred: trimesh.Trimesh | None, gt_points: np.ndarray, rng: np.random.Generator, n: int) -> float:
@@ -400,7 +415,8 @@ def evaluate_scans(
     ``resolution``, ``seed`` and ``turns`` (test-time turned copies; default: the model's); its mesh is in the
     camera frame. Both predictions are scored on the same ``n_points`` IoU samples (:func:`iou_samples`, stream
     ``object_rng(seed, name, 1)``). Returns one dict per scan: ``name``, ``n_points`` (observed), ``size_m``,
-    ``distance_m``, ``model_iou``, ``hull_iou``, ``seconds`` (completion), ``hull_seconds``, and with
+    ``distance_m``, ``model_iou``, ``hull_iou``, ``model_precision`` / ``model_recall`` / ``hull_precision`` /
+    ``hull_recall`` (:func:`scan_overlap`), ``seconds`` (completion), ``hull_seconds``, and with
     ``chamfer_points > 0`` ``model_chamfer_mm`` / ``hull_chamfer_mm`` (Chamfer-L1, millimetres, that many surface
     samples each); ``error`` / ``hull_error`` hold the message when a prediction failed (it then scores IoU 0).
     """
@@ -441,8 +457,10 @@ def evaluate_scans(
         except ValueError as exc:
             row["hull_error"] = str(exc)
         row["hull_seconds"] = time.perf_counter() - t0
-        row["model_iou"] = scan_iou(pred, samples)
-        row["hull_iou"] = scan_iou(hull, samples)
+        for key, prediction in (("model", pred), ("hull", hull)):
+            overlap = scan_overlap(prediction, samples)
+            for measure in ("iou", "precision", "recall"):
+                row[f"{key}_{measure}"] = overlap[measure]
         if chamfer_points:
             gt_pts, _ = sample_surface(scan.mesh, int(chamfer_points), rng)
             row["model_chamfer_mm"] = _chamfer_mm(pred, gt_pts, rng, int(chamfer_points))
