@@ -421,7 +421,7 @@ def complete_points(
     turned view's own box; otherwise the same box, turned about its centre), with the same input points,
     and the occupancy probabilities of all copies are averaged before the surface is extracted
     (:class:`implicit3d.extraction.MeanField`): one view's guess about the unseen back varies with such turns, and
-    the mean is the better guess (real-object mean IoU 0.56 -> 0.59 for the bundled model on one suite draw, see
+    the mean is the better guess (real-object mean IoU 0.59 -> 0.63 for the bundled model on one suite draw, see
     the README). It costs ``turns`` times the model evaluations. Default :func:`default_turns` (8 for models trained
     on turned inputs, e.g. the bundled one; 1 = off).
     """
