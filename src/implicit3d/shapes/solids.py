@@ -63,7 +63,8 @@ def _prism(n_sides: int, radius: float, length: float) -> ConvexPolytope:
 def build_slab(rng: np.random.Generator) -> Built:
     """A closed flat or elongated solid, 0.10-0.30 m long, lying on its widest face: a *plate* (board, tile,
     domino, book, lid, coaster: 30-100 % as wide as long, at least 5 mm and at most a quarter of its width thick) or
-    a *bar* (stick, rod, pencil, handle, beam: 6-35 % as wide as long, 40-100 % as thick as wide).
+    a *bar* (stick, rod, pencil, handle, beam: 6-35 % as wide as long; a rectangular one 40-100 % as thick as wide,
+    a round or polygonal one as thick as wide).
 
     Cross-section: rectangle (60 %, sharp or rounded edges up to 4 mm), round (25 %: a disc or a rod) or a regular
     3-8-gon (15 %: a polygon tile or a hexagonal pencil). Closed solids with no cavity, the counterpart of ``bin``: a
@@ -80,6 +81,7 @@ def build_slab(rng: np.random.Generator) -> Built:
         thick = max(width * uniform(rng, 0.4, 1.0), MIN_SLAB_THICKNESS)
     params: dict = {"form": form, "section": section, "length": length}
     sdf: SDF
+    finest = thick  # thinnest part, for the meshing voxel
     if section == "rectangle":
         edge = uniform(rng, 0.0, min(0.004, 0.45 * thick / 2)) if rng.random() < 0.7 else 0.0
         sdf = RoundedBox((length / 2, width / 2, thick / 2), edge)
@@ -100,8 +102,8 @@ def build_slab(rng: np.random.Generator) -> Built:
             sdf = Rotate(_prism(sides, width / 2, length), axis=(0.0, 1.0, 0.0), angle=np.pi / 2)
             params["sides"] = sides
         params.update(width=width)
-        thick = width * (0.5 if section == "polygon" else 1.0)  # a triangle's inradius is half its circumradius
-    return Built(sdf, params, voxel_for(length, thick, hi=3.0e-3), recentre=True)
+        finest = width * (0.5 if section == "polygon" else 1.0)  # a triangle's inradius is half its circumradius
+    return Built(sdf, params, voxel_for(length, finest, hi=3.0e-3), recentre=True)
 
 
 PRIMITIVES = ("sphere", "box", "cylinder", "capsule", "cone", "torus")
