@@ -152,8 +152,12 @@ def test_init_starts_from_other_weights(tmp_path, monkeypatch, capsys) -> None:
     meta = json.loads((second / "checkpoints" / "last" / "checkpoint.json").read_text())
     assert meta["init"] == str(first / "checkpoints" / "last")
     capsys.readouterr()
-    # other model settings, or weights that do not exist: clear errors, nothing trained
+    # a setting that keeps every parameter's shape may differ (named in the output) ...
+    assert main(base + ["--out", str(tmp_path / "w"), "--init", str(first), "--set", "model.output=sdf"] + tiny) == 0
+    assert "output 'occupancy' -> 'sdf'" in capsys.readouterr().out
+    # ... one that changes shapes may not; weights that do not exist: clear errors, nothing trained
     assert main(base + ["--out", str(tmp_path / "x"), "--init", str(first), "--set", "model.decoder_hidden=32"]) == 2
-    assert "--init" in capsys.readouterr().err and not (tmp_path / "x" / "checkpoints").exists()
+    err = capsys.readouterr().err
+    assert "--init" in err and "decoder_hidden 16 -> 32" in err and not (tmp_path / "x" / "checkpoints").exists()
     assert main(base + ["--out", str(tmp_path / "y"), "--init", str(tmp_path / "nothing")]) == 2
     assert "not found" in capsys.readouterr().err

@@ -56,8 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=None,
         metavar="WEIGHTS",
         help="start from these weights instead of a random init (fine-tuning): 'bundled' for the shipped model, a "
-        "run folder, a checkpoint or an exported NAME.safetensors; the run file's model settings must match them. "
-        "The optimizer and schedule start afresh; ignored when --resume finds a checkpoint to continue",
+        "run folder, a checkpoint or an exported NAME.safetensors; the run file's model must have the same "
+        "parameters (settings that change no parameter's shape, e.g. grid_resolution, may differ). The optimizer "
+        "and schedule start afresh; ignored when --resume finds a checkpoint to continue",
     )
     p.add_argument("--max-steps", type=int, default=None, help="total optimizer steps (overrides train.max_steps)")
     p.add_argument(
@@ -161,21 +162,32 @@ def dataset_meta(root: str | None) -> dict[str, Any]:
 
 def init_weights(model: torch.nn.Module, model_config: dict[str, Any], source: str) -> str:
     """Copy the weights of ``source`` (``"bundled"``, a run folder, a checkpoint or ``NAME.safetensors``) into
-    ``model``; :class:`UserError` when they were trained with other model settings. Returns what was loaded."""
+    ``model``. The run file's model settings may differ from theirs only in settings that keep every parameter's
+    name and shape (e.g. ``grid_resolution``: the same kernels on a finer grid; the differences are printed);
+    otherwise :class:`UserError`. Returns what was loaded."""
     import json
 
     from implicit3d.completion import load_model
 
     loaded, meta = load_model(None if source == "bundled" else source)
-    theirs = json.loads(json.dumps(meta.get("model_config")))
+    theirs = json.loads(json.dumps(meta.get("model_config"))) or {}
     ours = json.loads(json.dumps(model_config))
-    if theirs != ours:
-        diff = sorted(k for k in set(theirs or {}) | set(ours) if (theirs or {}).get(k) != ours.get(k))
+    diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+    state = loaded.state_dict()
+    own = model.state_dict()
+    mismatched = sorted(
+        set(state) ^ set(own) | {k for k in set(state) & set(own) if tuple(state[k].shape) != tuple(own[k].shape)}
+    )
+    if mismatched:
+        changes = ", ".join(f"{k} {theirs.get(k)!r} -> {ours.get(k)!r}" for k in diff) or "none"
         raise UserError(
-            f"--init {source}: its model settings differ from the run file's in {', '.join(diff)}: "
-            f"weights can only start a run of the same model (theirs: {theirs})"
+            f"--init {source}: its weights do not fit the run file's model ({len(mismatched)} parameters differ in "
+            f"name or shape, e.g. {mismatched[0]}); changed settings: {changes}"
         )
-    model.load_state_dict(loaded.state_dict())
+    if diff:
+        print(f"--init {source}: same parameters, other settings: "
+              + ", ".join(f"{k} {theirs.get(k)!r} -> {ours.get(k)!r}" for k in diff))
+    model.load_state_dict(state)
     return "bundled" if source == "bundled" else str(meta.get("weights") or meta.get("directory") or source)
 
 
