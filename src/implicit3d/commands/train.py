@@ -173,20 +173,19 @@ def init_weights(model: torch.nn.Module, model_config: dict[str, Any], source: s
     theirs = json.loads(json.dumps(meta.get("model_config"))) or {}
     ours = json.loads(json.dumps(model_config))
     diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+    changes = ", ".join(f"{k} {theirs.get(k)!r} -> {ours.get(k)!r}" for k in diff)
     state = loaded.state_dict()
     own = model.state_dict()
     mismatched = sorted(
         set(state) ^ set(own) | {k for k in set(state) & set(own) if tuple(state[k].shape) != tuple(own[k].shape)}
     )
     if mismatched:
-        changes = ", ".join(f"{k} {theirs.get(k)!r} -> {ours.get(k)!r}" for k in diff) or "none"
         raise UserError(
             f"--init {source}: its weights do not fit the run file's model ({len(mismatched)} parameters differ in "
-            f"name or shape, e.g. {mismatched[0]}); changed settings: {changes}"
+            f"name or shape, e.g. {mismatched[0]}); changed settings: {changes or 'none'}"
         )
-    if diff:
-        print(f"--init {source}: same parameters, other settings: "
-              + ", ".join(f"{k} {theirs.get(k)!r} -> {ours.get(k)!r}" for k in diff))
+    if changes:
+        print(f"--init {source}: same parameters, other settings: {changes}")
     model.load_state_dict(state)
     return "bundled" if source == "bundled" else str(meta.get("weights") or meta.get("directory") or source)
 
