@@ -141,7 +141,7 @@ def fit_camera(points: Any, intrinsics: Intrinsics, azimuth_deg: float, elevatio
     the projected bounding box centred, filling the image up to ``margin`` (fraction of the half-size left free on
     the tighter side). Never clips: a pose is kept only when every point projects inside the image."""
     pts = as_points(points)
-    pts = pts[:: max(1, len(pts) // 20000)]  # framing needs the silhouette only roughly
+    pts = pts[:: math.ceil(len(pts) / 20000)]  # framing needs the silhouette only roughly
     center = 0.5 * (pts.min(axis=0) + pts.max(axis=0))
     half = np.array([intrinsics.width, intrinsics.height]) / 2.0
     focal = np.array([intrinsics.fx, intrinsics.fy])
