@@ -1,4 +1,4 @@
-"""Write the README's static PNG thumbnails (no plotting dependency: see :mod:`implicit3d.viz.thumbnails`).
+"""Write the README's static PNG thumbnails (drawn by ``scripts/thumbnails.py``).
 
     python scripts/readme_thumbnails.py                          # docs/images/*.png (completion: bundled model)
     python scripts/readme_thumbnails.py --checkpoint runs/NAME   # completion.png from a trained model
@@ -42,11 +42,12 @@ def completion_image(model: Any, meta: dict[str, Any], objects: list[tuple[str, 
 
     ``model, meta``: from :func:`implicit3d.completion.load_model`; ``resolution``: mesh extraction grid size.
     """
+    from thumbnails import completion_thumbnail, tile
+
     from implicit3d import shapes
     from implicit3d.commands.demo import complete_rendered_view
     from implicit3d.completion import model_kind
     from implicit3d.extraction.generator import MeshGenerator
-    from implicit3d.viz.thumbnails import completion_thumbnail
 
     n_inputs = int((meta.get("data_config") or {}).get("n_inputs", 3000))
     generator = MeshGenerator(kind=model_kind(model, meta), resolution=resolution, initial_resolution=32)
@@ -73,14 +74,7 @@ def completion_image(model: Any, meta: dict[str, Any], objects: list[tuple[str, 
             f"({time.perf_counter() - t:.1f} s)")
     if not rows:
         raise RuntimeError("no completion could be drawn (every view was empty or every prediction empty)")
-    gap = 8
-    width = max(r.shape[1] for r in rows)
-    out = np.full((sum(r.shape[0] for r in rows) + gap * (len(rows) - 1), width, 3), 255, dtype=np.uint8)
-    y = 0
-    for r in rows:
-        out[y : y + r.shape[0], : r.shape[1]] = r
-        y += r.shape[0] + gap
-    return out
+    return tile(rows, gap=8, axis=0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,14 +93,10 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
         set_render_threads(args.threads)
+    from thumbnails import inside_outside_thumbnail, sdf_slice_thumbnail, sphere_thumbnail, write_png
+
     from implicit3d import shapes
     from implicit3d.completion import bundled_weights, load_model
-    from implicit3d.viz.thumbnails import (
-        inside_outside_thumbnail,
-        sdf_slice_thumbnail,
-        sphere_thumbnail,
-        write_png,
-    )
 
     out = Path(args.out)
     model = meta = None
