@@ -12,7 +12,10 @@ import trimesh
 import implicit3d.api as i3d
 from completion_fixtures import tiny_checkpoint, torch_threads
 from implicit3d import completion
+from implicit3d.data.contract import DEFAULT_TURNS, read_contract
 from implicit3d.errors import UserError
+from implicit3d.geometry import frames
+from implicit3d.training import weights
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +59,7 @@ def test_load_model_paths(run_dir, loaded) -> None:
 
 
 def test_bundled_model(loaded, tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(completion, "bundled_weights", lambda: None)  # a build without weights
+    monkeypatch.setattr(weights, "bundled_weights", lambda: None)  # a build without weights
     with pytest.raises(UserError, match="no bundled model.*--checkpoint.*implicit3d train"):
         i3d.load_model(None)
     with pytest.raises(UserError, match="no bundled model"):
@@ -69,10 +72,10 @@ def test_bundled_model(loaded, tmp_path, monkeypatch) -> None:
     (tmp_path / "default.json").write_text(json.dumps({"model_config": meta["model_config"],
                                                        "data_config": {"n_inputs": 256},
                                                        "normalization": {"padding": 0.2}}))
-    monkeypatch.setattr(completion, "bundled_weights",
+    monkeypatch.setattr(weights, "bundled_weights",
                         lambda: (tmp_path / "default.safetensors", tmp_path / "default.json"))
     m2, meta2 = i3d.load_model()
-    assert completion.normalization_padding(meta2) == 0.2
+    assert completion.model_contract(meta2).padding == 0.2 and completion.model_contract(meta2).n_inputs == 256
     assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(model.state_dict().values(),
                                                                        m2.state_dict().values(), strict=True))
     mesh = i3d.complete(_cloud(), resolution=16)
@@ -112,30 +115,30 @@ def test_complete_is_equivariant_to_similarity_and_up(loaded) -> None:
 def test_up_and_frames() -> None:
     for spec, vec in (("z", [0, 0, 1]), ("-y", [0, -1, 0]), ("+x", [1, 0, 0]), ("-z", [0, 0, -1]),
                       ("0,3,4", [0, 0.6, 0.8])):
-        up = completion.parse_up(spec)
+        up = frames.parse_up(spec)
         np.testing.assert_allclose(up, vec)
-        r = completion.rotation_to_z(up)
+        r = frames.rotation_to_z(up)
         np.testing.assert_allclose(r @ up, [0, 0, 1], atol=1e-12)
         np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-12)
         assert np.linalg.det(r) == pytest.approx(1.0)
     for bad in ("w", "1,2", "0,0,0", "nan,1,1"):
         with pytest.raises(ValueError, match="up"):
-            completion.parse_up(bad)
+            frames.parse_up(bad)
     pts = _cloud() * 5 + 1
-    frame = completion.CompletionFrame.from_points(pts, up="x", padding=0.1)
-    norm = frame.to_normalized(pts)
+    frame = frames.observation_frame(pts, pose="yaw", normalize="object", up="x", padding=0.1)
+    norm = frame.to_model(pts)
     assert np.ptp(norm, axis=0).max() == pytest.approx(0.9) and np.allclose(norm.min(0), -norm.max(0))
     np.testing.assert_allclose(frame.to_input(norm), pts, atol=1e-12)
 
 
 def test_symmetric_footprint_recovers_the_hidden_half() -> None:
     pts = _cloud(4000)  # the y >= 0 half of a cylinder of radius 0.04, seen from +y
-    box = completion.symmetric_footprint_box(pts, np.array([0.0, 0.5, 0.1]))
+    box = frames.symmetric_footprint_box(pts, np.array([0.0, 0.5, 0.1]))
     np.testing.assert_allclose(box, [[-0.04, -0.04, -0.1], [0.04, 0.04, 0.1]], atol=2e-3)
-    frame = completion.CompletionFrame.from_points(pts, viewpoint=[0.0, 0.5, 0.1])
+    frame = frames.observation_frame(pts, pose="yaw", normalize="object", viewpoint=[0.0, 0.5, 0.1])
     np.testing.assert_allclose(frame.loc, [0, 0, 0], atol=2e-3)
     # seen from straight above: nothing to extend
-    above = completion.symmetric_footprint_box(pts, np.array([0.0, 0.02, 1.0]))
+    above = frames.symmetric_footprint_box(pts, np.array([0.0, 0.02, 1.0]))
     np.testing.assert_allclose(above, [pts.min(0), pts.max(0)])
 
 
@@ -143,14 +146,14 @@ def test_visible_frame_matches_training_and_ignores_box_hints() -> None:
     from implicit3d.geometry.transforms import visible_box_params
 
     pts = _cloud(4000) * 3 + np.array([0.2, -0.1, 0.5])
-    meta = {"data_config": {"normalize": "visible", "visible_extent": 0.6}}
-    assert completion.training_normalization(meta) == ("visible", 0.6)
-    assert completion.training_normalization({}) == ("object", pytest.approx(0.7))
-    frame = completion.CompletionFrame.from_points(pts, visible_extent=0.6, viewpoint=[0, 0.5, 0.1], size=2.0)
+    contract = completion.model_contract({"data_config": {"normalize": "visible", "visible_extent": 0.6}})
+    assert (contract.normalize, contract.visible_extent) == ("visible", 0.6)
+    assert (completion.model_contract({}).normalize, completion.model_contract({}).visible_extent) == ("object", 0.7)
+    frame = contract.observation_frame(pts, viewpoint=[0, 0.5, 0.1], size=2.0)
     loc, scale = visible_box_params(pts, 0.6)  # exactly the dataset's training frame
     np.testing.assert_allclose(frame.loc, loc)
     assert frame.scale == pytest.approx(scale)
-    norm = frame.to_normalized(pts)
+    norm = frame.to_model(pts)
     box = np.quantile(norm, [0.005, 0.995], axis=0)
     assert np.ptp(box, axis=0).max() == pytest.approx(0.6) and np.allclose(box[0], -box[1])
 
@@ -219,7 +222,7 @@ def test_turned_views_average_back_to_the_same_shape() -> None:
     assert np.allclose(four.mesh.centroid, one.mesh.centroid, atol=0.02 * one.frame.scale)
     # the default for a model trained on yaw-turned inputs is the ensemble
     default = completion.complete_points(cloud, _BlobModel(), meta, resolution=16)
-    assert default.info["turns"] == completion.DEFAULT_TURNS
+    assert default.info["turns"] == DEFAULT_TURNS
 
 
 def test_default_turns_follow_the_training_pose() -> None:
@@ -229,11 +232,14 @@ def test_default_turns_follow_the_training_pose() -> None:
             m["dataset"] = {"settings": {"view_pose": view_pose}}
         return m
 
-    assert completion.default_turns(meta("canonical")) == 1
-    assert completion.default_turns(meta("yaw")) == completion.default_turns(meta("so3")) == 8
-    assert completion.default_turns(meta("camera", "so3")) == 8
-    assert completion.default_turns(meta("camera", "yaw")) == 1  # views of upright objects: turning lays them down
-    assert completion.default_turns(None) == 1
+    def turns(m):
+        return read_contract(m).default_turns
+
+    assert turns(meta("canonical")) == 1
+    assert turns(meta("yaw")) == turns(meta("so3")) == 8
+    assert turns(meta("camera", "so3")) == 8
+    assert turns(meta("camera", "yaw")) == 1  # views of upright objects: turning lays them down
+    assert turns(None) == 1
     with pytest.raises(UserError, match="turns=4"):
         completion.complete_points(_cloud(), _BlobModel(), meta("canonical"), resolution=16, turns=4)
     with pytest.raises(UserError, match=">= 1"):
@@ -242,13 +248,13 @@ def test_default_turns_follow_the_training_pose() -> None:
 
 def test_turned_frame_measures_the_turned_cloud() -> None:
     cloud = _cloud(500)
-    base = completion.CompletionFrame.from_points(cloud, visible_extent=0.7)
-    turned = completion.CompletionFrame.from_points(cloud, visible_extent=0.7, turn=np.pi / 2)
+    base = frames.observation_frame(cloud, pose="yaw", normalize="visible", visible_extent=0.7)
+    turned = frames.observation_frame(cloud, pose="yaw", normalize="visible", visible_extent=0.7, turn=np.pi / 2)
     rz = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
     assert np.allclose(turned.rotation, rz @ base.rotation)
     # the same box, turned: the cloud in the turned frame is the base frame's cloud turned a quarter about z
     assert turned.scale == pytest.approx(base.scale)
-    assert np.allclose(turned.to_normalized(cloud), base.to_normalized(cloud) @ rz.T, atol=1e-9)
+    assert np.allclose(turned.to_model(cloud), base.to_model(cloud) @ rz.T, atol=1e-9)
 
 
 def test_turned_copies_keep_the_viewpoint_of_a_camera_model() -> None:

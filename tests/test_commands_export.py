@@ -43,7 +43,7 @@ def test_export_keeps_only_inference_metadata(exported) -> None:
 
 
 def test_export_metadata_names_the_init_weights_without_local_paths() -> None:
-    from implicit3d.commands.export import export_metadata
+    from implicit3d.training.weights import export_metadata
 
     meta = {"step": 5, "init": "/home/me/runs/stage1", "data_config": {"root": "/data/sets/all150"}, "rng": [1]}
     out = export_metadata(meta, note="two stages")

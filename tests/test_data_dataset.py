@@ -4,7 +4,7 @@ import torch
 import trimesh
 
 from implicit3d.data import formats
-from implicit3d.data.dataset import ImplicitDataset, voxelize
+from implicit3d.data.dataset import ImplicitDataset
 from implicit3d.data.prepare import PrepareConfig, prepare
 from implicit3d.errors import UserError
 
@@ -43,22 +43,11 @@ def test_item_shapes(root, inp, src):
     torch.testing.assert_close(item["transform"], torch.eye(4))
 
 
-def test_voxels_and_collate(root):
-    ds = ImplicitDataset(root, input="voxels", n_points=64, voxel_resolution=16)
-    item = ds[1]
-    assert item["inputs"].shape == (16, 16, 16) and item["inputs"].sum() > 10
+def test_collate(root):
+    ds = ImplicitDataset(root, n_points=64)
     batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=2)))
-    assert batch["inputs"].shape == (2, 16, 16, 16) and batch["points"].shape == (2, 64, 3)
+    assert batch["inputs"].shape == (2, 2048, 3) and batch["points"].shape == (2, 64, 3)
     assert batch["name"] == ["bottle_00000", "bottle_00001"]
-
-
-def test_voxelize_reference():
-    pts = np.array([[-0.5, -0.5, -0.5], [0.49, 0.0, 0.1], [0.7, 0, 0]])
-    g = voxelize(pts, 4)
-    ref = np.zeros((4, 4, 4), np.float32)
-    ref[0, 0, 0] = 1
-    ref[3, 2, 2] = 1
-    np.testing.assert_array_equal(g, ref)
 
 
 @pytest.mark.parametrize("pose", ["so3", "yaw"])
@@ -179,8 +168,7 @@ def test_shapes_whose_views_saw_nothing_are_left_out_of_partial_input(root, tmp_
 
 
 def test_camera_pose_gives_the_frame_completion_builds_from_a_depth_image(root):
-    from implicit3d.completion import CompletionFrame
-    from implicit3d.data.dataset import camera_rotation
+    from implicit3d.geometry.frames import camera_rotation, observation_frame
 
     v = np.load(root / "bottle" / "bottle_00000" / "views.npz")
     k = int(np.flatnonzero(np.diff(v["offsets"]) > 0)[0])
@@ -198,8 +186,8 @@ def test_camera_pose_gives_the_frame_completion_builds_from_a_depth_image(root):
     rotated = cloud @ rot.T
     loc, scale = visible_box_params(rotated, 0.7)
     train_frame = (rotated - loc) / scale
-    frame = CompletionFrame.from_points(cam_points, visible_extent=0.7, align_view=True)
-    np.testing.assert_allclose(frame.to_normalized(cam_points), train_frame, atol=1e-9)
+    frame = observation_frame(cam_points, pose="camera", normalize="visible", visible_extent=0.7)
+    np.testing.assert_allclose(frame.to_model(cam_points), train_frame, atol=1e-9)
     # the sensor looks along +z at the cloud: the unseen side is at larger z
     eye = (np.zeros(3) @ frame.rotation.T - frame.loc) / frame.scale
     d = train_frame.mean(axis=0) - eye
@@ -212,5 +200,5 @@ def test_camera_pose_items(root):
     t = item["transform"].double().numpy()
     lin = t[:3, :3] / np.cbrt(np.linalg.det(t[:3, :3]))
     np.testing.assert_allclose(lin @ lin.T, np.eye(3), atol=1e-6)
-    with pytest.raises(ValueError, match='pose="camera".*partial'):
+    with pytest.raises(ValueError, match='pose "camera".*partial'):
         ImplicitDataset(root, input="surface", pose="camera")

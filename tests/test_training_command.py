@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from implicit3d.cli import main
-from implicit3d.commands import train as train_cmd
+from implicit3d.data.config import DataConfig
+from implicit3d.training import run as train_run
 from implicit3d.training.synthetic import SphereDataset, TinyPointNetOccupancy
 
 
@@ -16,16 +17,16 @@ from implicit3d.training.synthetic import SphereDataset, TinyPointNetOccupancy
 def patched(monkeypatch):
     built = {}
 
-    def build_model(cfg):
-        built["model"] = cfg
-        return TinyPointNetOccupancy(hidden=cfg.get("hidden", 16), latent=8)
+    def build_model(run):
+        built["model"] = run.model
+        return TinyPointNetOccupancy(hidden=16, latent=8)
 
-    def build_datasets(cfg, seed):
-        built["data"] = cfg
+    def build_datasets(data, seed):
+        built["data"] = data
         return SphereDataset(12, 16, 32, seed=seed), SphereDataset(4, 16, 32, seed=seed + 1)
 
-    monkeypatch.setattr(train_cmd, "build_model", build_model)
-    monkeypatch.setattr(train_cmd, "build_datasets", build_datasets)
+    monkeypatch.setattr(train_run, "build_model", build_model)
+    monkeypatch.setattr(train_run, "build_datasets", build_datasets)
     return built
 
 
@@ -34,7 +35,7 @@ def _config(tmp_path):
     path.write_text(
         yaml.safe_dump(
             {
-                "model": {"name": "tiny_pointnet", "hidden": 16},
+                "model": {"name": "occnet_small", "c_dim": 16},
                 "data": {"root": "unused", "n_points": 32},
                 "train": {"batch_size": 4, "lr": 1e-3, "max_steps": 4, "val_every": 2, "ckpt_every": 2, "log_every": 1},
             }
@@ -47,9 +48,10 @@ def test_train_resume_and_refusal(tmp_path, patched, capsys) -> None:
     cfg, out = _config(tmp_path), tmp_path / "run"
     argv = ["train", str(cfg), "--out", str(out), "--no-progress", "--device", "cpu"]
     assert main(argv + ["--data", "dsdir", "--set", "train.lr=2e-3"]) == 0
-    assert patched["data"]["root"] == "dsdir"
+    assert patched["data"].root == "dsdir"
     resolved = yaml.safe_load((out / "config.yaml").read_text())
-    assert resolved["train"]["lr"] == 2e-3 and resolved["model"]["name"] == "tiny_pointnet"
+    assert resolved["train"]["lr"] == 2e-3 and resolved["model"]["name"] == "occnet_small"
+    assert resolved["model"]["c_dim"] == 16 and resolved["data"]["root"] == "dsdir"  # the whole effective config
     assert (out / "checkpoints" / "last" / "checkpoint.json").is_file()
     assert "done: step 4" in capsys.readouterr().out
     # a second run into the same folder must be explicit
@@ -72,15 +74,18 @@ def test_bad_arguments_are_user_errors(tmp_path, patched, capsys) -> None:
 
 def test_build_datasets_errors(tmp_path) -> None:
     from implicit3d.errors import UserError
+    from implicit3d.training.config import RunConfig
 
     with pytest.raises(UserError, match="data.root"):
-        train_cmd.build_datasets({}, 0)
-    with pytest.raises(UserError, match="not an implicit3d dataset|unknown data setting"):
-        train_cmd.build_datasets({"root": str(tmp_path), "n_points": 8}, 0)
-    with pytest.raises(UserError, match="unknown data setting"):
-        train_cmd.build_datasets({"root": str(tmp_path), "colour": 1}, 0)
+        train_run.build_datasets(DataConfig(), 0)
+    with pytest.raises(UserError, match="not an implicit3d dataset"):
+        train_run.build_datasets(DataConfig(root=str(tmp_path), n_points=8), 0)
+    with pytest.raises(UserError, match="unknown data setting.*colour"):
+        RunConfig.from_dict({"model": {"name": "occnet"}, "data": {"root": "x", "colour": 1}})
     with pytest.raises(UserError, match="needs a name"):
-        train_cmd.build_model({})
+        RunConfig.from_dict({"model": {}})
+    with pytest.raises(UserError, match="data.scale_range"):
+        RunConfig.from_dict({"model": {"name": "occnet"}, "data": {"scale_range": [2, 1]}})
 
 
 def test_checkpoint_remembers_the_dataset_normalization(tmp_path, patched) -> None:
@@ -96,15 +101,16 @@ def test_checkpoint_remembers_the_dataset_normalization(tmp_path, patched) -> No
     meta = json.loads((out / "checkpoints" / "last" / "checkpoint.json").read_text())
     assert meta["normalization"] == {"padding": 0.2}
     assert meta["dataset"]["settings"]["view_pose"] == "yaw" and meta["dataset"]["seed"] == 3
-    assert train_cmd.dataset_meta(str(tmp_path / "missing")) == {}
+    assert meta["input_contract"]["padding"] == 0.2 and meta["input_contract"]["view_pose"] == "yaw"
+    assert train_run.dataset_meta(str(tmp_path / "missing")) == {}
 
 
 def test_validation_uses_uniform_query_points(tmp_path, monkeypatch) -> None:
     built = []
 
     class FakeDataset:
-        def __init__(self, root, split="train", points_source="uniform", n_points=2048, seed=0):
-            built.append((split, {"points_source": points_source, "n_points": n_points}))
+        def __init__(self, root, split, config):
+            built.append((split, {"points_source": config.points_source, "n_points": config.n_points}))
 
         def __len__(self):
             return 3
@@ -112,7 +118,7 @@ def test_validation_uses_uniform_query_points(tmp_path, monkeypatch) -> None:
     import implicit3d.data.dataset as ds
 
     monkeypatch.setattr(ds, "ImplicitDataset", FakeDataset)
-    train_cmd.build_datasets({"root": "x", "points_source": "mixed", "n_points": 1024, "val_n_points": 4096}, 0)
+    train_run.build_datasets(DataConfig(root="x", points_source="mixed", n_points=1024, val_n_points=4096), 0)
     (_, train_kw), (_, val_kw) = built
     assert train_kw["points_source"] == "mixed" and train_kw["n_points"] == 1024
     assert val_kw["points_source"] == "uniform" and val_kw["n_points"] == 4096
@@ -130,7 +136,7 @@ def test_init_starts_from_other_weights(tmp_path, monkeypatch, capsys) -> None:
     import numpy as np
 
     monkeypatch.setattr(
-        train_cmd, "build_datasets", lambda cfg, seed: (SphereDataset(8, 16, 32, seed=seed), None)
+        train_run, "build_datasets", lambda cfg, seed: (SphereDataset(8, 16, 32, seed=seed), None)
     )
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump({

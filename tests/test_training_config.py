@@ -52,7 +52,7 @@ def test_load_run_config(tmp_path) -> None:
     path = tmp_path / "run.yaml"
     path.write_text("model: {name: occnet}\ndata: {root: d, n_points: 64}\ntrain: {lr: 1e-3, max_steps: 10}\n")
     run = load_run_config(path, ["train.max_steps=20"])
-    assert run.model == {"name": "occnet"} and run.data["n_points"] == 64
+    assert run.model.name == "occnet" and run.data.n_points == 64 and run.data.root == "d"
     assert run.train.lr == 1e-3 and run.train.max_steps == 20
     assert run.to_dict()["train"]["max_steps"] == 20
     bad = tmp_path / "bad.yaml"
@@ -64,6 +64,12 @@ def test_load_run_config(tmp_path) -> None:
         load_run_config(bad)
     with pytest.raises(UserError, match="not found"):
         load_run_config(tmp_path / "missing.yaml")
+    bad.write_text("model: {name: occnet, widht: 3}\n")
+    with pytest.raises(UserError, match=f"{bad}.*unknown model setting.*widht"):
+        load_run_config(bad)
+    # typed --set values and plain values are applied once, then checked with the section
+    run = load_run_config(path, ["data.scale_range=[0.5, 2]"], {"data.root": "123", "train.max_steps": 7})
+    assert run.data.scale_range == (0.5, 2.0) and run.data.root == "123" and run.train.max_steps == 7
 
 
 def test_lr_schedule() -> None:
@@ -91,7 +97,7 @@ def test_packaged_run_files_resolve_by_name_from_any_folder(tmp_path, monkeypatc
 
     monkeypatch.chdir(tmp_path)  # no configs/ folder here: the shipped copies must be found
     assert {"occnet", "conv_onet_grid_small", "ifnet", "conv_onet_planes"} <= set(packaged_configs())
-    assert load_run_config("conv_onet_grid_small").model["name"] == "conv_onet_grid_small"
-    assert load_run_config("configs/occnet.yaml").model["name"] == "occnet"
+    assert load_run_config("conv_onet_grid_small").model.name == "conv_onet_grid_small"
+    assert load_run_config("configs/occnet.yaml").model.name == "occnet"
     with pytest.raises(UserError, match="shipped run files"):
         load_run_config("no_such_model.yaml")

@@ -110,14 +110,13 @@ def extract_mesh(
     to the model's output). ``loc``, ``scale``, ``pose`` map the result to world coordinates
     (:func:`implicit3d.extraction.to_world`). See :class:`implicit3d.extraction.MeshGenerator` for the rest.
     """
-    from implicit3d.completion import model_kind
     from implicit3d.extraction import MeshGenerator
 
     is_model = hasattr(fn_or_model, "encode") and hasattr(fn_or_model, "decode")
     if is_model:
         if inputs is None:
             raise ValueError("extract_mesh(model, ...) needs the input cloud: inputs=(N, 3) normalized points")
-        kind = kind or model_kind(fn_or_model)
+        kind = kind or ("sdf" if str(getattr(fn_or_model, "output", "occupancy")).lower() == "sdf" else "occupancy")
     elif not callable(fn_or_model):
         raise TypeError(f"fn_or_model must be a callable field or a model, got {type(fn_or_model).__name__}")
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -88,16 +89,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def resolve_device(choice: str) -> str:
-    import torch
-
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda: no CUDA GPU is available to this torch build")
-    return choice
-
-
 def parse_viewpoint(text: str | None, kind: str) -> np.ndarray | None:
     """``--viewpoint``: three numbers, ``none``, or the default (the camera origin for depth images)."""
     if text is None:
@@ -120,8 +111,10 @@ def _figure_points(points: np.ndarray, limit: int = 20_000) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    from implicit3d.completion import complete_points, load_model, mesh_format, parse_up, training_pose, write_mesh
+    from implicit3d.completion import complete_points, load_model, mesh_format, model_contract, unused_hints, write_mesh
     from implicit3d.data.pointcloud_io import read_observation
+    from implicit3d.geometry.frames import parse_up
+    from implicit3d.training.run import resolve_device
 
     t0 = time.perf_counter()
     mesh_format(args.output)  # refuse a bad output name before any work
@@ -135,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--n-inputs must be >= 1, got {args.n_inputs}")
     if not args.depth_scale > 0:
         raise UserError(f"--depth-scale must be > 0, got {args.depth_scale}")
+    if args.scale is not None and not (np.isfinite(args.scale) and args.scale > 0):
+        raise UserError(f"--scale must be a positive size in the input's units, got {args.scale}")
 
     obs = read_observation(args.input, args.intrinsics, args.mask, args.drop_invalid, args.depth_scale)
     up_spec = args.up if args.up is not None else ("-y" if obs.kind == "depth" else "z")
@@ -145,9 +140,14 @@ def run(args: argparse.Namespace) -> int:
     viewpoint = parse_viewpoint(args.viewpoint, obs.kind)
     device = resolve_device(args.device)
     model, meta = load_model(args.checkpoint, device)
+    contract = model_contract(meta)
+    for note in unused_hints(contract, up=args.up is not None, size=args.scale is not None,
+                             viewpoint=args.viewpoint is not None):
+        print(f"note: {note}", file=sys.stderr)
     result = complete_points(
         obs.points, model, meta, resolution=args.resolution, up=up, size=args.scale, threshold=args.threshold,
         n_inputs=args.n_inputs, seed=args.seed, device=device, viewpoint=viewpoint, turns=args.turns,
+        source=str(args.input),
     )
     mesh = result.mesh
     if len(mesh.faces) == 0:
@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         title = f"{Path(args.input).name}: observed points and completed mesh"
         write_figure(args.html, completion_figure(_figure_points(obs.points), mesh, title=title))
     if not args.quiet:
-        pose = training_pose(meta)
+        pose = contract.pose
         info = result.info
         extent = np.ptp(mesh.vertices, axis=0)
         print(

@@ -37,11 +37,12 @@ import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
+from implicit3d.geometry.frames import MODEL_HALF_EXTENT
 from implicit3d.geometry.sampling import sample_surface, sample_uniform
 from implicit3d.geometry.validation import as_points
 
 FSCORE_THRESHOLDS = (0.005, 0.01, 0.02)
-IOU_BOUNDS = ((-0.55, -0.55, -0.55), (0.55, 0.55, 0.55))
+IOU_BOUNDS = ((-MODEL_HALF_EXTENT,) * 3, (MODEL_HALF_EXTENT,) * 3)  #: the model cube
 EMPTY_DISTANCE = float(np.sqrt(3.0))
 DISTANCE_KEYS = ("accuracy", "completeness", "chamfer_l1")
 SQUARED_DISTANCE_KEYS = ("accuracy_l2", "completeness_l2", "chamfer_l2")

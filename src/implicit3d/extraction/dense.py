@@ -15,9 +15,10 @@ import numpy as np
 import trimesh
 
 from implicit3d.extraction.field import Field, evaluate_batched
+from implicit3d.geometry.frames import MODEL_HALF_EXTENT
 from implicit3d.geometry.grid import grid_points, marching_cubes
 
-DEFAULT_BOUNDS = ((-0.55, -0.55, -0.55), (0.55, 0.55, 0.55))
+DEFAULT_BOUNDS = ((-MODEL_HALF_EXTENT,) * 3, (MODEL_HALF_EXTENT,) * 3)  #: the model cube
 INSIDE = ("below", "above")
 
 

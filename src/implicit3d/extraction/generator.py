@@ -28,6 +28,7 @@ from implicit3d.extraction.dense import DEFAULT_BOUNDS, Extraction, check_bounds
 from implicit3d.extraction.field import Field, ModelField
 from implicit3d.extraction.mise import extract_mise
 from implicit3d.extraction.simplify import simplify_mesh
+from implicit3d.geometry.frames import probability_to_logit
 
 KINDS = ("occupancy", "sdf")
 METHODS = ("mise", "dense")
@@ -181,7 +182,7 @@ class MeshGenerator:
         encode = time.perf_counter() - t0
         if self.kind == "occupancy":
             t = self.threshold
-            ext = self._extract(field, float(np.log(t) - np.log1p(-t)), "above")
+            ext = self._extract(field, probability_to_logit(t), "above")
         else:
             ext = self._extract(field, self.level, "below")
         ext.seconds = {"encode": encode, **ext.seconds}

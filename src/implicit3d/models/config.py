@@ -11,12 +11,10 @@ Default values are the full-size settings of the reference papers; see ``docs/mo
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from implicit3d.typed_config import coerce
+from implicit3d.typed_config import field_names, from_dict, to_dict
 
 OUTPUTS = ("occupancy", "sdf")
 PLANES = ("xy", "xz", "yz")
@@ -44,7 +42,7 @@ class ModelConfig:
 
     @classmethod
     def field_names(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls)]
+        return field_names(cls)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], source: str = "config") -> ModelConfig:
@@ -52,22 +50,11 @@ class ModelConfig:
 
         Unknown keys raise ``ValueError`` naming the key and ``source`` (e.g. the YAML file).
         """
-        if not isinstance(values, dict):
-            raise TypeError(f"{source}: a model config must be a mapping, got {type(values).__name__}")
-        known = cls.field_names()
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise ValueError(
-                f"{source}: unknown model setting(s) {unknown} for {values.get('name') or cls.family}; "
-                f"valid keys: {known}"
-            )
-        hints = typing.get_type_hints(cls)
-        kwargs = {key: coerce(f"{source}: {key}", value, hints[key]) for key, value in values.items()}
-        return cls(**kwargs)
+        return from_dict(cls, values, "model", source)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON/YAML-able dict (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        return to_dict(self)
 
     def replace(self, **changes: Any) -> ModelConfig:
         """A copy with ``changes`` applied (validated, coerced)."""

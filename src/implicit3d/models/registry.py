@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from torch import nn
 
 from implicit3d.models.config import (
@@ -27,6 +26,7 @@ from implicit3d.models.config import (
     ModelConfig,
     OccNetConfig,
 )
+from implicit3d.typed_config import read_yaml_mapping
 
 
 @dataclass(frozen=True)
@@ -90,21 +90,27 @@ def create_model(name: str, size: str | None = None, **overrides: Any) -> nn.Mod
     return create_model_from_config(cfg)
 
 
-def create_model_from_config(cfg: ModelConfig | dict[str, Any], source: str = "config") -> nn.Module:
-    """Build a model from a :class:`ModelConfig` or a dict with ``name`` (e.g. a checkpoint's ``model.config``)."""
-    if isinstance(cfg, ModelConfig):
-        entry = _entry(cfg.name)
-        if not isinstance(cfg, entry.config_cls):
-            raise TypeError(f"{cfg.name} needs a {entry.config_cls.__name__}, got {type(cfg).__name__}")
-        return entry.builder(cfg)
-    if not isinstance(cfg, dict):
-        raise TypeError(f"model config must be a ModelConfig or a dict, got {type(cfg).__name__}")
-    values = dict(cfg)
+def config_from_dict(values: dict[str, Any], source: str = "config") -> ModelConfig:
+    """The typed config described by a mapping with ``name`` (and optionally ``size``), e.g. a run file's ``model:``
+    section or a checkpoint's ``model_config``. Unknown names or keys raise ``ValueError`` naming ``source``."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{source}: the model config must be a mapping, got {type(values).__name__}")
+    values = dict(values)
     name = values.pop("name", None)
     size = values.pop("size", None)
     if not name:
         raise ValueError(f"{source}: the model config needs a name, one of {list_models()}")
-    return create_model_from_config(get_config(name, size, source=source, **values))
+    return get_config(name, size, source=source, **values)
+
+
+def create_model_from_config(cfg: ModelConfig | dict[str, Any], source: str = "config") -> nn.Module:
+    """Build a model from a :class:`ModelConfig` or a dict with ``name`` (e.g. a checkpoint's ``model_config``)."""
+    if not isinstance(cfg, ModelConfig):
+        cfg = config_from_dict(cfg, source)
+    entry = _entry(cfg.name)
+    if not isinstance(cfg, entry.config_cls):
+        raise TypeError(f"{cfg.name} needs a {entry.config_cls.__name__}, got {type(cfg).__name__}")
+    return entry.builder(cfg)
 
 
 def load_config(path: str | os.PathLike) -> ModelConfig:
@@ -115,21 +121,8 @@ def load_config(path: str | os.PathLike) -> ModelConfig:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model config {path} not found")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path} is not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a mapping, got {type(raw).__name__}")
-    section = raw.get("model", raw) if "model" in raw else raw
-    if not isinstance(section, dict):
-        raise ValueError(f"{path}: the model section must be a mapping")
-    values = dict(section)
-    name = values.pop("name", None)
-    size = values.pop("size", None)
-    if not name:
-        raise ValueError(f"{path}: the model config needs a name, one of {list_models()}")
-    return get_config(name, size, source=str(path), **values)
+    raw = read_yaml_mapping(path)
+    return config_from_dict(raw.get("model", raw) if "model" in raw else raw, source=str(path))
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:

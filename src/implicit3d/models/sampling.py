@@ -22,12 +22,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from implicit3d.geometry.frames import half_extent
+
 AXES = {"x": 0, "y": 1, "z": 2}
-
-
-def half_extent(padding: float) -> float:
-    """Half side of the padded feature box: ``0.5 * (1 + padding)``."""
-    return 0.5 * (1.0 + padding)
 
 
 def to_unit(points: torch.Tensor, padding: float) -> torch.Tensor:

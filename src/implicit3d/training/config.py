@@ -1,28 +1,30 @@
-"""Typed training configuration and the YAML run file (``model:``, ``data:``, ``train:`` sections).
+"""The run config: one typed object for a training run, read once from a YAML run file plus ``--set`` overrides.
 
 A run file looks like::
 
-    model: {name: conv_onet_grid, ...}      # passed to implicit3d.models.create_model_from_config
+    model: {name: conv_onet_grid, ...}      # a ModelConfig of the registry (implicit3d.models)
     data:  {root: data/bottles, input: partial, n_inputs: 2048, n_points: 2048, noise: 0.005, pose: yaw}
     train: {batch_size: 16, lr: 1.0e-4, max_steps: 20000, val_every: 500, ckpt_every: 500, seed: 0}
 
-Only ``train:`` is interpreted here (:class:`TrainConfig`); ``model:`` and ``data:`` are forwarded to the model
-registry and to :class:`implicit3d.data.dataset.ImplicitDataset`.
+:func:`load_run_config` returns a :class:`RunConfig` of three typed sections — the model's
+:class:`~implicit3d.models.config.ModelConfig`, :class:`~implicit3d.data.config.DataConfig` and
+:class:`TrainConfig` — with every key and value checked (unknown keys are named). ``RunConfig.to_dict()`` is what a
+run saves (``config.yaml``) and every checkpoint holds.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from implicit3d.data.config import DataConfig
 from implicit3d.errors import UserError
-from implicit3d.typed_config import coerce
+from implicit3d.models.config import ModelConfig
+from implicit3d.typed_config import from_dict, read_yaml_mapping, to_dict
 
 TASKS = ("auto", "occupancy", "sdf")
 SCHEDULES = ("cosine", "step", "constant")
@@ -105,39 +107,53 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> TrainConfig:
         """Build from a mapping, coercing YAML scalars to the field types; unknown keys raise :class:`UserError`."""
-        values = dict(values or {})
-        hints = typing.get_type_hints(cls)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise UserError(f"unknown train setting(s) {unknown}; valid keys: {sorted(known)}")
-        kwargs = {name: _coerce(f"train.{name}", value, hints[name]) for name, value in values.items()}
-        return cls(**kwargs)
+        try:
+            return from_dict(cls, values, "train")
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON/YAML-able dict (tuples become lists)."""
-        out = dataclasses.asdict(self)
-        out["betas"] = list(self.betas)
-        return out
+        return to_dict(self)
 
 
-def _coerce(name: str, value: Any, hint: Any) -> Any:
-    try:
-        return coerce(name, value, hint)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+SECTIONS = ("model", "data", "train")
 
 
 @dataclass
 class RunConfig:
-    """A whole run file: ``model`` and ``data`` dicts (forwarded as they are) and a typed ``train``."""
+    """A whole run: the typed ``model``, ``data`` and ``train`` sections."""
 
-    model: dict[str, Any] = field(default_factory=dict)
-    data: dict[str, Any] = field(default_factory=dict)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    model: ModelConfig
+    data: DataConfig
+    train: TrainConfig
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": dict(self.model), "data": dict(self.data), "train": self.train.to_dict()}
+        """The run as a JSON/YAML-able dict (what ``config.yaml`` and checkpoints hold)."""
+        return {"model": self.model.to_dict(), "data": to_dict(self.data), "train": self.train.to_dict()}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str = "config") -> RunConfig:
+        """Build from a mapping with ``model``, ``data`` and ``train`` sections; :class:`UserError` naming
+        ``source`` and the first bad key or value."""
+        from implicit3d.models.registry import config_from_dict
+
+        if not isinstance(raw, dict):
+            raise UserError(f"{source}: expected a mapping with model/data/train sections, got {type(raw).__name__}")
+        unknown = sorted(set(raw) - set(SECTIONS))
+        if unknown:
+            raise UserError(f"{source}: unknown section(s) {unknown}; expected model, data, train")
+        for section in SECTIONS:
+            if raw.get(section) is not None and not isinstance(raw[section], dict):
+                raise UserError(f"{source}: section {section!r} must be a mapping")
+        if not (raw.get("model") or {}).get("name"):
+            raise UserError(f"{source}: the model section needs a name (e.g. model: {{name: occnet}})")
+        try:
+            model = config_from_dict(raw["model"], source)
+            data = from_dict(DataConfig, raw.get("data"), "data", source)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        return cls(model=model, data=data, train=TrainConfig.from_dict(raw.get("train")))
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -161,10 +177,14 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return parts, value
 
 
-def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``--set`` strings to a nested dict in place (creating intermediate dicts) and return it."""
-    for text in overrides:
-        parts, value = parse_override(text)
+def apply_overrides(
+    raw: dict[str, Any], overrides: list[str], values: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Apply ``--set`` strings (read as YAML), then ``values`` (``{"data.root": "d"}``, taken as they are), to a
+    nested dict in place (creating intermediate dicts) and return it."""
+    pairs = [(*parse_override(text), text) for text in overrides]
+    pairs += [([p for p in key.split(".") if p], value, key) for key, value in (values or {}).items()]
+    for parts, value, text in pairs:
         node = raw
         for p in parts[:-1]:
             child = node.get(p)
@@ -196,27 +216,19 @@ def resolve_config_path(path: str | os.PathLike) -> Path:
     raise UserError(f"config file {p} not found (shipped run files: {', '.join(shipped) or 'none'})")
 
 
-def load_run_config(path: str | os.PathLike, overrides: list[str] | None = None) -> RunConfig:
-    """Read a run YAML, apply ``--set`` overrides, validate. Raises :class:`UserError` for unreadable files."""
+def load_run_config(
+    path: str | os.PathLike, overrides: list[str] | None = None, values: dict[str, Any] | None = None
+) -> RunConfig:
+    """Read a run YAML (a file, or a packaged run file by name), apply ``--set`` ``overrides`` and ``values``
+    (:func:`apply_overrides`), validate every section. Raises :class:`UserError` naming the file and the problem."""
     path = resolve_config_path(path)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path} is not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise UserError(f"{path}: expected a mapping with model/data/train sections, got {type(raw).__name__}")
-    return run_config_from_dict(apply_overrides(raw, list(overrides or [])), source=str(path))
+        raw = read_yaml_mapping(path)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return RunConfig.from_dict(apply_overrides(raw, list(overrides or []), values), source=str(path))
 
 
-def run_config_from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
-    unknown = sorted(set(raw) - {"model", "data", "train"})
-    if unknown:
-        raise UserError(f"{source}: unknown section(s) {unknown}; expected model, data, train")
-    for section in ("model", "data", "train"):
-        if raw.get(section) is not None and not isinstance(raw[section], dict):
-            raise UserError(f"{source}: section {section!r} must be a mapping")
-    return RunConfig(
-        model=dict(raw.get("model") or {}),
-        data=dict(raw.get("data") or {}),
-        train=TrainConfig.from_dict(raw.get("train")),
-    )
+def describe(run: RunConfig) -> str:
+    """The effective run config as YAML (printed once when a run starts, saved as ``config.yaml``)."""
+    return yaml.safe_dump(run.to_dict(), sort_keys=False)

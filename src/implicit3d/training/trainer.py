@@ -25,6 +25,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from implicit3d.data.contract import CONTRACT_KEY, read_contract
 from implicit3d.training import distributed as dist_utils
 from implicit3d.training.checkpoint import (
     CheckpointError,
@@ -73,18 +74,10 @@ def lr_at_step(cfg: TrainConfig, step: int, elapsed_s: float | None = None) -> f
 
 
 def resolve_task(cfg: TrainConfig, model_config: dict[str, Any] | None) -> str:
-    """``"occupancy"`` or ``"sdf"``: ``cfg.task`` unless ``"auto"``, then the model config's output kind."""
+    """``"occupancy"`` or ``"sdf"``: ``cfg.task`` unless ``"auto"``, then the model config's ``output``."""
     if cfg.task != "auto":
         return cfg.task
-    for key in ("output", "task", "predict", "target"):
-        value = (model_config or {}).get(key)
-        if isinstance(value, str):
-            low = value.lower()
-            if low == "sdf":
-                return "sdf"
-            if low in ("occupancy", "occ", "logits"):
-                return "occupancy"
-    return "occupancy"
+    return "sdf" if str((model_config or {}).get("output", "occupancy")).lower() == "sdf" else "occupancy"
 
 
 def _seed_worker(worker_id: int) -> None:
@@ -146,6 +139,13 @@ class Trainer:
         self.data_config = json.loads(json.dumps(data_config, default=str)) if data_config is not None else None
         self.extra_meta = json.loads(json.dumps(extra_meta, default=str)) if extra_meta else {}
         self.task = resolve_task(config, self.model_config)
+        if CONTRACT_KEY not in self.extra_meta:  # what the model expects of its input, read back by inference
+            try:
+                contract = read_contract({**self.extra_meta, "data_config": self.data_config,
+                                          "model_config": {"output": self.task}})
+                self.extra_meta[CONTRACT_KEY] = contract.to_dict()
+            except ValueError:  # data settings of no prepared dataset (synthetic data): no contract to keep
+                pass
         self.train_set, self.val_set = train_set, val_set
         self.progress = progress
         self.callbacks = list(callbacks)

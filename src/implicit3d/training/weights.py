@@ -1,0 +1,188 @@
+"""Trained weights as users handle them: load a model for inference (a run, a checkpoint, an exported
+``NAME.safetensors`` + ``NAME.json`` pair, or the bundled model), start training from weights (``train --init``) and
+export a checkpoint as such a pair (``implicit3d export``).
+
+The metadata returned with a model holds ``model_config``, the :class:`~implicit3d.data.contract.InputContract`
+(``input_contract``; read it with :func:`implicit3d.data.contract.read_contract`) and, for checkpoints, ``step``,
+``train_config``...
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from implicit3d.errors import UserError
+
+BUNDLED_WEIGHTS = ("weights", "default.safetensors")
+TRAIN_HINT = "train one with `implicit3d train configs/conv_onet_grid_small.yaml --data DATASET_DIR`"
+#: metadata keys an exported pair keeps (everything else, e.g. optimizer layout and file hashes, is dropped)
+EXPORTED_KEYS = ("model_config", "input_contract", "data_config", "train_config", "normalization", "dataset", "step",
+                 "epoch", "val", "best_metric", "best_step", "implicit3d_version", "init")
+
+
+def bundled_weights() -> tuple[Path, Path] | None:
+    """``(weights .safetensors, metadata .json)`` of the model shipped with the package, or ``None`` if absent."""
+    from importlib import resources
+
+    try:
+        root = resources.files("implicit3d")
+    except (ModuleNotFoundError, TypeError):  # pragma: no cover - broken install
+        return None
+    weights = root.joinpath(*BUNDLED_WEIGHTS)
+    meta = root.joinpath(BUNDLED_WEIGHTS[0], Path(BUNDLED_WEIGHTS[1]).stem + ".json")
+    if not (weights.is_file() and meta.is_file()):
+        return None
+    return Path(str(weights)), Path(str(meta))
+
+
+def load_weights_pair(weights: Path, meta_path: Path, device: str) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Load a standalone ``NAME.safetensors`` + ``NAME.json`` (``{"model_config": {...}, ...}``) pair."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load as st_load
+
+    from implicit3d.models import create_model_from_config
+    from implicit3d.training.checkpoint import CheckpointError, load_model_state
+
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{meta_path}: not a readable JSON metadata file ({exc})") from None
+    config = meta.get("model_config") if isinstance(meta, dict) else None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{meta_path} has no model_config: cannot rebuild the model for {weights}")
+    try:
+        state = st_load(weights.read_bytes())
+    except (OSError, SafetensorError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{weights} is not a readable safetensors file: {exc}") from None
+    try:
+        model = create_model_from_config(config, source=str(meta_path))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{meta_path}: bad model_config ({exc})") from None
+    load_model_state(model, state, weights)
+    model.to(device)
+    model.eval()
+    return model, {**meta, "directory": str(weights.parent), "weights": str(weights)}
+
+
+def load_model(
+    path: str | os.PathLike | None = None, device: str | torch.device = "cpu"
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Load a trained model for completion: ``(model in eval mode on device, metadata dict)``.
+
+    ``path``: a run folder (``<run>/checkpoints/best`` or ``last``), a checkpoint folder, its ``checkpoint.json``
+    or ``model.safetensors``, or a ``NAME.safetensors`` file with a ``NAME.json`` beside it; ``None`` loads the
+    bundled model. The metadata holds ``model_config``, ``input_contract`` and, for checkpoints, ``step``,
+    ``train_config``... Raises :class:`UserError` (a
+    :class:`~implicit3d.training.checkpoint.CheckpointError` for bad files) when nothing usable is found.
+    """
+    from implicit3d.training.checkpoint import META_FILE, MODEL_FILE, CheckpointError, load_checkpoint
+
+    if path is None:
+        found = bundled_weights()
+        if found is None:
+            raise UserError(
+                "no bundled model ships with this version of implicit3d yet: pass --checkpoint DIR_OR_FILE "
+                f"({TRAIN_HINT})"
+            )
+        return load_weights_pair(*found, str(device))
+    p = Path(path)
+    if p.is_file() and p.suffix == ".safetensors":
+        if p.name == MODEL_FILE and (p.parent / META_FILE).is_file():
+            p = p.parent
+        elif p.with_suffix(".json").is_file():
+            return load_weights_pair(p, p.with_suffix(".json"), str(device))
+        else:
+            raise CheckpointError(f"{p}: no {META_FILE} beside it and no {p.with_suffix('.json').name} metadata file")
+    elif not p.exists():
+        # resolve_checkpoint_dir also recovers interrupted saves (hidden temp copies) of a missing path
+        if not any(p.parent.glob(f".{p.name}.*")):
+            raise CheckpointError(f"checkpoint {p} not found ({TRAIN_HINT})")
+    try:
+        return load_checkpoint(p, map_location=device)
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{p}: cannot rebuild the model ({exc})") from None
+
+
+def init_weights(model: torch.nn.Module, model_config: dict[str, Any], source: str) -> str:
+    """Copy the weights of ``source`` (``"bundled"``, a run folder, a checkpoint or ``NAME.safetensors``) into
+    ``model`` (``train --init``). The run file's model settings may differ from theirs only in settings that keep
+    every parameter's name and shape (e.g. ``grid_resolution``: the same kernels on a finer grid; the differences
+    are printed); otherwise :class:`UserError`. Returns what was loaded."""
+    loaded, meta = load_model(None if source == "bundled" else source)
+    theirs = json.loads(json.dumps(meta.get("model_config"))) or {}
+    ours = json.loads(json.dumps(model_config))
+    diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+    changes = ", ".join(f"{k} {theirs.get(k)!r} -> {ours.get(k)!r}" for k in diff)
+    state = loaded.state_dict()
+    own = model.state_dict()
+    mismatched = sorted(
+        set(state) ^ set(own) | {k for k in set(state) & set(own) if tuple(state[k].shape) != tuple(own[k].shape)}
+    )
+    if mismatched:
+        raise UserError(
+            f"--init {source}: its weights do not fit the run file's model ({len(mismatched)} parameters differ in "
+            f"name or shape, e.g. {mismatched[0]}); changed settings: {changes or 'none'}"
+        )
+    if changes:
+        print(f"--init {source}: same parameters, other settings: {changes}")
+    model.load_state_dict(state)
+    return "bundled" if source == "bundled" else str(meta.get("weights") or meta.get("directory") or source)
+
+
+def export_metadata(meta: dict[str, Any], note: str | None = None) -> dict[str, Any]:
+    """The JSON written beside exported weights: the inference-relevant part of a checkpoint's ``meta``, with its
+    input contract.
+
+    The training dataset's ``root`` and the ``init`` weights a run started from (``train --init``) are replaced by
+    their last path component (``RUN/checkpoints/NAME`` for a run's checkpoint): a local path means nothing
+    elsewhere.
+    """
+    from implicit3d.data.contract import CONTRACT_KEY, read_contract
+
+    out = {k: meta[k] for k in EXPORTED_KEYS if k in meta}
+    try:
+        out[CONTRACT_KEY] = read_contract(meta).to_dict()
+    except ValueError as exc:
+        raise UserError(f"{meta.get('directory', 'checkpoint')}: malformed input contract ({exc})") from None
+    data = dict(out.get("data_config") or {})
+    if data.get("root"):
+        data["root"] = Path(str(data["root"])).name
+    if out.get("init"):
+        init = Path(str(out["init"]))
+        # a run's checkpoint (RUN/checkpoints/best) is named by its run folder: "RUN/checkpoints/best"
+        out["init"] = str(Path(init.parent.parent.name, init.parent.name, init.name)) if (
+            init.parent.name == "checkpoints") else init.name
+    out["data_config"] = data
+    if note:
+        out["note"] = note
+    return out
+
+
+def export_weights(checkpoint: str | os.PathLike, target: str | os.PathLike, note: str | None = None) -> dict[str, Any]:
+    """Write the model of ``checkpoint`` as ``target`` (``NAME.safetensors``) + ``NAME.json`` (:func:`export_metadata`),
+    atomically. Returns ``{"weights", "metadata", "bytes", "parameters", "step", "source"}``."""
+    from safetensors.torch import save as st_save
+
+    from implicit3d.fileio import atomic_write_bytes, atomic_write_text
+    from implicit3d.training.checkpoint import model_state_tensors
+
+    target = Path(target)
+    if target.suffix != ".safetensors":
+        raise UserError(f"--output must end in .safetensors, got {target}")
+    if target.is_dir():
+        raise UserError(f"--output {target} is a folder")
+    model, meta = load_model(checkpoint, "cpu")
+    tensors = {k: v.detach().contiguous().cpu() for k, v in model_state_tensors(model).items()}
+    meta_out = export_metadata(meta, note)
+    atomic_write_bytes(target, st_save(tensors))
+    atomic_write_text(target.with_suffix(".json"), json.dumps(meta_out, indent=1, sort_keys=True) + "\n")
+    return {"weights": target, "metadata": target.with_suffix(".json"), "bytes": target.stat().st_size,
+            "parameters": sum(v.numel() for v in tensors.values()), "step": meta.get("step"),
+            "source": meta.get("directory", str(checkpoint))}
