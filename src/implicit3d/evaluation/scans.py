@@ -223,17 +223,16 @@ def scan_object(
 
     The mesh is centred on its bounding box and scaled so its longest bounding-box edge is uniform in
     ``size_range`` metres, rotated by a uniformly random rotation (SO(3)), and its centre is put on the optical
-    axis at a distance uniform in ``distance_range`` metres. The view is rendered with
-    :func:`implicit3d.sensing.render.render` (``intrinsics``: default :func:`d435_intrinsics`), corrupted with the
-    ``noise`` preset (:func:`implicit3d.sensing.noise.noise_preset`, renderer normals for grazing-angle holes) and
-    back-projected (:func:`implicit3d.sensing.project.depth_to_points`). A view with fewer than ``min_points``
+    axis at a distance uniform in ``distance_range`` metres. The view is simulated by
+    :func:`implicit3d.sensing.render.render_partial_view` (``intrinsics``: default :func:`d435_intrinsics`; the
+    ``noise`` preset of :func:`implicit3d.sensing.noise.noise_preset`, renderer normals for grazing-angle holes;
+    back-projection into the camera frame). A view with fewer than ``min_points``
     points is redrawn (new size, pose and distance), at most ``max_attempts`` times in all, then
     :class:`ScanError` is raised. Deterministic for the state of ``rng``.
     """
     from implicit3d.geometry.transforms import random_rotation
     from implicit3d.sensing.noise import noise_preset
-    from implicit3d.sensing.project import depth_to_points
-    from implicit3d.sensing.render import render
+    from implicit3d.sensing.render import render_partial_view
 
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
@@ -258,9 +257,7 @@ def scan_object(
         rot = random_rotation(rng, "so3")
         dist = float(rng.uniform(dist_lo, dist_hi))
         placed = (unit * size) @ rot.T + np.array([0.0, 0.0, dist])
-        res = render((placed, faces), intr, cam_to_world, return_faces=True)
-        depth = model.apply(res.depth, rng, normals=res.normals_cam, intrinsics=intr)
-        cloud = np.asarray(depth_to_points(depth, intr), dtype=np.float32).reshape(-1, 3)
+        _, cloud = render_partial_view((placed, faces), intr, cam_to_world, model, rng)
         n_seen = len(cloud)
         if n_seen >= min_points:
             gt = trimesh.Trimesh(placed, faces, process=False)
