@@ -101,10 +101,12 @@ def mesh_problem(mesh: Any) -> str | None:
 
 def _load(path: Path) -> tuple[trimesh.Trimesh | None, str | None]:
     """``(plain mesh, None)`` or ``(None, reason)`` for the mesh file ``path``."""
+    from implicit3d.fileio import MeshFileError, read_mesh
+
     try:
-        loaded = trimesh.load(path, force="mesh", skip_materials=True)
-    except Exception as exc:  # any parser failure makes the file unusable; the reason is kept
-        return None, f"unreadable ({type(exc).__name__}: {exc})"
+        loaded = read_mesh(path, process=True)
+    except MeshFileError as exc:  # missing, unreadable, no triangles, NaN: the reason is kept
+        return None, exc.reason
     reason = mesh_problem(loaded)
     if reason is not None:
         return None, reason
@@ -332,14 +334,14 @@ OccupancyFn = Callable[[np.ndarray], Any]
 
 def _occupancy(pred: trimesh.Trimesh | OccupancyFn | None, points: np.ndarray) -> np.ndarray:
     """``(M,) bool`` occupancy of a prediction at ``points (M, 3)``; an empty or missing mesh is all outside."""
-    from implicit3d.geometry.inside import inside
+    from implicit3d.evaluation.metrics import mesh_inside
 
     if pred is None:
         return np.zeros(len(points), bool)
     if isinstance(pred, trimesh.Trimesh):
         if len(pred.faces) == 0 or len(pred.vertices) == 0:
             return np.zeros(len(points), bool)
-        return np.asarray(inside(pred, points), dtype=bool)
+        return mesh_inside(pred, points)
     if callable(pred):
         occ = np.asarray(pred(points))
         if occ.shape != (len(points),):
@@ -368,17 +370,11 @@ def scan_iou(
 def scan_overlap(pred: trimesh.Trimesh | OccupancyFn | None, samples: IoUSamples) -> dict[str, float]:
     """Volumetric ``iou``, ``precision`` (share of the predicted volume that is inside the ground truth: low =
     completed too much) and ``recall`` (share of the ground truth's volume predicted: low = completed too little),
-    each in [0, 1], of ``pred`` (as in :func:`scan_iou`) on the points of ``samples``. An empty prediction has
-    precision 0."""
-    occ = _occupancy(pred, samples.points)
-    both = np.count_nonzero(occ & samples.occupancy)
-    union = np.count_nonzero(occ | samples.occupancy)
-    predicted = np.count_nonzero(occ)
-    return {
-        "iou": float(both / union) if union else 0.0,
-        "precision": float(both / predicted) if predicted else 0.0,
-        "recall": float(both / np.count_nonzero(samples.occupancy)),
-    }
+    each in [0, 1], of ``pred`` (as in :func:`scan_iou`) on the points of ``samples``
+    (:func:`implicit3d.evaluation.metrics.volume_overlap`). An empty prediction has precision 0."""
+    from implicit3d.evaluation.metrics import volume_overlap
+
+    return volume_overlap(_occupancy(pred, samples.points), samples.occupancy)
 
 
 def _chamfer_mm(pred: trimesh.Trimesh | None, gt_points: np.ndarray, rng: np.random.Generator, n: int) -> float:
