@@ -14,6 +14,7 @@ from implicit3d.evaluation.metrics import (
     iou,
     point_metrics,
     to_paper_units,
+    volume_overlap,
 )
 
 
@@ -105,6 +106,21 @@ def test_iou_of_analytic_occupancies_matches_lens_volume():
     assert iou(np.array([0.9, 0.1]), np.array([True, False])) == 1.0
     with pytest.raises(ValueError, match="same length"):
         iou(np.zeros(3), np.zeros(4))
+
+
+def test_volume_overlap_precision_recall_and_empty_cases():
+    gt = np.array([True, True, True, True, False, False, False, False])
+    pred = np.array([0.9, 0.8, 0.2, 0.1, 0.7, 0.0, 0.0, 0.0])  # 2 of 4 recalled, 1 of 3 predicted is wrong
+    got = volume_overlap(pred, gt)
+    assert got == pytest.approx({"iou": 2 / 5, "precision": 2 / 3, "recall": 2 / 4})
+    assert got["iou"] == iou(pred, gt)
+    none, full = np.zeros(8, bool), np.ones(8, bool)
+    assert volume_overlap(none, gt) == {"iou": 0.0, "precision": 0.0, "recall": 0.0}
+    assert volume_overlap(gt, none) == {"iou": 0.0, "precision": 0.0, "recall": 0.0}
+    assert volume_overlap(none, none) == {"iou": 1.0, "precision": 1.0, "recall": 1.0}
+    assert volume_overlap(full, gt) == {"iou": 0.5, "precision": 0.5, "recall": 1.0}
+    with pytest.raises(ValueError, match="same length"):
+        volume_overlap(np.zeros((2, 4)), np.zeros((2, 4)))
 
 
 # ------------------------------------------------------------------ F-score and normals on constructed cases

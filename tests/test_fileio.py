@@ -1,9 +1,12 @@
 import os
 import stat
 
+import numpy as np
 import pytest
+import trimesh
 
-from implicit3d.fileio import atomic_write_bytes, atomic_write_text, atomic_writer
+from implicit3d.errors import UserError
+from implicit3d.fileio import MeshFileError, atomic_write_bytes, atomic_write_text, atomic_writer, read_mesh
 
 
 def test_writes_replace_and_use_normal_permissions(tmp_path):
@@ -40,3 +43,50 @@ def test_ensure_folder(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(UserError, match="exists and is not a folder"):
         ensure_folder(tmp_path / "file")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("missing.obj", None, "mesh file not found"),
+        ("notes.txt", "v 0 0 0\n", "unsupported mesh format '.txt'"),
+        ("garbage.ply", b"ply\nformat nonsense\n\x00\x01", "cannot read mesh"),
+        ("empty.obj", "# nothing here\n", "has no triangles"),
+        ("points.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\n", "has no triangles"),
+        ("nan.obj", "v 0 0 0\nv nan 0 0\nv 0 1 0\nv 1 1 1\nf 1 2 3\nf 1 3 4\n", "NaN or infinite"),
+    ],
+)
+def test_read_mesh_names_the_file_and_the_problem(tmp_path, name, content, reason):
+    path = tmp_path / name
+    if isinstance(content, str):
+        path.write_text(content)
+    elif content is not None:
+        path.write_bytes(content)
+    for process in (False, True):  # trimesh alone would drop the NaN face silently when processing
+        with pytest.raises(MeshFileError) as exc:
+            read_mesh(path, process=process)
+        assert isinstance(exc.value, UserError)
+        assert str(exc.value).startswith(f"{path}: ") and reason in str(exc.value)
+        assert exc.value.reason in str(exc.value) and str(path) not in exc.value.reason
+    with pytest.raises(MeshFileError, match="ground-truth mesh"):
+        read_mesh(tmp_path / "missing.obj", "ground-truth mesh")
+
+
+def test_read_mesh_scene_merged_and_processing_as_trimesh(tmp_path):
+    scene = trimesh.Scene()
+    scene.add_geometry(trimesh.creation.box((1, 1, 1)), node_name="a")
+    moved = trimesh.transformations.translation_matrix([3, 0, 0])
+    scene.add_geometry(trimesh.creation.icosphere(), node_name="b", transform=moved)
+    scene.export(tmp_path / "two.glb")
+    trimesh.creation.box((1, 2, 3)).export(tmp_path / "box.stl")  # STL: three vertices per face until merged
+    for name in ("two.glb", "box.stl"):
+        raw = read_mesh(tmp_path / name)
+        merged = read_mesh(tmp_path / name, process=True)
+        ref = trimesh.load(tmp_path / name, force="mesh", skip_materials=True)
+        assert type(raw) is trimesh.Trimesh
+        np.testing.assert_array_equal(merged.vertices, ref.vertices)
+        np.testing.assert_array_equal(merged.faces, ref.faces)
+        np.testing.assert_allclose(raw.bounds, merged.bounds)
+    assert len(read_mesh(tmp_path / "box.stl").vertices) == 36  # unprocessed: the file's own vertices
+    assert len(read_mesh(tmp_path / "box.stl", process=True).vertices) == 8
+    np.testing.assert_allclose(read_mesh(tmp_path / "two.glb").bounds, [[-0.5, -1.0, -1.0], [4.0, 1.0, 1.0]])

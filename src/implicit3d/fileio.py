@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader sees the old file or the whole new one, never a half-written file.
+"""Atomic file writes (a reader sees the old file or the whole new one, never a half-written file) and mesh files.
 
 Data goes to a hidden temp file in the target's folder, which is renamed over the target (``os.replace``,
 atomic on POSIX and Windows). A crash or Ctrl-C removes the temp file and leaves the target untouched. Files get
@@ -12,9 +12,14 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
 
 from implicit3d.errors import UserError
+
+if TYPE_CHECKING:
+    import trimesh
 
 
 def _umask() -> int:
@@ -77,6 +82,50 @@ def atomic_write_text(path: str | os.PathLike, text: str, fsync: bool = False) -
 
 
 MESH_FORMATS = {".ply": "ply", ".obj": "obj", ".glb": "glb", ".off": "off", ".stl": "stl"}
+#: Mesh files :func:`read_mesh` reads.
+MESH_EXTENSIONS = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf")
+
+
+class MeshFileError(UserError):
+    """A mesh file that cannot be used. The message is ``"<path>: <reason>"``; ``path`` and ``reason`` (the
+    problem alone, for reports that name the file themselves) are kept as attributes."""
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
+
+def read_mesh(path: str | os.PathLike, what: str = "mesh", process: bool = False) -> trimesh.Trimesh:
+    """Read the mesh file ``path`` (one of :data:`MESH_EXTENSIONS`) into one ``trimesh.Trimesh``, in the file's
+    own units and frame; multi-part scenes are merged with their node transforms applied, materials are skipped.
+
+    ``process=True`` returns the mesh as ``trimesh.load`` does by default, duplicate vertices merged where the
+    file's vertex normals and UVs agree (this parses the file twice); ``False`` keeps its vertices and faces as
+    they are. ``what`` names the file in messages ("mesh", "ground-truth mesh"...). Raises :class:`MeshFileError`
+    (a :class:`UserError`) naming the file when it is missing, has an unsupported extension, cannot be parsed,
+    holds no triangles or has NaN or infinite vertex coordinates.
+    """
+    import trimesh
+
+    path = Path(path)
+    if not path.is_file():
+        raise MeshFileError(path, f"{what} file not found")
+    if path.suffix.lower() not in MESH_EXTENSIONS:
+        raise MeshFileError(
+            path, f"unsupported {what} format {path.suffix or '(none)'!r}; use {', '.join(MESH_EXTENSIONS)}"
+        )
+    try:
+        mesh = trimesh.load(path, force="mesh", skip_materials=True, process=False)
+    except Exception as exc:  # trimesh raises many unrelated types for malformed files
+        raise MeshFileError(path, f"cannot read {what}: {type(exc).__name__}: {exc}".strip()) from None
+    if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0 or len(mesh.vertices) == 0:
+        raise MeshFileError(path, f"the {what} has no triangles")
+    if not np.isfinite(mesh.vertices).all():
+        raise MeshFileError(path, f"the {what} has NaN or infinite vertex coordinates")
+    if process:  # trimesh merges at load time, where the file's vertex normals are still known: parse again
+        mesh = trimesh.load(path, force="mesh", skip_materials=True, process=True)
+    return mesh
 
 
 def mesh_format(path: str | os.PathLike) -> str:

@@ -10,8 +10,7 @@ import numpy as np
 import trimesh
 
 from implicit3d.errors import UserError
-
-MESH_EXTENSIONS = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf")
+from implicit3d.fileio import read_mesh
 
 # figure name -> (which inputs it takes, what it shows)
 FIGURES: dict[str, tuple[str, str]] = {
@@ -74,21 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def load_mesh(path: str | Path, what: str = "mesh") -> trimesh.Trimesh:
     """Read a mesh file into one ``Trimesh`` (scenes merged); :class:`UserError` naming the file on any problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{what} file {path} not found")
-    if path.suffix.lower() not in MESH_EXTENSIONS:
-        raise UserError(f"{path}: unsupported {what} format {path.suffix or '(none)'!r}; use "
-                        f"{', '.join(MESH_EXTENSIONS)}")
-    try:
-        mesh = trimesh.load(path, force="mesh", skip_materials=True)
-    except Exception as exc:  # trimesh raises many unrelated types for malformed files
-        raise UserError(f"{path}: cannot read {what}: {exc}") from None
-    if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
-        raise UserError(f"{path}: the {what} has no triangles")
-    if not np.isfinite(mesh.vertices).all():
-        raise UserError(f"{path}: the {what} has NaN or infinite coordinates")
-    return mesh
+    return read_mesh(path, what, process=True)
 
 
 def _is_dataset(path: Path) -> bool:

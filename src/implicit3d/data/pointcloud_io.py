@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from implicit3d.errors import UserError
+from implicit3d.geometry.validation import numeric_array
 
 CLOUD_EXTENSIONS = (".ply", ".pcd", ".xyz", ".txt", ".npy", ".npz")
 DEPTH_EXTENSIONS = (".png", ".npy")
@@ -72,11 +73,9 @@ def check_cloud(points: Any, source: str = "points", drop_invalid: bool = False)
     the first three columns), NaN/inf rows (unless ``drop_invalid``, which removes them) and an empty cloud.
     """
     try:
-        arr = np.asarray(points)
-    except Exception as exc:  # pragma: no cover - exotic inputs
-        raise PointCloudFileError(f"{source}: not an array ({exc})") from None
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise PointCloudFileError(f"{source}: expected numbers, got dtype {arr.dtype}")
+        arr = numeric_array(points, "the cloud", allow_bool=False)
+    except TypeError as exc:
+        raise PointCloudFileError(f"{source}: {exc}") from None
     if arr.ndim != 2 or arr.shape[1] < 3:
         raise PointCloudFileError(f"{source}: expected an (N, 3) point array, got shape {arr.shape}")
     arr = np.ascontiguousarray(arr[:, :3], dtype=np.float64)

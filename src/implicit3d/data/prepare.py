@@ -162,15 +162,15 @@ def render_views(
     The view's world frame has the object centre at the origin, metres, +z up: ``world = R @ (object_scale * x)``
     for a canonical normalized point ``x`` and the view's object rotation ``R``. Cameras come from
     :func:`implicit3d.sensing.camera.sample_views` (upper hemisphere, ``camera_distance``, ``elevation_deg``);
-    the noise model gets the renderer's normals (for grazing-angle holes). Returns a dict with ``depth`` (list of
+    each view is simulated by :func:`implicit3d.sensing.render.render_partial_view` (render, ``noise`` preset with
+    the renderer's normals for grazing-angle holes, back-projection). Returns a dict with ``depth`` (list of
     ``(H, W) float32`` metres after noise), ``cam_to_world (K, 4, 4)``, ``object_pose (K, 4, 4)`` (rigid, rotation
     only), ``object_scale (K,)``, ``clouds`` (list of ``(P_k, 3) float32`` canonical normalized points) and
     ``intrinsics``.
     """
     from implicit3d.sensing.camera import sample_views
     from implicit3d.sensing.noise import noise_preset
-    from implicit3d.sensing.project import depth_to_points
-    from implicit3d.sensing.render import render
+    from implicit3d.sensing.render import render_partial_view
 
     k = config.n_views
     intr = intrinsics_of(config)
@@ -183,11 +183,9 @@ def render_views(
     v0 = np.asarray(mesh_n.vertices) * object_scale
     faces = np.asarray(mesh_n.faces)
     for cam, rot in zip(cams, rotations, strict=True):
-        res = render((v0 @ rot.T, faces), intr, cam, return_faces=True)
-        depth = noise.apply(res.depth, rng, normals=res.normals_cam, intrinsics=intr)
-        world = np.asarray(depth_to_points(depth, intr, cam), dtype=np.float64).reshape(-1, 3)
-        depths.append(np.asarray(depth, dtype=np.float32))
-        clouds.append(((world @ rot) / object_scale).astype(np.float32))  # R^T p / s, row-vector form
+        depth, world = render_partial_view((v0 @ rot.T, faces), intr, cam, noise, rng)
+        depths.append(depth)
+        clouds.append(((world.astype(np.float64) @ rot) / object_scale).astype(np.float32))  # R^T p / s
     return {
         "depth": depths,
         "cam_to_world": np.asarray(cams, dtype=np.float64).reshape(k, 4, 4),

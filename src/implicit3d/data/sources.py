@@ -29,8 +29,8 @@ import numpy as np
 import trimesh
 
 from implicit3d.errors import UserError
+from implicit3d.fileio import MESH_EXTENSIONS, MeshFileError, read_mesh
 
-MESH_EXTENSIONS = (".obj", ".ply", ".off", ".stl", ".glb", ".gltf")
 CATALOGUE_PREFIX = "catalogue:"
 # ShapeNetCore synset ids of the common categories, for readable reports (the folder name stays the category id).
 SHAPENET_SYNSETS = {
@@ -231,12 +231,9 @@ def load_mesh(item: MeshItem) -> trimesh.Trimesh:
         mesh = generate(item.origin, item.seed).mesh
     elif item.kind == "file":
         try:
-            loaded = trimesh.load(item.origin, force="mesh", skip_materials=True, process=False)
-        except Exception as exc:  # trimesh raises many types for malformed files
-            raise BrokenMeshError(f"cannot read: {type(exc).__name__}: {exc}".strip()) from exc
-        if not isinstance(loaded, trimesh.Trimesh):
-            raise BrokenMeshError(f"holds no triangle mesh (loaded a {type(loaded).__name__})")
-        mesh = loaded
+            mesh = read_mesh(item.origin)
+        except MeshFileError as exc:  # the build reports the file beside the reason
+            raise BrokenMeshError(exc.reason) from exc
     else:
         raise ValueError(f"unknown MeshItem kind {item.kind!r}")
     vertices = np.asarray(mesh.vertices, dtype=np.float64)

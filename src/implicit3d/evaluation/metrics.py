@@ -64,21 +64,39 @@ def mesh_inside(mesh: trimesh.Trimesh, points: np.ndarray) -> np.ndarray:
     return np.asarray(inside(mesh, points), dtype=bool)
 
 
-def iou(occ_a: Any, occ_b: Any) -> float:
-    """Volumetric IoU of two boolean occupancy vectors ``(N,)`` (values > 0.5 count as inside for floats).
+def _occupancy_vector(occ: Any) -> np.ndarray:
+    o = np.asarray(occ)
+    return o if o.dtype == bool else o > 0.5
 
-    Returns 1.0 when both are empty (the shapes agree) and 0.0 when exactly one is.
+
+def volume_overlap(pred_occ: Any, gt_occ: Any) -> dict[str, float]:
+    """Volumetric ``iou``, ``precision`` and ``recall`` in [0, 1] of two occupancy vectors ``(N,)`` on the same
+    points (bools, or numbers where > 0.5 counts as inside).
+
+    ``precision`` is the share of the predicted volume inside the ground truth (low: too much predicted),
+    ``recall`` the share of the ground truth's volume predicted (low: too little). Two empty occupancies agree
+    (all three are 1.0); when exactly one is empty, all three are 0.0.
     """
-    a = np.asarray(occ_a)
-    b = np.asarray(occ_b)
+    a = _occupancy_vector(pred_occ)
+    b = _occupancy_vector(gt_occ)
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(f"occupancies must be 1-d arrays of the same length, got {a.shape} and {b.shape}")
-    a = a > 0.5 if a.dtype != bool else a
-    b = b > 0.5 if b.dtype != bool else b
+    both = np.count_nonzero(a & b)
     union = np.count_nonzero(a | b)
     if union == 0:
-        return 1.0
-    return float(np.count_nonzero(a & b) / union)
+        return {"iou": 1.0, "precision": 1.0, "recall": 1.0}
+    predicted, actual = np.count_nonzero(a), np.count_nonzero(b)
+    return {
+        "iou": float(both / union),
+        "precision": float(both / predicted) if predicted else 0.0,
+        "recall": float(both / actual) if actual else 0.0,
+    }
+
+
+def iou(occ_a: Any, occ_b: Any) -> float:
+    """Volumetric IoU of two occupancy vectors ``(N,)`` (:func:`volume_overlap`): values > 0.5 count as inside
+    for numbers; 1.0 when both are empty (the shapes agree) and 0.0 when exactly one is."""
+    return volume_overlap(occ_a, occ_b)["iou"]
 
 
 def _unit_normals(normals: Any, n: int, name: str) -> np.ndarray:

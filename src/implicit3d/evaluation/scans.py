@@ -101,10 +101,12 @@ def mesh_problem(mesh: Any) -> str | None:
 
 def _load(path: Path) -> tuple[trimesh.Trimesh | None, str | None]:
     """``(plain mesh, None)`` or ``(None, reason)`` for the mesh file ``path``."""
+    from implicit3d.fileio import MeshFileError, read_mesh
+
     try:
-        loaded = trimesh.load(path, force="mesh", skip_materials=True)
-    except Exception as exc:  # any parser failure makes the file unusable; the reason is kept
-        return None, f"unreadable ({type(exc).__name__}: {exc})"
+        loaded = read_mesh(path, process=True)
+    except MeshFileError as exc:  # missing, unreadable, no triangles, NaN: the reason is kept
+        return None, exc.reason
     reason = mesh_problem(loaded)
     if reason is not None:
         return None, reason
@@ -223,17 +225,16 @@ def scan_object(
 
     The mesh is centred on its bounding box and scaled so its longest bounding-box edge is uniform in
     ``size_range`` metres, rotated by a uniformly random rotation (SO(3)), and its centre is put on the optical
-    axis at a distance uniform in ``distance_range`` metres. The view is rendered with
-    :func:`implicit3d.sensing.render.render` (``intrinsics``: default :func:`d435_intrinsics`), corrupted with the
-    ``noise`` preset (:func:`implicit3d.sensing.noise.noise_preset`, renderer normals for grazing-angle holes) and
-    back-projected (:func:`implicit3d.sensing.project.depth_to_points`). A view with fewer than ``min_points``
+    axis at a distance uniform in ``distance_range`` metres. The view is simulated by
+    :func:`implicit3d.sensing.render.render_partial_view` (``intrinsics``: default :func:`d435_intrinsics`; the
+    ``noise`` preset of :func:`implicit3d.sensing.noise.noise_preset`, renderer normals for grazing-angle holes;
+    back-projection into the camera frame). A view with fewer than ``min_points``
     points is redrawn (new size, pose and distance), at most ``max_attempts`` times in all, then
     :class:`ScanError` is raised. Deterministic for the state of ``rng``.
     """
     from implicit3d.geometry.transforms import random_rotation
     from implicit3d.sensing.noise import noise_preset
-    from implicit3d.sensing.project import depth_to_points
-    from implicit3d.sensing.render import render
+    from implicit3d.sensing.render import render_partial_view
 
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
@@ -258,9 +259,7 @@ def scan_object(
         rot = random_rotation(rng, "so3")
         dist = float(rng.uniform(dist_lo, dist_hi))
         placed = (unit * size) @ rot.T + np.array([0.0, 0.0, dist])
-        res = render((placed, faces), intr, cam_to_world, return_faces=True)
-        depth = model.apply(res.depth, rng, normals=res.normals_cam, intrinsics=intr)
-        cloud = np.asarray(depth_to_points(depth, intr), dtype=np.float32).reshape(-1, 3)
+        _, cloud = render_partial_view((placed, faces), intr, cam_to_world, model, rng)
         n_seen = len(cloud)
         if n_seen >= min_points:
             gt = trimesh.Trimesh(placed, faces, process=False)
@@ -335,14 +334,14 @@ OccupancyFn = Callable[[np.ndarray], Any]
 
 def _occupancy(pred: trimesh.Trimesh | OccupancyFn | None, points: np.ndarray) -> np.ndarray:
     """``(M,) bool`` occupancy of a prediction at ``points (M, 3)``; an empty or missing mesh is all outside."""
-    from implicit3d.geometry.inside import inside
+    from implicit3d.evaluation.metrics import mesh_inside
 
     if pred is None:
         return np.zeros(len(points), bool)
     if isinstance(pred, trimesh.Trimesh):
         if len(pred.faces) == 0 or len(pred.vertices) == 0:
             return np.zeros(len(points), bool)
-        return np.asarray(inside(pred, points), dtype=bool)
+        return mesh_inside(pred, points)
     if callable(pred):
         occ = np.asarray(pred(points))
         if occ.shape != (len(points),):
@@ -371,17 +370,11 @@ def scan_iou(
 def scan_overlap(pred: trimesh.Trimesh | OccupancyFn | None, samples: IoUSamples) -> dict[str, float]:
     """Volumetric ``iou``, ``precision`` (share of the predicted volume that is inside the ground truth: low =
     completed too much) and ``recall`` (share of the ground truth's volume predicted: low = completed too little),
-    each in [0, 1], of ``pred`` (as in :func:`scan_iou`) on the points of ``samples``. An empty prediction has
-    precision 0."""
-    occ = _occupancy(pred, samples.points)
-    both = np.count_nonzero(occ & samples.occupancy)
-    union = np.count_nonzero(occ | samples.occupancy)
-    predicted = np.count_nonzero(occ)
-    return {
-        "iou": float(both / union) if union else 0.0,
-        "precision": float(both / predicted) if predicted else 0.0,
-        "recall": float(both / np.count_nonzero(samples.occupancy)),
-    }
+    each in [0, 1], of ``pred`` (as in :func:`scan_iou`) on the points of ``samples``
+    (:func:`implicit3d.evaluation.metrics.volume_overlap`). An empty prediction has precision 0."""
+    from implicit3d.evaluation.metrics import volume_overlap
+
+    return volume_overlap(_occupancy(pred, samples.points), samples.occupancy)
 
 
 def _chamfer_mm(pred: trimesh.Trimesh | None, gt_points: np.ndarray, rng: np.random.Generator, n: int) -> float:

@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import trimesh
 
+from implicit3d.geometry.validation import as_points, numeric_array
+
 Array = Any  # numpy.ndarray | torch.Tensor
 
 # Elements (points x segments) per chunk in Revolve: bounds temporaries to ~8 MB per array for float64.
@@ -109,24 +111,24 @@ class _TorchOps:
         return torch.sqrt(x)
 
     @staticmethod
-    def maximum(a: Any, b: Any) -> Any:
+    def _extreme(a: Any, b: Any, largest: bool) -> Any:
+        """Element-wise max (``largest``) or min of tensors, either of which may be a Python number."""
         import torch
 
+        bound = "min" if largest else "max"  # max(a, number) = clamp(a, min=number)
         if isinstance(b, (int, float)):
-            return torch.clamp(a, min=b)
+            return torch.clamp(a, **{bound: b})
         if isinstance(a, (int, float)):
-            return torch.clamp(b, min=a)
-        return torch.maximum(a, b)
+            return torch.clamp(b, **{bound: a})
+        return torch.maximum(a, b) if largest else torch.minimum(a, b)
+
+    @staticmethod
+    def maximum(a: Any, b: Any) -> Any:
+        return _TorchOps._extreme(a, b, True)
 
     @staticmethod
     def minimum(a: Any, b: Any) -> Any:
-        import torch
-
-        if isinstance(b, (int, float)):
-            return torch.clamp(a, max=b)
-        if isinstance(a, (int, float)):
-            return torch.clamp(b, max=a)
-        return torch.minimum(a, b)
+        return _TorchOps._extreme(a, b, False)
 
     @staticmethod
     def clip(x: Any, lo: float, hi: float) -> Any:
@@ -187,20 +189,8 @@ def _check_points(points: Any) -> tuple[Array, Ops]:
             bad = int((~torch.isfinite(points)).any(dim=1).sum())
             raise ValueError(f"points holds {bad} rows with NaN or inf coordinates")
         return points, _TorchOps
-    try:
-        arr = np.asarray(points)
-    except Exception as exc:  # pragma: no cover - exotic inputs
-        raise TypeError(f"points must be array-like, got {type(points).__name__}") from exc
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise TypeError(f"points must hold numbers, got dtype {arr.dtype}")
-    if arr.ndim != 2 or arr.shape[1] != 3:
-        raise ValueError(f"points must be shaped (N, 3), got {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(np.float64)
-    if not np.isfinite(arr).all():
-        bad = int((~np.isfinite(arr)).any(axis=1).sum())
-        raise ValueError(f"points holds {bad} rows with NaN or inf coordinates")
-    return arr, _NumpyOps
+    arr = numeric_array(points, "points", allow_bool=False)
+    return as_points(arr, dtype=arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.float64), _NumpyOps
 
 
 def _positive(name: str, value: float) -> float:
@@ -698,34 +688,36 @@ def _union_bounds(boxes: Sequence[np.ndarray | None]) -> np.ndarray | None:
     return np.stack([arr[:, 0].min(0), arr[:, 1].max(0)])
 
 
-class Union(SDF):
-    """Union of shapes: ``min`` of their distances."""
+class _Fold(SDF):
+    """Shapes combined pairwise, in order, by the ops method named ``_combine`` (``minimum`` / ``maximum``)."""
+
+    _combine = ""
 
     def __init__(self, *children: SDF) -> None:
         self.children = _as_sdfs(children)
 
     def _eval(self, p: Array, ops: Ops) -> Array:
+        combine = getattr(ops, self._combine)
         d = self.children[0]._eval(p, ops)
         for c in self.children[1:]:
-            d = ops.minimum(d, c._eval(p, ops))
+            d = combine(d, c._eval(p, ops))
         return d
+
+
+class Union(_Fold):
+    """Union of shapes: ``min`` of their distances."""
+
+    _combine = "minimum"
 
     @property
     def bounds(self) -> np.ndarray | None:
         return _union_bounds([c.bounds for c in self.children])
 
 
-class Intersection(SDF):
+class Intersection(_Fold):
     """Intersection of shapes: ``max`` of their distances."""
 
-    def __init__(self, *children: SDF) -> None:
-        self.children = _as_sdfs(children)
-
-    def _eval(self, p: Array, ops: Ops) -> Array:
-        d = self.children[0]._eval(p, ops)
-        for c in self.children[1:]:
-            d = ops.maximum(d, c._eval(p, ops))
-        return d
+    _combine = "maximum"
 
     @property
     def bounds(self) -> np.ndarray | None:

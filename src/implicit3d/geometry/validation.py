@@ -8,18 +8,25 @@ import numpy as np
 import trimesh
 
 
+def numeric_array(values: Any, name: str = "points", allow_bool: bool = True) -> np.ndarray:
+    """``np.asarray(values)``, checked to hold numbers (and bools when ``allow_bool``); ``TypeError`` naming
+    ``name`` otherwise (not array-like, strings, objects)."""
+    try:
+        arr = np.asarray(values)
+    except Exception as exc:  # pragma: no cover - exotic inputs
+        raise TypeError(f"{name} must be array-like, got {type(values).__name__}") from exc
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or (allow_bool and arr.dtype == bool)):
+        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    return arr
+
+
 def as_points(points: Any, name: str = "points", dtype: type = np.float64) -> np.ndarray:
     """Return ``points`` as a C-contiguous ``(N, 3)`` array of ``dtype``.
 
     Raises ``TypeError`` when the input is not array-like numeric data and ``ValueError`` when it is not
     shaped ``(N, 3)`` or holds NaN/inf. ``N == 0`` is allowed (an empty query gives an empty answer).
     """
-    try:
-        arr = np.asarray(points)
-    except Exception as exc:  # pragma: no cover - exotic inputs
-        raise TypeError(f"{name} must be array-like, got {type(points).__name__}") from exc
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    arr = numeric_array(points, name)
     if arr.ndim != 2 or arr.shape[1] != 3:
         raise ValueError(f"{name} must be shaped (N, 3), got {arr.shape}")
     arr = np.ascontiguousarray(arr, dtype=dtype)

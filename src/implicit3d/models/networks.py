@@ -95,25 +95,19 @@ class ConvolutionalOccupancyNetwork(ImplicitModel):
 
     def __init__(self, cfg: ConvONetPlanesConfig | ConvONetGridConfig) -> None:
         super().__init__(cfg)
-        common = dict(padding=cfg.padding, c_dim=cfg.c_dim, hidden=cfg.encoder_hidden, n_blocks=cfg.encoder_blocks)
         if isinstance(cfg, ConvONetPlanesConfig):
-            self.encoder = LocalFeatureEncoder(
-                **common,
-                pool=cfg.local_pool,
-                planes=cfg.planes,
-                plane_resolution=cfg.plane_resolution,
-                unet_depth=cfg.unet_depth,
-                unet_filters=cfg.unet_filters,
-            )
+            layout = dict(planes=cfg.planes, plane_resolution=cfg.plane_resolution, unet_depth=cfg.unet_depth)
         else:
-            self.encoder = LocalFeatureEncoder(
-                **common,
-                pool=cfg.local_pool,
-                grid_resolution=cfg.grid_resolution,
-                unet_depth=cfg.unet_levels,
-                unet_filters=cfg.unet_filters,
-                unet_groups=cfg.unet_groups,
-            )
+            layout = dict(grid_resolution=cfg.grid_resolution, unet_depth=cfg.unet_levels, unet_groups=cfg.unet_groups)
+        self.encoder = LocalFeatureEncoder(
+            padding=cfg.padding,
+            c_dim=cfg.c_dim,
+            hidden=cfg.encoder_hidden,
+            n_blocks=cfg.encoder_blocks,
+            pool=cfg.local_pool,
+            unet_filters=cfg.unet_filters,
+            **layout,
+        )
         self.decoder = LocalDecoder(cfg.c_dim, cfg.decoder_hidden, cfg.decoder_blocks, cfg.padding, cfg.sample_mode)
 
     def encode(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:

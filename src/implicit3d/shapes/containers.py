@@ -28,6 +28,12 @@ from implicit3d.shapes.profiles import cavity_profile, hollow_profile
 MIN_WALL = 0.004  # m: thinnest wall; the meshing voxel is at most wall / 2.2
 
 
+def _profile_resolution(voxel: float) -> dict[str, float]:
+    """``step`` and ``tol`` (metres) of a revolved profile for a shape meshed at ``voxel``: samples every half
+    voxel, simplified to a tenth of one."""
+    return {"step": voxel / 2, "tol": voxel / 10}
+
+
 def _handle(rng: np.random.Generator, r_out: float, wall: float, z_lo: float, z_hi: float) -> tuple[SDF, dict]:
     """A closed handle on the +x side between heights ``z_lo`` and ``z_hi`` (m), its ends buried in the wall.
 
@@ -91,7 +97,7 @@ def build_mug(rng: np.random.Generator) -> Built:
 
     inner_fillet = uniform(rng, 0.003, 0.01)
     voxel = voxel_for(height + 2 * radius, wall)
-    res = {"step": voxel / 2, "tol": voxel / 10}
+    res = _profile_resolution(voxel)
     profile = hollow_profile(r_out, height, wall, floor, uniform(rng, 0.002, 0.008), inner_fillet, **res)
     cavity = Revolve(cavity_profile(r_out, height, wall, floor, inner_fillet, **res))
     z_lo = height * uniform(rng, 0.15, 0.3)
@@ -135,7 +141,7 @@ def build_cup(rng: np.random.Generator) -> Built:
     floor = uniform(rng, 0.005, 0.012) + (foot[1] if foot else 0.0)
     inner_fillet = uniform(rng, 0.002, 0.008)
     voxel = voxel_for(max(height, 2 * r_top), wall)
-    res = {"step": voxel / 2, "tol": voxel / 10}
+    res = _profile_resolution(voxel)
     profile = hollow_profile(r_out, height, wall, floor, uniform(rng, 0.001, 0.004), inner_fillet, foot=foot, **res)
     params = {
         "height": height,
@@ -174,17 +180,8 @@ def build_bowl(rng: np.random.Generator) -> Built:
     foot = (r_bot * uniform(rng, 0.75, 0.95), uniform(rng, 0.004, 0.01)) if rng.random() < 0.6 else None
     floor = uniform(rng, 0.005, 0.01) + (foot[1] if foot else 0.0)
     voxel = voxel_for(2 * r_top, wall, hi=2.2e-3)
-    profile = hollow_profile(
-        r_out,
-        height,
-        wall,
-        floor,
-        uniform(rng, 0.002, 0.008),
-        uniform(rng, 0.005, 0.02),
-        foot=foot,
-        step=voxel / 2,
-        tol=voxel / 10,
-    )
+    fillets = uniform(rng, 0.002, 0.008), uniform(rng, 0.005, 0.02)  # base, inner
+    profile = hollow_profile(r_out, height, wall, floor, *fillets, foot=foot, **_profile_resolution(voxel))
     params = {
         "height": height,
         "top_radius": r_top,
@@ -233,16 +230,8 @@ def build_vase(rng: np.random.Generator) -> Built:
         raise RuntimeError("could not sample a valid vase profile")
     floor = uniform(rng, 0.008, 0.02)
     voxel = voxel_for(height, wall, hi=2.5e-3)
-    profile = hollow_profile(
-        r_out,
-        height,
-        wall,
-        floor,
-        uniform(rng, 0.002, 0.008),
-        uniform(rng, 0.003, 0.01),
-        step=voxel / 2,
-        tol=voxel / 10,
-    )
+    fillets = uniform(rng, 0.002, 0.008), uniform(rng, 0.003, 0.01)  # base, inner
+    profile = hollow_profile(r_out, height, wall, floor, *fillets, **_profile_resolution(voxel))
     params = {
         "height": height,
         "wall": wall,

@@ -10,9 +10,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+def _encode(
+    x: torch.Tensor, levels: nn.ModuleList, pool: Callable[[torch.Tensor, int], torch.Tensor]
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The way down of a U-Net: every level after the first halves the spatial size with ``pool(x, 2)`` first.
+    Returns the deepest level's features and, for the skip connections, the outputs of the other levels (finest
+    first)."""
+    skips = []
+    for i, level in enumerate(levels):
+        if i > 0:
+            skips.append(x)
+            x = pool(x, 2)
+        x = level(x)
+    return x, skips
 
 
 class _Down2d(nn.Module):
@@ -48,13 +65,8 @@ class UNet2d(nn.Module):
         self.out = nn.Conv2d(widths[0], out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skips = []
-        for i, level in enumerate(self.down):
-            if i > 0:
-                x = F.max_pool2d(x, 2)
-            x = level(x)
-            skips.append(x)
-        for level, skip in zip(self.up, reversed(skips[:-1]), strict=True):
+        x, skips = _encode(x, self.down, F.max_pool2d)
+        for level, skip in zip(self.up, reversed(skips), strict=True):
             x = level(x, skip)
         return self.out(x)
 
@@ -108,13 +120,8 @@ class UNet3d(nn.Module):
         self.out = nn.Conv3d(widths[0], out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skips = []
-        for i, level in enumerate(self.down):
-            if i > 0:
-                x = F.max_pool3d(x, 2)
-            x = level(x)
-            skips.append(x)
-        for level, skip in zip(self.up, reversed(skips[:-1]), strict=True):
+        x, skips = _encode(x, self.down, F.max_pool3d)
+        for level, skip in zip(self.up, reversed(skips), strict=True):
             x = F.interpolate(x, size=skip.shape[2:], mode="nearest")
             x = level(torch.cat([skip, x], dim=1))
         return self.out(x)
