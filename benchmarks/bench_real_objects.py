@@ -29,7 +29,7 @@ import time
 import numpy as np
 import torch
 
-from implicit3d.completion import default_turns, load_model, training_pose
+from implicit3d.completion import load_model, model_contract
 from implicit3d.errors import UserError
 from implicit3d.evaluation.scans import evaluate_scans, make_scans, real_object_meshes
 from implicit3d.fileio import atomic_writer
@@ -80,9 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     skipped: list[tuple[str, str]] = []
     meshes = real_object_meshes(args.count, args.seed, skipped)
     scans = make_scans(meshes, args.seed, skipped)
-    turns = default_turns(meta) if args.turns is None else args.turns
+    turns = model_contract(meta).default_turns if args.turns is None else args.turns
     print(
-        f"# bench_real_objects — model {source} (trained pose: {training_pose(meta)}), {len(scans)} objects, "
+        f"# bench_real_objects — model {source} (trained pose: {model_contract(meta).pose}), {len(scans)} objects, "
         f"seed {args.seed}, resolution {args.resolution}, turned copies {turns}, "
         f"device {device}, torch threads {torch.get_num_threads()}"
     )

@@ -25,17 +25,6 @@ COMPLETION_PANEL = (320, 280)  # (width, height) px per panel: two panels per ob
 PNG_LIMIT = 200_000  # bytes; README images should stay small
 
 
-def _render_view(mesh: Any, rng: np.random.Generator) -> dict[str, Any]:
-    """One noisy view with the training data's camera model (as ``implicit3d.commands.demo`` renders it)."""
-    from implicit3d.data.prepare import PrepareConfig, render_views
-    from implicit3d.geometry.transforms import normalize_to_unit_cube
-
-    config = PrepareConfig(n_views=1, view_pose="none")
-    mesh_n, loc, scale = normalize_to_unit_cube(mesh, padding=config.padding)
-    views = render_views(mesh_n, scale, config, rng)
-    return {"mesh_n": mesh_n, "loc": loc, "scale": scale, "views": views, "config": config}
-
-
 def completion_image(model: Any, meta: dict[str, Any], objects: list[tuple[str, int]], seed: int, resolution: int,
                      log: Any = print) -> np.ndarray:
     """Rows of (completion | ground truth) thumbnails, one per catalogue ``(category, seed)``, stacked vertically.
@@ -45,19 +34,18 @@ def completion_image(model: Any, meta: dict[str, Any], objects: list[tuple[str, 
     from thumbnails import completion_thumbnail, tile
 
     from implicit3d import shapes
-    from implicit3d.commands.demo import complete_rendered_view
-    from implicit3d.completion import model_kind
+    from implicit3d.completion import model_contract
     from implicit3d.extraction.generator import MeshGenerator
+    from implicit3d.viz.demo import complete_rendered_view, render_view
 
-    n_inputs = int((meta.get("data_config") or {}).get("n_inputs", 3000))
-    generator = MeshGenerator(kind=model_kind(model, meta), resolution=resolution, initial_resolution=32)
+    generator = MeshGenerator(kind=model_contract(meta).task, resolution=resolution, initial_resolution=32)
     rng = np.random.default_rng([seed, 6])
     rows = []
     for category, shape_seed in objects:  # a handful of objects, each a full pipeline
         t = time.perf_counter()
         mesh = shapes.generate(category, shape_seed).mesh
-        v = _render_view(mesh, rng)
-        done = complete_rendered_view(v, model, meta, generator, rng, n_inputs)
+        v = render_view(mesh, rng)
+        done = complete_rendered_view(v, model, meta, generator, rng)
         if done is None:
             log(f"  {category} #{shape_seed}: the camera saw nothing, skipped")
             continue

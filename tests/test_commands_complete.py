@@ -191,10 +191,10 @@ def test_bad_inputs_are_one_line_errors(run_dir, view, tmp_path, capsys) -> None
     # model selection
     missing_ck = ["complete", str(tmp_path / "ok.npy"), "-o", out, "--checkpoint", str(tmp_path / "nope")]
     assert "not found" in _error(missing_ck, capsys)
-    from implicit3d import completion
+    from implicit3d.training import weights
 
     with pytest.MonkeyPatch.context() as mp:  # a build without weights
-        mp.setattr(completion, "bundled_weights", lambda: None)
+        mp.setattr(weights, "bundled_weights", lambda: None)
         err = _error(["complete", str(tmp_path / "ok.npy"), "-o", out], capsys)
     assert "no bundled model" in err and "--checkpoint" in err and "implicit3d train" in err
     assert not (tmp_path / "m.ply").exists() or (tmp_path / "m.ply").stat().st_size > 0

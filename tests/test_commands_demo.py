@@ -11,26 +11,26 @@ import torch
 from safetensors.torch import save_file
 
 from implicit3d.cli import main
-from implicit3d.commands import demo
 from implicit3d.errors import UserError
+from implicit3d.viz import demo
 from plotly_html import figures_in_html
 
 
 @pytest.fixture
 def no_bundled_model(monkeypatch):
     """Pretend this build ships no weights (the page must then say so instead of showing completions)."""
-    from implicit3d import completion
+    from implicit3d.training import weights
 
-    monkeypatch.setattr(completion, "bundled_weights", lambda: None)
+    monkeypatch.setattr(weights, "bundled_weights", lambda: None)
 
 
 @pytest.fixture(scope="module")
 def quick_page(tmp_path_factory):
-    from implicit3d import completion
+    from implicit3d.training import weights
 
     out = tmp_path_factory.mktemp("demo")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(completion, "bundled_weights", lambda: None)
+        mp.setattr(weights, "bundled_weights", lambda: None)
         result = demo.build_demo(out, seed=0, quick=True, log=lambda s: None)
     return result, result.path.read_text(encoding="utf-8")
 

@@ -130,10 +130,10 @@ def test_dataset_command_errors(run_dir, dataset, tmp_path, capsys, monkeypatch)
     assert main(["evaluate", "--data", str(dataset), "--baselines", "poisson", *base]) == 2
     assert "unknown poisson" in capsys.readouterr().err
     assert main(["evaluate", "--data", str(dataset), "--resolution", "1", *base]) == 2
-    from implicit3d import completion
+    from implicit3d.training import weights
 
     with monkeypatch.context() as mp:  # a build without weights
-        mp.setattr(completion, "bundled_weights", lambda: None)
+        mp.setattr(weights, "bundled_weights", lambda: None)
         assert main(["generate", "--data", str(dataset), "-o", str(tmp_path / "o")]) == 2
     assert "no bundled model" in capsys.readouterr().err
     assert main(["generate", "--data", str(dataset), "--view", "9", *base]) == 2  # one view per shape here

@@ -1,7 +1,8 @@
 """implicit3d: learn implicit 3D shapes and complete objects from partial, noisy point clouds.
 
-Each command lives in its own module ``implicit3d.commands.<name>`` exposing
-``register(subparsers) -> argparse.ArgumentParser`` and ``run(args) -> int``.
+Each command lives in its own module ``implicit3d.commands.<name>`` exposing ``HELP``, ``DESCRIPTION``, ``EPILOG``
+(examples), ``add_arguments(parser)`` and ``run(args) -> int``; commands parse arguments, call one library function
+and print.
 Errors the user can fix (bad files, bad arguments) are raised as :class:`implicit3d.errors.UserError`
 and printed as one line with exit code 2 — never a bare traceback.
 """
@@ -38,8 +39,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
     parser.add_argument("--version", action="version", version=f"implicit3d {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     mods = _command_modules()
-    for mod in mods.values():
-        mod.register(sub)  # type: ignore[attr-defined]
+    for name, mod in mods.items():
+        p = sub.add_parser(name, help=mod.HELP, description=mod.DESCRIPTION, epilog=mod.EPILOG,  # type: ignore
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        mod.add_arguments(p)  # type: ignore[attr-defined]
     return parser, mods
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from implicit3d.commands.options import add_model_options
 from implicit3d.errors import UserError
 
 EPILOG = """\
@@ -33,24 +34,18 @@ depth images, none for clouds). See docs/complete.md for the pose, scale and cen
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "complete",
-        help="complete a whole object mesh from a partial point cloud or depth image",
-        description="Complete the full shape of an object seen from one side: the observed points are normalized "
-        "like the training data, a trained implicit model predicts the occupancy of the whole object and the "
-        "surface is extracted with multiresolution iso-surface extraction (MISE), then mapped back to the input's "
-        "frame.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+HELP = "complete a whole object mesh from a partial point cloud or depth image"
+DESCRIPTION = (
+    "Complete the full shape of an object seen from one side: the observed points are normalized like the "
+    "training data, a trained implicit model predicts the occupancy of the whole object and the surface is "
+    "extracted with multiresolution iso-surface extraction (MISE), then mapped back to the input's frame."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="point cloud (.ply .pcd .xyz .npy .npz) or depth image (.png .npy, with --intrinsics)")
     p.add_argument("-o", "--output", required=True, help="output mesh (.ply, .obj, .glb, .off, .stl)")
-    p.add_argument(
-        "--checkpoint", default=None, metavar="DIR_OR_FILE",
-        help="trained model: run folder, checkpoint folder or file, or NAME.safetensors with NAME.json "
-        "(default: the bundled model, see README 'Bundled model')",
-    )
+    add_model_options(p)
     p.add_argument("--intrinsics", default=None, metavar="K.json", help="camera intrinsics of a depth image")
     p.add_argument("--mask", default=None, metavar="MASK.png", help="object mask of a depth image (non-zero = object)")
     p.add_argument("--depth-scale", type=float, default=1000.0, help="PNG depth units per metre (default 1000: mm)")
@@ -84,9 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("--drop-invalid", action="store_true", help="drop NaN/inf points instead of refusing the file")
     p.add_argument("--html", default=None, metavar="FILE", help="also write an interactive figure (input + mesh)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: cuda if available")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
-    return p
 
 
 def parse_viewpoint(text: str | None, kind: str) -> np.ndarray | None:

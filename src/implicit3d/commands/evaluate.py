@@ -17,7 +17,7 @@ import math
 import time
 from pathlib import Path
 
-from implicit3d.commands.generate import add_dataset_arguments, open_dataset_run
+from implicit3d.commands.options import add_dataset_arguments, open_dataset_run
 from implicit3d.errors import UserError
 
 EPILOG = """\
@@ -41,15 +41,16 @@ def _thresholds(text: str) -> tuple[float, ...]:
     return values
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "evaluate",
-        help="IoU, Chamfer, normal consistency and F-score of a model and classical baselines on a dataset split",
-        description="Evaluate a trained model on a prepared dataset split: per-shape metrics (CSV) and a summary "
-        "table per category with classical baselines (convex hull, alpha shape) in the same table.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+HELP = (
+    "IoU, Chamfer, normal consistency and F-score of a model and classical baselines on a dataset split"
+)
+DESCRIPTION = (
+    "Evaluate a trained model on a prepared dataset split: per-shape metrics (CSV) and a summary table per "
+    "category with classical baselines (convex hull, alpha shape) in the same table."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     add_dataset_arguments(p)
     p.add_argument("-o", "--output", default=None, metavar="OUT_DIR", help="output folder (default eval-<split>)")
     p.add_argument(
@@ -62,7 +63,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="F-score distance thresholds, normalized units (default: evaluation.metrics.FSCORE_THRESHOLDS, "
         "0.005,0.01,0.02)",
     )
-    return p
 
 
 def _baselines(text: str) -> list[str]:

@@ -16,19 +16,17 @@ examples:
   implicit3d complete scan.ply --checkpoint my_model.safetensors -o completed.ply
 """
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "export",
-        help="export a checkpoint as standalone weights (NAME.safetensors + NAME.json) for completion",
-        description="Write a trained model's weights and the metadata needed to use it (model config, input "
-        "frame, normalization) as NAME.safetensors + NAME.json, without optimizer state.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+HELP = "export a checkpoint as standalone weights (NAME.safetensors + NAME.json) for completion"
+DESCRIPTION = (
+    "Write a trained model's weights and the metadata needed to use it (model config, input frame, "
+    "normalization) as NAME.safetensors + NAME.json, without optimizer state."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="run folder (its checkpoints/best, else last), checkpoint folder or file")
     p.add_argument("-o", "--output", required=True, metavar="NAME.safetensors", help="weights file to write")
     p.add_argument("--note", default=None, help="free text stored in the JSON (e.g. how the model was trained)")
-    return p
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
 
-INPUT_KINDS = ("partial", "surface")
+from implicit3d.commands.options import add_dataset_arguments, open_dataset_run
 
 EPILOG = """\
 examples:
@@ -27,58 +26,20 @@ settings), drawn reproducibly from --seed and the shape's key.
 """
 
 
-def add_dataset_arguments(p: argparse.ArgumentParser) -> None:
-    """Options shared by ``generate`` and ``evaluate``."""
-    p.add_argument(
-        "--checkpoint", default=None, metavar="DIR_OR_FILE",
-        help="trained model: run folder, checkpoint folder or file, or NAME.safetensors with NAME.json "
-        "(default: the bundled model, see README 'Bundled model')",
-    )
-    p.add_argument("--data", required=True, metavar="DATASET_DIR", help="a dataset built by `implicit3d prepare`")
-    p.add_argument("--split", choices=("train", "val", "test"), default="test", help="dataset split (default test)")
-    p.add_argument(
-        "--input", choices=INPUT_KINDS, default=None,
-        help="model input: a partial depth view or surface samples (default: as the checkpoint was trained)",
-    )
-    p.add_argument("--view", type=int, default=0, help="which depth view for --input partial (default 0)")
-    p.add_argument("--n-inputs", type=int, default=None, help="input points per shape (default: as in training)")
-    p.add_argument("--noise", type=float, default=None, help="input noise std, normalized units (default: training)")
-    p.add_argument("--resolution", type=int, default=128, help="extraction grid cells per axis (default 128)")
-    p.add_argument("--threshold", type=float, default=0.5, help="occupancy probability of the surface (default 0.5)")
-    p.add_argument("--limit", type=int, default=None, help="only the first N shapes of the split")
-    p.add_argument("--seed", type=int, default=0, help="seed of input subsampling and noise (default 0)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: cuda if available")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+HELP = "extract meshes predicted by a trained model for a dataset split"
+DESCRIPTION = (
+    "Generate meshes for the shapes of a prepared dataset split with a trained model (multiresolution "
+    "iso-surface extraction)."
+)
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "generate",
-        help="extract meshes predicted by a trained model for a dataset split",
-        description="Generate meshes for the shapes of a prepared dataset split with a trained model "
-        "(multiresolution iso-surface extraction).",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
     add_dataset_arguments(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="output folder")
     p.add_argument("--world", action="store_true", help="write meshes in the original mesh frame (loc/scale undone)")
     p.add_argument("--format", choices=("ply", "obj", "off", "glb"), default="ply", help="mesh format (default ply)")
     p.add_argument("--save-inputs", action="store_true", help="also write each input cloud as <name>.input.ply")
     p.add_argument("--html", default=None, metavar="FILE", help="figure of the first (up to 12) inputs and meshes")
-    return p
-
-
-def open_dataset_run(args: argparse.Namespace) -> Any:
-    """The :class:`~implicit3d.evaluation.dataset_inference.DatasetRun` of the options :func:`add_dataset_arguments`
-    adds (shared by ``generate`` and ``evaluate``)."""
-    from implicit3d.evaluation.dataset_inference import DatasetRun
-
-    return DatasetRun.open(
-        args.checkpoint, args.data, args.split, limit=args.limit, resolution=args.resolution,
-        threshold=args.threshold, device=args.device, progress=not args.no_progress, input=args.input,
-        n_inputs=args.n_inputs, noise=args.noise, view=args.view, seed=args.seed,
-    )
 
 
 def run(args: argparse.Namespace) -> int:

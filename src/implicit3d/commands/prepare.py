@@ -41,16 +41,15 @@ def _floats(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from exc
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "prepare",
-        help="build a dataset (labelled points, surface samples, simulated depth views) from meshes",
-        description="Build a dataset for training implicit models: per shape, uniform and near-surface query "
-        "points with occupancy and SDF, surface points with normals, and partial depth views from a simulated "
-        "sensor. Parallel, resumable and deterministic (same seed -> byte-identical files).",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+HELP = "build a dataset (labelled points, surface samples, simulated depth views) from meshes"
+DESCRIPTION = (
+    "Build a dataset for training implicit models: per shape, uniform and near-surface query points with "
+    "occupancy and SDF, surface points with normals, and partial depth views from a simulated sensor. Parallel, "
+    "resumable and deterministic (same seed -> byte-identical files)."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", required=True, help="catalogue:CATEGORY or a folder of meshes (see below)")
     p.add_argument("-o", "--output", required=True, help="output dataset folder (created; resumed if it exists)")
     p.add_argument("--count", type=int, default=None, help="shapes per category (catalogue); first N files (folders)")
@@ -82,7 +81,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     s = p.add_argument_group("splits")
     s.add_argument("--split", type=_floats, default=(0.8, 0.1, 0.1), help="train,val,test fractions (0.8,0.1,0.1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p
 
 
 def run(args: argparse.Namespace) -> int:

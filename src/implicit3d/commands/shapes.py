@@ -23,14 +23,13 @@ The same --seed gives the same shapes as `implicit3d prepare --source catalogue:
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "shapes",
-        help="write watertight procedural household shapes (bottles, cans, mugs, ...) as mesh files",
-        description="Generate seeded procedural shapes from the built-in catalogue and write them as mesh files.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+HELP = "write watertight procedural household shapes (bottles, cans, mugs, ...) as mesh files"
+DESCRIPTION = (
+    "Generate seeded procedural shapes from the built-in catalogue and write them as mesh files."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--category", default="all", help="a category (see --list) or 'all' (default all)")
     p.add_argument("-n", "--count", type=int, default=8, help="shapes per category (default 8)")
     p.add_argument("-o", "--output", default=None, help="output folder (created)")
@@ -38,7 +37,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="obj", help="mesh file format (default obj)")
     p.add_argument("--list", action="store_true", help="print the categories and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p
 
 
 def run(args: argparse.Namespace) -> int:

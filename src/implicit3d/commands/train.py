@@ -24,16 +24,15 @@ TensorBoard is installed). See docs/training.md.
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "train",
-        help="train an occupancy / SDF model from a YAML run file (resumable, multi-GPU with torchrun)",
-        description="Train an implicit shape model on a prepared dataset. Checkpoints are written atomically "
-        "(safetensors + JSON); --resume continues exactly where the last checkpoint left off. Launch with "
-        "`torchrun --nproc_per_node N -m implicit3d train ...` for DistributedDataParallel on N GPUs or processes.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+HELP = "train an occupancy / SDF model from a YAML run file (resumable, multi-GPU with torchrun)"
+DESCRIPTION = (
+    "Train an implicit shape model on a prepared dataset. Checkpoints are written atomically (safetensors + "
+    "JSON); --resume continues exactly where the last checkpoint left off. Launch with `torchrun "
+    "--nproc_per_node N -m implicit3d train ...` for DistributedDataParallel on N GPUs or processes."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="run file: YAML with model, data and train sections")
     p.add_argument("--data", default=None, help="dataset folder (overrides data.root)")
     p.add_argument("--out", default=None, help="output folder (default: runs/<config name>)")
@@ -68,7 +67,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="override a run-file value, e.g. --set train.lr=3e-4 --set data.noise=0.01 (repeatable)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to metrics.csv)")
-    return p
 
 
 def run(args: argparse.Namespace) -> int:

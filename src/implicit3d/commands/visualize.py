@@ -37,15 +37,14 @@ Every figure is a self-contained HTML file (plotly.js embedded) that opens offli
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "visualize",
-        help="write an interactive HTML figure of a mesh, a dataset entry or a completion",
-        description="Make one interactive figure (plotly, self-contained HTML) from a mesh file, an entry of a "
-        "dataset built by `implicit3d prepare`, or a completion result (--input scan + --mesh).",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+HELP = "write an interactive HTML figure of a mesh, a dataset entry or a completion"
+DESCRIPTION = (
+    "Make one interactive figure (plotly, self-contained HTML) from a mesh file, an entry of a dataset built by "
+    "`implicit3d prepare`, or a completion result (--input scan + --mesh)."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", nargs="?", help="a mesh file (.obj .ply .off .stl .glb .gltf) or a dataset folder")
     p.add_argument("--figure", choices=tuple(FIGURES), default=None,
                    help="which figure (default: inside-outside for a mesh, points for a dataset)")
@@ -64,7 +63,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="partial-view of a mesh: longest edge in metres to render it at (default: its own size "
                    "when between 2 cm and 1 m, else 0.25)")
     p.add_argument("--seed", type=int, default=0, help="seed of sampled points and cameras (default 0)")
-    return p
 
 
 # ----------------------------------------------------------------------------------------------------------------

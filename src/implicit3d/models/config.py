@@ -67,6 +67,15 @@ def _positive(cfg: ModelConfig, *names: str) -> None:
             raise ValueError(f"{cfg.name or cfg.family}: {n} must be >= 1, got {getattr(cfg, n)}")
 
 
+def _halvable(cfg: ModelConfig, name: str, times: int, what: str) -> None:
+    """``cfg.<name>`` must survive ``times`` halvings (a U-Net's or conv pyramid's pooling steps)."""
+    div = 2**times
+    if getattr(cfg, name) % div:
+        raise ValueError(
+            f"{cfg.name or cfg.family}: {name} {getattr(cfg, name)} must be divisible by 2**({what}) = {div}"
+        )
+
+
 @dataclass
 class OccNetConfig(ModelConfig):
     """Occupancy Network (Mescheder et al., CVPR 2019): ResNet-PointNet -> global code -> CBN decoder."""
@@ -125,12 +134,7 @@ class ConvONetPlanesConfig(_ConvONetConfig):
             raise ValueError(
                 f"{self.name or self.family}: planes must be distinct items of {PLANES}, got {self.planes}"
             )
-        div = 2 ** (self.unet_depth - 1)
-        if self.plane_resolution % div:
-            raise ValueError(
-                f"{self.name or self.family}: plane_resolution {self.plane_resolution} must be divisible by "
-                f"2**(unet_depth-1) = {div}"
-            )
+        _halvable(self, "plane_resolution", self.unet_depth - 1, "unet_depth-1")
 
 
 @dataclass
@@ -147,12 +151,7 @@ class ConvONetGridConfig(_ConvONetConfig):
     def validate(self) -> None:
         super().validate()
         _positive(self, "grid_resolution", "unet_levels", "unet_filters", "unet_groups")
-        div = 2 ** (self.unet_levels - 1)
-        if self.grid_resolution % div:
-            raise ValueError(
-                f"{self.name or self.family}: grid_resolution {self.grid_resolution} must be divisible by "
-                f"2**(unet_levels-1) = {div}"
-            )
+        _halvable(self, "grid_resolution", self.unet_levels - 1, "unet_levels-1")
 
 
 @dataclass
@@ -177,11 +176,6 @@ class IFNetConfig(ModelConfig):
         _positive(self, "resolution", "decoder_hidden", "decoder_layers")
         if not self.channels or any(c < 1 for c in self.channels):
             raise ValueError(f"{self.name or self.family}: channels must be positive ints, got {self.channels}")
-        div = 2 ** (len(self.channels) - 1)
-        if self.resolution % div:
-            raise ValueError(
-                f"{self.name or self.family}: resolution {self.resolution} must be divisible by "
-                f"2**(len(channels)-1) = {div}"
-            )
+        _halvable(self, "resolution", len(self.channels) - 1, "len(channels)-1")
         if not 0.0 <= self.displacement < 0.5:
             raise ValueError(f"{self.name or self.family}: displacement must be in [0, 0.5), got {self.displacement}")

@@ -1,7 +1,7 @@
 """Explanatory plotly figures: implicit vs explicit surfaces, inside/outside, SDF level sets, completions.
 
 Every function takes plain arrays/meshes and returns a ``plotly.graph_objects.Figure``; computing the data is
-the caller's job (see :mod:`implicit3d.commands.demo`). Colours: inside red, outside blue, in-between grey.
+the caller's job (see :mod:`implicit3d.viz.demo`). Colours: inside red, outside blue, in-between grey.
 """
 
 from __future__ import annotations
