@@ -42,7 +42,7 @@ from implicit3d.data import formats
 from implicit3d.data.sources import BrokenMeshError, MeshItem, load_mesh, resolve_source
 from implicit3d.errors import UserError
 from implicit3d.geometry.sampling import sample_near_surface, sample_surface, sample_uniform
-from implicit3d.geometry.transforms import make_pose, normalize_to_unit_cube, random_rotation
+from implicit3d.geometry.transforms import DEFAULT_PADDING, make_pose, normalize_to_unit_cube, random_rotation
 
 TMP_PREFIX = ".tmp-"
 
@@ -71,7 +71,7 @@ class PrepareConfig:
     object_size: tuple[float, float] = (0.10, 0.35)
     noise: str = "realsense_d435"
     view_pose: str = "yaw"
-    padding: float = 0.1
+    padding: float = DEFAULT_PADDING
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
     save_mesh: bool = True
     inside_method: str = "auto"

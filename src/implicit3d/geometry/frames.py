@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from implicit3d.geometry.transforms import (
+    DEFAULT_PADDING,
     VISIBLE_EXTENT,
     normalization_params,
     rotation_about_z,
@@ -43,7 +44,6 @@ __all__ = [
     "subsample_indices", "symmetric_footprint_box",
 ]
 
-DEFAULT_PADDING = 0.1  #: datasets store shapes with longest edge 1 - padding; models cover the cube grown by padding
 POSES = ("canonical", "yaw", "so3", "view", "camera")  #: pose conventions of training inputs (data.pose)
 NORMALIZATIONS = ("object", "visible")  #: which box frames a model's input (data.normalize)
 _AXES = {"x": 0, "y": 1, "z": 2}

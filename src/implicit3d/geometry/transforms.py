@@ -20,9 +20,10 @@ import trimesh
 from implicit3d.geometry.validation import as_mesh_arrays, as_points
 
 ROTATION_MODES = ("none", "yaw", "so3")
+DEFAULT_PADDING = 0.1  #: datasets store shapes with their longest edge 1 - padding (models cover the cube grown by it)
 
 
-def normalization_params(vertices: np.ndarray, padding: float = 0.1) -> tuple[np.ndarray, float]:
+def normalization_params(vertices: np.ndarray, padding: float = DEFAULT_PADDING) -> tuple[np.ndarray, float]:
     """``(loc (3,) float64, scale float)`` that map ``vertices`` into the unit cube (see module docstring)."""
     if not 0.0 <= padding < 1.0:
         raise ValueError(f"padding must be in [0, 1), got {padding}")
@@ -104,7 +105,9 @@ def view_rotation(points: np.ndarray, viewpoint: np.ndarray) -> np.ndarray:
     return rotation_to_direction(p.mean(axis=0) - np.asarray(viewpoint, dtype=np.float64).reshape(3))
 
 
-def normalize_to_unit_cube(mesh: trimesh.Trimesh, padding: float = 0.1) -> tuple[trimesh.Trimesh, np.ndarray, float]:
+def normalize_to_unit_cube(
+    mesh: trimesh.Trimesh, padding: float = DEFAULT_PADDING
+) -> tuple[trimesh.Trimesh, np.ndarray, float]:
     """Centre ``mesh`` on its bounding box and scale it into ``[-0.5, 0.5]^3``.
 
     Returns ``(normalized mesh (new object, float64 vertices), loc (3,) float64, scale float)`` with

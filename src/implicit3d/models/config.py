@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from implicit3d.geometry.transforms import DEFAULT_PADDING
 from implicit3d.typed_config import field_names, from_dict, to_dict
 
 OUTPUTS = ("occupancy", "sdf")
@@ -28,7 +29,7 @@ class ModelConfig:
 
     name: str = ""  #: registry name the model was created with
     output: str = "occupancy"  #: occupancy (logits) | sdf
-    padding: float = 0.1  #: the feature box is the unit cube grown by this fraction
+    padding: float = DEFAULT_PADDING  #: the feature box is the unit cube grown by this fraction
 
     def __post_init__(self) -> None:
         self.validate()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from implicit3d.geometry.transforms import DEFAULT_PADDING
 from implicit3d.models.layers import CBatchNorm1d, CResnetBlockConv1d, ResnetBlockFC
 from implicit3d.models.sampling import sample_grid, sample_plane
 
@@ -48,7 +49,7 @@ class LocalDecoder(nn.Module):
         c_dim: int = 32,
         hidden: int = 32,
         n_blocks: int = 5,
-        padding: float = 0.1,
+        padding: float = DEFAULT_PADDING,
         sample_mode: str = "bilinear",
         dim: int = 3,
     ) -> None:

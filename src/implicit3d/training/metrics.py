@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
+
+from implicit3d.geometry.frames import probability_to_logit
 
 
 def iou_from_masks(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -22,10 +22,7 @@ def iou_from_masks(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def iou_from_logits(logits: torch.Tensor, occ: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
     """Per-shape IoU ``(B,)`` of ``logits (B, M)`` (inside where sigmoid > ``threshold``) vs ``occ (B, M) >= 0.5``."""
-    if not 0.0 < threshold < 1.0:
-        raise ValueError(f"threshold must be a probability in (0, 1), got {threshold}")
-    logit_threshold = math.log(threshold / (1.0 - threshold))
-    return iou_from_masks(logits.float() > logit_threshold, occ >= 0.5)
+    return iou_from_masks(logits.float() > probability_to_logit(threshold), occ >= 0.5)
 
 
 def iou_from_sdf(pred_sdf: torch.Tensor, occ: torch.Tensor, level: float = 0.0) -> torch.Tensor:
