@@ -85,8 +85,38 @@ def test_dataset_frame_is_the_stored_frame_for_object_models() -> None:
     obj = InputContract(pose="yaw", normalize="object").dataset_frame(pts)
     np.testing.assert_array_equal(obj.to_model(pts), pts)
     rot = frames.rotation_to_z([0.0, -1.0, 0.0])
-    vis = InputContract(pose="camera", normalize="visible").dataset_frame(pts, rot)
+    vis = InputContract(pose="camera", normalize="visible").dataset_frame(pts, {"camera": rot})
     loc, scale = visible_box_params(pts @ rot.T, 0.7)
     np.testing.assert_allclose(vis.to_model(pts), (pts @ rot.T - loc) / scale)
     with pytest.raises(ValueError, match="degenerate|empty"):
         frames.ModelFrame.fit(np.zeros((5, 3)), normalize="visible")
+
+
+def test_gravity_frame_puts_up_on_z_and_the_sensor_towards_minus_y() -> None:
+    pts = _view()
+    up = np.array([0.0, -0.8, -0.6])  # a camera looking down at a table
+    r = frames.gravity_rotation(pts, up, np.zeros(3))
+    np.testing.assert_allclose(r @ (up / np.linalg.norm(up)), [0, 0, 1], atol=1e-12)
+    sight = r @ (pts.mean(axis=0) - 0.0)
+    assert abs(sight[0]) < 1e-12 and sight[1] > 0  # horizontal line of sight along +y
+    f = frames.observation_frame(pts, pose="gravity", normalize="visible", up=up)
+    np.testing.assert_allclose(f.rotation, r)
+
+
+def test_gravity_frame_of_a_dataset_view_is_the_one_built_from_its_depth_image() -> None:
+    from implicit3d import shapes
+    from implicit3d.data.prepare import PrepareConfig, render_views
+    from implicit3d.geometry.transforms import normalize_to_unit_cube
+
+    cfg = PrepareConfig(n_views=3, view_pose="stable", image_size=(160, 120), focal=(100.0, 100.0),
+                        camera_distance=(0.4, 1.2), elevation_deg=(20, 80))
+    mesh_n, _, _ = normalize_to_unit_cube(shapes.generate("bottle", 3).mesh)
+    views = render_views(mesh_n, 0.2, cfg, np.random.default_rng(0))
+    for k in range(3):
+        cloud = views["clouds"][k].astype(np.float64)
+        cam, obj, s = views["cam_to_world"][k], views["object_pose"][k], float(views["object_scale"][k])
+        train = frames.ModelFrame.fit(cloud, frames.dataset_gravity_rotation(cloud, cam, obj, s), normalize="visible")
+        cam_points = ((s * cloud) @ obj[:3, :3].T - cam[:3, 3]) @ cam[:3, :3]  # the depth image's camera frame
+        up_in_camera = cam[:3, :3].T @ np.array([0.0, 0.0, 1.0])  # what a support plane's normal gives
+        seen = frames.observation_frame(cam_points, pose="gravity", normalize="visible", up=up_in_camera)
+        np.testing.assert_allclose(seen.to_model(cam_points), train.to_model(cloud), atol=1e-9)

@@ -133,3 +133,20 @@ def test_rotation_to_direction_and_view_rotation() -> None:
     np.testing.assert_allclose(d / np.linalg.norm(d), [0, 0, 1], atol=1e-12)
     with pytest.raises(ValueError, match="non-zero"):
         rotation_to_direction([0, 0, 0])
+
+
+def test_stable_rotations_rest_a_box_on_its_faces() -> None:
+    from implicit3d.geometry.transforms import resting_rotation, stable_rotations
+
+    box = trimesh.creation.box((0.1, 0.2, 0.4))
+    rotations, probs = stable_rotations(box)
+    assert len(rotations) == 6 and probs.sum() == pytest.approx(1.0) and np.all(np.diff(probs) <= 1e-12)
+    for r in rotations:
+        np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-9)
+        v = box.vertices @ r.T
+        assert np.sum(np.isclose(v[:, 2], v[:, 2].min(), atol=1e-9)) == 4  # one whole face on the table
+    # the likeliest rest is on a large face: the smallest dimension ends up vertical
+    assert np.ptp(box.vertices @ rotations[0].T, axis=0)[2] == pytest.approx(0.1)
+    rng = np.random.default_rng(0)
+    heights = [np.ptp(box.vertices @ resting_rotation(rng, (rotations, probs)).T, axis=0)[2] for _ in range(200)]
+    assert 0.3 < np.mean(np.isclose(heights, 0.4)) < 0.75  # upright (as modelled) about half of the time

@@ -76,7 +76,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     v.add_argument("--noise", default="realsense_d435", help="sensor noise preset (none, kinect_v1, realsense_d435)")
     v.add_argument(
-        "--view-pose", choices=("none", "yaw", "so3"), default="yaw", help="random object rotation per view (yaw)"
+        "--view-pose", choices=("none", "yaw", "so3", "stable"), default="yaw",
+        help="random object rotation per view (default yaw); stable: set down on a table, upright or in one of its "
+        "resting poses, random yaw"
     )
     s = p.add_argument_group("splits")
     s.add_argument("--split", type=_floats, default=(0.8, 0.1, 0.1), help="train,val,test fractions (0.8,0.1,0.1)")

@@ -33,7 +33,7 @@ class DataConfig:
     n_points: int = 2048  #: query points per item
     points_source: str = "uniform"  #: uniform | near | mixed
     noise: float = 0.0  #: std of Gaussian input noise, normalized units
-    pose: str = "canonical"  #: canonical | yaw | so3 | view | camera
+    pose: str = "canonical"  #: canonical | yaw | so3 | view | camera | gravity
     scale_range: tuple[float, float] | None = None  #: uniform random scale (lo, hi), or none
     normalize: str = "object"  #: object | visible
     visible_extent: float = VISIBLE_EXTENT  #: longest edge of the observed box with normalize: visible
@@ -51,7 +51,7 @@ class DataConfig:
                               ("normalize", NORMALIZATIONS), ("val_points_source", POINT_SOURCES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"data.{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        if self.pose in ("view", "camera") and self.input != "partial":
+        if self.pose in ("view", "camera", "gravity") and self.input != "partial":
             raise ValueError(f'data.pose "{self.pose}" uses the recorded poses of a depth view: needs input: partial')
         if not 0.0 < self.visible_extent <= 1.0:
             raise ValueError(f"data.visible_extent must be in (0, 1], got {self.visible_extent}")

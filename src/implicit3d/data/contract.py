@@ -88,13 +88,23 @@ class InputContract:
         return observation_frame(points, pose=self.pose, normalize=self.normalize,
                                  visible_extent=self.visible_extent, padding=self.padding, **kwargs)
 
-    def dataset_frame(self, inputs: Any, camera_rotation: Any | None = None) -> ModelFrame:
+    def dataset_frame(self, inputs: Any, view_rotations: dict[str, Any] | None = None) -> ModelFrame:
         """The frame of a dataset shape's input ``inputs (N, 3)`` (its normalized frame, where the whole object's box
-        is known) for this model: the view's ``camera_rotation`` for ``camera`` models, the observed box for
+        is known) for this model: for a depth view, its rotation for this model's pose (``view_rotations``:
+        ``{"camera": (3, 3), "gravity": (3, 3)}``, see :func:`view_rotations`), then the observed box for
         ``visible`` models, else the identity."""
-        rotation = camera_rotation if self.pose == "camera" and camera_rotation is not None else None
+        rotation = (view_rotations or {}).get(self.pose)
         return ModelFrame.fit(inputs, rotation, normalize=self.normalize, visible_extent=self.visible_extent,
                               padding=self.padding, known_box=True)
+
+
+def view_rotations(cloud: Any, cam_to_world: Any, object_pose: Any, object_scale: float) -> dict[str, Any]:
+    """The rotations of one dataset depth view for the view-frame poses (``camera``, ``gravity``), from the view's
+    canonical ``cloud (P, 3)`` and its recorded poses (see :func:`implicit3d.geometry.frames.camera_rotation`)."""
+    from implicit3d.geometry.frames import camera_rotation, dataset_gravity_rotation
+
+    return {"camera": camera_rotation(cloud, cam_to_world, object_pose, object_scale),
+            "gravity": dataset_gravity_rotation(cloud, cam_to_world, object_pose, object_scale)}
 
 
 def contract_for_training(data: DataConfig, task: str, dataset_settings: dict[str, Any] | None = None) -> InputContract:

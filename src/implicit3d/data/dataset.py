@@ -42,7 +42,13 @@ from torch.utils.data import Dataset
 from implicit3d.data import formats
 from implicit3d.data.config import DataConfig
 from implicit3d.errors import UserError
-from implicit3d.geometry.frames import MODEL_HALF_EXTENT, ModelFrame, camera_rotation, subsample_indices
+from implicit3d.geometry.frames import (
+    MODEL_HALF_EXTENT,
+    ModelFrame,
+    camera_rotation,
+    dataset_gravity_rotation,
+    subsample_indices,
+)
 from implicit3d.geometry.transforms import random_rotation
 from implicit3d.typed_config import from_dict
 
@@ -157,9 +163,9 @@ class ImplicitDataset(Dataset):
                 raise ValueError(f"{key}: none of its depth views saw the object")
             k = int(usable[rng.integers(len(usable))])
             cloud = v["points"][v["offsets"][k] : v["offsets"][k + 1]]
-            if self.config.pose == "camera":
-                rotation = camera_rotation(cloud, v["cam_to_world"][k], v["object_pose"][k],
-                                           float(v["object_scale"][k]))
+            if self.config.pose in ("camera", "gravity"):
+                view_frame = camera_rotation if self.config.pose == "camera" else dataset_gravity_rotation
+                rotation = view_frame(cloud, v["cam_to_world"][k], v["object_pose"][k], float(v["object_scale"][k]))
             else:
                 rotation = v["object_pose"][k][:3, :3]
         else:
@@ -201,7 +207,7 @@ class ImplicitDataset(Dataset):
         cfg = self.config
         if cfg.pose == "canonical":
             rotation = np.eye(3)
-        elif cfg.pose in ("view", "camera"):
+        elif cfg.pose in ("view", "camera", "gravity"):
             rotation = np.asarray(view_rot, dtype=np.float64)
         else:
             rotation = random_rotation(rng, cfg.pose)

@@ -7,7 +7,7 @@ Per shape (all in the normalized frame of :func:`implicit3d.geometry.transforms.
 3. ``n_near`` IF-Net style near-surface points (Gaussian offsets with ``near_sigmas``), with occupancy and SDF;
 4. ``n_surface`` area-uniform surface points with outward normals;
 5. ``n_views`` partial views: the object, at its metric size (catalogue: real size; files: longest bbox edge
-   drawn from ``object_size`` metres) and rotated by a random object pose (``view_pose``: none/yaw/so3), is
+   drawn from ``object_size`` metres) and rotated by a random object pose (``view_pose``: none/yaw/so3/stable), is
    rendered from a camera on the upper hemisphere at ``camera_distance`` metres looking at its centre; sensor
    noise (``noise`` preset) is applied; the depth is back-projected and the cloud mapped back into the canonical
    normalized frame.
@@ -42,9 +42,19 @@ from implicit3d.data import formats
 from implicit3d.data.sources import BrokenMeshError, MeshItem, load_mesh, resolve_source
 from implicit3d.errors import UserError
 from implicit3d.geometry.sampling import sample_near_surface, sample_surface, sample_uniform
-from implicit3d.geometry.transforms import DEFAULT_PADDING, make_pose, normalize_to_unit_cube, random_rotation
+from implicit3d.geometry.transforms import (
+    DEFAULT_PADDING,
+    make_pose,
+    normalize_to_unit_cube,
+    random_rotation,
+    resting_rotation,
+    stable_rotations,
+)
 
 TMP_PREFIX = ".tmp-"
+
+
+VIEW_POSES = ("none", "yaw", "so3", "stable")  #: object poses of the views (stable: resting on a table)
 
 
 @dataclass(frozen=True)
@@ -82,8 +92,8 @@ class PrepareConfig:
                 raise UserError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.near_sigmas or any(s <= 0 for s in self.near_sigmas):
             raise UserError(f"near_sigmas must be positive numbers, got {self.near_sigmas}")
-        if self.view_pose not in ("none", "yaw", "so3"):
-            raise UserError(f"view_pose must be none, yaw or so3, got {self.view_pose!r}")
+        if self.view_pose not in VIEW_POSES:
+            raise UserError(f"view_pose must be one of {', '.join(VIEW_POSES)}, got {self.view_pose!r}")
         if not 0.0 <= self.padding < 1.0:
             raise UserError(f"padding must be in [0, 1), got {self.padding}")
         if len(self.split) != 3 or any(f < 0 for f in self.split) or not abs(sum(self.split) - 1.0) < 1e-6:
@@ -178,7 +188,11 @@ def render_views(
     cams = sample_views(
         k, rng, distance=tuple(config.camera_distance), hemisphere="upper", elevation_deg=tuple(config.elevation_deg)
     )
-    rotations = [random_rotation(rng, config.view_pose) for _ in range(k)]
+    if config.view_pose == "stable":  # set down on a table: upright or in a resting pose, random yaw
+        stable = stable_rotations(mesh_n)
+        rotations = [resting_rotation(rng, stable) for _ in range(k)]
+    else:
+        rotations = [random_rotation(rng, config.view_pose) for _ in range(k)]
     depths, clouds = [], []
     v0 = np.asarray(mesh_n.vertices) * object_scale
     faces = np.asarray(mesh_n.faces)

@@ -35,7 +35,7 @@ METHOD_MODEL = "model"
 class ShapeInput:
     """One dataset shape's model input: ``inputs (N, 3) float32`` in the dataset's normalized frame, and the
     normalization ``loc (3,)``/``scale`` back to the original mesh frame (``world = normalized * scale + loc``);
-    for a depth view, ``camera_rotation (3, 3)``: canonical -> the view's aligned camera frame (``pose: camera``)."""
+    for a depth view, ``view_rotations``: canonical -> the view's frames (``camera``, ``gravity``)."""
 
     key: str
     category: str
@@ -43,7 +43,7 @@ class ShapeInput:
     inputs: np.ndarray
     loc: np.ndarray
     scale: float
-    camera_rotation: np.ndarray | None = None
+    view_rotations: dict[str, np.ndarray] | None = None
 
 
 @dataclass
@@ -104,7 +104,7 @@ def load_shape_input(root: str | Path, key: str, settings: InferenceSettings) ->
     """The model input of shape ``key``: view ``settings.view`` of ``views.npz`` (the next one that saw the object if
     it is empty) or ``pointcloud.npz`` surface samples, at most ``n_inputs`` points, plus Gaussian ``noise``."""
     from implicit3d.data import formats
-    from implicit3d.geometry.frames import camera_rotation
+    from implicit3d.data.contract import view_rotations
 
     d = Path(root) / key
     rng = shape_rng(settings.seed, key)
@@ -120,10 +120,10 @@ def load_shape_input(root: str | Path, key: str, settings: InferenceSettings) ->
                 raise EmptyViewsError(f"{key}: none of its depth views saw the object (use --input surface)")
             k = int(usable[np.searchsorted(usable, settings.view) % len(usable)])
             cloud = v["points"][v["offsets"][k] : v["offsets"][k + 1]]
-            cam_rot = camera_rotation(cloud, v["cam_to_world"][k], v["object_pose"][k], float(v["object_scale"][k]))
+            rotations = view_rotations(cloud, v["cam_to_world"][k], v["object_pose"][k], float(v["object_scale"][k]))
         else:
             cloud = surf["points"]
-            cam_rot = None
+            rotations = None
         loc, scale = np.asarray(surf["loc"], float), float(surf["scale"])
     except FileNotFoundError as exc:
         raise UserError(f"{d}: incomplete shape folder ({exc.filename or exc} missing)") from None
@@ -134,7 +134,7 @@ def load_shape_input(root: str | Path, key: str, settings: InferenceSettings) ->
     if settings.noise > 0:
         cloud = cloud + rng.normal(0.0, settings.noise, cloud.shape)
     category, name = key.split("/", 1)
-    return ShapeInput(key, category, name, cloud.astype(np.float32), loc, scale, cam_rot)
+    return ShapeInput(key, category, name, cloud.astype(np.float32), loc, scale, rotations)
 
 
 def iter_shape_inputs(root: str | Path, keys: list[str], settings: InferenceSettings) -> Iterator[ShapeInput]:
@@ -149,12 +149,13 @@ def iter_shape_inputs(root: str | Path, keys: list[str], settings: InferenceSett
 
 
 def complete_in_dataset_frame(
-    gen: Any, model: Any, contract: InputContract, inputs: np.ndarray, camera_rotation: np.ndarray | None = None
+    gen: Any, model: Any, contract: InputContract, inputs: np.ndarray, rotations: dict[str, np.ndarray] | None = None
 ) -> tuple[Any, Callable[[np.ndarray], np.ndarray]]:
     """``(mesh, field)``: the model's mesh for dataset-frame ``inputs (N, 3)``, mapped back to the dataset frame,
     and its field as a function of dataset-frame points ``(M, 3) -> (M,)`` (logits or SDF in model units).
-    ``camera_rotation``: the view's canonical -> camera rotation, used by ``pose: camera`` models."""
-    frame = contract.dataset_frame(inputs, camera_rotation)
+    ``rotations``: the view's rotations (:func:`implicit3d.data.contract.view_rotations`), used by ``camera`` and
+    ``gravity`` models."""
+    frame = contract.dataset_frame(inputs, rotations)
     model_inputs = frame.to_model(inputs).astype(np.float32)
     mesh = gen.generate(model, model_inputs, loc=frame.loc, scale=frame.scale, pose=frame.pose)
     field = gen.model_field(model, model_inputs)
@@ -242,7 +243,7 @@ class DatasetRun:
 
     def complete(self, shape: ShapeInput) -> tuple[Any, Callable[[np.ndarray], np.ndarray]]:
         return complete_in_dataset_frame(self.generator, self.model, self.contract, shape.inputs,
-                                         shape.camera_rotation)
+                                         shape.view_rotations)
 
 
 # ------------------------------------------------------------------------------------------------ generate

@@ -8,8 +8,10 @@ A frame is ``normalized = (R @ x - loc) / scale`` (:class:`ModelFrame`) with
 
 - a rotation ``R (3, 3)`` from the input's frame to the model's, chosen by the pose convention the model was trained
   with (:data:`POSES`): ``camera`` models see a single view turned so the sensor looks at the cloud along +z
-  (:func:`view_rotation`; training: :func:`camera_rotation` of a dataset view), upright models (``canonical``,
-  ``yaw``, ``so3``, ``view``) see the input turned so its ``up`` direction is +z (:func:`rotation_to_z`);
+  (:func:`view_rotation`; training: :func:`camera_rotation` of a dataset view); ``gravity`` models see a single
+  view with gravity's up as +z and the sensor's horizontal line of sight as +y (:func:`gravity_rotation`; training:
+  :func:`dataset_gravity_rotation`); upright models (``canonical``, ``yaw``, ``so3``, ``view``) see the input
+  turned so its ``up`` direction is +z (:func:`rotation_to_z`);
 - a box (``loc (3,)``, ``scale``): ``normalize: visible`` models see the observed cloud's own robust box with its
   longest edge ``visible_extent`` (:func:`implicit3d.geometry.transforms.visible_box_params`); ``normalize: object``
   models see the whole object's box with its longest edge ``1 - padding`` — known for dataset shapes (the stored
@@ -39,12 +41,12 @@ from implicit3d.geometry.transforms import (
 
 __all__ = [
     "DEFAULT_PADDING", "MODEL_HALF_EXTENT", "NORMALIZATIONS", "POSES", "VISIBLE_EXTENT", "ModelFrame",
-    "camera_rotation",
+    "camera_rotation", "dataset_gravity_rotation", "gravity_rotation",
     "half_extent", "observation_frame", "parse_up", "probability_to_logit", "rotation_to_z", "subsample",
     "subsample_indices", "symmetric_footprint_box",
 ]
 
-POSES = ("canonical", "yaw", "so3", "view", "camera")  #: pose conventions of training inputs (data.pose)
+POSES = ("canonical", "yaw", "so3", "view", "camera", "gravity")  #: pose conventions of training inputs (data.pose)
 NORMALIZATIONS = ("object", "visible")  #: which box frames a model's input (data.normalize)
 _AXES = {"x": 0, "y": 1, "z": 2}
 
@@ -143,6 +145,30 @@ def camera_rotation(
     r0 = r_cam.T @ np.asarray(object_pose, dtype=np.float64)[:3, :3]
     eye = r_cam.T @ np.asarray(cam_to_world, dtype=np.float64)[:3, 3] / float(object_scale)  # sensor, r0 frame
     return view_rotation(np.asarray(cloud, dtype=np.float64) @ r0.T, eye) @ r0
+
+
+def gravity_rotation(points: np.ndarray, up: Any, viewpoint: Any) -> np.ndarray:
+    """Rotation ``R (3, 3)`` of the gravity-aligned frame of a single view: ``R @ up = +z`` and the horizontal part of
+    the line of sight from ``viewpoint (3,)`` to the centroid of ``points (N, 3)`` turned onto +y (the sensor lies
+    towards -y, above or below). A sensor straight above (no horizontal line of sight) keeps the heading of
+    :func:`rotation_to_z`. Used identically by training (``data.pose: gravity``) and the tabletop pipeline, where
+    ``up`` is the support plane's normal."""
+    r_up = rotation_to_z(up)
+    sight = (np.asarray(points, dtype=np.float64).mean(axis=0) - np.asarray(viewpoint, dtype=np.float64)) @ r_up.T
+    h = sight[:2]
+    if not np.linalg.norm(h) > 1e-9 * max(float(np.linalg.norm(sight)), 1e-12):
+        return r_up
+    return rotation_about_z(math.atan2(float(h[0]), float(h[1]))) @ r_up
+
+
+def dataset_gravity_rotation(
+    cloud: np.ndarray, cam_to_world: np.ndarray, object_pose: np.ndarray, object_scale: float
+) -> np.ndarray:
+    """Rotation ``(3, 3)`` from a shape's canonical normalized frame to the gravity-aligned frame of one dataset view
+    (:func:`gravity_rotation` with the view's world +z as up; arguments as :func:`camera_rotation`)."""
+    r_obj = np.asarray(object_pose, dtype=np.float64)[:3, :3]
+    eye = np.asarray(cam_to_world, dtype=np.float64)[:3, 3] / float(object_scale)  # world orientation, normalized
+    return gravity_rotation(np.asarray(cloud, dtype=np.float64) @ r_obj.T, (0.0, 0.0, 1.0), eye) @ r_obj
 
 
 # ------------------------------------------------------------------------------------------------ boxes
@@ -269,16 +295,18 @@ def observation_frame(
     """The frame of an observed cloud ``points (N, 3)`` in its own frame and units (a user's scan).
 
     The rotation follows the model's pose convention: ``camera`` models get the line of sight from ``viewpoint``
-    (default: the origin, a camera-frame cloud) to the cloud's centroid turned onto +z, as training did; the others
-    get ``up`` (see :func:`parse_up`) turned onto +z. ``turn`` (radians) then turns the cloud about that z axis before
-    its box is measured: one member of a turned-copies ensemble. The box follows :meth:`ModelFrame.fit`
-    (``viewpoint`` extends the estimated object box of upright ``object`` models; ``size`` is the object's known
-    longest edge). Raises ``ValueError`` for an empty or degenerate cloud.
+    (default: the origin, a camera-frame cloud) to the cloud's centroid turned onto +z, as training did;
+    ``gravity`` models get ``up`` (gravity's, e.g. a support plane's normal) onto +z and the sensor at
+    ``viewpoint`` (default the origin) towards -y; the others get ``up`` (see :func:`parse_up`) turned onto +z.
+    ``turn`` (radians) then turns the cloud about that z axis before its box is measured: one member of a
+    turned-copies ensemble. The box follows :meth:`ModelFrame.fit` (``viewpoint`` extends the estimated object box
+    of upright ``object`` models; ``size`` is the object's known longest edge). Raises ``ValueError`` for an
+    empty or degenerate cloud.
     """
     pts = np.asarray(points, dtype=np.float64)
-    if pose == "camera":
+    if pose in ("camera", "gravity"):
         eye = np.zeros(3) if viewpoint is None else np.asarray(viewpoint, dtype=np.float64).reshape(3)
-        rot = view_rotation(pts, eye)
+        rot = view_rotation(pts, eye) if pose == "camera" else gravity_rotation(pts, up, eye)
         viewpoint = None  # the footprint box is for upright models
     else:
         rot = rotation_to_z(up)

@@ -166,6 +166,30 @@ def random_rotation(rng: np.random.Generator | int | None = None, mode: str = "s
     )
 
 
+def stable_rotations(mesh: trimesh.Trimesh) -> tuple[np.ndarray, np.ndarray]:
+    """The resting poses of ``mesh`` on a horizontal table: ``(rotations (K, 3, 3) float64, probabilities (K,))``.
+
+    From :func:`trimesh.poses.compute_stable_poses` of the convex hull (a rigid body rests on its hull's faces);
+    each rotation turns the mesh so that it rests on ``z = const`` with +z up, sorted by probability.
+    """
+    transforms, probs = trimesh.poses.compute_stable_poses(mesh.convex_hull, n_samples=1)
+    probs = np.asarray(probs, dtype=np.float64)
+    if len(probs) == 0 or not probs.sum() > 0:
+        return np.eye(3)[None], np.ones(1)
+    return np.asarray(transforms, dtype=np.float64)[:, :3, :3], probs / probs.sum()
+
+
+def resting_rotation(
+    rng: np.random.Generator, stable: tuple[np.ndarray, np.ndarray], upright: float = 0.5
+) -> np.ndarray:
+    """A random pose of an object set down on a table: with probability ``upright`` as modelled (its own +z up,
+    as catalogue objects stand), else one of its ``stable`` resting poses (:func:`stable_rotations`) drawn by
+    probability; then turned by a random yaw about +z."""
+    rotations, probs = stable
+    base = np.eye(3) if rng.uniform() < upright else rotations[int(rng.choice(len(probs), p=probs))]
+    return rotation_about_z(rng.uniform(0.0, 2.0 * np.pi)) @ base
+
+
 def make_pose(rotation: np.ndarray | None = None, translation: np.ndarray | None = None) -> np.ndarray:
     """``(4, 4) float64`` pose from a ``(3, 3)`` rotation (default identity) and a ``(3,)`` translation (default 0)."""
     pose = np.eye(4)

@@ -305,8 +305,9 @@ def complete_rendered_view(
     nothing. The model's input contract says how many points it takes and how they are framed (its view's camera
     for ``pose: camera`` models)."""
     from implicit3d.completion import model_contract
+    from implicit3d.data.contract import view_rotations
     from implicit3d.evaluation.dataset_inference import complete_in_dataset_frame
-    from implicit3d.geometry.frames import camera_rotation, subsample_indices
+    from implicit3d.geometry.frames import subsample_indices
 
     views = v["views"]
     cloud = np.asarray(views["clouds"][0], dtype=np.float32)
@@ -314,8 +315,9 @@ def complete_rendered_view(
         return None
     contract = model_contract(meta)
     inputs = cloud[subsample_indices(rng, len(cloud), contract.n_inputs, fill=True)]
-    cam_rot = camera_rotation(cloud, views["cam_to_world"][0], views["object_pose"][0], float(views["object_scale"][0]))
-    pred, _ = complete_in_dataset_frame(generator, model, contract, inputs, cam_rot)
+    rotations = view_rotations(cloud, views["cam_to_world"][0], views["object_pose"][0],
+                               float(views["object_scale"][0]))
+    pred, _ = complete_in_dataset_frame(generator, model, contract, inputs, rotations)
     return cloud, inputs, pred
 
 
