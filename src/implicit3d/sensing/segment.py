@@ -1,0 +1,398 @@
+"""A tabletop depth frame split into its support plane and the objects on it.
+
+Everything is in the camera frame (OpenCV: x right, y down, z forward; metres). A plane is ``normal · x + d = 0`` with
+``normal`` pointing to the camera's side (``d > 0``: the camera is above it), so ``height(x) = normal · x + d`` is the
+signed height above the plane.
+
+- :func:`fit_plane` — RANSAC with vectorized hypotheses, then least-squares refinement on the inliers.
+- :func:`find_support_plane` — the dominant supporting plane among the largest planes of the frame (the one with the
+  most support that does not face down; a markedly more upward-facing plane with comparable support wins, e.g. a floor
+  over a wall), or the one closest to a given ``up`` direction.
+- :func:`table_region` — the plane's extent in its own 2D coordinates (inliers rasterized, gaps closed, holes filled:
+  objects occlude the table where they stand).
+- :func:`segment_objects` — the pixels above the table region become objects by depth-edge-aware connected components
+  in the image (neighbouring pixels join when their 3D distance is small), then small, huge and flat clusters are
+  skipped with a reason, and outliers (flying pixels at depth edges) are removed from each object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from implicit3d.errors import UserError
+
+DOWN_IN_IMAGE = np.array([0.0, 1.0, 0.0])  #: +y of the OpenCV camera frame points down in the image
+
+
+@dataclass
+class Plane:
+    """``normal · x + d = 0``; ``normal (3,)`` unit, towards the camera (``d > 0``). ``inliers``: points within the
+    fit threshold, ``rms`` their residual (metres)."""
+
+    normal: np.ndarray
+    d: float
+    inliers: int = 0
+    rms: float = 0.0
+
+    def height(self, points: np.ndarray) -> np.ndarray:
+        """Signed height ``(N,)`` of ``points (N, 3)`` above the plane (positive on the camera's side)."""
+        return np.asarray(points, dtype=np.float64) @ self.normal + self.d
+
+    def basis(self) -> np.ndarray:
+        """``(2, 3)`` orthonormal in-plane axes (for 2D plane coordinates)."""
+        a = np.eye(3)[int(np.argmin(np.abs(self.normal)))]
+        u = np.cross(self.normal, a)
+        u /= np.linalg.norm(u)
+        return np.stack([u, np.cross(self.normal, u)])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"normal": [float(v) for v in self.normal], "d": float(self.d), "inliers": int(self.inliers),
+                "rms_m": float(self.rms)}
+
+
+class NoPlaneError(UserError):
+    """No supporting plane was found in the frame."""
+
+
+def _oriented(normal: np.ndarray, d: float) -> tuple[np.ndarray, float]:
+    n = np.asarray(normal, dtype=np.float64)
+    scale = float(np.linalg.norm(n))
+    n, d = n / scale, float(d) / scale
+    return (-n, -d) if d < 0 else (n, d)
+
+
+def _refine(points: np.ndarray, inlier: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least-squares plane through ``points[inlier]`` (smallest principal axis)."""
+    p = points[inlier]
+    c = p.mean(axis=0)
+    _, vecs = np.linalg.eigh(np.cov((p - c).T))
+    n = vecs[:, 0]
+    return _oriented(n, -float(n @ c))
+
+
+def fit_plane(
+    points: np.ndarray,
+    rng: np.random.Generator,
+    threshold: float = 0.01,
+    iterations: int = 400,
+    max_sample: int = 20_000,
+) -> Plane:
+    """The plane with the most points within ``threshold`` metres of it, by RANSAC over ``points (N, 3)``.
+
+    ``iterations`` three-point hypotheses are scored at once on at most ``max_sample`` points; the best is refined by
+    least squares on its inliers among all points (twice). Raises ``ValueError`` for fewer than three points.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    if len(pts) < 3:
+        raise ValueError(f"a plane needs at least 3 points, got {len(pts)}")
+    sample = pts if len(pts) <= max_sample else pts[rng.choice(len(pts), max_sample, replace=False)]
+    tri = sample[rng.integers(0, len(sample), (iterations, 3))]
+    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    norm = np.linalg.norm(normals, axis=1)
+    ok = norm > 1e-12
+    if not ok.any():
+        raise ValueError("the points are collinear: no plane")
+    normals, tri = normals[ok] / norm[ok, None], tri[ok]
+    d = -np.einsum("ij,ij->i", normals, tri[:, 0])
+    dist = np.abs(sample.astype(np.float32) @ normals.T.astype(np.float32) + d.astype(np.float32))
+    best = int(np.argmax((dist < threshold).sum(axis=0)))
+    n, dd = _oriented(normals[best], d[best])
+    for _ in range(2):
+        inlier = np.abs(pts @ n + dd) < threshold
+        if inlier.sum() < 3:
+            break
+        n, dd = _refine(pts, inlier)
+    res = pts @ n + dd
+    inlier = np.abs(res) < threshold
+    return Plane(n, dd, int(inlier.sum()), float(np.sqrt(np.mean(res[inlier] ** 2))) if inlier.any() else 0.0)
+
+
+def find_planes(
+    points: np.ndarray, rng: np.random.Generator, threshold: float = 0.01, max_planes: int = 3,
+    min_fraction: float = 0.05,
+) -> list[Plane]:
+    """The ``max_planes`` largest planes of ``points (N, 3)``, found one after the other (each fit removes its
+    inliers), as long as each holds ``min_fraction`` of the points."""
+    pts = np.asarray(points, dtype=np.float64)
+    planes: list[Plane] = []
+    left = pts
+    for _ in range(max_planes):
+        if len(left) < max(3, min_fraction * len(pts)):
+            break
+        plane = fit_plane(left, rng, threshold)
+        if plane.inliers < min_fraction * len(pts):
+            break
+        planes.append(plane)
+        left = left[np.abs(plane.height(left)) >= threshold]
+    return planes
+
+
+def find_support_plane(
+    points: np.ndarray,
+    rng: np.random.Generator,
+    threshold: float = 0.01,
+    up: np.ndarray | None = None,
+    max_planes: int = 3,
+    min_fraction: float = 0.05,
+    planes: list[Plane] | None = None,
+) -> Plane:
+    """The supporting plane of a tabletop frame ``points (N, 3)`` (camera frame).
+
+    The ``max_planes`` largest planes are found one after the other (each fit removes its inliers). With ``up``
+    (gravity's up in the camera frame, if known), the plane whose normal is closest to it (within 35 degrees) wins.
+    Otherwise planes that face down in the image (ceilings, undersides) are ruled out, and of the rest the one with
+    most inliers wins, unless a plane with at least half its support faces clearly more upwards in the image (a floor
+    beside a wall). ``planes``: the candidates, if already found (:func:`find_planes`). Raises
+    :class:`NoPlaneError` when no plane holds ``min_fraction`` of the points.
+    """
+    if planes is None:
+        planes = find_planes(points, rng, threshold, max_planes, min_fraction)
+    if up is not None:
+        u = np.asarray(up, dtype=np.float64) / np.linalg.norm(up)
+        near = [p for p in planes if p.normal @ u > np.cos(np.radians(35.0))]
+        if not near:
+            raise NoPlaneError("no large plane is perpendicular to the given up direction (within 35 degrees)")
+        return max(near, key=lambda p: p.inliers)
+    upward = [p for p in planes if -(p.normal @ DOWN_IN_IMAGE) > -0.2]  # not facing down in the image
+    if not upward:
+        raise NoPlaneError(
+            f"no supporting plane found: no plane holds {min_fraction:.0%} of the valid points and faces up"
+        )
+    best = max(upward, key=lambda p: p.inliers)
+    rivals = [p for p in upward if p.inliers >= 0.5 * best.inliers
+              and -(p.normal @ DOWN_IN_IMAGE) > -(best.normal @ DOWN_IN_IMAGE) + 0.3]
+    return max(rivals, key=lambda p: -(p.normal @ DOWN_IN_IMAGE)) if rivals else best
+
+
+@dataclass
+class TableRegion:
+    """The support plane's extent: a 2D occupancy ``mask (A, B)`` over plane coordinates with ``origin (2,)`` and
+    ``cell`` size (metres) along :meth:`Plane.basis`."""
+
+    plane: Plane
+    mask: np.ndarray
+    origin: np.ndarray
+    cell: float
+
+    def contains(self, points: np.ndarray) -> np.ndarray:
+        """``(N,) bool``: the projection of ``points (N, 3)`` onto the plane falls inside the region."""
+        uv = np.asarray(points, dtype=np.float64) @ self.plane.basis().T
+        ij = np.floor((uv - self.origin) / self.cell).astype(np.int64)
+        ok = np.all((ij >= 0) & (ij < np.array(self.mask.shape)), axis=1)
+        out = np.zeros(len(ij), dtype=bool)
+        out[ok] = self.mask[ij[ok, 0], ij[ok, 1]]
+        return out
+
+    def outline(self, points_on_plane: np.ndarray) -> np.ndarray:
+        """Corners ``(K, 3)`` of the convex hull of ``points_on_plane (N, 3)`` projected onto the plane."""
+        from scipy.spatial import ConvexHull
+
+        basis = self.plane.basis()
+        uv = np.asarray(points_on_plane, dtype=np.float64) @ basis.T
+        hull = uv[ConvexHull(uv).vertices]
+        return hull @ basis - self.plane.d * self.plane.normal
+
+
+def table_region(plane: Plane, inlier_points: np.ndarray, cell: float = 0.02, margin: int = 2) -> TableRegion:
+    """The region of ``plane`` covered by its ``inlier_points (N, 3)``: the convex hull of their projections (a table
+    top is convex; objects standing on it hide parts of it, often at its far edge), rasterized at ``cell`` metres and
+    grown by ``margin`` cells. Cells holding a single stray inlier are ignored."""
+    from scipy import ndimage
+    from scipy.spatial import ConvexHull, QhullError
+    from skimage.draw import polygon
+
+    uv = np.asarray(inlier_points, dtype=np.float64) @ plane.basis().T
+    origin = uv.min(axis=0) - (margin + 1) * cell
+    ij = np.floor((uv - origin) / cell).astype(np.int64)
+    shape = tuple(int(v) for v in ij.max(axis=0) + margin + 2)
+    counts = np.zeros(shape, dtype=np.int64)
+    np.add.at(counts, (ij[:, 0], ij[:, 1]), 1)
+    occupied, n = ndimage.label(counts > 1)
+    if n == 0:
+        raise NoPlaneError("the support plane holds no area")
+    sizes = ndimage.sum_labels(np.ones(shape), occupied, index=np.arange(1, n + 1))
+    cells = np.argwhere(occupied == 1 + int(np.argmax(sizes)))  # the table itself, not far coplanar bits
+    mask = np.zeros(shape, dtype=bool)
+    try:
+        hull = cells[ConvexHull(cells).vertices]
+        rr, cc = polygon(hull[:, 0], hull[:, 1], shape)
+        mask[rr, cc] = True
+        mask[cells[:, 0], cells[:, 1]] = True
+    except (QhullError, ValueError):  # degenerate (a strip of cells): the cells themselves
+        mask[cells[:, 0], cells[:, 1]] = True
+    return TableRegion(plane, ndimage.binary_dilation(mask, iterations=margin), origin, cell)
+
+
+@dataclass
+class SceneObject:
+    """One object of a frame: its camera-frame ``points (N, 3) float64`` and their ``pixels (N, 2)`` (row, column)."""
+
+    points: np.ndarray
+    pixels: np.ndarray
+    label: int = 0
+
+
+@dataclass
+class Segmentation:
+    """:func:`segment_objects`' result: the ``objects`` found, the clusters ``skipped`` (``{"points", "reason"}``),
+    and the ``labels (H, W) int32`` image (0: not an object)."""
+
+    objects: list[SceneObject]
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    labels: np.ndarray | None = None
+
+
+def pixel_normals(points_map: np.ndarray, valid: np.ndarray, step: int = 3) -> np.ndarray:
+    """Unit surface normals ``(H, W, 3)`` of an organized cloud, towards the camera, from the points ``step`` pixels
+    to either side (zero where a neighbour is invalid)."""
+    p = points_map
+    h, w = valid.shape
+    dx = np.zeros_like(p)
+    dy = np.zeros_like(p)
+    dx[:, step:-step] = p[:, 2 * step:] - p[:, : -2 * step]
+    dy[step:-step] = p[2 * step:] - p[: -2 * step]
+    ok = np.zeros((h, w), dtype=bool)
+    ok[step:-step, step:-step] = (valid[step:-step, 2 * step:] & valid[step:-step, : -2 * step]
+                                  & valid[2 * step:, step:-step] & valid[: -2 * step, step:-step])
+    n = np.cross(dx, dy)
+    norm = np.linalg.norm(n, axis=2, keepdims=True)
+    n = np.where(ok[..., None] & (norm > 0), n / np.maximum(norm, 1e-12), 0.0)
+    flip = np.einsum("hwc,hwc->hw", n, p) > 0  # towards the camera: n . p < 0
+    n[flip] *= -1.0
+    return n
+
+
+def _pixel_components(
+    points_map: np.ndarray, mask: np.ndarray, tolerance: np.ndarray, normals: np.ndarray | None = None,
+    concave_cos: float = 0.85,
+) -> np.ndarray:
+    """Connected components ``(H, W) int64`` (-1 outside ``mask``) of the pixels in ``mask``, four-neighbours joined
+    when their 3D distance is below ``tolerance`` (per pixel, ``(H, W)``) and, with ``normals``, the surface between
+    them is not a concave crease (normals more than ``arccos(concave_cos)`` apart and turning towards each other:
+    where two objects touch)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    h, w = mask.shape
+    index = np.full((h, w), -1, dtype=np.int64)
+    n = int(mask.sum())
+    index[mask] = np.arange(n)
+    rows, cols = [], []
+    for dv, du in ((0, 1), (1, 0)):
+        a = mask[: h - dv, : w - du] & mask[dv:, du:]
+        diff = points_map[dv:, du:] - points_map[: h - dv, : w - du]
+        dist = np.linalg.norm(diff, axis=2)
+        tol = np.minimum(tolerance[: h - dv, : w - du], tolerance[dv:, du:])
+        join = a & (dist < tol)
+        if normals is not None:  # the normals a few pixels to either side of the pair, so a crease between shows
+            k = 3
+            n0 = np.roll(normals, (k * dv, k * du), axis=(0, 1))[: h - dv, : w - du]
+            n1 = np.roll(normals, (-k * dv, -k * du), axis=(0, 1))[dv:, du:]
+            bend = np.einsum("hwc,hwc->hw", n1 - n0, diff)  # < 0: the surface folds towards the camera (concave)
+            crease = (np.einsum("hwc,hwc->hw", n0, n1) < concave_cos) & (bend < 0)
+            join &= ~crease
+        rows.append(index[: h - dv, : w - du][join])
+        cols.append(index[dv:, du:][join])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    out = np.full((h, w), -1, dtype=np.int64)
+    out[mask] = comp
+    return out
+
+
+def remove_outliers(points: np.ndarray, k: int = 8, n_std: float = 2.5) -> np.ndarray:
+    """``(N,) bool`` keep-mask of ``points (N, 3)`` without statistical outliers: points whose mean distance to their
+    ``k`` nearest neighbours exceeds the mean of that by ``n_std`` standard deviations (flying pixels)."""
+    from scipy.spatial import cKDTree
+
+    if len(points) <= k + 1:
+        return np.ones(len(points), dtype=bool)
+    dist, _ = cKDTree(points).query(points, k + 1)
+    mean = dist[:, 1:].mean(axis=1)
+    return mean <= mean.mean() + n_std * mean.std()
+
+
+def structure_mask(
+    points_map: np.ndarray, valid: np.ndarray, plane: Plane, threshold: float = 0.01, min_size: float = 0.6
+) -> np.ndarray:
+    """``(H, W) bool``: the pixels of ``plane`` that belong to a structure larger than any object — a connected
+    patch of its inlier pixels whose longest extent exceeds ``min_size`` metres (a wall, a tote side; not an
+    object's face that happens to be coplanar with far-away points)."""
+    from scipy import ndimage
+
+    inlier = valid & (np.abs(plane.height(points_map.reshape(-1, 3)).reshape(valid.shape)) < threshold)
+    comp, n = ndimage.label(inlier, structure=np.ones((3, 3)))
+    out = np.zeros(valid.shape, dtype=bool)
+    if n == 0:
+        return out
+    for k, sl in enumerate(ndimage.find_objects(comp), start=1):
+        if sl is None:
+            continue
+        patch = points_map[sl][comp[sl] == k]
+        if len(patch) > 100 and float(np.ptp(patch, axis=0).max()) > min_size:
+            out[sl] |= comp[sl] == k
+    return out
+
+
+def segment_objects(
+    points_map: np.ndarray,
+    valid: np.ndarray,
+    region: TableRegion,
+    *,
+    labels: np.ndarray | None = None,
+    structures: list[Plane] | None = None,
+    plane_threshold: float = 0.01,
+    min_height: float = 0.008,
+    max_height: float = 0.6,
+    min_points: int = 150,
+    max_size: float = 0.6,
+    edge_tolerance: float = 0.004,
+    edge_tolerance_per_m: float = 0.008,
+) -> Segmentation:
+    """The objects standing on ``region`` in an organized cloud ``points_map (H, W, 3)`` (camera frame) with
+    ``valid (H, W) bool`` pixels.
+
+    Candidate pixels lie ``min_height``–``max_height`` metres above the plane, over the table region, and off the
+    other ``structures`` (planes larger than any object: walls, tote sides) by ``plane_threshold``. Without
+    ``labels`` they are grouped into connected components (neighbours closer than ``edge_tolerance +
+    edge_tolerance_per_m * depth`` metres); with ``labels (H, W) int`` (an instance segmentation, 0 = background)
+    each label is an object. Clusters with fewer than ``min_points`` points, larger than ``max_size`` metres, or
+    flat (thinner than 5 mm and lower than 2 cm: table texture, paper) are skipped with the reason; each object then
+    loses its statistical outliers (:func:`remove_outliers`).
+    """
+    h_above = region.plane.height(points_map.reshape(-1, 3)).reshape(valid.shape)
+    candidate = valid & (h_above > min_height) & (h_above < max_height)
+    candidate &= region.contains(points_map.reshape(-1, 3)).reshape(valid.shape)
+    for other in structures or []:
+        candidate &= ~structure_mask(points_map, valid, other, plane_threshold, max_size)
+    if labels is not None:
+        comp = np.where(candidate & (labels > 0), labels.astype(np.int64), -1)
+    else:
+        tol = edge_tolerance + edge_tolerance_per_m * points_map[..., 2]
+        comp = _pixel_components(points_map, candidate, tol, pixel_normals(points_map, valid))
+    ids, counts = np.unique(comp[comp >= 0], return_counts=True)
+    result = Segmentation(objects=[], labels=np.zeros(valid.shape, dtype=np.int32))
+    for cid, count in zip(ids[np.argsort(-counts)], np.sort(counts)[::-1], strict=True):
+        pix = np.argwhere(comp == cid)
+        pts = points_map[pix[:, 0], pix[:, 1]]
+        if count < min_points:
+            result.skipped.append({"points": int(count), "reason": f"too small (< {min_points} points)"})
+            continue
+        keep = remove_outliers(pts)
+        pts, pix = pts[keep], pix[keep]
+        extent = float(np.ptp(pts, axis=0).max())
+        if extent > max_size:
+            result.skipped.append({"points": int(count), "reason": f"too large for an object ({extent:.2f} m)"})
+            continue
+        heights = region.plane.height(pts)
+        if np.ptp(heights) < 0.005 and heights.max() < 0.02:
+            result.skipped.append({"points": int(count), "reason": "flat (lies on the table)"})
+            continue
+        label = len(result.objects) + 1
+        result.labels[pix[:, 0], pix[:, 1]] = label
+        result.objects.append(SceneObject(pts, pix, label))
+    return result
