@@ -108,16 +108,19 @@ def resolve_input_settings(args: argparse.Namespace, meta: dict[str, Any]) -> di
         kind = "surface"
     n_inputs = args.n_inputs if args.n_inputs is not None else int(data_cfg.get("n_inputs", DEFAULT_N_INPUTS))
     noise = args.noise if args.noise is not None else float(data_cfg.get("noise", 0.0) or 0.0)
-    if n_inputs < 1:
-        raise UserError(f"--n-inputs must be >= 1, got {n_inputs}")
+    from implicit3d.limits import MAX_POINTS, check_int
+
+    n_inputs = check_int(n_inputs, "--n-inputs" if args.n_inputs is not None else "data_config.n_inputs", 1, MAX_POINTS)
     if noise < 0:
         raise UserError(f"--noise must be >= 0, got {noise}")
     return {"input": kind, "n_inputs": int(n_inputs), "noise": float(noise)}
 
 
 def check_common(args: argparse.Namespace) -> None:
-    if args.resolution < 2:
-        raise UserError(f"--resolution must be >= 2, got {args.resolution}")
+    from implicit3d.limits import check_resolution, check_seed
+
+    check_resolution(args.resolution)
+    check_seed(args.seed)
     if not 0.0 < args.threshold < 1.0:
         raise UserError(f"--threshold is a probability in (0, 1), got {args.threshold}")
     if args.limit is not None and args.limit < 1:
