@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import warnings
 
 
@@ -43,6 +44,8 @@ _OS_HINTS = {
 def describe_os_error(exc: OSError) -> str:
     """One line for an ``OSError``: ``PATH: what went wrong`` (with a hint for the common cases)."""
     what = _OS_HINTS.get(exc.errno or -1) or exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno == errno.EEXIST and exc.filename is not None and os.path.isfile(exc.filename):
+        what = "is a file, a folder was expected"
     paths = [p for p in (exc.filename, exc.filename2) if p is not None]
     if not paths:
         return what

@@ -299,9 +299,8 @@ def _default_output(source: str | None, figure: str, args: argparse.Namespace) -
 
 
 def run(args: argparse.Namespace) -> int:
-    from implicit3d.viz.report import write_figure
-
     from implicit3d.limits import MAX_POINTS, check_int, check_resolution, check_seed
+    from implicit3d.viz.report import write_figure
 
     check_int(args.points, "--points", 1, MAX_POINTS)
     check_seed(args.seed)

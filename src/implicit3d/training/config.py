@@ -203,6 +203,8 @@ def load_run_config(path: str | os.PathLike, overrides: list[str] | None = None)
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise UserError(f"{path} is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise UserError(f"{path} is not valid YAML: nested too deeply") from None
     if not isinstance(raw, dict):
         raise UserError(f"{path}: expected a mapping with model/data/train sections, got {type(raw).__name__}")
     return run_config_from_dict(apply_overrides(raw, list(overrides or [])), source=str(path))
