@@ -9,7 +9,7 @@ import trimesh
 from implicit3d.data import formats
 from implicit3d.data import prepare as prep
 from implicit3d.data.prepare import PrepareConfig, make_splits, prepare
-from implicit3d.errors import UserError
+from implicit3d.errors import InputWarning, UserError
 
 TINY = PrepareConfig(
     n_uniform=2000,
@@ -174,11 +174,12 @@ def test_broken_meshes_skipped_and_listed(tmp_path, capsys):
     trimesh.creation.icosphere(2, radius=0.5).export(src / "ball.obj")
     (src / "broken.obj").write_text("v 0 0 0\nf 1 2 3\n")  # face index out of range / no usable triangles
     (src / "junk.stl").write_bytes(b"\x00" * 10)
-    result = prepare(str(src), tmp_path / "out", config=TINY, seed=0, progress=False)
+    with pytest.warns(InputWarning) as record:  # one warning per broken mesh (the CLI prints each as one line)
+        result = prepare(str(src), tmp_path / "out", config=TINY, seed=0, progress=False)
     assert result.shapes == ["meshes/ball"]
     assert [b["key"] for b in result.broken] == ["meshes/broken", "meshes/junk"]
-    err = capsys.readouterr().err
-    assert "broken.obj" in err and "junk.stl" in err
+    warned = " ".join(str(w.message) for w in record)
+    assert "broken.obj" in warned and "junk.stl" in warned
     man = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert [b["key"] for b in man["broken"]] == ["meshes/broken", "meshes/junk"] and all(
         b["reason"] for b in man["broken"]
