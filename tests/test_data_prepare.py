@@ -9,7 +9,7 @@ import trimesh
 from implicit3d.data import formats
 from implicit3d.data import prepare as prep
 from implicit3d.data.prepare import PrepareConfig, make_splits, prepare
-from implicit3d.errors import UserError
+from implicit3d.errors import InputWarning, UserError
 
 TINY = PrepareConfig(
     n_uniform=2000,
@@ -174,11 +174,12 @@ def test_broken_meshes_skipped_and_listed(tmp_path, capsys):
     trimesh.creation.icosphere(2, radius=0.5).export(src / "ball.obj")
     (src / "broken.obj").write_text("v 0 0 0\nf 1 2 3\n")  # face index out of range / no usable triangles
     (src / "junk.stl").write_bytes(b"\x00" * 10)
-    result = prepare(str(src), tmp_path / "out", config=TINY, seed=0, progress=False)
+    with pytest.warns(InputWarning) as record:  # one warning per broken mesh (the CLI prints each as one line)
+        result = prepare(str(src), tmp_path / "out", config=TINY, seed=0, progress=False)
     assert result.shapes == ["meshes/ball"]
     assert [b["key"] for b in result.broken] == ["meshes/broken", "meshes/junk"]
-    err = capsys.readouterr().err
-    assert "broken.obj" in err and "junk.stl" in err
+    warned = " ".join(str(w.message) for w in record)
+    assert "broken.obj" in warned and "junk.stl" in warned
     man = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert [b["key"] for b in man["broken"]] == ["meshes/broken", "meshes/junk"] and all(
         b["reason"] for b in man["broken"]
@@ -288,3 +289,34 @@ def test_hard_killed_subprocess_resumes_to_same_files(tmp_path):
     ref = tmp_path / "ref"
     assert subprocess.run([sys.executable, "-c", code.replace(str(out), str(ref))], capture_output=True).returncode == 0
     assert tree_hashes(out) == tree_hashes(ref)
+
+
+def test_flat_meshes_enclose_no_volume() -> None:
+    from implicit3d.data.prepare import check_volume
+    from implicit3d.data.sources import BrokenMeshError
+
+    rot = trimesh.transformations.random_rotation_matrix(np.random.default_rng(0).random(3))
+    quad = trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], [[0, 1, 2], [0, 2, 3]], process=False)
+    quad.apply_transform(rot)  # a tilted plane: its bounding box is not flat
+    with pytest.raises(BrokenMeshError, match="no volume"):
+        check_volume(quad)
+    check_volume(trimesh.creation.box((0.1, 0.2, 0.001)))  # thin, but a solid
+
+
+def test_prepare_lock(tmp_path) -> None:
+    import os
+
+    from implicit3d.data.prepare import LOCK_FILE, dataset_lock
+
+    root = tmp_path / "ds"
+    root.mkdir()
+    with dataset_lock(root):
+        assert (root / LOCK_FILE).is_file()
+        with pytest.raises(UserError, match="another implicit3d prepare"), dataset_lock(root):
+            pass
+    assert not (root / LOCK_FILE).exists()
+    # a lock left by a process that is gone is taken over
+    (root / LOCK_FILE).write_text(json.dumps({"pid": 2**22 + 12345, "host": os.uname().nodename}))
+    with dataset_lock(root):
+        pass
+    assert not (root / LOCK_FILE).exists()

@@ -90,3 +90,39 @@ def test_read_mesh_scene_merged_and_processing_as_trimesh(tmp_path):
     assert len(read_mesh(tmp_path / "box.stl").vertices) == 36  # unprocessed: the file's own vertices
     assert len(read_mesh(tmp_path / "box.stl", process=True).vertices) == 8
     np.testing.assert_allclose(read_mesh(tmp_path / "two.glb").bounds, [[-0.5, -1.0, -1.0], [4.0, 1.0, 1.0]])
+
+
+def test_atomic_write_errors_name_the_target(tmp_path, monkeypatch) -> None:
+    import errno
+    import os
+
+    from implicit3d import fileio
+
+    target = tmp_path / "out.bin"
+    real = os.fdopen
+
+    class Full:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(fileio.os, "fdopen", lambda fd, *a, **k: Full(real(fd, *a, **k)))
+    with pytest.raises(OSError) as info:
+        fileio.atomic_write_bytes(target, b"x")
+    monkeypatch.undo()
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(target)
+    assert list(tmp_path.iterdir()) == []  # no partial file, no temp file
+    (tmp_path / "dir.bin").mkdir()
+    with pytest.raises(IsADirectoryError):
+        fileio.atomic_write_bytes(tmp_path / "dir.bin", b"x")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError):
+        fileio.atomic_write_bytes(tmp_path / "file" / "out.bin", b"x")

@@ -8,6 +8,8 @@ the usual permissions (``0o666`` minus the umask), not the ``0o600`` of ``tempfi
 from __future__ import annotations
 
 import contextlib
+import errno
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -52,8 +54,13 @@ def atomic_writer(path: str | os.PathLike, mode: str = "wb", fsync: bool = False
     if mode not in ("wb", "w"):
         raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except FileExistsError as exc:  # a parent is a file
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), exc.filename or str(path)) from None
     try:
         with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as fh:
             yield fh
@@ -62,9 +69,11 @@ def atomic_writer(path: str | os.PathLike, mode: str = "wb", fsync: bool = False
                 os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:  # name the target
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from None
         raise
     if fsync:
         fsync_dir(path.parent)
@@ -154,3 +163,39 @@ def ensure_folder(path: str | os.PathLike, what: str = "output") -> Path:
     except OSError as exc:
         raise UserError(f"cannot create {what} folder {str(path)!r}: {exc.strerror or exc}") from None
     return path
+
+
+def check_output_file(path: str | os.PathLike, what: str = "output") -> Path:
+    """Refuse, before any work, an output file path that cannot be written: an existing folder, or a path under a
+    file (:class:`UserError` naming it). Missing parent folders are fine: writers create them."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{what} {path}: is a folder, a file name was expected")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"{what} {path}: {parent} is a file, not a folder")
+            break
+    return path
+
+
+def read_json_file(path: str | os.PathLike, error: type[Exception] = UserError, max_bytes: int = 64 << 20) -> Any:
+    """Parse a JSON file; ``error(message naming the file)`` for unreadable, invalid, hostile (deeply nested,
+    huge numbers) or oversized (> ``max_bytes``) content."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > max_bytes:
+            raise error(f"{path}: {path.stat().st_size} bytes is too large for a JSON settings file")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not valid JSON (not UTF-8 text: {exc.reason})") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder, a JSON file was expected") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise error(f"{path}: not valid JSON (nested too deeply)") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise error(f"{path}: not valid JSON ({exc})") from None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -105,20 +104,28 @@ def _figure_points(points: np.ndarray, limit: int = 20_000) -> np.ndarray:
 
 def run(args: argparse.Namespace) -> int:
     from implicit3d.completion import complete_points, load_model, mesh_format, model_contract, unused_hints, write_mesh
-    from implicit3d.data.pointcloud_io import read_observation
+    from implicit3d.data.pointcloud_io import check_sensor_frame, read_observation
+    from implicit3d.errors import warn_user
+    from implicit3d.fileio import check_output_file
     from implicit3d.geometry.frames import parse_up
+    from implicit3d.limits import MAX_POINTS, MAX_TURNS, check_int, check_resolution, check_seed
     from implicit3d.training.run import resolve_device
 
     t0 = time.perf_counter()
     mesh_format(args.output)  # refuse a bad output name before any work
     if args.html is not None and Path(args.html).suffix.lower() not in (".html", ".htm"):
         raise UserError(f"--html {args.html}: the figure is an HTML file (use a .html name)")
-    if args.resolution < 2:
-        raise UserError(f"--resolution must be >= 2, got {args.resolution}")
+    check_output_file(args.output, "-o")
+    if args.html is not None:
+        check_output_file(args.html, "--html")
+    check_resolution(args.resolution)
+    check_seed(args.seed)
     if not 0.0 < args.threshold < 1.0:
         raise UserError(f"--threshold is a probability in (0, 1), got {args.threshold}")
-    if args.n_inputs is not None and args.n_inputs < 1:
-        raise UserError(f"--n-inputs must be >= 1, got {args.n_inputs}")
+    if args.n_inputs is not None:
+        check_int(args.n_inputs, "--n-inputs", 1, MAX_POINTS)
+    if args.turns is not None:
+        check_int(args.turns, "--turns", 1, MAX_TURNS)
     if not args.depth_scale > 0:
         raise UserError(f"--depth-scale must be > 0, got {args.depth_scale}")
     if args.scale is not None and not (np.isfinite(args.scale) and args.scale > 0):
@@ -131,12 +138,16 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(f"--up: {exc}") from None
     viewpoint = parse_viewpoint(args.viewpoint, obs.kind)
+    if args.viewpoint is None and obs.viewpoint is not None:  # the file says where its sensor was (PCD VIEWPOINT)
+        viewpoint = obs.viewpoint
+    elif args.viewpoint is None and viewpoint is None:
+        check_sensor_frame(obs.points, obs.source)
     device = resolve_device(args.device)
     model, meta = load_model(args.checkpoint, device)
     contract = model_contract(meta)
     for note in unused_hints(contract, up=args.up is not None, size=args.scale is not None,
                              viewpoint=args.viewpoint is not None):
-        print(f"note: {note}", file=sys.stderr)
+        warn_user(note)
     result = complete_points(
         obs.points, model, meta, resolution=args.resolution, up=up, size=args.scale, threshold=args.threshold,
         n_inputs=args.n_inputs, seed=args.seed, device=device, viewpoint=viewpoint, turns=args.turns,

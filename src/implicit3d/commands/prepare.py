@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from implicit3d.errors import UserError
 
@@ -128,8 +127,6 @@ def run(args: argparse.Namespace) -> int:
         f"{args.output}: {n} shapes ({len(result.built)} built now, {len(result.skipped)} already done) "
         f"in {result.seconds:.1f} s"
     )
-    if result.broken:
-        print(f"skipped {len(result.broken)} broken mesh(es):", file=sys.stderr)
-        for b in result.broken:
-            print(f"  {b['origin']}: {b['reason']}", file=sys.stderr)
+    if result.broken:  # each was warned about as it was found
+        print(f"skipped {len(result.broken)} broken mesh(es), listed in {args.output}/manifest.json")
     return 0

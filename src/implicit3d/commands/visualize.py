@@ -282,12 +282,13 @@ def _default_output(source: str | None, figure: str, args: argparse.Namespace) -
 
 
 def run(args: argparse.Namespace) -> int:
+    from implicit3d.limits import MAX_POINTS, check_int, check_resolution, check_seed
     from implicit3d.viz.report import write_figure
 
-    if args.points < 1:
-        raise UserError(f"--points must be >= 1, got {args.points}")
-    if args.resolution is not None and args.resolution < 2:
-        raise UserError(f"--resolution must be >= 2, got {args.resolution}")
+    check_int(args.points, "--points", 1, MAX_POINTS)
+    check_seed(args.seed)
+    if args.resolution is not None:
+        check_resolution(args.resolution)
     if args.output is not None and Path(args.output).suffix.lower() not in (".html", ".htm"):
         raise UserError(f"output {args.output} must end in .html")
     if args.input is not None or args.mesh is not None or args.figure == "completion":

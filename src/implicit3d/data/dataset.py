@@ -88,6 +88,9 @@ class ImplicitDataset(Dataset):
         if config.input == "partial" and int(self.manifest.get("settings", {}).get("n_views", 0)) == 0:
             raise UserError(f"{self.root} was prepared without depth views (n_views = 0): input='partial' needs them")
         self.keys = formats.read_split(self.root, split)
+        formats.check_shape_files(self.root, self.keys, (
+            formats.POINTS, *((formats.POINTS_NEAR,) if config.points_source != "uniform" else ()),
+            formats.VIEWS if config.input == "partial" else formats.POINTCLOUD))
         self.skipped: list[str] = []  #: split keys left out: partial input, but no view saw the object
         if config.input == "partial":
             seen = [sum(self._shape_info(k).get("view_points") or [1]) > 0 for k in self.keys]

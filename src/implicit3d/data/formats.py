@@ -24,16 +24,19 @@ Occupancies are stored bit-packed (``numpy.packbits``, big bit order, padded to 
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from implicit3d.fileio import atomic_write_bytes
+from implicit3d.errors import UserError
+from implicit3d.fileio import atomic_write_bytes, read_json_file
 
 MANIFEST = "manifest.json"
 SHAPE_INFO = "shape.json"
@@ -63,13 +66,19 @@ def json_bytes(obj: Any) -> bytes:
     return (json.dumps(obj, sort_keys=True, indent=2, default=default) + "\n").encode()
 
 
+class DatasetFileError(UserError, ValueError):
+    """A dataset file that is missing, truncated, corrupted or unsafe (pickled); the message names the file."""
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_bytes(path, json_bytes(obj))
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+    """Parse a JSON file; :class:`DatasetFileError` naming it when invalid (``FileNotFoundError`` when missing)."""
+    if not Path(path).exists():
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+    return read_json_file(path, DatasetFileError)
 
 
 def npz_bytes(arrays: dict[str, np.ndarray], compress: bool = False) -> bytes:
@@ -93,9 +102,65 @@ def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray], compress: b
 
 
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """All arrays of an ``.npz`` file as a dict (loaded eagerly, file closed)."""
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    """All arrays of an ``.npz`` file as a dict (loaded eagerly, file closed).
+
+    Never unpickles. Raises :class:`DatasetFileError` naming the file when it is missing, not a zip archive,
+    truncated or corrupted, or holds pickled objects.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise DatasetFileError(f"{path}: a single .npy array, not an .npz archive")
+            return {k: z[k] for k in z.files}
+    except DatasetFileError:
+        raise
+    except FileNotFoundError:
+        raise DatasetFileError(f"{path}: missing (the dataset is incomplete: rebuild it with implicit3d prepare)") \
+            from None
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise DatasetFileError(f"{path}: holds pickled Python objects, which are never loaded (unsafe)") from None
+        raise DatasetFileError(f"{path}: not a readable .npz file ({exc})") from None
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError, zlib.error) as exc:
+        raise DatasetFileError(f"{path}: not a readable .npz file, truncated or corrupted "
+                               f"({type(exc).__name__}: {exc})") from None
+
+
+def check_npz(path: str | os.PathLike) -> None:
+    """Cheap integrity check of an ``.npz`` file without loading its arrays: it exists, is a zip archive whose
+    directory is intact (a truncated file is not), and every member is a ``.npy`` array of plain numbers (no
+    pickled objects). Raises :class:`DatasetFileError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetFileError(f"{path}: missing (the dataset is incomplete: rebuild it with implicit3d prepare)")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                with zf.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    shape, _, dtype = (np.lib.format.read_array_header_1_0(fh) if version == (1, 0)
+                                       else np.lib.format.read_array_header_2_0(fh))
+                if dtype.hasobject:
+                    raise DatasetFileError(f"{path}: {info.filename} holds pickled Python objects, which are never "
+                                           "loaded (unsafe)")
+    except DatasetFileError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as exc:
+        raise DatasetFileError(f"{path}: not a readable .npz file, truncated or corrupted "
+                               f"({type(exc).__name__}: {exc})") from None
+
+
+def check_shape_files(root: str | os.PathLike, keys: list[str], names: tuple[str, ...]) -> None:
+    """Check, before training or evaluation starts, that every shape ``key`` of a dataset has its ``shape.json``
+    and intact ``names`` files (:func:`check_npz`); :class:`DatasetFileError` naming the first bad file."""
+    root = Path(root)
+    for key in keys:
+        folder = root / key
+        if not (folder / SHAPE_INFO).is_file():
+            raise DatasetFileError(f"{folder}: shape {key!r} is listed in the splits but not built (no {SHAPE_INFO}); "
+                                   "rerun implicit3d prepare to finish the dataset")
+        for name in names:
+            check_npz(folder / name)
 
 
 def pack_occupancies(occ: np.ndarray) -> np.ndarray:
@@ -145,7 +210,7 @@ def read_points_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     occupancies are accepted too."""
     data = load_npz(path)
     if "points" not in data or "occupancies" not in data:
-        raise ValueError(f"{path}: not a points file (needs 'points' and 'occupancies' arrays)")
+        raise DatasetFileError(f"{path}: not a points file (needs 'points' and 'occupancies' arrays)")
     pts = data["points"].astype(np.float32)
     occ = data["occupancies"]
     data["occupancies"] = unpack_occupancies(occ, len(pts)) if len(occ) != len(pts) else occ.astype(bool)
@@ -179,7 +244,7 @@ def read_pointcloud_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read a surface point cloud file: ``points``/``normals`` ``(N, 3) float32``, ``loc``, ``scale``."""
     data = load_npz(path)
     if "points" not in data:
-        raise ValueError(f"{path}: not a point cloud file (needs a 'points' array)")
+        raise DatasetFileError(f"{path}: not a point cloud file (needs a 'points' array)")
     data["points"] = data["points"].astype(np.float32)
     if "normals" in data:
         data["normals"] = data["normals"].astype(np.float32)

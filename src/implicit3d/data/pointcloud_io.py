@@ -4,16 +4,23 @@ Point clouds (``(N, 3)``, the file's own units and frame):
 
 - ``.ply`` — ASCII or binary PLY; the vertices are used (a mesh PLY works too, its faces are ignored).
 - ``.pcd`` — Point Cloud Library files, ``DATA ascii`` or ``DATA binary`` (``binary_compressed`` is refused with a
-  hint); the ``x y z`` fields are used, other fields (rgb, normals, ...) are skipped.
+  hint); the ``x y z`` fields are used, other fields (rgb, normals, ...) are skipped. A ``VIEWPOINT`` other than
+  the identity gives the sensor position (:attr:`Observation.viewpoint`).
 - ``.xyz`` / ``.txt`` — text, one point per line, the first three columns (whitespace or comma separated;
   ``#`` comments allowed).
-- ``.npy`` — a ``(N, 3)`` array (more columns: the first three are used).
+- ``.npy`` — a ``(N, 3)`` array (more columns: the first three are used), or an organized ``(H, W, 3)`` cloud
+  (RealSense, ROS): flattened, its invalid points (NaN/inf or all-zero) dropped with a warning.
 - ``.npz`` — an archive with a ``points`` array ``(N, 3)``.
 
 Depth images (camera frame, OpenCV: x right, y down, z forward; metres):
 
 - ``.png`` — 16-bit single-channel depth in millimetres (``depth_scale`` 1000 units per metre), 0 = no return.
 - ``.npy`` — ``(H, W)`` float depth in metres; 0, NaN or inf = no return.
+- ``.tif`` / ``.tiff`` — 32-bit float single-channel depth in metres.
+
+Odd but usable inputs are accepted with a one-line warning (:func:`implicit3d.errors.warn_user`): a depth image whose
+median valid depth is outside 0.1-10 m (a depth in metres saved as a millimetre PNG, a wrong ``depth_scale``), 65535
+"no data" pixels, a cloud whose sensor would sit inside it (a world-frame cloud without ``--viewpoint``).
 
 A depth image needs the intrinsics JSON (``fx, fy, cx, cy, width, height``) and may take a mask PNG of the same
 size selecting the object (non-zero = object). Every problem raises :class:`PointCloudFileError` (a
@@ -23,17 +30,20 @@ size selecting the object (non-zero = object). Every problem raises :class:`Poin
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from implicit3d.errors import UserError
-from implicit3d.geometry.validation import numeric_array
+from implicit3d.errors import UserError, warn_user
 
 CLOUD_EXTENSIONS = (".ply", ".pcd", ".xyz", ".txt", ".npy", ".npz")
-DEPTH_EXTENSIONS = (".png", ".npy")
+DEPTH_EXTENSIONS = (".png", ".npy", ".tif", ".tiff")
+MIN_POINTS = 4  #: fewest points a completion accepts
+MAX_COORDINATE = 1e12  #: larger coordinates cannot be normalized in float64 without overflow or loss
+USUAL_DEPTH_M = (0.1, 10.0)  #: median depths outside this range get a warning
 
 _PCD_TYPES = {("F", 4): "<f4", ("F", 8): "<f8", ("I", 1): "<i1", ("I", 2): "<i2", ("I", 4): "<i4", ("I", 8): "<i8",
               ("U", 1): "<u1", ("U", 2): "<u2", ("U", 4): "<u4", ("U", 8): "<u8"}
@@ -55,6 +65,7 @@ class Observation:
     kind: str
     source: str
     dropped: int = 0
+    viewpoint: np.ndarray | None = None  #: ``(3,)`` sensor position read from the file (PCD ``VIEWPOINT``), if any
 
 
 def _existing(path: str | os.PathLike, what: str) -> Path:
@@ -69,13 +80,31 @@ def _existing(path: str | os.PathLike, what: str) -> Path:
 def check_cloud(points: Any, source: str = "points", drop_invalid: bool = False) -> tuple[np.ndarray, int]:
     """Validate a point cloud: returns ``(points (N, 3) float64, number of rows dropped)``.
 
-    Raises :class:`PointCloudFileError` for a non-numeric array, a shape other than ``(N, 3)`` (``(N, K>3)`` keeps
-    the first three columns), NaN/inf rows (unless ``drop_invalid``, which removes them) and an empty cloud.
+    Raises :class:`PointCloudFileError` for a non-numeric (or complex) array, a shape other than ``(N, 3)``
+    (``(N, K>3)`` keeps the first three columns; an organized ``(H, W, 3)`` cloud is flattened and its invalid
+    points — NaN/inf or exactly zero, the "no return" of RealSense/ROS clouds — dropped with a warning), NaN/inf rows
+    (unless ``drop_invalid``, which removes them), coordinates beyond :data:`MAX_COORDINATE` and an empty cloud.
     """
     try:
-        arr = numeric_array(points, "the cloud", allow_bool=False)
-    except TypeError as exc:
-        raise PointCloudFileError(f"{source}: {exc}") from None
+        arr = np.asarray(points)
+    except Exception as exc:  # pragma: no cover - exotic inputs
+        raise PointCloudFileError(f"{source}: not an array ({exc})") from None
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_:
+        raise PointCloudFileError(f"{source}: expected numbers, got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise PointCloudFileError(f"{source}: expected real coordinates, got complex numbers (dtype {arr.dtype})")
+    if arr.size == 0 and arr.ndim <= 2:
+        raise PointCloudFileError(f"{source}: the point cloud is empty")
+    organized = 0
+    if arr.ndim == 3 and arr.shape[2] >= 3:
+        arr = arr.reshape(-1, arr.shape[2])[:, :3]
+        with np.errstate(invalid="ignore"):
+            keep = np.isfinite(arr).all(axis=1) & (arr != 0).any(axis=1)
+        organized = int(len(arr) - keep.sum())
+        arr = arr[keep]
+        if organized and len(arr):
+            warn_user(f"{source}: an organized (H, W, 3) cloud: flattened, {organized} invalid (NaN/inf or zero) "
+                      "points dropped")
     if arr.ndim != 2 or arr.shape[1] < 3:
         raise PointCloudFileError(f"{source}: expected an (N, 3) point array, got shape {arr.shape}")
     arr = np.ascontiguousarray(arr[:, :3], dtype=np.float64)
@@ -89,9 +118,32 @@ def check_cloud(points: Any, source: str = "points", drop_invalid: bool = False)
             )
         arr = arr[finite]
     if len(arr) == 0:
-        after = " after dropping NaN/inf" if dropped else ""
+        after = " after dropping NaN/inf" if dropped else " after dropping invalid points" if organized else ""
         raise PointCloudFileError(f"{source}: the point cloud is empty{after}")
-    return arr, dropped
+    biggest = float(np.abs(arr).max())
+    if biggest > MAX_COORDINATE:
+        raise PointCloudFileError(f"{source}: coordinates up to {biggest:.3g} are too large (at most "
+                                  f"{MAX_COORDINATE:.0e}): check the file's units")
+    return arr, dropped + organized
+
+
+def check_sensor_frame(points: np.ndarray, source: str) -> bool:
+    """Warn (and return ``False``) when a cloud ``points (N, 3)`` does not look like a view in its sensor's frame.
+
+    A single view seen by a sensor at the origin lies at some distance from it; a cloud whose centre is closer to
+    the origin than its own size would have the sensor inside the object: most likely a cloud in a world or object
+    frame, which needs ``--viewpoint`` (the sensor position in that frame).
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    size = float((hi - lo).max())
+    distance = float(np.linalg.norm((lo + hi) / 2.0))
+    if size > 0 and distance < size:
+        warn_user(f"{source}: the cloud's centre is {distance:.3g} from the origin, less than its size {size:.3g}: "
+                  "it does not look like a view in the sensor's frame (sensor at the origin); pass --viewpoint X,Y,Z, "
+                  "the sensor position in the cloud's frame")
+        return False
+    return True
 
 
 # ------------------------------------------------------------------------------------------------ point clouds
@@ -134,9 +186,31 @@ def _parse_pcd_header(path: Path, raw: bytes) -> tuple[dict[str, list[str]], int
             raise PointCloudFileError(f"{path}: not a PCD file (no DATA line in the header)")
 
 
-def _read_pcd(path: Path) -> np.ndarray:
+def pcd_viewpoint(path: Path, header: dict[str, list[str]]) -> np.ndarray | None:
+    """The sensor position ``(3,)`` of a PCD ``VIEWPOINT tx ty tz qw qx qy qz`` line; ``None`` when absent or the
+    identity (the default most writers put there, which says nothing)."""
+    values = header.get("VIEWPOINT")
+    if values is None:
+        return None
+    try:
+        v = np.array([float(x) for x in values], dtype=np.float64)
+    except ValueError:
+        v = np.zeros(0)
+    if v.shape != (7,) or not np.isfinite(v).all():
+        raise PointCloudFileError(f"{path}: malformed PCD header (VIEWPOINT {' '.join(values)}: expected 7 numbers)")
+    if np.allclose(v, [0, 0, 0, 1, 0, 0, 0]):
+        return None
+    return v[:3]
+
+
+def _read_pcd(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     raw = path.read_bytes()
     header, start = _parse_pcd_header(path, raw)
+    points = _read_pcd_points(path, raw, header, start)
+    return points, pcd_viewpoint(path, header)
+
+
+def _read_pcd_points(path: Path, raw: bytes, header: dict[str, list[str]], start: int) -> np.ndarray:
     try:
         fields = header["FIELDS"]
         n_fields = len(fields)
@@ -149,7 +223,16 @@ def _read_pcd(path: Path) -> np.ndarray:
             n_points = int(header["WIDTH"][0]) * int(header.get("HEIGHT", ["1"])[0])
         mode = header["DATA"][0].lower()
     except (KeyError, IndexError, ValueError) as exc:
-        raise PointCloudFileError(f"{path}: malformed PCD header ({exc})") from None
+        raise PointCloudFileError(f"{path}: malformed PCD header ({type(exc).__name__}: {exc})") from None
+    for key, values in (("POINTS", [n_points]), ("SIZE", sizes), ("COUNT", counts)):
+        if any(v < (0 if key == "POINTS" else 1) for v in values):
+            raise PointCloudFileError(f"{path}: malformed PCD header ({key} {' '.join(map(str, values))})")
+    for key in ("WIDTH", "HEIGHT"):
+        try:
+            if int(header.get(key, ["1"])[0]) < 0:
+                raise ValueError
+        except (IndexError, ValueError):
+            raise PointCloudFileError(f"{path}: malformed PCD header ({key} {' '.join(header[key])})") from None
     if not (len(sizes) == len(types) == len(counts) == n_fields):
         raise PointCloudFileError(f"{path}: PCD header FIELDS/SIZE/TYPE/COUNT lengths differ")
     missing = [a for a in "xyz" if a not in fields]
@@ -161,7 +244,9 @@ def _read_pcd(path: Path) -> np.ndarray:
     if mode == "ascii":
         text = raw[start:].decode("ascii", errors="replace")
         try:
-            data = np.loadtxt(text.splitlines(), dtype=np.float64, ndmin=2)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # numpy's "input contained no data": an empty cloud is refused below
+                data = np.loadtxt(text.splitlines(), dtype=np.float64, ndmin=2)
         except ValueError as exc:
             raise PointCloudFileError(f"{path}: bad ASCII PCD data ({exc})") from None
         if data.size == 0:
@@ -198,7 +283,9 @@ def _read_pcd(path: Path) -> np.ndarray:
 def _read_text(path: Path) -> np.ndarray:
     try:
         lines = path.read_text(errors="replace").replace(",", " ").splitlines()
-        data = np.loadtxt(lines, dtype=np.float64, comments="#", ndmin=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy's "input contained no data": an empty cloud is refused later
+            data = np.loadtxt(lines, dtype=np.float64, comments="#", ndmin=2)
     except ValueError as exc:
         raise PointCloudFileError(f"{path}: not a text point list ({exc})") from None
     return data
@@ -214,6 +301,11 @@ def _load_array(path: Path, key: str | None = None) -> np.ndarray:
             return z[key]
     except PointCloudFileError:
         raise
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise PointCloudFileError(f"{path}: holds pickled Python objects, which are never loaded (unsafe): save "
+                                      "a plain numeric array") from None
+        raise PointCloudFileError(f"{path}: not a readable NumPy file ({exc})") from None
     except Exception as exc:
         raise PointCloudFileError(f"{path}: not a readable NumPy file ({type(exc).__name__}: {exc})") from None
 
@@ -225,7 +317,7 @@ def read_point_cloud(path: str | os.PathLike, drop_invalid: bool = False) -> tup
     if ext == ".ply":
         arr = _read_ply(p)
     elif ext == ".pcd":
-        arr = _read_pcd(p)
+        arr, _ = _read_pcd(p)
     elif ext in (".xyz", ".txt"):
         arr = _read_text(p)
     elif ext == ".npy":
@@ -246,7 +338,8 @@ def read_point_cloud(path: str | os.PathLike, drop_invalid: bool = False) -> tup
 def read_depth(path: str | os.PathLike, depth_scale: float = 1000.0) -> np.ndarray:
     """Depth image -> ``(H, W) float64`` metres (non-finite and negative values become 0 = no return).
 
-    ``.png``: 16-bit millimetres (``depth_scale`` units per metre); ``.npy``: float metres.
+    ``.png``: 16-bit millimetres (``depth_scale`` units per metre; 65535 = no data); ``.npy``: float metres;
+    ``.tif``/``.tiff``: 32-bit float metres. A median valid depth outside :data:`USUAL_DEPTH_M` gets a warning.
     """
     p = _existing(path, "depth image")
     ext = p.suffix.lower()
@@ -254,16 +347,35 @@ def read_depth(path: str | os.PathLike, depth_scale: float = 1000.0) -> np.ndarr
         from implicit3d.sensing.io import read_depth_png
 
         depth = np.asarray(read_depth_png(p, depth_scale), dtype=np.float64)
+    elif ext in (".tif", ".tiff"):
+        from implicit3d.sensing.io import read_depth_tiff
+
+        depth = np.asarray(read_depth_tiff(p), dtype=np.float64)
     elif ext == ".npy":
         depth = _load_array(p)
-        if depth.dtype == object or not np.issubdtype(depth.dtype, np.number):
-            raise PointCloudFileError(f"{p}: expected a numeric depth image, got dtype {depth.dtype}")
+        if depth.dtype == object or not np.issubdtype(depth.dtype, np.number) or np.iscomplexobj(depth):
+            raise PointCloudFileError(f"{p}: expected a real numeric depth image, got dtype {depth.dtype}")
         if depth.ndim != 2:
             raise PointCloudFileError(f"{p}: expected an (H, W) depth image in metres, got shape {depth.shape}")
         depth = depth.astype(np.float64)
     else:
-        raise PointCloudFileError(f"{p}: unknown depth image extension {ext or '(none)'!r}; use .png or .npy")
-    return np.where(np.isfinite(depth) & (depth > 0), depth, 0.0)
+        raise PointCloudFileError(
+            f"{p}: unknown depth image extension {ext or '(none)'!r}; use .png, .npy or .tif"
+        )
+    with np.errstate(invalid="ignore"):
+        depth = np.where(np.isfinite(depth) & (depth > 0), depth, 0.0)
+    valid = depth[depth > 0]
+    if len(valid):
+        median = float(np.median(valid))
+        lo, hi = USUAL_DEPTH_M
+        if not lo <= median <= hi:
+            if ext == ".png":
+                hint = f"; PNG depth is read as 1/{depth_scale:g} m units: pass --depth-scale for other units"
+            else:
+                hint = f"; {ext} depth is read as metres"
+            warn_user(f"{p}: the median depth is {median:.4g} m, outside the usual {lo:g}-{hi:g} m of depth "
+                      f"sensors{hint}")
+    return depth
 
 
 def read_mask(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
@@ -271,6 +383,8 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
     p = _existing(path, "mask")
     if p.suffix.lower() == ".npy":
         m = _load_array(p)
+        if m.dtype == object or not (np.issubdtype(m.dtype, np.number) or m.dtype == np.bool_) or np.iscomplexobj(m):
+            raise PointCloudFileError(f"{p}: expected a numeric mask image, got dtype {m.dtype}")
     else:
         from PIL import Image
 
@@ -282,6 +396,8 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
             raise PointCloudFileError(f"{p}: not a readable mask image ({exc})") from None
     if m.ndim == 3:  # colour / RGBA picture: any non-zero channel counts
         m = m.any(axis=2)
+    if m.ndim != 2:
+        raise PointCloudFileError(f"{p}: expected an (H, W) mask image, got an array of shape {m.shape}")
     if m.shape != tuple(shape):
         raise PointCloudFileError(f"{p}: mask is {m.shape[1]}x{m.shape[0]} pixels but the depth image is "
                                   f"{shape[1]}x{shape[0]}")
@@ -330,12 +446,13 @@ def read_observation(
 ) -> Observation:
     """Read what the user observed: a point cloud file, or a depth image + intrinsics (+ mask).
 
-    ``.png`` is always a depth image; ``.npy`` is a depth image when ``intrinsics`` is given or the array is not
-    ``(N, 3)``-like, else a point cloud. Raises :class:`PointCloudFileError` naming the file on any problem.
+    ``.png`` and ``.tif`` are always depth images; ``.npy`` is a depth image when ``intrinsics`` is given or the
+    array is not ``(N, 3)``-like, else a point cloud. Raises :class:`PointCloudFileError` naming the file on any
+    problem, e.g. fewer than :data:`MIN_POINTS` points.
     """
     p = _existing(path, "input")
     ext = p.suffix.lower()
-    is_depth = ext == ".png" or (ext == ".npy" and intrinsics is not None)
+    is_depth = ext in (".png", ".tif", ".tiff") or (ext == ".npy" and intrinsics is not None)
     if ext == ".npy" and intrinsics is None:
         arr = _load_array(p)
         if arr.ndim == 2 and arr.shape[1] != 3 and arr.shape[0] > 3 and arr.shape[1] > 3:
@@ -348,11 +465,22 @@ def read_observation(
     if is_depth:
         pts = depth_observation(p, intrinsics, mask, depth_scale)
         pts, dropped = check_cloud(pts, str(p))
-        return Observation(pts, "depth", str(p), dropped)
-    if intrinsics is not None:
-        raise PointCloudFileError(f"{p}: --intrinsics is for depth images (.png, .npy), not {ext} point clouds")
-    pts, dropped = read_point_cloud(p, drop_invalid)
-    return Observation(pts, "cloud", str(p), dropped)
+        obs = Observation(pts, "depth", str(p), dropped)
+    elif intrinsics is not None:
+        raise PointCloudFileError(f"{p}: --intrinsics is for depth images (.png, .npy, .tif), not {ext} point clouds")
+    else:
+        viewpoint = None
+        if ext == ".pcd":
+            arr, viewpoint = _read_pcd(p)
+            pts, dropped = check_cloud(arr, str(p), drop_invalid)
+        else:
+            pts, dropped = read_point_cloud(p, drop_invalid)
+        obs = Observation(pts, "cloud", str(p), dropped, viewpoint)
+    if len(obs.points) < MIN_POINTS:
+        what = "valid pixels" if obs.kind == "depth" else "points"
+        raise PointCloudFileError(f"{p}: {len(obs.points)} {what}{' left' if obs.dropped else ''}: at least "
+                                  f"{MIN_POINTS} are needed")
+    return obs
 
 
 # ------------------------------------------------------------------------------------------------ writing

@@ -23,14 +23,16 @@ skipped and listed in the manifest; splits are drawn per category from the seed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import multiprocessing as mp
 import os
 import shutil
-import sys
+import socket
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,7 @@ import trimesh
 
 from implicit3d.data import formats
 from implicit3d.data.sources import BrokenMeshError, MeshItem, load_mesh, resolve_source
-from implicit3d.errors import UserError
+from implicit3d.errors import UserError, warn_user
 from implicit3d.geometry.sampling import sample_near_surface, sample_surface, sample_uniform
 from implicit3d.geometry.transforms import (
     DEFAULT_PADDING,
@@ -110,6 +112,15 @@ class PrepareConfig:
         w, h = self.image_size
         if w < 1 or h < 1:
             raise UserError(f"image_size must be positive, got {self.image_size}")
+        from implicit3d.limits import MAX_IMAGE_SIDE, MAX_POINTS
+
+        if max(w, h) > MAX_IMAGE_SIDE:
+            raise UserError(f"image_size must be at most {MAX_IMAGE_SIDE} pixels a side, got {w}x{h}")
+        for name in ("n_uniform", "n_near", "n_surface"):
+            if int(getattr(self, name)) > MAX_POINTS:
+                raise UserError(f"{name} must be at most {MAX_POINTS}, got {getattr(self, name)}")
+        if self.n_views > 1000:
+            raise UserError(f"n_views must be at most 1000, got {self.n_views}")
 
     def to_json(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
@@ -210,12 +221,27 @@ def render_views(
     }
 
 
+FLATNESS = 1e-6  #: a mesh thinner than this fraction of its size in every direction encloses no volume
+
+
+def check_volume(mesh: trimesh.Trimesh) -> None:
+    """Raise :class:`BrokenMeshError` for a mesh that cannot enclose a volume: all its vertices on one plane or line
+    (a single triangle, a flat quad), whatever the plane's orientation (the vertices' principal axes)."""
+    v = np.asarray(mesh.vertices, dtype=np.float64)
+    v = v - v.mean(axis=0)
+    sv = np.linalg.svd(v, compute_uv=False) if len(v) >= 3 else np.zeros(3)
+    if len(sv) < 3 or not sv[2] > FLATNESS * sv[0]:
+        raise BrokenMeshError("encloses no volume: all its vertices lie on one plane (a flat or single-triangle "
+                              "surface, not a solid)")
+
+
 def build_shape(item: MeshItem, config: PrepareConfig, seed: int, dest: Path) -> dict[str, Any]:
     """Compute all files of one shape into the (existing, empty) folder ``dest``; returns its ``shape.json`` dict.
 
     Raises :class:`BrokenMeshError` when the mesh cannot be used.
     """
     world = load_mesh(item)
+    check_volume(world)
     try:
         mesh_n, loc, scale = normalize_to_unit_cube(world, padding=config.padding)
     except ValueError as exc:
@@ -228,6 +254,9 @@ def build_shape(item: MeshItem, config: PrepareConfig, seed: int, dest: Path) ->
     near, sigma_idx = sample_near_surface(mesh_n, config.n_near, config.near_sigmas, rng_near, return_sigma_index=True)
     near = near.astype(np.float16)
     occ_all, sdf_all = _labels(mesh_n, np.concatenate([uni, near]).astype(np.float64), config.inside_method)
+    if len(occ_all) and not occ_all.any():
+        raise BrokenMeshError(f"encloses no volume: all {len(occ_all)} sample points are outside (an open sheet or a "
+                              "flat surface, not a solid)")
     nu = len(uni)
     occ = occ_all[:nu]
     formats.write_points_npz(dest / formats.POINTS, uni, occ, loc, scale, sdf=sdf_all[:nu])
@@ -449,9 +478,79 @@ def prepare(
                 f"{root} holds a dataset built with different {', '.join(mismatched)}; "
                 "use a new output folder (or delete this one) to build with these settings"
             )
-    elif root.exists() and any(root.iterdir()):
+    elif root.exists() and any(p.name != LOCK_FILE for p in root.iterdir()):
         raise UserError(f"output folder {root} exists, is not empty and has no {formats.MANIFEST}")
+    if not items:
+        raise UserError(f"{source}: no mesh to build")
+    created = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
+    try:
+        with dataset_lock(root):
+            return _prepare_locked(root, source, items, manifest, config, seed, workers, progress, start_method,
+                                   on_shape)
+    finally:
+        if created and not any(root.iterdir()):  # nothing was built: leave no empty dataset folder behind
+            root.rmdir()
+
+
+LOCK_FILE = ".prepare.lock"
+
+
+@contextlib.contextmanager
+def dataset_lock(root: Path) -> Iterator[None]:
+    """Hold ``<root>/.prepare.lock`` while a prepare run writes ``root``: a second run into the same folder stops
+    with a :class:`UserError` instead of deleting the first run's temporary folders. A lock left by a process that
+    no longer runs (on this host) is taken over."""
+    lock = root / LOCK_FILE
+    me = {"pid": os.getpid(), "host": socket.gethostname()}
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                owner = json.loads(lock.read_text() or "{}")
+            except (OSError, ValueError):
+                owner = {}
+            pid = owner.get("pid") if isinstance(owner, dict) else None
+            if owner.get("host") == me["host"] and isinstance(pid, int) and not _alive(pid):
+                lock.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            raise UserError(
+                f"{root}: another implicit3d prepare (pid {pid}, host {owner.get('host')}) is writing this dataset; "
+                f"wait for it to finish (or delete {lock} if no such process runs)"
+            ) from None
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(me))
+        break
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _prepare_locked(
+    root: Path,
+    source: str,
+    items: list,
+    manifest: dict[str, Any],
+    config: PrepareConfig,
+    seed: int,
+    workers: int,
+    progress: bool,
+    start_method: str,
+    on_shape: Callable[[str, str, str], None] | None,
+) -> PrepareResult:
+    manifest_path = root / formats.MANIFEST
     formats.write_json(manifest_path, manifest)
     _clean_temp(root)
 
@@ -472,7 +571,7 @@ def prepare(
             result.skipped.append(key)
         else:
             result.broken.append({"key": key, "origin": origins[key], "reason": msg})
-            bar.write(f"skipping broken mesh {origins[key]}: {msg}", file=sys.stderr)
+            warn_user(f"{origins[key]}: skipping broken mesh: {msg}")
         if on_shape is not None:
             on_shape(status, key, msg)
         bar.update(1)
@@ -492,6 +591,15 @@ def prepare(
     result.seconds = time.perf_counter() - t0
 
     shapes = result.shapes
+    if not shapes:  # nothing usable: do not mark the dataset complete, leave no dataset behind
+        manifest_path.unlink(missing_ok=True)
+        for sub in root.iterdir():
+            if sub.is_dir() and not any(sub.iterdir()):
+                sub.rmdir()
+        first = result.broken[0] if result.broken else {"origin": source, "reason": "no mesh"}
+        raise UserError(
+            f"{source}: no usable mesh, all {len(result.broken)} broken (e.g. {first['origin']}: {first['reason']})"
+        )
     splits = make_splits(shapes, config.split, seed)
     _write_splits(root, splits)
     categories: dict[str, int] = {}

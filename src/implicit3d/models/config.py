@@ -11,6 +11,7 @@ Default values are the full-size settings of the reference papers; see ``docs/mo
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -40,6 +41,11 @@ class ModelConfig:
             raise ValueError(f"{self.name or self.family}: output must be one of {OUTPUTS}, got {self.output!r}")
         if not 0.0 <= self.padding < 1.0:
             raise ValueError(f"{self.name or self.family}: padding must be in [0, 1), got {self.padding}")
+        for f in dataclasses.fields(self):  # sizes read from files are capped before anything is allocated
+            value = getattr(self, f.name)
+            cap = MAX_GRID if f.name in _GRID_FIELDS else MAX_WIDTH
+            if isinstance(value, int) and not isinstance(value, bool) and value > cap:
+                raise ValueError(f"{self.name or self.family}: {f.name} must be at most {cap}, got {value}")
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -60,6 +66,11 @@ class ModelConfig:
     def replace(self, **changes: Any) -> ModelConfig:
         """A copy with ``changes`` applied (validated, coerced)."""
         return type(self).from_dict({**self.to_dict(), **changes})
+
+
+MAX_GRID = 256  #: cap on a feature grid / plane / voxel resolution (256^3 cells x channels is already GiBs)
+MAX_WIDTH = 16_384  #: cap on any other integer setting (widths, depths, counts)
+_GRID_FIELDS = ("grid_resolution", "plane_resolution", "resolution")
 
 
 def _positive(cfg: ModelConfig, *names: str) -> None:

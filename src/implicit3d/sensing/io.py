@@ -1,7 +1,9 @@
 """Depth PNG and intrinsics JSON files.
 
 * Depth PNG: single-channel 16-bit PNG of depth in millimetres (``round(depth_m * 1000)``), 0 = no return — the
-  format of Kinect/RealSense recordings (TUM RGB-D uses a factor 5000; pass ``depth_scale``).
+  format of Kinect/RealSense recordings (TUM RGB-D uses a factor 5000; pass ``depth_scale``). 65535, the "no data"
+  value of some drivers, is read as no return too (with a warning).
+* Depth TIFF: single-channel 32-bit float TIFF of depth in metres (0, NaN, inf = no return).
 * Intrinsics JSON: an object with keys ``fx, fy, cx, cy, width, height`` (pixels; extra keys are ignored).
 
 Writes are atomic (temp file in the same folder, then ``os.replace``). Bad files raise :class:`SensingFileError`
@@ -19,8 +21,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from implicit3d.errors import UserError
-from implicit3d.fileio import atomic_writer
+from implicit3d.errors import UserError, warn_user
+from implicit3d.fileio import atomic_writer, read_json_file
 from implicit3d.sensing.camera import Intrinsics
 
 
@@ -78,14 +80,43 @@ def read_depth_png(path: str | os.PathLike, depth_scale: float = 1000.0) -> np.n
             mode = img.mode
             arr = np.array(img)
     except Exception as exc:
-        raise SensingFileError(f"{p}: not a readable image ({exc})") from exc
+        raise SensingFileError(f"{p}: not a readable image ({exc})") from None
     if mode not in ("I;16", "I;16B", "I;16L", "I") or arr.ndim != 2:
         raise SensingFileError(f"{p}: expected a 16-bit single-channel depth PNG, got image mode {mode!r}")
     if arr.dtype != np.uint16:
         if arr.min(initial=0) < 0 or arr.max(initial=0) > 65535:
             raise SensingFileError(f"{p}: depth values outside the 16-bit range")
         arr = arr.astype(np.uint16)
+    no_data = arr == NO_DATA_UINT16
+    if no_data.any():
+        warn_user(f"{p}: {int(no_data.sum())} pixels hold 65535, the 'no data' value of some depth drivers: read as "
+                  "no return")
+        arr = np.where(no_data, 0, arr)
     return (arr.astype(np.float64) / float(depth_scale)).astype(np.float32)
+
+
+NO_DATA_UINT16 = 65535  #: the "no data" value of some depth drivers in 16-bit depth images
+
+
+def read_depth_tiff(path: str | os.PathLike) -> np.ndarray:
+    """Read a single-channel 32-bit float TIFF of depth in metres -> ``(H, W) float32`` (0 where no return).
+
+    Raises :class:`SensingFileError` naming the file for an unreadable file or another pixel type (16-bit integer
+    TIFFs are read as millimetres, like PNGs: use :func:`read_depth_png`).
+    """
+    p = _existing(path, "depth image")
+    try:
+        with Image.open(p) as img:
+            img.load()
+            mode = img.mode
+            arr = np.array(img)
+    except Exception as exc:
+        raise SensingFileError(f"{p}: not a readable image ({exc})") from None
+    if mode != "F" or arr.ndim != 2:
+        raise SensingFileError(f"{p}: expected a 32-bit float single-channel depth TIFF in metres, got image mode "
+                               f"{mode!r}")
+    arr = arr.astype(np.float32)
+    return np.where(np.isfinite(arr) & (arr > 0), arr, 0.0).astype(np.float32)
 
 
 def write_intrinsics_json(path: str | os.PathLike, intrinsics: Intrinsics) -> None:
@@ -101,17 +132,15 @@ def read_intrinsics_json(path: str | os.PathLike) -> Intrinsics:
     values, :class:`SensingFileNotFoundError` when missing. A 3x3 ``"K"`` matrix plus ``width``/``height`` is also
     accepted."""
     p = _existing(path, "intrinsics")
-    try:
-        data = json.loads(p.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SensingFileError(f"{p}: not valid JSON ({exc})") from exc
+    data = read_json_file(p, SensingFileError)
     if isinstance(data, dict) and "K" in data and "fx" not in data:
         try:
             k = np.asarray(data["K"], dtype=np.float64).reshape(3, 3)
-        except (TypeError, ValueError) as exc:
-            raise SensingFileError(f"{p}: 'K' must be a 3x3 matrix") from exc
+        except (TypeError, ValueError, OverflowError):
+            raise SensingFileError(f"{p}: 'K' must be a 3x3 matrix") from None
         data = {**data, "fx": k[0, 0], "fy": k[1, 1], "cx": k[0, 2], "cy": k[1, 2]}
     try:
         return Intrinsics.from_dict(data)
-    except (TypeError, ValueError) as exc:
-        raise SensingFileError(f"{p}: {exc}") from exc
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise SensingFileError(f"{p}: {exc}") from None
+

@@ -263,6 +263,83 @@ def resolve_checkpoint_dir(path: str | os.PathLike) -> Path:
     raise CheckpointError(f"checkpoint {path} not found")
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_rng(rng: Any) -> str | None:
+    """What is wrong with a checkpoint's ``rng`` list (one :func:`capture_rng_state` per rank), or ``None``."""
+    if not isinstance(rng, list):
+        return f"must be a list of random generator states, got {type(rng).__name__}"
+    for i, st in enumerate(rng):
+        if not isinstance(st, dict):
+            return f"[{i}] must be an object, got {type(st).__name__}"
+        py, npy, tch = st.get("python"), st.get("numpy"), st.get("torch")
+        if not (isinstance(py, list) and len(py) == 3 and isinstance(py[1], list) and all(map(_is_int, py[1]))):
+            return f"[{i}].python is not a Python random state"
+        if not (isinstance(npy, list) and len(npy) == 5 and isinstance(npy[1], list) and len(npy[1]) == 624
+                and all(_is_int(v) and 0 <= v < 2**32 for v in npy[1]) and all(map(_is_int, npy[2:4]))
+                and isinstance(npy[4], (int, float))):
+            return f"[{i}].numpy is not a NumPy random state"
+        if not (isinstance(tch, list) and all(_is_int(v) and 0 <= v < 256 for v in tch)):
+            return f"[{i}].torch is not a torch random state (bytes)"
+        cuda = st.get("cuda", [])
+        if not (isinstance(cuda, list) and all(isinstance(c, list) and all(_is_int(v) and 0 <= v < 256 for v in c)
+                                               for c in cuda)):
+            return f"[{i}].cuda is not a list of torch random states"
+    return None
+
+
+def check_meta(meta: Any, source: str | os.PathLike) -> dict[str, Any]:
+    """Check the types and sizes of the fields a checkpoint's ``checkpoint.json`` (or an exported ``NAME.json``)
+    holds, before anything uses them; :class:`CheckpointError` naming ``source`` and the field otherwise.
+
+    Checked when present: ``files`` (name -> ``{size, sha256}``), ``format_version``, ``step``, ``epoch``,
+    ``model_config`` (an object; its values are checked when the model is built), ``data_config`` /
+    ``train_config`` / ``normalization`` (objects), ``data_config.n_inputs`` (an integer in [1,
+    :data:`implicit3d.limits.MAX_POINTS`]), ``normalization.padding`` (in [0, 1)) and ``rng`` (random states).
+    """
+    from implicit3d.limits import MAX_POINTS
+
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{source}: expected a JSON object, got {type(meta).__name__}")
+
+    def bad(field: str, what: str) -> CheckpointError:
+        return CheckpointError(f"{source}: {field} {what}: the file is corrupted or was edited")
+
+    files = meta.get("files")
+    if files is not None:
+        if not isinstance(files, dict):
+            raise bad("files", f"must be an object, got {type(files).__name__}")
+        for name, rec in files.items():
+            if not (isinstance(rec, dict) and _is_int(rec.get("size")) and rec["size"] >= 0
+                    and isinstance(rec.get("sha256"), str)):
+                raise bad(f"files.{name}", f"must be {{size, sha256}}, got {rec!r:.60}")
+    for key in ("format_version", "step", "epoch", "world_size"):
+        if key in meta and not (_is_int(meta[key]) and meta[key] >= 0):
+            raise bad(key, f"must be a non-negative integer, got {meta[key]!r:.60}")
+    if "model_config" in meta and not isinstance(meta["model_config"], dict):
+        raise bad("model_config", f"must be an object, got {type(meta['model_config']).__name__}")
+    for key in ("data_config", "train_config", "normalization", "optimizer", "input_contract"):
+        if meta.get(key) is not None and not isinstance(meta[key], dict):
+            raise bad(key, f"must be an object, got {type(meta[key]).__name__}")
+    data = meta.get("data_config") or {}
+    if "n_inputs" in data and data["n_inputs"] is not None:
+        n = data["n_inputs"]
+        if not (_is_int(n) and 1 <= n <= MAX_POINTS):
+            raise bad("data_config.n_inputs", f"must be an integer in [1, {MAX_POINTS}], got {n!r:.60}")
+    norm = meta.get("normalization") or {}
+    if "padding" in norm:
+        pad = norm["padding"]
+        if not (isinstance(pad, (int, float)) and not isinstance(pad, bool) and 0.0 <= pad < 1.0):
+            raise bad("normalization.padding", f"must be a number in [0, 1), got {pad!r:.60}")
+    if meta.get("rng") is not None:
+        problem = _check_rng(meta["rng"])
+        if problem:
+            raise bad("rng", problem)
+    return meta
+
+
 def _read_verified(directory: Path, name: str, meta: dict[str, Any]) -> bytes:
     path = directory / name
     if not path.is_file():
@@ -287,12 +364,10 @@ def read_checkpoint(path: str | os.PathLike, with_optimizer: bool = True) -> Che
     """Read and verify a checkpoint (``path`` as in :func:`resolve_checkpoint_dir`); raises :class:`CheckpointError`."""
     directory = resolve_checkpoint_dir(path)
     meta_path = directory / META_FILE
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{meta_path} is not valid JSON ({exc}): the checkpoint is corrupted") from None
+    meta = fileio.read_json_file(meta_path, CheckpointError)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{meta_path} is not an implicit3d checkpoint (missing format: {FORMAT})")
+    check_meta(meta, meta_path)
     if int(meta.get("format_version", 0)) > FORMAT_VERSION:
         raise CheckpointError(
             f"{meta_path} has format version {meta.get('format_version')}; this implicit3d reads <= {FORMAT_VERSION}"
@@ -342,7 +417,12 @@ def load_checkpoint(
             raise CheckpointError(f"{ckpt.directory / META_FILE} has no model_config: pass the model explicitly")
         from implicit3d.models import create_model_from_config
 
-        model = create_model_from_config(config)
+        try:
+            model = create_model_from_config(config, source=str(ckpt.directory / META_FILE))
+        except UserError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{ckpt.directory / META_FILE}: bad model_config ({exc})") from None
     load_model_state(model, ckpt.model_state, ckpt.directory / MODEL_FILE)
     model.to(map_location)
     model.eval()

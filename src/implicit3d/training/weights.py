@@ -45,13 +45,11 @@ def load_weights_pair(weights: Path, meta_path: Path, device: str) -> tuple[torc
     from safetensors import SafetensorError
     from safetensors.torch import load as st_load
 
+    from implicit3d.fileio import read_json_file
     from implicit3d.models import create_model_from_config
-    from implicit3d.training.checkpoint import CheckpointError, load_model_state
+    from implicit3d.training.checkpoint import CheckpointError, check_meta, load_model_state
 
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{meta_path}: not a readable JSON metadata file ({exc})") from None
+    meta = check_meta(read_json_file(meta_path, CheckpointError), meta_path)
     config = meta.get("model_config") if isinstance(meta, dict) else None
     if not isinstance(config, dict):
         raise CheckpointError(f"{meta_path} has no model_config: cannot rebuild the model for {weights}")

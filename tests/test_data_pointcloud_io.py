@@ -1,0 +1,91 @@
+"""Reading user observations: PCD viewpoints, organized clouds, float TIFF depth, no-data pixels, odd depth."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from implicit3d.data.pointcloud_io import (
+    PointCloudFileError,
+    check_cloud,
+    check_sensor_frame,
+    pcd_bytes,
+    read_depth,
+    read_observation,
+)
+from implicit3d.errors import InputWarning
+
+
+def _cloud(n=200, centre=(0.0, 0.0, 0.6)):
+    return np.random.default_rng(0).normal(size=(n, 3)) * 0.03 + np.asarray(centre)
+
+
+def test_pcd_viewpoint_is_read_unless_identity(tmp_path) -> None:
+    raw = pcd_bytes(_cloud())
+    (tmp_path / "id.pcd").write_bytes(raw)
+    assert read_observation(tmp_path / "id.pcd").viewpoint is None  # the default says nothing
+    (tmp_path / "v.pcd").write_bytes(raw.replace(b"VIEWPOINT 0 0 0 1 0 0 0", b"VIEWPOINT 0.5 -1 2 1 0 0 0"))
+    obs = read_observation(tmp_path / "v.pcd")
+    np.testing.assert_allclose(obs.viewpoint, [0.5, -1.0, 2.0])
+
+
+def test_organized_cloud_is_flattened_and_invalid_points_dropped() -> None:
+    grid = _cloud(12).reshape(3, 4, 3)
+    grid[0, 0] = np.nan
+    grid[1, 2] = 0.0
+    with pytest.warns(InputWarning, match="organized.*2 invalid"):
+        pts, dropped = check_cloud(grid, "o.npy")
+    assert pts.shape == (10, 3) and dropped == 2
+
+
+def test_complex_and_huge_clouds_refused() -> None:
+    with pytest.raises(PointCloudFileError, match="complex"):
+        check_cloud(np.ones((5, 3)) * 1j, "c.npy")
+    with pytest.raises(PointCloudFileError, match="too large"):
+        check_cloud(np.full((5, 3), 1e300), "h.npy")
+
+
+def test_sensor_frame_warning() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_sensor_frame(_cloud(), "cam.npy")  # 0.6 m in front of the sensor: fine
+    with pytest.warns(InputWarning, match="w.npy.*--viewpoint"):
+        assert not check_sensor_frame(_cloud(centre=(0.01, 0.0, 0.02)), "w.npy")
+
+
+def test_float_tiff_depth_in_metres(tmp_path) -> None:
+    depth = np.zeros((30, 40), np.float32)
+    depth[10:20, 10:30] = 0.75
+    depth[0, 0] = np.nan
+    Image.fromarray(depth).save(tmp_path / "d.tif")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a sane depth gives no warning
+        got = read_depth(tmp_path / "d.tif")
+    assert got.dtype == np.float64 and got[15, 15] == pytest.approx(0.75) and got[0, 0] == 0.0
+    (tmp_path / "K.json").write_text(json.dumps({"fx": 40, "fy": 40, "cx": 19.5, "cy": 14.5, "width": 40,
+                                                 "height": 30}))
+    obs = read_observation(tmp_path / "d.tif", intrinsics=tmp_path / "K.json")
+    assert obs.kind == "depth" and len(obs.points) == 200 and np.allclose(obs.points[:, 2], 0.75, atol=1e-6)
+
+
+def test_png_no_data_and_odd_depth(tmp_path) -> None:
+    units = np.zeros((30, 40), np.uint16)
+    units[10:20, 10:30] = 600
+    units[0, :] = 65535
+    Image.fromarray(units).save(tmp_path / "d.png")
+    with pytest.warns(InputWarning, match="40 pixels hold 65535"):
+        got = read_depth(tmp_path / "d.png")
+    assert got.max() == pytest.approx(0.6) and (got[0] == 0).all()
+    Image.fromarray((units == 600).astype(np.uint16)).save(tmp_path / "m.png")  # metres saved as mm: 0 or 1
+    with pytest.warns(InputWarning, match="median depth is 0.001 m.*--depth-scale"):
+        read_depth(tmp_path / "m.png")
+
+
+def test_too_few_points_names_the_file(tmp_path) -> None:
+    (tmp_path / "a.xyz").write_text("0 0 1\n1 0 1\n")
+    with pytest.raises(PointCloudFileError, match=r"a\.xyz: 2 points: at least 4"):
+        read_observation(tmp_path / "a.xyz")
