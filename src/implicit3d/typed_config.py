@@ -118,6 +118,8 @@ def read_yaml_mapping(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{path}: cannot read the file ({exc})") from None
     except yaml.YAMLError as exc:
         raise ValueError(f"{path} is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"{path} is not valid YAML: nested too deeply") from None
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a mapping, got {type(raw).__name__}")
     return raw

@@ -186,6 +186,16 @@ class TableRegion:
         out[ok] = self.mask[ij[ok, 0], ij[ok, 1]]
         return out
 
+    def depth_inside(self, points: np.ndarray) -> float:
+        """Median distance (metres) of the projections of ``points (N, 3)`` from the region's edge (0 outside)."""
+        from scipy import ndimage
+
+        if not hasattr(self, "_edt"):
+            self._edt = ndimage.distance_transform_edt(self.mask) * self.cell
+        uv = np.asarray(points, dtype=np.float64) @ self.plane.basis().T
+        ij = np.clip(np.floor((uv - self.origin) / self.cell).astype(np.int64), 0, np.array(self.mask.shape) - 1)
+        return float(np.median(self._edt[ij[:, 0], ij[:, 1]])) if len(ij) else 0.0
+
     def outline(self, points_on_plane: np.ndarray) -> np.ndarray:
         """Corners ``(K, 3)`` of the convex hull of ``points_on_plane (N, 3)`` projected onto the plane."""
         from scipy.spatial import ConvexHull
@@ -317,11 +327,12 @@ def remove_outliers(points: np.ndarray, k: int = 8, n_std: float = 2.5) -> np.nd
 
 
 def structure_mask(
-    points_map: np.ndarray, valid: np.ndarray, plane: Plane, threshold: float = 0.01, min_size: float = 0.6
+    points_map: np.ndarray, valid: np.ndarray, plane: Plane, threshold: float = 0.01, min_size: float = 0.4
 ) -> np.ndarray:
-    """``(H, W) bool``: the pixels of ``plane`` that belong to a structure larger than any object — a connected
-    patch of its inlier pixels whose longest extent exceeds ``min_size`` metres (a wall, a tote side; not an
-    object's face that happens to be coplanar with far-away points)."""
+    """``(H, W) bool``: the ``valid`` pixels of ``plane`` that belong to a structure rather than an object — a
+    connected patch of its inlier pixels longer than ``min_size`` metres that runs out of the image (a wall, a tote
+    side), or longer than a metre; not a big box's face in full view, nor an object's face that happens to be
+    coplanar with far-away points."""
     from scipy import ndimage
 
     inlier = valid & (np.abs(plane.height(points_map.reshape(-1, 3)).reshape(valid.shape)) < threshold)
@@ -333,9 +344,30 @@ def structure_mask(
         if sl is None:
             continue
         patch = points_map[sl][comp[sl] == k]
-        if len(patch) > 100 and float(np.ptp(patch, axis=0).max()) > min_size:
+        if len(patch) <= 100:
+            continue
+        extent = float(np.ptp(patch, axis=0).max())
+        at_border = sl[0].start == 0 or sl[1].start == 0 or sl[0].stop == valid.shape[0] or sl[1].stop == valid.shape[1]
+        if extent > 1.0 or (extent > min_size and at_border):
             out[sl] |= comp[sl] == k
     return out
+
+
+def _touches_border(pixels: np.ndarray, shape: tuple[int, int], margin: int = 2) -> bool:
+    """Whether any of ``pixels (N, 2)`` (row, column) lies within ``margin`` of the image border."""
+    return bool((pixels.min(axis=0) < margin).any() or (pixels.max(axis=0) >= np.array(shape) - margin).any())
+
+
+def _plane_normal(points: np.ndarray) -> np.ndarray:
+    """The normal ``(3,)`` of the least-squares plane of ``points (N, 3)``."""
+    c = points.mean(axis=0)
+    return np.linalg.eigh(np.cov((points - c).T))[1][:, 0]
+
+
+def _planar_share(points: np.ndarray, threshold: float = 0.01) -> float:
+    """The share of ``points (N, 3)`` within ``threshold`` of their least-squares plane."""
+    c = points.mean(axis=0)
+    return float(np.mean(np.abs((points - c) @ _plane_normal(points)) < threshold))
 
 
 def segment_objects(
@@ -349,9 +381,10 @@ def segment_objects(
     min_height: float = 0.008,
     max_height: float = 0.6,
     min_points: int = 150,
-    max_size: float = 0.6,
+    max_size: float = 0.8,
     edge_tolerance: float = 0.004,
     edge_tolerance_per_m: float = 0.008,
+    rest_gap: float = 0.05,
 ) -> Segmentation:
     """The objects standing on ``region`` in an organized cloud ``points_map (H, W, 3)`` (camera frame) with
     ``valid (H, W) bool`` pixels.
@@ -361,14 +394,15 @@ def segment_objects(
     ``labels`` they are grouped into connected components (neighbours closer than ``edge_tolerance +
     edge_tolerance_per_m * depth`` metres); with ``labels (H, W) int`` (an instance segmentation, 0 = background)
     each label is an object. Clusters with fewer than ``min_points`` points, larger than ``max_size`` metres, or
-    flat (thinner than 5 mm and lower than 2 cm: table texture, paper) are skipped with the reason; each object then
-    loses its statistical outliers (:func:`remove_outliers`).
+    flat (thinner than 5 mm and lower than 2 cm: table texture, paper), not resting on the support (lowest point more
+    than ``rest_gap`` metres above it: a shelf, the back of a chair, flying pixels) or one plane larger than 40 cm (a
+    wall) are skipped with the reason; each object first loses its statistical outliers (:func:`remove_outliers`).
     """
     h_above = region.plane.height(points_map.reshape(-1, 3)).reshape(valid.shape)
     candidate = valid & (h_above > min_height) & (h_above < max_height)
     candidate &= region.contains(points_map.reshape(-1, 3)).reshape(valid.shape)
-    for other in structures or []:
-        candidate &= ~structure_mask(points_map, valid, other, plane_threshold, max_size)
+    for other in structures or []:  # among the candidates only: the floor along a wall's foot is no part of it
+        candidate &= ~structure_mask(points_map, candidate, other, plane_threshold)
     if labels is not None:
         comp = np.where(candidate & (labels > 0), labels.astype(np.int64), -1)
     else:
@@ -391,6 +425,19 @@ def segment_objects(
         heights = region.plane.height(pts)
         if np.ptp(heights) < 0.005 and heights.max() < 0.02:
             result.skipped.append({"points": int(count), "reason": "flat (lies on the table)"})
+            continue
+        lowest = float(np.quantile(heights, 0.01))
+        if lowest > max(rest_gap, 0.3 * float(np.ptp(heights))):
+            result.skipped.append({"points": int(count),
+                                   "reason": f"not resting on the support (lowest point {lowest * 100:.0f} cm above)"})
+            continue
+        if extent > 0.4 and _touches_border(pix, valid.shape):
+            result.skipped.append({"points": int(count), "reason": f"runs out of the image ({extent:.2f} m seen)"})
+            continue
+        if (extent > 0.3 and _planar_share(pts) > 0.85 and abs(_plane_normal(pts) @ region.plane.normal) < 0.3
+                and region.depth_inside(pts[heights < np.quantile(heights, 0.2)]) < 0.1):
+            result.skipped.append({"points": int(count),
+                                   "reason": f"a wall ({extent:.2f} m, one vertical plane along the support's edge)"})
             continue
         label = len(result.objects) + 1
         result.labels[pix[:, 0], pix[:, 1]] = label
