@@ -25,7 +25,7 @@ from implicit3d import __version__
 from implicit3d.errors import InputWarning, UserError, describe_os_error
 
 # Order shown in --help. A command whose module is not present in this build is not offered.
-COMMANDS = ("demo", "shapes", "prepare", "train", "generate", "evaluate", "complete", "visualize", "export")
+COMMANDS = ("demo", "shapes", "prepare", "train", "generate", "evaluate", "complete", "scene", "visualize", "export")
 
 
 def _command_modules() -> dict[str, object]:

@@ -127,20 +127,122 @@ def write_intrinsics_json(path: str | os.PathLike, intrinsics: Intrinsics) -> No
     _atomic_write(Path(path), lambda fh: fh.write(data), ".json")
 
 
-def read_intrinsics_json(path: str | os.PathLike) -> Intrinsics:
-    """Read intrinsics JSON; raises :class:`SensingFileError` naming the file for invalid JSON, missing keys or bad
-    values, :class:`SensingFileNotFoundError` when missing. A 3x3 ``"K"`` matrix plus ``width``/``height`` is also
-    accepted."""
-    p = _existing(path, "intrinsics")
-    data = read_json_file(p, SensingFileError)
-    if isinstance(data, dict) and "K" in data and "fx" not in data:
-        try:
-            k = np.asarray(data["K"], dtype=np.float64).reshape(3, 3)
-        except (TypeError, ValueError, OverflowError):
-            raise SensingFileError(f"{p}: 'K' must be a 3x3 matrix") from None
-        data = {**data, "fx": k[0, 0], "fy": k[1, 1], "cx": k[0, 2], "cy": k[1, 2]}
+def _matrix_k(values: Any, p: Path, what: str, column_major: bool = False) -> np.ndarray:
+    """A 3x3 camera matrix from a 9-list or 3x3 nesting; its last row must be ``(0, 0, 1)``."""
     try:
-        return Intrinsics.from_dict(data)
+        k = np.asarray(values, dtype=np.float64).reshape(3, 3)
+    except (TypeError, ValueError, OverflowError):
+        raise SensingFileError(f"{p}: {what} must be a 3x3 matrix (9 numbers)") from None
+    if column_major:
+        k = k.T
+    if not np.allclose(k[2], [0.0, 0.0, 1.0], atol=1e-6):
+        hint = " (a column-major matrix read row by row?)" if np.allclose(k[:, 2], [0.0, 0.0, 1.0]) else ""
+        raise SensingFileError(f"{p}: {what} is not a pinhole camera matrix: its last row is {k[2].tolist()}, not "
+                               f"[0, 0, 1]{hint}")
+    if not np.isfinite(k).all():
+        raise SensingFileError(f"{p}: {what} holds non-finite numbers")
+    return k
+
+
+def _from_k(k: np.ndarray, width: Any, height: Any, p: Path, size: tuple[int, int] | None) -> Intrinsics:
+    if width is None or height is None:
+        if size is None:
+            raise SensingFileError(f"{p}: the file gives no image size (width, height)")
+        height, width = size
+    try:
+        return Intrinsics.from_dict({"fx": k[0, 0], "fy": k[1, 1], "cx": k[0, 2], "cy": k[1, 2], "width": width,
+                                     "height": height})
     except (TypeError, ValueError, OverflowError) as exc:
         raise SensingFileError(f"{p}: {exc}") from None
 
+
+def read_intrinsics(path: str | os.PathLike, size: tuple[int, int] | None = None) -> Intrinsics:
+    """Camera intrinsics as people have them, by content:
+
+    - JSON ``{fx, fy, cx, cy, width, height}`` (this project's), or with a 3x3 ``"K"`` (row-major);
+    - Open3D ``PinholeCameraIntrinsic`` JSON (``intrinsic_matrix``: 9 numbers, column-major, with ``width``/``height``);
+    - BOP ``scene_camera.json`` (``{"<frame id>": {"cam_K": [9 numbers, row-major], ...}}``: the first frame's);
+    - ROS ``CameraInfo`` YAML (``K``/``k`` or ``camera_matrix: {data}``, ``width``/``height`` or
+      ``image_width``/``image_height``);
+    - a 3x3 matrix as text (``.txt``, whitespace or commas) or ``.npy``.
+
+    ``size``: ``(height, width)`` of the depth image, used when the file gives no image size. A matrix whose last row
+    is not ``(0, 0, 1)`` is refused. Raises :class:`SensingFileError` naming the file and the problem.
+    """
+    p = _existing(path, "intrinsics")
+    ext = p.suffix.lower()
+    if ext == ".npy":
+        try:
+            arr = np.load(p, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise SensingFileError(f"{p}: not a readable .npy matrix ({exc})") from None
+        return _from_k(_matrix_k(arr, p, "the matrix"), None, None, p, size)
+    if ext == ".txt":
+        try:
+            arr = np.loadtxt(p, delimiter=None if "," not in p.read_text(errors="replace") else ",", ndmin=2)
+        except (OSError, ValueError) as exc:
+            raise SensingFileError(f"{p}: not a readable 3x3 matrix ({exc})") from None
+        return _from_k(_matrix_k(arr, p, "the matrix"), None, None, p, size)
+    if ext in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
+            raise SensingFileError(f"{p}: not readable YAML ({type(exc).__name__})") from None
+    else:
+        data = read_json_file(p, SensingFileError)
+    if not isinstance(data, dict):
+        raise SensingFileError(f"{p}: expected a mapping of camera intrinsics, got {type(data).__name__}")
+    if "fx" in data:
+        try:
+            return Intrinsics.from_dict(data)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise SensingFileError(f"{p}: {exc}") from None
+    if "intrinsic_matrix" in data:  # Open3D: column-major
+        return _from_k(_matrix_k(data["intrinsic_matrix"], p, "intrinsic_matrix", column_major=True),
+                       data.get("width"), data.get("height"), p, size)
+    frames = [v for v in data.values() if isinstance(v, dict) and "cam_K" in v]
+    if frames:  # BOP scene_camera.json
+        return _from_k(_matrix_k(frames[0]["cam_K"], p, "cam_K"), None, None, p, size)
+    for key in ("K", "k"):
+        if key in data:
+            return _from_k(_matrix_k(data[key], p, key), data.get("width", data.get("image_width")),
+                           data.get("height", data.get("image_height")), p, size)
+    if isinstance(data.get("camera_matrix"), dict) and "data" in data["camera_matrix"]:  # ROS calibration YAML
+        return _from_k(_matrix_k(data["camera_matrix"]["data"], p, "camera_matrix"),
+                       data.get("image_width"), data.get("image_height"), p, size)
+    raise SensingFileError(f"{p}: no camera intrinsics found (expected fx/fy/cx/cy, K, intrinsic_matrix, cam_K or "
+                           "camera_matrix)")
+
+
+def read_intrinsics_json(path: str | os.PathLike) -> Intrinsics:
+    """Read intrinsics JSON (see :func:`read_intrinsics`, which also reads the other common formats)."""
+    return read_intrinsics(path)
+
+
+def read_label_image(path: str | os.PathLike, color: bool = False) -> np.ndarray:
+    """An image file as an array: ``(H, W) int64`` instance labels (0 = background; ``.png`` of any integer depth or
+    ``.npy``), or with ``color`` an ``(H, W, 3) uint8`` RGB picture. Raises :class:`SensingFileError` naming the
+    file."""
+    p = _existing(path, "colour image" if color else "label image")
+    if p.suffix.lower() == ".npy" and not color:
+        try:
+            arr = np.load(p, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise SensingFileError(f"{p}: not a readable .npy array ({exc})") from None
+    else:
+        try:
+            with Image.open(p) as img:
+                img.load()
+                arr = np.array(img.convert("RGB") if color else img)
+        except Exception as exc:
+            raise SensingFileError(f"{p}: not a readable image ({exc})") from None
+    if color:
+        return arr.astype(np.uint8)
+    if arr.ndim == 3:
+        raise SensingFileError(f"{p}: a label image has one channel of integer instance ids, got {arr.shape[2]} "
+                               "channels")
+    if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer) and not np.issubdtype(arr.dtype, np.bool_):
+        raise SensingFileError(f"{p}: expected an (H, W) integer label image, got shape {arr.shape}, dtype {arr.dtype}")
+    return arr.astype(np.int64)

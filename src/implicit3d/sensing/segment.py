@@ -373,7 +373,7 @@ def _planar_share(points: np.ndarray, threshold: float = 0.01) -> float:
 def segment_objects(
     points_map: np.ndarray,
     valid: np.ndarray,
-    region: TableRegion,
+    region: TableRegion | None,
     *,
     labels: np.ndarray | None = None,
     structures: list[Plane] | None = None,
@@ -398,9 +398,12 @@ def segment_objects(
     than ``rest_gap`` metres above it: a shelf, the back of a chair, flying pixels) or one plane larger than 40 cm (a
     wall) are skipped with the reason; each object first loses its statistical outliers (:func:`remove_outliers`).
     """
-    h_above = region.plane.height(points_map.reshape(-1, 3)).reshape(valid.shape)
-    candidate = valid & (h_above > min_height) & (h_above < max_height)
-    candidate &= region.contains(points_map.reshape(-1, 3)).reshape(valid.shape)
+    if region is not None:
+        h_above = region.plane.height(points_map.reshape(-1, 3)).reshape(valid.shape)
+        candidate = valid & (h_above > min_height) & (h_above < max_height)
+        candidate &= region.contains(points_map.reshape(-1, 3)).reshape(valid.shape)
+    else:  # no support plane: every valid pixel may belong to an object
+        candidate = valid.copy()
     for other in structures or []:  # among the candidates only: the floor along a wall's foot is no part of it
         candidate &= ~structure_mask(points_map, candidate, other, plane_threshold)
     if labels is not None:
@@ -421,6 +424,11 @@ def segment_objects(
         extent = float(np.ptp(pts, axis=0).max())
         if extent > max_size:
             result.skipped.append({"points": int(count), "reason": f"too large for an object ({extent:.2f} m)"})
+            continue
+        if region is None:
+            label = len(result.objects) + 1
+            result.labels[pix[:, 0], pix[:, 1]] = label
+            result.objects.append(SceneObject(pts, pix, label))
             continue
         heights = region.plane.height(pts)
         if np.ptp(heights) < 0.005 and heights.max() < 0.02:

@@ -25,16 +25,17 @@ EXPORTED_KEYS = ("model_config", "input_contract", "data_config", "train_config"
                  "epoch", "val", "best_metric", "best_step", "implicit3d_version", "init")
 
 
-def bundled_weights() -> tuple[Path, Path] | None:
-    """``(weights .safetensors, metadata .json)`` of the model shipped with the package, or ``None`` if absent."""
+def bundled_weights(name: str = "default") -> tuple[Path, Path] | None:
+    """``(weights .safetensors, metadata .json)`` of a model shipped with the package (``default``: the
+    any-orientation model; ``tabletop``: objects on a support plane), or ``None`` if absent."""
     from importlib import resources
 
     try:
         root = resources.files("implicit3d")
     except (ModuleNotFoundError, TypeError):  # pragma: no cover - broken install
         return None
-    weights = root.joinpath(*BUNDLED_WEIGHTS)
-    meta = root.joinpath(BUNDLED_WEIGHTS[0], Path(BUNDLED_WEIGHTS[1]).stem + ".json")
+    weights = root.joinpath(BUNDLED_WEIGHTS[0], f"{name}.safetensors")
+    meta = root.joinpath(BUNDLED_WEIGHTS[0], f"{name}.json")
     if not (weights.is_file() and meta.is_file()):
         return None
     return Path(str(weights)), Path(str(meta))

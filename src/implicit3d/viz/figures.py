@@ -316,3 +316,64 @@ def point_cloud_figure(
     fig = go.Figure(traces)
     fig.update_layout(**equal_axes_layout(title))
     return fig
+
+
+OBJECT_COLORS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c", "#fabebe",
+                 "#008080", "#9a6324", "#800000")
+
+
+def scene_figure(result: object, color: np.ndarray | None = None, max_points: int = 40_000) -> go.Figure:
+    """A completed tabletop scene (:class:`implicit3d.scene.SceneResult`) in the camera frame: the observed points
+    coloured by object (or by ``color (H, W, 3)``, the registered RGB image), each completion coloured by its
+    per-vertex uncertainty, the support plane's patch and the camera; buttons switch between an overview and the view
+    from the sensor. Axes in metres (OpenCV camera frame: y down, z forward)."""
+    from implicit3d.scene import table_mesh
+
+    r = result
+    rng = np.random.default_rng(0)
+    traces: list[go.BaseTraceType] = []
+    bg = r.valid & (r.labels == 0)
+    bg_pts = r.points_map[bg]
+    if len(bg_pts) > max_points // 2:
+        bg_pts = bg_pts[rng.choice(len(bg_pts), max_points // 2, replace=False)]
+    traces.append(points_trace(bg_pts, "rest of the frame", "#b0b0b0", size=1.2, opacity=0.4, visible="legendonly"))
+    for i, obj in enumerate(r.objects):
+        pts, pix = obj.points, obj.pixels
+        if len(pts) > max_points // max(1, len(r.objects)):
+            keep = rng.choice(len(pts), max_points // max(1, len(r.objects)), replace=False)
+            pts, pix = pts[keep], pix[keep]
+        if color is not None:
+            rgb = np.asarray(color)[pix[:, 0], pix[:, 1], :3]
+            c: str | list[str] = [f"rgb({a},{b},{d})" for a, b, d in rgb]
+        else:
+            c = OBJECT_COLORS[i % len(OBJECT_COLORS)]
+        traces.append(points_trace(pts, f"object {i + 1}: observed ({len(obj.points)} points)", c, size=1.6))
+        m = obj.mesh
+        if len(m.faces):
+            v, f = np.asarray(m.vertices), np.asarray(m.faces)
+            traces.append(go.Mesh3d(
+                x=v[:, 0], y=v[:, 1], z=v[:, 2], i=f[:, 0], j=f[:, 1], k=f[:, 2], intensity=obj.uncertainty,
+                colorscale=[[0, "rgb(60,110,220)"], [1, "rgb(220,50,40)"]], cmin=0.0, cmax=0.3, opacity=0.85,
+                name=f"object {i + 1}: completion", showlegend=True, showscale=i == 0,
+                colorbar=dict(title="uncertainty", x=1.0, len=0.5), hovertext=[f"{u:.2f}" for u in obj.uncertainty],
+                hoverinfo="name+text", lighting=dict(ambient=0.5, diffuse=0.7, specular=0.1),
+            ))
+    if r.table_outline is not None:
+        traces.append(mesh_trace(table_mesh(r.table_outline), "support plane", "#c9a36b", opacity=0.35))
+    traces.append(go.Scatter3d(x=[0], y=[0], z=[0], mode="markers+text", text=["camera"], name="camera",
+                               marker=dict(size=5, color="black", symbol="diamond")))
+    fig = go.Figure(traces)
+    sensor = dict(eye=dict(x=0, y=0, z=-0.01), center=dict(x=0, y=0, z=0), up=dict(x=0, y=-1, z=0))
+    overview = dict(eye=dict(x=1.2, y=-1.4, z=-1.0), center=dict(x=0, y=0, z=0), up=dict(x=0, y=-1, z=0))
+    n = len(r.objects)
+    fig.update_layout(
+        title=f"{n} object{'s' if n != 1 else ''} completed from one depth frame ({r.model}); camera frame, metres",
+        autosize=True, margin=dict(l=0, r=0, t=40, b=0), legend=dict(itemsizing="constant"),
+        scene=dict(aspectmode="data", xaxis_title="x (m)", yaxis_title="y (m, down)", zaxis_title="z (m, forward)",
+                   camera=overview),
+        updatemenus=[dict(type="buttons", direction="right", x=0.0, y=1.0, xanchor="left", yanchor="top", buttons=[
+            dict(label="overview", method="relayout", args=[{"scene.camera": overview}]),
+            dict(label="view from the sensor", method="relayout", args=[{"scene.camera": sensor}]),
+        ])],
+    )
+    return fig

@@ -73,3 +73,14 @@ def write_report(path: str | os.PathLike, title: str, sections: list[Section], i
 def write_figure(path: str | os.PathLike, fig: go.Figure) -> Path:
     """Write one figure as a self-contained HTML file (atomic)."""
     return write_report(path, fig.layout.title.text or "implicit3d figure", [Section("", figures=[fig])])
+
+
+def write_full_window_figure(path: str | os.PathLike, fig: go.Figure) -> Path:
+    """Write one figure as a self-contained HTML page where the plot fills the browser window (atomic)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = fig.to_html(full_html=True, include_plotlyjs=True, default_width="100%", default_height="100vh",
+                       config={"responsive": True})
+    text = text.replace("<head>", "<head><style>html,body{margin:0;height:100%;overflow:hidden}</style>", 1)
+    atomic_write_text(path, text)
+    return path

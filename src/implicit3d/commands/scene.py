@@ -1,0 +1,107 @@
+"""``implicit3d scene``: every object on a table in one raw depth frame, completed (see :mod:`implicit3d.scene`)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from implicit3d.commands.options import add_model_options
+
+HELP = "find the support plane and every object on it in one depth frame, and complete each object"
+DESCRIPTION = (
+    "From one raw depth image and its intrinsics: fit the supporting plane (RANSAC), segment the objects standing on "
+    "it (or take an instance label image), complete each one with a trained model in a gravity-aligned frame, never "
+    "below the table and closed on it, with a per-vertex uncertainty; write one mesh per object, scene.json, "
+    "scene.glb and optionally an interactive figure. Everything is in the camera frame (OpenCV), metres."
+)
+EPILOG = """\
+examples:
+  implicit3d scene depth.png --intrinsics K.json -o scene/ --html scene/scene.html
+  implicit3d scene depth.png --intrinsics camera_info.yaml --depth-scale 10000 --color rgb.png -o out/
+  implicit3d scene depth.png --intrinsics K.txt --labels instances.png -o out/   # your own segmentation
+
+intrinsics: this project's JSON {fx, fy, cx, cy, width, height}; a JSON with a 3x3 "K"; Open3D
+PinholeCameraIntrinsic JSON; ROS CameraInfo YAML; BOP scene_camera.json; a 3x3 matrix in .txt or .npy.
+
+Output: OUT/object_NN.ply (watertight; vertex attribute 'uncertainty', vertex colours blue = certain, red =
+uncertain), OUT/scene.json (the plane: normal pointing up, d with normal . x + d = 0; per object: file, observed
+points, centroid, bounding box, volume, uncertainty summary, seconds; skipped clusters by reason), OUT/scene.glb
+(all objects and the table patch). Exit code 2 with one line for: no plane (try --no-plane), no object, labels or
+intrinsics of another size.
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("depth", help="depth image: 16-bit .png (--depth-scale units per metre), float .tif or .npy metres")
+    p.add_argument("--intrinsics", required=True, metavar="FILE", help="camera intrinsics (formats below)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="output folder")
+    p.add_argument("--depth-scale", type=float, default=1000.0, help="PNG depth units per metre (default 1000: mm)")
+    p.add_argument("--labels", default=None, metavar="LABELS.png",
+                   help="instance label image of the same size (0 = background) instead of the built-in segmentation")
+    p.add_argument("--color", default=None, metavar="RGB.png", help="registered colour image: colours the figure")
+    p.add_argument("--html", default=None, metavar="FILE", help="also write an interactive figure of the scene")
+    p.add_argument("--up", default=None, metavar="X,Y,Z",
+                   help="gravity's up in the camera frame, if known (e.g. from an IMU): picks the support plane")
+    p.add_argument("--no-plane", action="store_true",
+                   help="no support plane: complete every cluster of the frame (no table evidence)")
+    p.add_argument("--resolution", type=int, default=64, help="extraction grid cells per axis (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="seed of plane fitting and input subsampling (default 0)")
+    add_model_options(p, "trained model (default: the bundled tabletop model, else the bundled model)")
+    p.add_argument("--quiet", action="store_true", help="print only the output folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from implicit3d.data.pointcloud_io import read_depth
+    from implicit3d.errors import UserError
+    from implicit3d.geometry.frames import parse_up
+    from implicit3d.limits import check_resolution, check_seed
+    from implicit3d.scene import SceneSettings, complete_scene, load_scene_model, write_scene
+    from implicit3d.sensing.io import read_intrinsics, read_label_image
+    from implicit3d.training.run import resolve_device
+
+    t0 = time.perf_counter()
+    check_resolution(args.resolution)
+    check_seed(args.seed)
+    if not args.depth_scale > 0:
+        raise UserError(f"--depth-scale must be > 0, got {args.depth_scale}")
+    if args.html is not None and Path(args.html).suffix.lower() not in (".html", ".htm"):
+        raise UserError(f"--html {args.html}: the figure is an HTML file (use a .html name)")
+    try:
+        up = None if args.up is None else parse_up(args.up)
+    except ValueError as exc:
+        raise UserError(f"--up: {exc}") from None
+    depth = read_depth(args.depth, args.depth_scale)
+    intrinsics = read_intrinsics(args.intrinsics, size=depth.shape)
+    labels = None if args.labels is None else read_label_image(args.labels)
+    color = None if args.color is None else read_label_image(args.color, color=True)
+    if color is not None and color.shape[:2] != depth.shape:
+        raise UserError(f"{args.color} is {color.shape[1]}x{color.shape[0]} pixels but {args.depth} is "
+                        f"{depth.shape[1]}x{depth.shape[0]}")
+    device = resolve_device(args.device)
+    model, meta, name = load_scene_model(args.checkpoint, device)
+    settings = SceneSettings(resolution=args.resolution, seed=args.seed)
+    log = (lambda _m: None) if args.quiet else print
+    result = complete_scene(depth, intrinsics, model=model, meta=meta, model_name=name, labels=labels, up=up,
+                            no_plane=args.no_plane, settings=settings, device=device, log=log,
+                            source=str(args.depth))
+    write_scene(result, args.output, html=args.html, color=color)
+    if args.quiet:
+        print(args.output)
+        return 0
+    p = result.plane
+    plane = "no plane" if p is None else (f"plane normal ({', '.join(f'{v:.3f}' for v in p.normal)}), d {p.d:.3f} m, "
+                                          f"{p.inliers} points")
+    skipped = len(result.skipped)
+    print(f"{args.output}: {len(result.objects)} objects ({plane}; {skipped} clusters skipped) with {name} in "
+          f"{time.perf_counter() - t0:.1f} s (segmentation {result.seconds['segmentation']:.2f} s, completion "
+          f"{result.seconds['completion']:.2f} s)" + (f"; figure {args.html}" if args.html else ""))
+    for i, obj in enumerate(result.objects, start=1):
+        s = obj.summary(result.settings.seen_distance)
+        size = np.subtract(s["bbox_max"], s["bbox_min"])
+        print(f"  object_{i:02d}.ply: {s['observed_points']} points, {' x '.join(f'{v * 100:.1f}' for v in size)} cm, "
+              f"uncertainty {s['uncertainty']['mean']:.3f}, {s['uncertainty']['observed_surface_share']:.0%} of the "
+              f"surface observed" + (", rests on the table" if obj.rests_on_table else ""))
+    return 0

@@ -1,0 +1,380 @@
+"""Tabletop scenes: from one raw depth frame to every object on the support, completed, in the camera frame.
+
+:func:`complete_scene` runs the whole pipeline on a depth image ``(H, W)`` in metres and its intrinsics:
+
+1. **Support plane** (:mod:`implicit3d.sensing.segment`): RANSAC + least squares; points on and below it are dropped,
+   and only what stands over the table region is kept. No plane: :class:`~implicit3d.sensing.segment.NoPlaneError`
+   (``no_plane=True`` completes every cluster of the frame instead, without table evidence).
+2. **Objects**: depth-edge and crease aware connected components (or an instance ``labels`` image); clusters too
+   small, too large, flat, floating or wall-like are reported with the reason and skipped.
+3. **Completion** of each object by a model (default: the bundled tabletop model, trained on objects resting on a
+   table in the gravity-aligned frame whose up is the plane's normal; else the any-orientation model), in its input
+   contract's frame (:mod:`implicit3d.geometry.frames`).
+4. **The table as evidence**: nothing is completed below the plane, and an object that rests on it (its lowest
+   observed point within ``rest_gap`` of it) is extended straight down to it, so its mesh closes on the plane.
+5. **Uncertainty**: the object is completed from ``copies`` copies of its input (turned copies for models trained
+   on turned inputs, otherwise the input and its mirror image) and the mesh is the surface of their mean occupancy;
+   each vertex carries the standard deviation of the copies' occupancy there (0: they agree, 0.5: they disagree
+   completely), and the share of the surface that was observed (within ``seen_distance`` of a measured
+   point) is reported.
+
+:func:`write_scene` writes ``object_NN.ply`` (vertex attribute ``uncertainty``, colours from it), ``scene.json``,
+``scene.glb`` (objects and the table patch) and, optionally, an interactive figure.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import trimesh
+
+from implicit3d.errors import UserError
+from implicit3d.geometry.frames import ModelFrame, subsample_indices
+from implicit3d.sensing.camera import Intrinsics
+from implicit3d.sensing.segment import Plane, Segmentation
+
+TABLETOP_WEIGHTS = "tabletop"  #: the bundled model for objects on a support plane (weights/tabletop.*)
+MIRROR = np.diag([-1.0, 1.0, 1.0])  #: mirror image across the model frame's y-z plane (keeps up and the sensor)
+
+
+@dataclass
+class SceneSettings:
+    """Knobs of :func:`complete_scene` (defaults for a 640x480 frame of objects 3–60 cm tall at 0.3–2 m)."""
+
+    plane_threshold: float = 0.01  #: metres from the plane that count as the plane (RANSAC inlier distance)
+    min_height: float = 0.008  #: object points lie at least this high above the plane (metres)
+    max_height: float = 0.6  #: ... and at most this high
+    min_points: int = 150  #: smaller clusters are skipped (scaled with the image area relative to 640x480)
+    max_size: float = 0.8  #: larger clusters are skipped (metres)
+    rest_gap: float = 0.03  #: an object whose lowest point is this close to the plane rests on it (metres)
+    resolution: int = 64  #: extraction grid cells per axis (MISE)
+    copies: int = 2  #: copies of each input completed (turned, or mirrored): their spread is the uncertainty
+    seen_distance: float = 0.006  #: a completed surface point this close to a measured point counts as observed
+    seed: int = 0
+
+
+@dataclass
+class CompletedObject:
+    """One object of a scene: ``mesh`` (camera frame, metres; ``vertex_attributes["uncertainty"]``), its observed
+    ``points (N, 3)`` and ``pixels (N, 2)``, and what was measured of it."""
+
+    label: int
+    points: np.ndarray
+    pixels: np.ndarray
+    mesh: trimesh.Trimesh
+    rests_on_table: bool
+    seconds: float
+    uncertainty: np.ndarray
+
+    def summary(self, seen_distance: float) -> dict[str, Any]:
+        from scipy.spatial import cKDTree
+
+        v = np.asarray(self.mesh.vertices)
+        seen = cKDTree(self.points).query(v, k=1)[0] < seen_distance if len(v) else np.zeros(0, bool)
+        u = self.uncertainty
+        lo, hi = (v.min(axis=0), v.max(axis=0)) if len(v) else (np.zeros(3), np.zeros(3))
+        return {
+            "observed_points": int(len(self.points)),
+            "centroid": [float(c) for c in (v.mean(axis=0) if len(v) else self.points.mean(axis=0))],
+            "bbox_min": [float(c) for c in lo],
+            "bbox_max": [float(c) for c in hi],
+            "volume_m3": float(self.mesh.volume) if self.mesh.is_watertight else None,
+            "watertight": bool(self.mesh.is_watertight),
+            "rests_on_table": self.rests_on_table,
+            "uncertainty": {
+                "mean": float(u.mean()) if len(u) else None,
+                "p90": float(np.quantile(u, 0.9)) if len(u) else None,
+                "uncertain_share": float(np.mean(u > 0.2)) if len(u) else None,
+                "observed_surface_share": float(seen.mean()) if len(seen) else None,
+            },
+            "seconds": self.seconds,
+        }
+
+
+@dataclass
+class SceneResult:
+    """:func:`complete_scene`'s result: the support ``plane`` (``None`` with ``no_plane``), its
+    ``table_outline (K, 3)``, the completed ``objects``, the ``skipped`` clusters, the ``labels (H, W)`` image and
+    timings."""
+
+    plane: Plane | None
+    table_outline: np.ndarray | None
+    objects: list[CompletedObject]
+    skipped: list[dict[str, Any]]
+    labels: np.ndarray
+    points_map: np.ndarray
+    valid: np.ndarray
+    model: str
+    seconds: dict[str, float] = field(default_factory=dict)
+    settings: SceneSettings = field(default_factory=SceneSettings)
+
+
+def load_scene_model(
+    checkpoint: str | None = None, device: str = "cpu"
+) -> tuple[torch.nn.Module, dict[str, Any], str]:
+    """``(model, meta, name)``: ``checkpoint`` if given, else the bundled tabletop model, else the bundled one."""
+    from implicit3d.training.weights import bundled_weights, load_model, load_weights_pair
+
+    if checkpoint is not None:
+        model, meta = load_model(checkpoint, device)
+        return model, meta, str(checkpoint)
+    found = bundled_weights(TABLETOP_WEIGHTS)
+    if found is not None:
+        model, meta = load_weights_pair(*found, device)
+        return model, meta, "bundled tabletop model"
+    model, meta = load_model(None, device)
+    return model, meta, "bundled model"
+
+
+def points_map_of(depth: np.ndarray, intrinsics: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
+    """``(points (H, W, 3) float64, valid (H, W) bool)``: the organized camera-frame cloud of a depth image."""
+    d = np.asarray(depth, dtype=np.float64)
+    valid = np.isfinite(d) & (d > 0)
+    d = np.where(valid, d, 0.0)
+    vv, uu = np.mgrid[: d.shape[0], : d.shape[1]]
+    pts = np.stack([(uu - intrinsics.cx) / intrinsics.fx * d, (vv - intrinsics.cy) / intrinsics.fy * d, d], axis=2)
+    return pts, valid
+
+
+class _TableField:
+    """A field in a reference model frame cut at the support plane: empty below it, and for an object resting on it
+    the occupancy between the plane and ``floor`` metres above it is that at ``floor`` (extended straight down)."""
+
+    def __init__(self, field: Any, frame: ModelFrame, plane: Plane | None, floor: float | None) -> None:
+        self.field, self.frame, self.plane, self.floor = field, frame, plane, floor
+
+    def lift(self, points_cam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(above (N,) bool, camera points lifted to the floor height)``."""
+        if self.plane is None:
+            return np.ones(len(points_cam), dtype=bool), points_cam
+        h = self.plane.height(points_cam)
+        x = points_cam.copy()
+        if self.floor is not None:
+            low = h < self.floor
+            x[low] += (self.floor - h[low])[:, None] * self.plane.normal
+        return h > 0, x
+
+    def __call__(self, q: np.ndarray) -> np.ndarray:
+        above, x = self.lift(self.frame.to_input(q))
+        out = np.zeros(len(q), dtype=np.float64)
+        if above.any():
+            out[above] = self.field(self.frame.to_model(x[above]))
+        return out
+
+
+def _member_frames(points: np.ndarray, contract: Any, copies: int, up: Any) -> list[ModelFrame]:
+    """The frames of the copies of one object's input: turned copies for models trained on turned inputs, else the
+    input and its mirror image (a mirrored object is as plausible; up and the sensor's side are kept)."""
+    from implicit3d.completion import turned_frames
+
+    if contract.default_turns > 1:
+        return turned_frames(points, contract, copies, up=up, viewpoint=np.zeros(3))
+    f = turned_frames(points, contract, 1, up=up, viewpoint=np.zeros(3))[0]
+    return [f, ModelFrame(MIRROR @ f.rotation, MIRROR @ f.loc, f.scale, f.padding)][:copies]
+
+
+def complete_object(
+    points: np.ndarray,
+    model: torch.nn.Module,
+    contract: Any,
+    plane: Plane | None,
+    settings: SceneSettings,
+    device: str | None = None,
+) -> tuple[trimesh.Trimesh, np.ndarray, bool]:
+    """``(mesh, per-vertex uncertainty, rests on the table)`` of one object's camera-frame ``points (N, 3)``."""
+    from implicit3d.extraction import MeanField, MeshGenerator, ModelField
+
+    if contract.pose == "gravity" and plane is None:
+        raise UserError("this model completes objects in the support plane's gravity frame: it needs a plane "
+                        "(use --checkpoint with an any-orientation model for --no-plane)")
+    up = plane.normal if plane is not None else "-y"
+    frames_k = _member_frames(points, contract, settings.copies, up)
+    chosen = points[subsample_indices(np.random.default_rng(settings.seed), len(points), contract.n_inputs)]
+    members = [ModelField(model, f.to_model(chosen).astype(np.float32), output="occupancy", device=device)
+               for f in frames_k]
+    ref = frames_k[0]
+    maps = [None if f is ref else (lambda q, f=f: f.to_model(ref.to_input(q))) for f in frames_k]
+    mean = MeanField(members, maps)
+    floor = None
+    rests = False
+    if plane is not None:
+        lowest = float(np.quantile(plane.height(points), 0.01))
+        rests = lowest < settings.rest_gap
+        floor = max(lowest, settings.min_height) if rests else None
+    table = _TableField(mean, ref, plane, floor)
+    gen = MeshGenerator(kind="occupancy", resolution=settings.resolution, device=device)
+    mesh = gen.extract(table, loc=ref.loc, scale=ref.scale, pose=ref.pose)
+    if len(mesh.faces) == 0:
+        return mesh, np.zeros(0), rests
+    above, lifted = table.lift(np.asarray(mesh.vertices, dtype=np.float64))
+    probs = np.stack([m(f.to_model(lifted)) for m, f in zip(members, frames_k, strict=True)])
+    probs[:, ~above] = 0.0
+    uncertainty = probs.std(axis=0).astype(np.float32)
+    mesh.vertex_attributes["uncertainty"] = uncertainty
+    mesh.visual.vertex_colors = uncertainty_colors(uncertainty)
+    return mesh, uncertainty, rests
+
+
+def uncertainty_colors(u: np.ndarray) -> np.ndarray:
+    """``(N, 4) uint8`` colours of uncertainties in ``[0, 0.5]``: blue (the copies agree) to red (they do not)."""
+    t = np.clip(np.asarray(u, dtype=np.float64) / 0.3, 0.0, 1.0)[:, None]
+    blue, red = np.array([60, 110, 220]), np.array([220, 50, 40])
+    rgb = (1 - t) * blue + t * red
+    return np.concatenate([rgb, np.full((len(rgb), 1), 255)], axis=1).astype(np.uint8)
+
+
+def complete_scene(
+    depth: np.ndarray,
+    intrinsics: Intrinsics,
+    *,
+    model: torch.nn.Module | None = None,
+    meta: dict[str, Any] | None = None,
+    model_name: str | None = None,
+    labels: np.ndarray | None = None,
+    up: Any | None = None,
+    no_plane: bool = False,
+    settings: SceneSettings | None = None,
+    device: str | None = None,
+    log: Any = None,
+    source: str = "the depth image",
+) -> SceneResult:
+    """Every object on the support plane of one depth frame ``depth (H, W)`` (metres, 0 = no data), completed.
+
+    ``model``/``meta``: default :func:`load_scene_model`; ``labels (H, W) int``: instance labels (0 = background)
+    instead of the built-in segmentation; ``up``: gravity's up in the camera frame, if known (picks the plane);
+    ``no_plane``: complete every cluster without a support plane. Raises :class:`UserError` (one line) for a frame
+    with no plane (unless ``no_plane``), no object, or labels / intrinsics of another size.
+    """
+    from implicit3d.completion import model_contract
+    from implicit3d.sensing.segment import NoPlaneError, find_planes, find_support_plane, segment_objects, table_region
+
+    settings = settings or SceneSettings()
+    log = log or (lambda _msg: None)
+    t_all = time.perf_counter()
+    depth = np.asarray(depth, dtype=np.float64)
+    if depth.shape != intrinsics.shape:
+        raise UserError(f"{source} is {depth.shape[1]}x{depth.shape[0]} pixels but the intrinsics say "
+                        f"{intrinsics.width}x{intrinsics.height}")
+    if labels is not None and np.asarray(labels).shape != depth.shape:
+        lab = np.asarray(labels)
+        raise UserError(f"the labels image is {lab.shape[1] if lab.ndim > 1 else '?'}x{lab.shape[0]} pixels but "
+                        f"{source} is {depth.shape[1]}x{depth.shape[0]}")
+    if model is None:
+        model, meta, model_name = load_scene_model(None, device or "cpu")
+    contract = model_contract(meta)
+    pm, valid = points_map_of(depth, intrinsics)
+    if valid.sum() < 100:
+        raise UserError(f"{source} has {int(valid.sum())} valid depth pixels: too few for a scene")
+    rng = np.random.default_rng(settings.seed)
+    pts = pm[valid]
+    t0 = time.perf_counter()
+    plane, region, outline, structures = None, None, None, []
+    if not no_plane:
+        planes = find_planes(pts, rng, settings.plane_threshold)
+        try:
+            plane = find_support_plane(pts, rng, settings.plane_threshold, up=up, planes=planes)
+        except NoPlaneError as exc:
+            raise UserError(f"{source}: {exc}; pass --no-plane to complete every cluster of the frame") from None
+        structures = [p for p in planes if p is not plane]
+        inliers = pts[np.abs(plane.height(pts)) < settings.plane_threshold]
+        region = table_region(plane, inliers)
+        outline = region.outline(inliers)
+    seconds = {"plane": time.perf_counter() - t0}
+    t0 = time.perf_counter()
+    scale = depth.size / (640 * 480)
+    seg: Segmentation = segment_objects(
+        pm, valid, region, labels=None if labels is None else np.asarray(labels), structures=structures,
+        plane_threshold=settings.plane_threshold, min_height=settings.min_height, max_height=settings.max_height,
+        min_points=max(20, int(settings.min_points * scale)), max_size=settings.max_size,
+    )
+    seconds["segmentation"] = time.perf_counter() - t0
+    if not seg.objects:
+        reasons = ", ".join(sorted({s["reason"].split(" (")[0] for s in seg.skipped})) or "nothing above the plane"
+        raise UserError(f"{source}: no object found on the support plane ({len(seg.skipped)} clusters skipped: "
+                        f"{reasons})")
+    objects = []
+    t0 = time.perf_counter()
+    for obj in seg.objects:
+        t = time.perf_counter()
+        mesh, unc, rests = complete_object(obj.points, model, contract, plane, settings, device)
+        objects.append(CompletedObject(obj.label, obj.points, obj.pixels, mesh, rests, time.perf_counter() - t, unc))
+        log(f"  object {obj.label}: {len(obj.points)} points -> {len(mesh.vertices)} vertices "
+            f"({time.perf_counter() - t:.2f} s)")
+    seconds["completion"] = time.perf_counter() - t0
+    seconds["total"] = time.perf_counter() - t_all
+    return SceneResult(plane, outline, objects, seg.skipped, seg.labels, pm, valid, model_name or "model", seconds,
+                       settings)
+
+
+def scene_json(result: SceneResult, files: list[str]) -> dict[str, Any]:
+    """The ``scene.json`` document of a result whose meshes were written as ``files``."""
+    plane = None
+    if result.plane is not None:
+        plane = {**result.plane.to_dict(), "frame": "camera (OpenCV: x right, y down, z forward), metres",
+                 "equation": "normal . x + d = 0, normal pointing up (to the camera's side)"}
+    return {
+        "units": "metres, camera frame (OpenCV)",
+        "model": result.model,
+        "plane": plane,
+        "objects": [{"file": f, "label": o.label, **o.summary(result.settings.seen_distance)}
+                    for f, o in zip(files, result.objects, strict=True)],
+        "skipped": skipped_summary(result.skipped),
+        "uncertainty": "per vertex: standard deviation of the occupancy of the completion's copies (turned inputs, "
+        "or input subsamples and their mirror images), 0 = they agree, 0.5 = they disagree completely; "
+        "uncertain_share: vertices above 0.2; observed_surface_share: vertices within "
+        f"{result.settings.seen_distance * 1000:.0f} mm of a measured point",
+        "seconds": result.seconds,
+    }
+
+
+def skipped_summary(skipped: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The skipped clusters grouped by reason: ``[{"reason", "clusters", "points"}]``, most points first."""
+    groups: dict[str, list[int]] = {}
+    for s in skipped:
+        groups.setdefault(s["reason"].split(" (")[0], []).append(int(s["points"]))
+    rows = [{"reason": r, "clusters": len(p), "points": int(sum(p))} for r, p in groups.items()]
+    return sorted(rows, key=lambda row: -row["points"])
+
+
+def table_mesh(outline: np.ndarray) -> trimesh.Trimesh:
+    """A flat fan-triangulated patch through the convex ``outline (K, 3)`` of the table."""
+    k = len(outline)
+    centre = outline.mean(axis=0)
+    faces = np.array([[k, i, (i + 1) % k] for i in range(k)])
+    return trimesh.Trimesh(np.vstack([outline, centre]), faces, process=False)
+
+
+def write_scene(result: SceneResult, out_dir: str | Path, html: str | Path | None = None,
+                color: np.ndarray | None = None) -> list[Path]:
+    """Write ``object_NN.ply``, ``scene.json``, ``scene.glb`` (and ``html``) atomically; returns the paths."""
+    from implicit3d.fileio import atomic_write_bytes, atomic_write_text, ensure_folder, write_mesh
+
+    out = ensure_folder(Path(out_dir))
+    written, files = [], []
+    for i, obj in enumerate(result.objects, start=1):
+        name = f"object_{i:02d}.ply"
+        written.append(write_mesh(out / name, obj.mesh))
+        files.append(name)
+    atomic_write_text(out / "scene.json", json.dumps(scene_json(result, files), indent=1) + "\n")
+    written.append(out / "scene.json")
+    scene = trimesh.Scene()
+    for name, obj in zip(files, result.objects, strict=True):
+        scene.add_geometry(obj.mesh, node_name=name[:-4])
+    if result.table_outline is not None:
+        patch = table_mesh(result.table_outline)
+        patch.visual.face_colors = [150, 120, 90, 160]
+        scene.add_geometry(patch, node_name="table")
+    atomic_write_bytes(out / "scene.glb", scene.export(file_type="glb"))
+    written.append(out / "scene.glb")
+    if html is not None:
+        from implicit3d.viz.figures import scene_figure
+        from implicit3d.viz.report import write_full_window_figure
+
+        written.append(write_full_window_figure(html, scene_figure(result, color)))
+    return written
