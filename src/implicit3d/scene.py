@@ -291,6 +291,7 @@ def complete_scene(
     seg: Segmentation = segment_objects(
         pm, valid, region, labels=None if labels is None else np.asarray(labels), structures=structures,
         plane_threshold=settings.plane_threshold, min_height=settings.min_height, max_height=settings.max_height,
+        focal=0.5 * (intrinsics.fx + intrinsics.fy),
         min_points=max(20, int(settings.min_points * scale)), max_size=settings.max_size,
     )
     seconds["segmentation"] = time.perf_counter() - t0

@@ -314,6 +314,42 @@ def _pixel_components(
     return out
 
 
+def _merge_fragments(fine: np.ndarray, coarse: np.ndarray, max_fragment: int) -> np.ndarray:
+    """Crease-split pieces smaller than ``max_fragment`` pixels (a can's recessed lid, a handle) joined to the largest
+    piece of the same proximity component (``coarse``: components without the crease rule)."""
+    inside = fine >= 0
+    f, c = fine[inside], coarse[inside]
+    sizes = np.bincount(f)
+    order = np.lexsort((-sizes[f], c))  # per coarse component, pixels of its largest fine piece first
+    first = np.full(int(c.max()) + 1, -1)
+    first[c[order[::-1]]] = f[order[::-1]]  # last write wins: the first in order, i.e. the largest piece
+    merged = np.where(sizes[f] < max_fragment, first[c], f)
+    out = fine.copy()
+    out[inside] = merged
+    return out
+
+
+def _attach_fragments(comp: np.ndarray, points_map: np.ndarray, max_fragment: int, gap: float) -> np.ndarray:
+    """Pieces smaller than ``max_fragment`` pixels whose nearest point is within ``gap`` metres of a larger piece
+    join it (a lid seen past its rim, a handle behind a depth edge)."""
+    from scipy.spatial import cKDTree
+
+    ids, counts = np.unique(comp[comp >= 0], return_counts=True)
+    small, large = ids[counts < max_fragment], ids[counts >= max_fragment]
+    if len(small) == 0 or len(large) == 0:
+        return comp
+    big = np.isin(comp, large)
+    tree = cKDTree(points_map[big])
+    owner = comp[big]
+    out = comp.copy()
+    for cid in small:
+        here = comp == cid
+        dist, idx = tree.query(points_map[here], k=1)
+        if dist.min() < gap:
+            out[here] = owner[idx[np.argmin(dist)]]
+    return out
+
+
 def remove_outliers(points: np.ndarray, k: int = 8, n_std: float = 2.5) -> np.ndarray:
     """``(N,) bool`` keep-mask of ``points (N, 3)`` without statistical outliers: points whose mean distance to their
     ``k`` nearest neighbours exceeds the mean of that by ``n_std`` standard deviations (flying pixels)."""
@@ -382,8 +418,10 @@ def segment_objects(
     max_height: float = 0.6,
     min_points: int = 150,
     max_size: float = 0.8,
+    focal: float = 525.0,
     edge_tolerance: float = 0.004,
-    edge_tolerance_per_m: float = 0.008,
+    edge_pixels: float = 4.0,
+    fragment_gap: float = 0.015,
     rest_gap: float = 0.05,
 ) -> Segmentation:
     """The objects standing on ``region`` in an organized cloud ``points_map (H, W, 3)`` (camera frame) with
@@ -391,8 +429,8 @@ def segment_objects(
 
     Candidate pixels lie ``min_height``–``max_height`` metres above the plane, over the table region, and off the
     other ``structures`` (planes larger than any object: walls, tote sides) by ``plane_threshold``. Without
-    ``labels`` they are grouped into connected components (neighbours closer than ``edge_tolerance +
-    edge_tolerance_per_m * depth`` metres); with ``labels (H, W) int`` (an instance segmentation, 0 = background)
+    ``labels`` they are grouped into connected components (neighbours closer than ``edge_tolerance`` metres plus
+    ``edge_pixels`` pixel footprints ``depth / focal``, and not across a concave crease); with ``labels (H, W) int`` (an instance segmentation, 0 = background)
     each label is an object. Clusters with fewer than ``min_points`` points, larger than ``max_size`` metres, or
     flat (thinner than 5 mm and lower than 2 cm: table texture, paper), not resting on the support (lowest point more
     than ``rest_gap`` metres above it: a shelf, the back of a chair, flying pixels) or one plane larger than 40 cm (a
@@ -409,8 +447,10 @@ def segment_objects(
     if labels is not None:
         comp = np.where(candidate & (labels > 0), labels.astype(np.int64), -1)
     else:
-        tol = edge_tolerance + edge_tolerance_per_m * points_map[..., 2]
+        tol = edge_tolerance + edge_pixels * points_map[..., 2] / focal
         comp = _pixel_components(points_map, candidate, tol, pixel_normals(points_map, valid))
+        comp = _merge_fragments(comp, _pixel_components(points_map, candidate, tol), 3 * min_points)
+        comp = _attach_fragments(comp, points_map, 3 * min_points, fragment_gap)
     ids, counts = np.unique(comp[comp >= 0], return_counts=True)
     result = Segmentation(objects=[], labels=np.zeros(valid.shape, dtype=np.int32))
     for cid, count in zip(ids[np.argsort(-counts)], np.sort(counts)[::-1], strict=True):

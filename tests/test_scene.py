@@ -1,0 +1,110 @@
+"""`implicit3d scene` / `complete_scene` on a simulated tabletop frame: objects found and completed above the table,
+closed on it, with uncertainties; the outputs; one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import trimesh
+
+from implicit3d import shapes
+from implicit3d.cli import main
+from implicit3d.evaluation.tabletop import make_tabletop_scene, score_scene
+from implicit3d.scene import SceneSettings, complete_scene, load_scene_model
+from implicit3d.sensing.camera import Intrinsics
+from implicit3d.sensing.io import write_depth_png, write_intrinsics_json
+
+SMALL = Intrinsics(fx=262.5, fy=262.5, cx=159.5, cy=119.5, width=320, height=240)
+
+
+@pytest.fixture(scope="module")
+def frame():
+    objects = [(c, shapes.generate(c, s).mesh) for c, s in (("bottle", 11), ("can", 12))]
+    return make_tabletop_scene(objects, np.random.default_rng(5), intrinsics=SMALL, distance=(0.5, 0.7))
+
+
+@pytest.fixture(scope="module")
+def result(frame):
+    model, meta, name = load_scene_model(None)
+    return complete_scene(frame.depth, frame.intrinsics, model=model, meta=meta, model_name=name,
+                          settings=SceneSettings(resolution=32, min_points=40))
+
+
+def test_objects_are_found_completed_above_the_table_and_closed_on_it(frame, result) -> None:
+    score = score_scene(frame, result, np.random.default_rng(0), n_samples=10_000, min_visible=40)
+    assert score["found"] == score["visible"] == 2 and score["extra"] == 0
+    assert score["below_share"] <= 0.01
+    assert np.mean(score["ious"]) > 0.3, score  # a smoke test at 32^3 and 320x240: the quality is benchmarked
+    for obj in result.objects:
+        assert obj.mesh.is_watertight and obj.rests_on_table
+        h = np.asarray(obj.mesh.vertices) @ result.plane.normal + result.plane.d
+        assert h.min() > -0.005 and h.min() < 0.01  # its bottom lies on the plane
+        u = obj.mesh.vertex_attributes["uncertainty"]
+        assert u.shape == (len(obj.mesh.vertices),) and 0.0 <= u.min() and u.max() <= 0.5
+
+
+def test_scene_command_writes_meshes_json_glb_and_figure(frame, tmp_path, capsys) -> None:
+    write_depth_png(tmp_path / "depth.png", frame.depth.astype(np.float32))
+    write_intrinsics_json(tmp_path / "K.json", frame.intrinsics)
+    out = tmp_path / "out"
+    argv = ["scene", str(tmp_path / "depth.png"), "--intrinsics", str(tmp_path / "K.json"), "-o", str(out),
+            "--resolution", "32", "--html", str(out / "scene.html")]
+    assert main(argv) == 0, capsys.readouterr().err
+    doc = json.loads((out / "scene.json").read_text())
+    assert doc["plane"]["normal"][1] < -0.5 and doc["plane"]["d"] > 0  # up, towards the camera
+    assert len(doc["objects"]) >= 1
+    first = doc["objects"][0]
+    assert first["watertight"] and 0 <= first["uncertainty"]["mean"] <= 0.5 and first["observed_points"] > 0
+    mesh = trimesh.load(out / first["file"], process=False)
+    assert len(mesh.faces) > 0
+    assert len(trimesh.load(out / "scene.glb").geometry) == len(doc["objects"]) + 1  # objects and the table
+    html = (out / "scene.html").read_text()
+    assert "view from the sensor" in html and "100vh" in html
+    assert "objects" in capsys.readouterr().out
+
+
+def test_scene_errors_are_one_line(frame, tmp_path, capsys) -> None:
+    write_depth_png(tmp_path / "depth.png", frame.depth.astype(np.float32))
+    write_intrinsics_json(tmp_path / "K.json", frame.intrinsics)
+    base = ["scene", str(tmp_path / "depth.png"), "--intrinsics", str(tmp_path / "K.json"), "-o", str(tmp_path / "o")]
+    # intrinsics of another size
+    (tmp_path / "K2.json").write_text(json.dumps({**frame.intrinsics.to_dict(), "width": 640, "height": 480}))
+    assert main(base[:3] + [str(tmp_path / "K2.json")] + base[4:]) == 2
+    assert "pixels" in capsys.readouterr().err
+    # labels of another size
+    from PIL import Image
+
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(tmp_path / "labels.png")
+    assert main(base + ["--labels", str(tmp_path / "labels.png")]) == 2
+    assert "labels" in capsys.readouterr().err
+    # a column-major K (last row not 0 0 1) is refused
+    k = np.array([[262.5, 0, 159.5], [0, 262.5, 119.5], [0, 0, 1]])
+    np.savetxt(tmp_path / "K.txt", k.T)
+    assert main(base[:3] + [str(tmp_path / "K.txt")] + base[4:]) == 2
+    assert "last row" in capsys.readouterr().err
+    # no plane: a frame of a lone blob
+    blob = np.zeros((240, 320), np.float32)
+    blob[100:140, 140:180] = 0.8
+    write_depth_png(tmp_path / "blob.png", blob)
+    assert main(["scene", str(tmp_path / "blob.png"), "--intrinsics", str(tmp_path / "K.json"), "-o",
+                 str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "no-plane" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists() and not (tmp_path / "b").exists()
+
+
+def test_intrinsics_formats(tmp_path) -> None:
+    from implicit3d.sensing.io import read_intrinsics
+
+    want = Intrinsics(fx=600.0, fy=601.0, cx=320.0, cy=240.0, width=640, height=480)
+    k = [[600.0, 0, 320.0], [0, 601.0, 240.0], [0, 0, 1]]
+    (tmp_path / "o3d.json").write_text(json.dumps({"width": 640, "height": 480,
+                                                   "intrinsic_matrix": list(np.array(k).T.reshape(-1))}))
+    (tmp_path / "ros.yaml").write_text("width: 640\nheight: 480\nk: " + json.dumps(list(np.reshape(k, -1))) + "\n")
+    (tmp_path / "bop.json").write_text(json.dumps({"0": {"cam_K": list(np.reshape(k, -1)), "depth_scale": 0.1}}))
+    np.savetxt(tmp_path / "K.txt", k)
+    np.save(tmp_path / "K.npy", np.array(k))
+    for name in ("o3d.json", "ros.yaml", "bop.json", "K.txt", "K.npy"):
+        assert read_intrinsics(tmp_path / name, size=(480, 640)) == want, name

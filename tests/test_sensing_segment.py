@@ -1,0 +1,78 @@
+"""Support plane, table region and object segmentation of depth frames (sensing/segment.py), on simulated tabletop
+frames rendered with the project's own rasterizer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from implicit3d import shapes
+from implicit3d.evaluation.tabletop import make_tabletop_scene
+from implicit3d.scene import points_map_of
+from implicit3d.sensing.camera import Intrinsics
+from implicit3d.sensing.segment import (
+    NoPlaneError,
+    find_planes,
+    find_support_plane,
+    fit_plane,
+    segment_objects,
+    table_region,
+)
+
+SMALL = Intrinsics(fx=262.5, fy=262.5, cx=159.5, cy=119.5, width=320, height=240)
+
+
+@pytest.fixture(scope="module")
+def frame():
+    objects = [(c, shapes.generate(c, s).mesh) for c, s in (("bottle", 5), ("box", 7), ("can", 3))]
+    return make_tabletop_scene(objects, np.random.default_rng(3), intrinsics=SMALL, distance=(0.6, 0.8))
+
+
+def test_fit_plane_recovers_a_noisy_plane_among_outliers() -> None:
+    rng = np.random.default_rng(0)
+    n_true = np.array([0.2, -0.9, -0.3])
+    n_true /= np.linalg.norm(n_true)
+    uv = rng.uniform(-0.5, 0.5, (4000, 2))
+    basis = np.linalg.svd(n_true[None])[2][1:]
+    on = uv @ basis + 0.8 * n_true * -1 + rng.normal(0, 0.002, (4000, 1)) * n_true
+    outliers = rng.uniform(-1, 1, (2000, 3))
+    plane = fit_plane(np.vstack([on, outliers]), rng)
+    assert abs(plane.normal @ n_true) > 0.999 and plane.d > 0  # oriented towards the camera at the origin
+    assert plane.d == pytest.approx(0.8, abs=0.003) and plane.inliers >= 3900
+
+
+def test_support_plane_and_objects_of_a_simulated_frame(frame) -> None:
+    pm, valid = points_map_of(frame.depth, frame.intrinsics)
+    pts = pm[valid]
+    rng = np.random.default_rng(0)
+    planes = find_planes(pts, rng)
+    plane = find_support_plane(pts, rng, planes=planes)
+    assert plane.normal @ frame.plane_normal > 0.999 and plane.d == pytest.approx(frame.plane_d, abs=0.005)
+    region = table_region(plane, pts[np.abs(plane.height(pts)) < 0.01])
+    seg = segment_objects(pm, valid, region, structures=[p for p in planes if p is not plane], min_points=40,
+                          focal=SMALL.fx)
+    visible = [k for k in (1, 2, 3) if (frame.labels == k).sum() >= 40]
+    # at most one extra piece (here: a can seen on both sides of an object in front of it, 3 cm apart)
+    assert len(visible) <= len(seg.objects) <= len(visible) + 1
+    owners_of = []
+    for obj in seg.objects:  # every object is mostly one true object, and above the table
+        owners = frame.labels[obj.pixels[:, 0], obj.pixels[:, 1]]
+        assert np.bincount(owners).max() >= 0.9 * len(owners)
+        assert (plane.height(obj.points) > 0).all()
+        owners_of.append(int(np.bincount(owners).argmax()))
+    assert set(owners_of) == set(visible)  # every visible object is found
+    # with labels: exactly the labelled objects
+    labelled = segment_objects(pm, valid, region, labels=frame.labels, min_points=40)
+    assert len(labelled.objects) == len(visible)
+
+
+def test_no_plane_is_an_error_and_up_picks_the_plane() -> None:
+    rng = np.random.default_rng(0)
+    blob = rng.normal(0, 0.2, (3000, 3)) + [0, 0, 1.0]  # no plane holds 5 % of these
+    with pytest.raises(NoPlaneError):
+        find_support_plane(blob, rng)
+    floor = np.c_[rng.uniform(-1, 1, 3000), np.full(3000, 0.5), rng.uniform(0.5, 2.5, 3000)]  # y = 0.5: below
+    wall = np.c_[rng.uniform(-1, 1, 4000), rng.uniform(-0.5, 0.5, 4000), np.full(4000, 2.5)]  # facing the camera
+    both = np.vstack([floor, wall])
+    assert find_support_plane(both, rng).normal[1] < -0.99  # the floor, though the wall holds more points
+    assert find_support_plane(both, rng, up=[0, 0, -1]).normal[2] < -0.99
