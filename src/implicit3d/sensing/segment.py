@@ -318,6 +318,8 @@ def _merge_fragments(fine: np.ndarray, coarse: np.ndarray, max_fragment: int) ->
     """Crease-split pieces smaller than ``max_fragment`` pixels (a can's recessed lid, a handle) joined to the largest
     piece of the same proximity component (``coarse``: components without the crease rule)."""
     inside = fine >= 0
+    if not inside.any():
+        return fine
     f, c = fine[inside], coarse[inside]
     sizes = np.bincount(f)
     order = np.lexsort((-sizes[f], c))  # per coarse component, pixels of its largest fine piece first
