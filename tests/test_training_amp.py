@@ -8,17 +8,13 @@ import torch
 
 from completion_fixtures import TINY_MODEL
 from implicit3d.errors import UserError
-from implicit3d.models import get_config
+from implicit3d.models import create_model, list_models
 from implicit3d.training import TrainConfig, Trainer
 from implicit3d.training import trainer as trainer_mod
 from implicit3d.training.synthetic import SphereDataset, TinyPointNetOccupancy
 
 CPU = torch.device("cpu")
 needs_bf16 = pytest.mark.skipif(trainer_mod.cpu_bf16_capability() is None, reason="this CPU has no native bf16")
-
-
-def _config(name: str, **overrides) -> dict:
-    return get_config(name, **overrides).to_dict()
 
 
 def _train(amp: str, steps: int = 30) -> tuple[list[float], Trainer]:
@@ -54,35 +50,39 @@ def test_fp16_on_cpu_is_refused() -> None:
     with pytest.raises(UserError, match="fp16 needs a CUDA GPU"):
         Trainer(TinyPointNetOccupancy(), TrainConfig(amp="fp16"), SphereDataset(4), None, None, progress=False)
     with pytest.raises(UserError, match="fp16"):
-        trainer_mod.resolve_amp("fp16", CPU, None)
+        trainer_mod.resolve_amp("fp16", CPU, 10**6)
+
+
+def _n_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _tiny_grid() -> torch.nn.Module:
+    return create_model(TINY_MODEL["name"], **{k: v for k, v in TINY_MODEL.items() if k != "name"})
 
 
 def test_auto_rule_on_cpu(monkeypatch) -> None:
-    grid, grid_small, tiny = _config("conv_onet_grid"), _config("conv_onet_grid_small"), dict(TINY_MODEL)
-    others = [_config(n) for n in ("occnet", "occnet_small", "conv_onet_planes", "conv_onet_planes_small",
-                                    "ifnet", "ifnet_small")]
+    registered = {name: _n_params(create_model(name)) for name in list_models()}
     monkeypatch.setattr(trainer_mod, "cpu_bf16_capability", lambda: "avx512_bf16")
-    assert trainer_mod.resolve_amp("auto", CPU, grid) == torch.bfloat16
-    assert trainer_mod.resolve_amp("auto", CPU, grid_small) == torch.bfloat16
-    assert trainer_mod.resolve_amp("auto", CPU, tiny) is None  # an 8^3 grid: bf16 does not pay (golden losses)
-    assert trainer_mod.resolve_amp("auto", CPU, _config("conv_onet_grid", grid_resolution=8)) is None
-    for cfg in [*others, None]:
-        assert trainer_mod.resolve_amp("auto", CPU, cfg) is None, cfg
-    assert trainer_mod.resolve_amp("none", CPU, grid) is None
+    for name, n in registered.items():  # bf16 speeds up every registered model, small and full
+        assert trainer_mod.resolve_amp("auto", CPU, n) == torch.bfloat16, name
+    tiny = _n_params(_tiny_grid())  # the golden test's 8^3 ConvONet: bf16 does not pay, its losses stay fp32
+    assert tiny < trainer_mod.CPU_BF16_MIN_PARAMS
+    assert trainer_mod.resolve_amp("auto", CPU, tiny) is None
+    assert trainer_mod.resolve_amp("auto", CPU, _n_params(TinyPointNetOccupancy(hidden=16, latent=16))) is None
+    assert trainer_mod.resolve_amp("none", CPU, registered["occnet"]) is None
     assert trainer_mod.resolve_amp("bf16", CPU, tiny) == torch.bfloat16  # forced
     monkeypatch.setattr(trainer_mod, "cpu_bf16_capability", lambda: None)  # bf16 would be emulated: slower
-    assert trainer_mod.resolve_amp("auto", CPU, grid) is None
-    assert trainer_mod.resolve_amp("bf16", CPU, grid) == torch.bfloat16
+    for name, n in registered.items():
+        assert trainer_mod.resolve_amp("auto", CPU, n) is None, name
+    assert trainer_mod.resolve_amp("bf16", CPU, registered["occnet"]) == torch.bfloat16
 
 
-def test_trainer_takes_the_auto_rule_from_the_model_config(monkeypatch) -> None:
-    from implicit3d.models import create_model
-
+def test_trainer_applies_the_auto_rule(monkeypatch) -> None:
     monkeypatch.setattr(trainer_mod, "cpu_bf16_capability", lambda: "amx_bf16")
     small = create_model("conv_onet_grid_small")
     assert Trainer(small, TrainConfig(), SphereDataset(4), None, None, progress=False).amp_dtype == torch.bfloat16
-    tiny = create_model(TINY_MODEL["name"], **{k: v for k, v in TINY_MODEL.items() if k != "name"})
-    assert Trainer(tiny, TrainConfig(), SphereDataset(4), None, None, progress=False).amp_dtype is None
+    assert Trainer(_tiny_grid(), TrainConfig(), SphereDataset(4), None, None, progress=False).amp_dtype is None
     assert Trainer(small, TrainConfig(amp="none"), SphereDataset(4), None, None, progress=False).amp_dtype is None
 
 

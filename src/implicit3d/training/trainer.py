@@ -99,30 +99,19 @@ def cpu_bf16_capability() -> str | None:
     return None
 
 
-#: ``amp: auto`` on a CPU: the model families, and their smallest size, for which bf16 autocast measurably speeds
-#: up a training step (benchmarks/bench_training.py). Elsewhere the bf16 casts cost as much as they save.
-CPU_BF16_AUTO: dict[str, tuple[str, int]] = {"conv_onet_grid": ("grid_resolution", 16)}
+#: ``amp: auto`` on a CPU with native bf16 uses bf16 autocast for models of at least this many parameters. Measured
+#: (README, Performance; benchmarks/bench_training.py): bf16 speeds up a training step of every registered model,
+#: small and full (1.1x to 2x; the smallest, ``conv_onet_planes_small``, has 165k parameters) but not the tiny test
+#: models (a 20k-parameter ConvONet on an 8^3 grid: 0.9x), whose channels are too narrow for the bf16 kernels to pay.
+CPU_BF16_MIN_PARAMS = 100_000
 
 
-def cpu_bf16_helps(model_config: dict[str, Any] | None) -> bool:
-    """Whether ``amp: auto`` picks bf16 autocast on a CPU with native bf16 for the model of ``model_config``: its
-    family (``name`` without ``_small``) is in :data:`CPU_BF16_AUTO` and its size key is at least the minimum."""
-    if not model_config:
-        return False
-    family = str(model_config.get("name", "")).removesuffix("_small")
-    if family not in CPU_BF16_AUTO:
-        return False
-    key, minimum = CPU_BF16_AUTO[family]
-    value = model_config.get(key)
-    return isinstance(value, (int, float)) and value >= minimum
-
-
-def resolve_amp(amp: str, device: torch.device, model_config: dict[str, Any] | None = None) -> torch.dtype | None:
-    """The autocast dtype of ``train.amp`` on ``device`` (``None``: plain fp32).
+def resolve_amp(amp: str, device: torch.device, n_params: int = 0) -> torch.dtype | None:
+    """The autocast dtype of ``train.amp`` on ``device`` for a model of ``n_params`` parameters (``None``: fp32).
 
     CUDA: ``auto`` = bf16 where supported, else fp16. CPU: ``bf16`` forces bf16 autocast; ``auto`` uses it only on
-    a CPU with native bf16 (:func:`cpu_bf16_capability`) and for models where it helps (:func:`cpu_bf16_helps`);
-    ``fp16`` is refused (:class:`UserError`). ``none``: fp32 everywhere."""
+    a CPU with native bf16 (:func:`cpu_bf16_capability`) and for models of at least :data:`CPU_BF16_MIN_PARAMS`
+    parameters; ``fp16`` is refused (:class:`UserError`). ``none``: fp32 everywhere."""
     if amp == "none":
         return None
     if device.type == "cuda":
@@ -135,7 +124,7 @@ def resolve_amp(amp: str, device: torch.device, model_config: dict[str, Any] | N
         raise UserError("train.amp: fp16 needs a CUDA GPU; on a CPU use bf16, auto or none")
     if amp == "bf16":
         return torch.bfloat16
-    if amp == "auto" and cpu_bf16_capability() is not None and cpu_bf16_helps(model_config):
+    if amp == "auto" and n_params >= CPU_BF16_MIN_PARAMS and cpu_bf16_capability() is not None:
         return torch.bfloat16
     return None
 
@@ -228,7 +217,8 @@ class Trainer:
         groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
         self.optimizer = torch.optim.AdamW(groups, lr=config.lr, betas=tuple(config.betas))
 
-        self.amp_dtype = resolve_amp(config.amp, self.device, self.model_config)
+        n_params = sum(p.numel() for p in self.model.parameters())
+        self.amp_dtype = resolve_amp(config.amp, self.device, n_params)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
 
         self.sampler = EpochBatchSampler(
