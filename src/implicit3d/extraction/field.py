@@ -20,7 +20,7 @@ Field = Callable[[np.ndarray], np.ndarray]
 
 OUTPUTS = ("occupancy", "logits", "sdf")
 
-#: :class:`ModelField`'s ``bf16`` when not given (measured in benchmarks/bench_training.py and README, Performance).
+#: :class:`ModelField`'s ``bf16`` when not given (fp32: see :class:`ModelField`; README, Performance).
 DEFAULT_BF16 = False
 
 
@@ -77,8 +77,10 @@ class ModelField:
     ``batch_size`` under ``torch.inference_mode()`` so memory stays bounded whatever ``M`` is.
 
     ``bf16``: encode and decode under ``torch.autocast(dtype=torch.bfloat16)`` on the field's device (values are
-    returned as float64 all the same); ``None`` = :data:`DEFAULT_BF16`. Off by default: on the 2-core AVX-512 BF16
-    CPU we measured, it changed the bundled model's completions more than it sped them up (README, Performance).
+    returned as float64 all the same); ``None`` = :data:`DEFAULT_BF16`. Off by default although it measured faster on
+    a CPU with native bf16 (README, Performance: 1.4x for the bundled model's completions, meshes overlapping fp32's
+    with IoU 0.996): with it, completions would depend on the CPU's instruction set. Without native bf16 (AMX or
+    AVX-512 BF16) it is emulated and slower.
     """
 
     def __init__(
