@@ -46,6 +46,32 @@ def test_bf16_autocast_training_on_cpu_learns_and_repeats() -> None:
     assert sum(fp32[-4:]) / 4 == pytest.approx(last, rel=0.2)  # learns about as well as fp32
 
 
+@needs_bf16
+def test_bf16_resume_after_crash_is_bit_identical(tmp_path) -> None:
+    def model() -> TinyPointNetOccupancy:
+        torch.manual_seed(0)
+        return TinyPointNetOccupancy(hidden=16, latent=16)
+
+    cfg = TrainConfig(batch_size=4, lr=3e-3, max_steps=9, warmup_steps=2, val_every=0, ckpt_every=4, seed=3,
+                      amp="bf16")
+    data = SphereDataset(14, n_inputs=32, n_points=64, seed=0)
+    reference = model()
+    Trainer(reference, cfg, data, None, tmp_path / "ref", progress=False).fit()
+
+    def crash(t: Trainer) -> None:
+        if t.step == 6:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(model(), cfg, data, None, tmp_path / "run", progress=False, callbacks=[crash]).fit()
+    resumed = TinyPointNetOccupancy(hidden=16, latent=16)
+    trainer = Trainer(resumed, cfg, data, None, tmp_path / "run", resume=True, progress=False)
+    trainer.fit()
+    assert trainer.amp_dtype == torch.bfloat16 and trainer.step == 9
+    ref, got = reference.state_dict(), resumed.state_dict()
+    assert all(torch.equal(ref[k], got[k]) for k in ref)
+
+
 def test_fp16_on_cpu_is_refused() -> None:
     with pytest.raises(UserError, match="fp16 needs a CUDA GPU"):
         Trainer(TinyPointNetOccupancy(), TrainConfig(amp="fp16"), SphereDataset(4), None, None, progress=False)
