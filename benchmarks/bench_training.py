@@ -35,6 +35,7 @@ import statistics
 import sys
 import time
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -160,12 +161,12 @@ def compare_bf16(model: nn.Module, batch: dict, repeats: int, n_query: int) -> d
     query = torch.rand(n_query, 3, generator=torch.Generator().manual_seed(0)).numpy() - 0.5
     infer_model = copy.deepcopy(model)
 
-    def infer(bf16: bool) -> torch.Tensor:
+    def infer(bf16: bool) -> np.ndarray:
         return ModelField(infer_model, cloud, output="logits", bf16=bf16)(query)
 
     clock = time.process_time if torch.get_num_threads() == 1 else time.perf_counter
     times: dict[str, list[float]] = {k: [] for k in ("train_fp32", "train_bf16", "infer_fp32", "infer_bf16")}
-    values = {}
+    values: dict[str, np.ndarray] = {}
     for rep in range(repeats + 1):  # the first round warms up (oneDNN kernels, allocator) and is not timed
         for amp, tag in (("none", "fp32"), ("bf16", "bf16")):
             t0 = clock()
