@@ -77,10 +77,10 @@ class ModelField:
     ``batch_size`` under ``torch.inference_mode()`` so memory stays bounded whatever ``M`` is.
 
     ``bf16``: encode and decode under ``torch.autocast(dtype=torch.bfloat16)`` on the field's device (values are
-    returned as float64 all the same); ``None`` = :data:`DEFAULT_BF16`. Off by default although it measured faster on
-    a CPU with native bf16 (README, Performance: 1.4x for the bundled model's completions, meshes overlapping fp32's
-    with IoU 0.996): with it, completions would depend on the CPU's instruction set. Without native bf16 (AMX or
-    AVX-512 BF16) it is emulated and slower.
+    returned as float64 all the same); ``None`` = :data:`DEFAULT_BF16`. Off by default although it measured faster
+    on a CPU with native bf16 (README, Performance: the bundled model's completions 1.2x-1.4x faster, meshes
+    overlapping fp32's with IoU 0.996): with it, completions would depend on the CPU's instruction set. Without
+    native bf16 (AMX or AVX-512 BF16) it is emulated and slower.
     """
 
     def __init__(
