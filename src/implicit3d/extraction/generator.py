@@ -73,6 +73,8 @@ class MeshGenerator:
     over ``bounds`` (normalized frame, default ``[-0.55, 0.55]^3``). ``initial_resolution``/``dilation``: MISE
     settings (see :mod:`implicit3d.extraction.mise`). ``simplify``: target face count, or ``None`` to keep the
     marching-cubes mesh (see :mod:`implicit3d.extraction.simplify`). ``batch_size``: points per field call.
+    ``bf16``: evaluate models under bf16 autocast (see :class:`~implicit3d.extraction.field.ModelField`; ``None``:
+    its default).
 
     The returned meshes carry ``mesh.metadata["extraction"]``: method, resolution, level, points evaluated,
     seconds per stage.
@@ -92,6 +94,7 @@ class MeshGenerator:
         simplify: int | None = None,
         dilation: int = 1,
         progress: bool = False,
+        bf16: bool | None = None,
     ) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -113,6 +116,7 @@ class MeshGenerator:
         self.simplify = simplify
         self.dilation = dilation
         self.progress = progress
+        self.bf16 = bf16
 
     # ------------------------------------------------------------------ extraction in the normalized frame
     def _extract(self, field: Field, level: float, inside: str) -> Extraction:
@@ -166,7 +170,8 @@ class MeshGenerator:
     def model_field(self, model: Any, inputs: Any) -> ModelField:
         """The :class:`ModelField` this generator evaluates: logits for occupancy models, raw values for SDF."""
         output = "logits" if self.kind == "occupancy" else "sdf"
-        return ModelField(model, inputs, output=output, batch_size=self.batch_size, device=self.device)
+        return ModelField(model, inputs, output=output, batch_size=self.batch_size, device=self.device,
+                          bf16=self.bf16)
 
     def generate(
         self,

@@ -52,7 +52,9 @@ class TrainConfig:
     step_size: int = 10_000  #: step schedule: decay period in steps
     gamma: float = 0.1  #: step schedule: decay factor
     grad_clip: float = 1.0  #: max global gradient L2 norm; 0 disables clipping
-    amp: str = "auto"  #: CUDA mixed precision: auto (bf16 if supported, else fp16) | none | bf16 | fp16
+    #: mixed precision: auto (CUDA: bf16 if supported, else fp16; CPU: bf16 on a CPU with native bf16 for models
+    #: of >= 100k parameters, else fp32) | none | bf16 | fp16 (CUDA only)
+    amp: str = "auto"
     task: str = "auto"  #: occupancy | sdf | auto (read from the model config, default occupancy)
     sdf_clamp: float = 0.1  #: SDF loss: clamp distance delta (normalized units)
     iou_threshold: float = 0.5  #: occupancy probability threshold for IoU
