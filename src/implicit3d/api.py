@@ -30,7 +30,7 @@ from implicit3d.extraction.dense import DEFAULT_BOUNDS
 from implicit3d.geometry.distance import signed_distance
 from implicit3d.geometry.inside import inside
 
-__all__ = ["complete", "extract_mesh", "inside", "load_model", "signed_distance"]
+__all__ = ["complete", "complete_scene", "extract_mesh", "inside", "load_model", "signed_distance"]
 
 
 def load_model(
@@ -86,6 +86,41 @@ def complete(
     )
     result.mesh.metadata["completion"] = result.info
     return result.mesh
+
+
+def complete_scene(
+    depth: Any,
+    intrinsics: Any,
+    model: torch.nn.Module | None = None,
+    *,
+    config: dict[str, Any] | None = None,
+    labels: Any | None = None,
+    up: Any | None = None,
+    no_plane: bool = False,
+    resolution: int = 64,
+    device: str | None = None,
+) -> Any:
+    """Every object on the support plane of one depth frame, completed, in the camera frame.
+
+    ``depth``: ``(H, W)`` metres (0 = no data); ``intrinsics``: an :class:`implicit3d.sensing.camera.Intrinsics` or
+    a file in any format :func:`implicit3d.sensing.io.read_intrinsics` reads; ``model``: default the bundled tabletop
+    model (with its metadata as ``config``); ``labels``: an optional ``(H, W)`` instance label image (0 =
+    background). Returns a :class:`implicit3d.scene.SceneResult` (``.plane``, ``.objects[k].mesh`` with a per-vertex
+    ``uncertainty`` attribute, ``.skipped``); :func:`implicit3d.scene.write_scene` writes it.
+    """
+    from implicit3d.scene import SceneSettings, load_scene_model
+    from implicit3d.scene import complete_scene as _complete_scene
+    from implicit3d.sensing.camera import Intrinsics
+    from implicit3d.sensing.io import read_intrinsics
+
+    depth = np.asarray(depth, dtype=np.float64)
+    if not isinstance(intrinsics, Intrinsics):
+        intrinsics = read_intrinsics(intrinsics, size=depth.shape)
+    name = None
+    if model is None:
+        model, config, name = load_scene_model(None, device or "cpu")
+    return _complete_scene(depth, intrinsics, model=model, meta=config, model_name=name, labels=labels, up=up,
+                           no_plane=no_plane, settings=SceneSettings(resolution=resolution), device=device)
 
 
 def extract_mesh(
