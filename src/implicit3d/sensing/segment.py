@@ -434,8 +434,8 @@ def segment_objects(
     ``labels`` they are grouped into connected components (neighbours closer than ``edge_tolerance`` metres plus
     ``edge_pixels`` pixel footprints ``depth / focal``, and not across a concave crease; small crease-split or
     occlusion-split pieces rejoin their neighbour); with ``labels (H, W) int`` (an instance segmentation, 0 =
-    background) each label is an object. Clusters with fewer than ``min_points`` points, larger than ``max_size`` metres, or
-    flat (thinner than 5 mm and lower than 2 cm: table texture, paper), not resting on the support (lowest point more
+    background) each label is an object. Clusters with fewer than ``min_points`` points, larger than ``max_size``
+    metres, or flat (thinner than 5 mm and lower than 2 cm: table texture, paper), not resting on the support (lowest point more
     than ``rest_gap`` metres above it: a shelf, the back of a chair, flying pixels) or one plane larger than 40 cm (a
     wall) are skipped with the reason; each object first loses its statistical outliers (:func:`remove_outliers`).
     """
