@@ -426,8 +426,8 @@ def segment_objects(
     fragment_gap: float = 0.015,
     rest_gap: float = 0.05,
 ) -> Segmentation:
-    """The objects standing on ``region`` in an organized cloud ``points_map (H, W, 3)`` (camera frame) with
-    ``valid (H, W) bool`` pixels.
+    """The objects standing on ``region`` in an organized cloud ``points_map (H, W, 3)`` (camera frame) with ``valid
+    (H, W) bool`` pixels.
 
     Candidate pixels lie ``min_height``–``max_height`` metres above the plane, over the table region, and off the
     other ``structures`` (planes larger than any object: walls, tote sides) by ``plane_threshold``. Without
@@ -435,9 +435,10 @@ def segment_objects(
     ``edge_pixels`` pixel footprints ``depth / focal``, and not across a concave crease; small crease-split or
     occlusion-split pieces rejoin their neighbour); with ``labels (H, W) int`` (an instance segmentation, 0 =
     background) each label is an object. Clusters with fewer than ``min_points`` points, larger than ``max_size``
-    metres, or flat (thinner than 5 mm and lower than 2 cm: table texture, paper), not resting on the support (lowest point more
-    than ``rest_gap`` metres above it: a shelf, the back of a chair, flying pixels) or one plane larger than 40 cm (a
-    wall) are skipped with the reason; each object first loses its statistical outliers (:func:`remove_outliers`).
+    metres, or flat (thinner than 5 mm and lower than 2 cm: table texture, paper), not resting on the support
+    (lowest point more than ``rest_gap`` metres above it: a shelf, the back of a chair, flying pixels) or one plane
+    larger than 40 cm (a wall) are skipped with the reason; each object first loses its statistical outliers
+    (:func:`remove_outliers`).
     """
     if region is not None:
         h_above = region.plane.height(points_map.reshape(-1, 3)).reshape(valid.shape)
