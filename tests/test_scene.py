@@ -15,6 +15,7 @@ from implicit3d.evaluation.tabletop import make_tabletop_scene, score_scene
 from implicit3d.scene import SceneSettings, complete_scene, load_scene_model
 from implicit3d.sensing.camera import Intrinsics
 from implicit3d.sensing.io import write_depth_png, write_intrinsics_json
+from implicit3d.sensing.segment import SegmentSettings
 
 SMALL = Intrinsics(fx=262.5, fy=262.5, cx=159.5, cy=119.5, width=320, height=240)
 
@@ -29,7 +30,7 @@ def frame():
 def result(frame):
     model, meta, name = load_scene_model(None)
     return complete_scene(frame.depth, frame.intrinsics, model=model, meta=meta, model_name=name,
-                          settings=SceneSettings(resolution=32, min_points=40))
+                          settings=SceneSettings(resolution=32, segment=SegmentSettings(min_points=40)))
 
 
 def test_objects_are_found_completed_above_the_table_and_closed_on_it(frame, result) -> None:

@@ -12,6 +12,7 @@ from implicit3d.scene import points_map_of
 from implicit3d.sensing.camera import Intrinsics
 from implicit3d.sensing.segment import (
     NoPlaneError,
+    SegmentSettings,
     find_planes,
     find_support_plane,
     fit_plane,
@@ -49,8 +50,9 @@ def test_support_plane_and_objects_of_a_simulated_frame(frame) -> None:
     plane = find_support_plane(pts, rng, planes=planes)
     assert plane.normal @ frame.plane_normal > 0.999 and plane.d == pytest.approx(frame.plane_d, abs=0.005)
     region = table_region(plane, pts[np.abs(plane.height(pts)) < 0.01])
-    seg = segment_objects(pm, valid, region, structures=[p for p in planes if p is not plane], min_points=40,
-                          focal=SMALL.fx)
+    small = SegmentSettings(min_points=40)
+    seg = segment_objects(pm, valid, region, structures=[p for p in planes if p is not plane], focal=SMALL.fx,
+                          settings=small)
     visible = [k for k in (1, 2, 3) if (frame.labels == k).sum() >= 40]
     # at most one extra piece (here: a can seen on both sides of an object in front of it, 3 cm apart)
     assert len(visible) <= len(seg.objects) <= len(visible) + 1
@@ -62,7 +64,7 @@ def test_support_plane_and_objects_of_a_simulated_frame(frame) -> None:
         owners_of.append(int(np.bincount(owners).argmax()))
     assert set(owners_of) == set(visible)  # every visible object is found
     # with labels: exactly the labelled objects
-    labelled = segment_objects(pm, valid, region, labels=frame.labels, min_points=40)
+    labelled = segment_objects(pm, valid, region, labels=frame.labels, settings=small)
     assert len(labelled.objects) == len(visible)
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ import trimesh
 from implicit3d.errors import UserError
 from implicit3d.geometry.frames import ModelFrame, subsample_indices
 from implicit3d.sensing.camera import Intrinsics
-from implicit3d.sensing.segment import Plane, Segmentation
+from implicit3d.sensing.segment import Plane, Segmentation, SegmentSettings
 
 TABLETOP_WEIGHTS = "tabletop"  #: the bundled model for objects on a support plane (weights/tabletop.*)
 MIRROR = np.diag([-1.0, 1.0, 1.0])  #: mirror image across the model frame's y-z plane (keeps up and the sensor)
@@ -47,11 +47,8 @@ MIRROR = np.diag([-1.0, 1.0, 1.0])  #: mirror image across the model frame's y-z
 class SceneSettings:
     """Knobs of :func:`complete_scene` (defaults for a 640x480 frame of objects 3–60 cm tall at 0.3–2 m)."""
 
-    plane_threshold: float = 0.01  #: metres from the plane that count as the plane (RANSAC inlier distance)
-    min_height: float = 0.008  #: object points lie at least this high above the plane (metres)
-    max_height: float = 0.6  #: ... and at most this high
-    min_points: int = 150  #: smaller clusters are skipped (scaled with the image area relative to 640x480)
-    max_size: float = 0.8  #: larger clusters are skipped (metres)
+    segment: SegmentSettings = field(default_factory=SegmentSettings)  #: plane and segmentation (min_points scaled
+    #: with the image area relative to 640x480)
     rest_gap: float = 0.03  #: an object whose lowest point is this close to the plane rests on it (metres)
     resolution: int = 64  #: extraction grid cells per axis (MISE)
     copies: int = 2  #: copies of each input completed (turned, or mirrored): their spread is the uncertainty
@@ -206,7 +203,7 @@ def complete_object(
     if plane is not None:
         lowest = float(np.quantile(plane.height(points), 0.01))
         rests = lowest < settings.rest_gap
-        floor = max(lowest, settings.min_height) if rests else None
+        floor = max(lowest, settings.segment.min_height) if rests else None
     table = _TableField(mean, ref, plane, floor)
     gen = MeshGenerator(kind="occupancy", resolution=settings.resolution, device=device)
     mesh = gen.extract(table, loc=ref.loc, scale=ref.scale, pose=ref.pose)
@@ -276,23 +273,22 @@ def complete_scene(
     t0 = time.perf_counter()
     plane, region, outline, structures = None, None, None, []
     if not no_plane:
-        planes = find_planes(pts, rng, settings.plane_threshold)
+        threshold = settings.segment.plane_threshold
+        planes = find_planes(pts, rng, threshold)
         try:
-            plane = find_support_plane(pts, rng, settings.plane_threshold, up=up, planes=planes)
+            plane = find_support_plane(pts, rng, threshold, up=up, planes=planes)
         except NoPlaneError as exc:
             raise UserError(f"{source}: {exc}; pass --no-plane to complete every cluster of the frame") from None
         structures = [p for p in planes if p is not plane]
-        inliers = pts[np.abs(plane.height(pts)) < settings.plane_threshold]
+        inliers = pts[np.abs(plane.height(pts)) < threshold]
         region = table_region(plane, inliers)
         outline = region.outline(inliers)
     seconds = {"plane": time.perf_counter() - t0}
     t0 = time.perf_counter()
-    scale = depth.size / (640 * 480)
+    min_points = max(20, int(settings.segment.min_points * depth.size / (640 * 480)))
     seg: Segmentation = segment_objects(
         pm, valid, region, labels=None if labels is None else np.asarray(labels), structures=structures,
-        plane_threshold=settings.plane_threshold, min_height=settings.min_height, max_height=settings.max_height,
-        focal=0.5 * (intrinsics.fx + intrinsics.fy),
-        min_points=max(20, int(settings.min_points * scale)), max_size=settings.max_size,
+        focal=0.5 * (intrinsics.fx + intrinsics.fy), settings=replace(settings.segment, min_points=min_points),
     )
     seconds["segmentation"] = time.perf_counter() - t0
     if not seg.objects:

@@ -34,11 +34,11 @@ depth images, none for clouds). See docs/complete.md for the pose, scale and cen
 
 
 HELP = "complete a whole object mesh from a partial point cloud or depth image"
-DESCRIPTION = (
-    "Complete the full shape of an object seen from one side: the observed points are normalized like the "
-    "training data, a trained implicit model predicts the occupancy of the whole object and the surface is "
-    "extracted with multiresolution iso-surface extraction (MISE), then mapped back to the input's frame."
-)
+DESCRIPTION = """\
+Complete the full shape of an object seen from one side: the observed points are normalized like the training
+data, a trained implicit model predicts the occupancy of the whole object and the surface is extracted with
+multiresolution iso-surface extraction (MISE), then mapped back to the input's frame.
+"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

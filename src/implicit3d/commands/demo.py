@@ -19,12 +19,12 @@ from pathlib import Path
 
 
 HELP = "write an offline HTML page explaining implicit functions with freshly generated shapes"
-DESCRIPTION = (
-    "Generate catalogue shapes and write a self-contained HTML page (no network needed) that explains implicit "
-    "3D functions: explicit vs implicit surfaces, inside/outside tests, signed distances, the common 3D "
-    "representations, simulated noisy depth views, and - when a trained model is available - shape completion "
-    "with IoU / Chamfer-L1 / F-score."
-)
+DESCRIPTION = """\
+Generate catalogue shapes and write a self-contained HTML page (no network needed) that explains implicit 3D
+functions: explicit vs implicit surfaces, inside/outside tests, signed distances, the common 3D
+representations, simulated noisy depth views, and - when a trained model is available - shape completion with
+IoU / Chamfer-L1 / F-score.
+"""
 EPILOG = """\
 examples:
   implicit3d demo                     # completes views with the bundled model

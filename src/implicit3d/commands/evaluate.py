@@ -44,10 +44,10 @@ def _thresholds(text: str) -> tuple[float, ...]:
 HELP = (
     "IoU, Chamfer, normal consistency and F-score of a model and classical baselines on a dataset split"
 )
-DESCRIPTION = (
-    "Evaluate a trained model on a prepared dataset split: per-shape metrics (CSV) and a summary table per "
-    "category with classical baselines (convex hull, alpha shape) in the same table."
-)
+DESCRIPTION = """\
+Evaluate a trained model on a prepared dataset split: per-shape metrics (CSV) and a summary table per category
+with classical baselines (convex hull, alpha shape) in the same table.
+"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

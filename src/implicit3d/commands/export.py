@@ -17,10 +17,10 @@ examples:
 """
 
 HELP = "export a checkpoint as standalone weights (NAME.safetensors + NAME.json) for completion"
-DESCRIPTION = (
-    "Write a trained model's weights and the metadata needed to use it (model config, input frame, "
-    "normalization) as NAME.safetensors + NAME.json, without optimizer state."
-)
+DESCRIPTION = """\
+Write a trained model's weights and the metadata needed to use it (model config, input frame, normalization)
+as NAME.safetensors + NAME.json, without optimizer state.
+"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -27,10 +27,10 @@ settings), drawn reproducibly from --seed and the shape's key.
 
 
 HELP = "extract meshes predicted by a trained model for a dataset split"
-DESCRIPTION = (
-    "Generate meshes for the shapes of a prepared dataset split with a trained model (multiresolution "
-    "iso-surface extraction)."
-)
+DESCRIPTION = """\
+Generate meshes for the shapes of a prepared dataset split with a trained model (multiresolution iso-surface
+extraction).
+"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

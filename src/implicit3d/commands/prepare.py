@@ -41,11 +41,11 @@ def _floats(text: str) -> tuple[float, ...]:
 
 
 HELP = "build a dataset (labelled points, surface samples, simulated depth views) from meshes"
-DESCRIPTION = (
-    "Build a dataset for training implicit models: per shape, uniform and near-surface query points with "
-    "occupancy and SDF, surface points with normals, and partial depth views from a simulated sensor. Parallel, "
-    "resumable and deterministic (same seed -> byte-identical files)."
-)
+DESCRIPTION = """\
+Build a dataset for training implicit models: per shape, uniform and near-surface query points with occupancy
+and SDF, surface points with normals, and partial depth views from a simulated sensor. Parallel, resumable and
+deterministic (same seed -> byte-identical files).
+"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

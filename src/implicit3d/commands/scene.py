@@ -9,12 +9,12 @@ from pathlib import Path
 from implicit3d.commands.options import add_model_options
 
 HELP = "find the support plane and every object on it in one depth frame, and complete each object"
-DESCRIPTION = (
-    "From one raw depth image and its intrinsics: fit the supporting plane (RANSAC), segment the objects standing on "
-    "it (or take an instance label image), complete each one with a trained model in a gravity-aligned frame, never "
-    "below the table and closed on it, with a per-vertex uncertainty; write one mesh per object, scene.json, "
-    "scene.glb and optionally an interactive figure. Everything is in the camera frame (OpenCV), metres."
-)
+DESCRIPTION = """\
+From one raw depth image and its intrinsics: fit the supporting plane (RANSAC), segment the objects standing
+on it (or take an instance label image), complete each one with a trained model in a gravity-aligned frame,
+never below the table and closed on it, with a per-vertex uncertainty; write one mesh per object, scene.json,
+scene.glb and optionally an interactive figure. Everything is in the camera frame (OpenCV), metres.
+"""
 EPILOG = """\
 examples:
   implicit3d scene depth.png --intrinsics K.json -o scene/ --html scene/scene.html

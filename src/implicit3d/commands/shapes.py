@@ -24,9 +24,9 @@ The same --seed gives the same shapes as `implicit3d prepare --source catalogue:
 
 
 HELP = "write watertight procedural household shapes (bottles, cans, mugs, ...) as mesh files"
-DESCRIPTION = (
-    "Generate seeded procedural shapes from the built-in catalogue and write them as mesh files."
-)
+DESCRIPTION = """\
+Generate seeded procedural shapes from the built-in catalogue and write them as mesh files.
+"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

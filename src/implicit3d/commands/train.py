@@ -25,11 +25,11 @@ TensorBoard is installed). See docs/training.md.
 
 
 HELP = "train an occupancy / SDF model from a YAML run file (resumable, multi-GPU with torchrun)"
-DESCRIPTION = (
-    "Train an implicit shape model on a prepared dataset. Checkpoints are written atomically (safetensors + "
-    "JSON); --resume continues exactly where the last checkpoint left off. Launch with `torchrun "
-    "--nproc_per_node N -m implicit3d train ...` for DistributedDataParallel on N GPUs or processes."
-)
+DESCRIPTION = """\
+Train an implicit shape model on a prepared dataset. Checkpoints are written atomically (safetensors + JSON);
+--resume continues exactly where the last checkpoint left off. Launch with `torchrun --nproc_per_node N -m
+implicit3d train ...` for DistributedDataParallel on N GPUs or processes.
+"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -38,10 +38,10 @@ Every figure is a self-contained HTML file (plotly.js embedded) that opens offli
 
 
 HELP = "write an interactive HTML figure of a mesh, a dataset entry or a completion"
-DESCRIPTION = (
-    "Make one interactive figure (plotly, self-contained HTML) from a mesh file, an entry of a dataset built by "
-    "`implicit3d prepare`, or a completion result (--input scan + --mesh)."
-)
+DESCRIPTION = """\
+Make one interactive figure (plotly, self-contained HTML) from a mesh file, an entry of a dataset built by
+`implicit3d prepare`, or a completion result (--input scan + --mesh).
+"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -67,20 +67,27 @@ def write_depth_png(path: str | os.PathLike, depth: Any, depth_scale: float = 10
     _atomic_write(Path(path), lambda fh: img.save(fh, format="PNG"), ".png")
 
 
+def _open_image(path: str | os.PathLike, what: str, convert: str | None = None) -> tuple[Path, str, np.ndarray]:
+    """``(path, Pillow mode, pixels)`` of an image file (converted to ``convert`` mode if given);
+    :class:`SensingFileError` naming the file when it is missing or unreadable."""
+    p = _existing(path, what)
+    try:
+        with Image.open(p) as img:
+            img.load()
+            mode = img.mode
+            arr = np.array(img.convert(convert) if convert else img)
+    except Exception as exc:
+        raise SensingFileError(f"{p}: not a readable image ({exc})") from None
+    return p, mode, arr
+
+
 def read_depth_png(path: str | os.PathLike, depth_scale: float = 1000.0) -> np.ndarray:
     """Read a 16-bit single-channel depth PNG -> ``(H, W) float32`` metres (0 where no return).
 
     Raises :class:`SensingFileNotFoundError` when missing and :class:`SensingFileError` when the file is not a
     readable PNG or not a 16-bit single-channel image (e.g. an 8-bit or colour picture).
     """
-    p = _existing(path, "depth image")
-    try:
-        with Image.open(p) as img:
-            img.load()
-            mode = img.mode
-            arr = np.array(img)
-    except Exception as exc:
-        raise SensingFileError(f"{p}: not a readable image ({exc})") from None
+    p, mode, arr = _open_image(path, "depth image")
     if mode not in ("I;16", "I;16B", "I;16L", "I") or arr.ndim != 2:
         raise SensingFileError(f"{p}: expected a 16-bit single-channel depth PNG, got image mode {mode!r}")
     if arr.dtype != np.uint16:
@@ -104,14 +111,7 @@ def read_depth_tiff(path: str | os.PathLike) -> np.ndarray:
     Raises :class:`SensingFileError` naming the file for an unreadable file or another pixel type (16-bit integer
     TIFFs are read as millimetres, like PNGs: use :func:`read_depth_png`).
     """
-    p = _existing(path, "depth image")
-    try:
-        with Image.open(p) as img:
-            img.load()
-            mode = img.mode
-            arr = np.array(img)
-    except Exception as exc:
-        raise SensingFileError(f"{p}: not a readable image ({exc})") from None
+    p, mode, arr = _open_image(path, "depth image")
     if mode != "F" or arr.ndim != 2:
         raise SensingFileError(f"{p}: expected a 32-bit float single-channel depth TIFF in metres, got image mode "
                                f"{mode!r}")
@@ -225,19 +225,15 @@ def read_label_image(path: str | os.PathLike, color: bool = False) -> np.ndarray
     """An image file as an array: ``(H, W) int64`` instance labels (0 = background; ``.png`` of any integer depth or
     ``.npy``), or with ``color`` an ``(H, W, 3) uint8`` RGB picture. Raises :class:`SensingFileError` naming the
     file."""
-    p = _existing(path, "colour image" if color else "label image")
-    if p.suffix.lower() == ".npy" and not color:
+    what = "colour image" if color else "label image"
+    if Path(path).suffix.lower() == ".npy" and not color:
+        p = _existing(path, what)
         try:
             arr = np.load(p, allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise SensingFileError(f"{p}: not a readable .npy array ({exc})") from None
     else:
-        try:
-            with Image.open(p) as img:
-                img.load()
-                arr = np.array(img.convert("RGB") if color else img)
-        except Exception as exc:
-            raise SensingFileError(f"{p}: not a readable image ({exc})") from None
+        p, _, arr = _open_image(path, what, "RGB" if color else None)
     if color:
         return arr.astype(np.uint8)
     if arr.ndim == 3:

@@ -408,6 +408,22 @@ def _planar_share(points: np.ndarray, threshold: float = 0.01) -> float:
     return float(np.mean(np.abs((points - c) @ _plane_normal(points)) < threshold))
 
 
+@dataclass
+class SegmentSettings:
+    """Thresholds of :func:`segment_objects` (metres unless said; defaults for 640x480 frames of objects 3–60 cm tall
+    at 0.3–2 m)."""
+
+    plane_threshold: float = 0.01  #: distance that counts as on a plane (RANSAC inliers, structures)
+    min_height: float = 0.008  #: object points lie at least this high above the support plane ...
+    max_height: float = 0.6  #: ... and at most this high
+    min_points: int = 150  #: smaller clusters are skipped
+    max_size: float = 0.8  #: larger clusters are skipped
+    edge_tolerance: float = 0.004  #: neighbouring pixels join when closer than this ...
+    edge_pixels: float = 4.0  #: ... plus this many pixel footprints (depth / focal)
+    fragment_gap: float = 0.015  #: small pieces this close to a larger one join it
+    rest_gap: float = 0.05  #: clusters whose lowest point is higher above the plane are not resting on it
+
+
 def segment_objects(
     points_map: np.ndarray,
     valid: np.ndarray,
@@ -415,19 +431,12 @@ def segment_objects(
     *,
     labels: np.ndarray | None = None,
     structures: list[Plane] | None = None,
-    plane_threshold: float = 0.01,
-    min_height: float = 0.008,
-    max_height: float = 0.6,
-    min_points: int = 150,
-    max_size: float = 0.8,
     focal: float = 525.0,
-    edge_tolerance: float = 0.004,
-    edge_pixels: float = 4.0,
-    fragment_gap: float = 0.015,
-    rest_gap: float = 0.05,
+    settings: SegmentSettings | None = None,
 ) -> Segmentation:
     """The objects standing on ``region`` in an organized cloud ``points_map (H, W, 3)`` (camera frame) with ``valid
-    (H, W) bool`` pixels.
+    (H, W) bool`` pixels, seen with a ``focal`` length in pixels; thresholds from ``settings``
+    (:class:`SegmentSettings`).
 
     Candidate pixels lie ``min_height``–``max_height`` metres above the plane, over the table region, and off the
     other ``structures`` (planes larger than any object: walls, tote sides) by ``plane_threshold``. Without
@@ -440,21 +449,23 @@ def segment_objects(
     larger than 40 cm (a wall) are skipped with the reason; each object first loses its statistical outliers
     (:func:`remove_outliers`).
     """
+    cfg = settings or SegmentSettings()
+    min_points, max_size = cfg.min_points, cfg.max_size
     if region is not None:
         h_above = region.plane.height(points_map.reshape(-1, 3)).reshape(valid.shape)
-        candidate = valid & (h_above > min_height) & (h_above < max_height)
+        candidate = valid & (h_above > cfg.min_height) & (h_above < cfg.max_height)
         candidate &= region.contains(points_map.reshape(-1, 3)).reshape(valid.shape)
     else:  # no support plane: every valid pixel may belong to an object
         candidate = valid.copy()
     for other in structures or []:  # among the candidates only: the floor along a wall's foot is no part of it
-        candidate &= ~structure_mask(points_map, candidate, other, plane_threshold)
+        candidate &= ~structure_mask(points_map, candidate, other, cfg.plane_threshold)
     if labels is not None:
         comp = np.where(candidate & (labels > 0), labels.astype(np.int64), -1)
     else:
-        tol = edge_tolerance + edge_pixels * points_map[..., 2] / focal
+        tol = cfg.edge_tolerance + cfg.edge_pixels * points_map[..., 2] / focal
         comp = _pixel_components(points_map, candidate, tol, pixel_normals(points_map, valid))
         comp = _merge_fragments(comp, _pixel_components(points_map, candidate, tol), 3 * min_points)
-        comp = _attach_fragments(comp, points_map, 3 * min_points, fragment_gap)
+        comp = _attach_fragments(comp, points_map, 3 * min_points, cfg.fragment_gap)
     ids, counts = np.unique(comp[comp >= 0], return_counts=True)
     result = Segmentation(objects=[], labels=np.zeros(valid.shape, dtype=np.int32))
     for cid, count in zip(ids[np.argsort(-counts)], np.sort(counts)[::-1], strict=True):
@@ -479,7 +490,7 @@ def segment_objects(
             result.skipped.append({"points": int(count), "reason": "flat (lies on the table)"})
             continue
         lowest = float(np.quantile(heights, 0.01))
-        if lowest > max(rest_gap, 0.3 * float(np.ptp(heights))):
+        if lowest > max(cfg.rest_gap, 0.3 * float(np.ptp(heights))):
             result.skipped.append({"points": int(count),
                                    "reason": f"not resting on the support (lowest point {lowest * 100:.0f} cm above)"})
             continue
