@@ -120,3 +120,8 @@ def test_gravity_frame_of_a_dataset_view_is_the_one_built_from_its_depth_image()
         up_in_camera = cam[:3, :3].T @ np.array([0.0, 0.0, 1.0])  # what a support plane's normal gives
         seen = frames.observation_frame(cam_points, pose="gravity", normalize="visible", up=up_in_camera)
         np.testing.assert_allclose(seen.to_model(cam_points), train.to_model(cloud), atol=1e-9)
+
+
+def test_subsampling_a_very_large_cloud_draws_distinct_points() -> None:
+    idx = frames.subsample_indices(np.random.default_rng(0), 20_000_000, 200_000)  # without permuting all 20M
+    assert len(idx) == 200_000 == len(np.unique(idx)) and np.all(np.diff(idx) > 0) and idx.max() < 20_000_000

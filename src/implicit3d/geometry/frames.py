@@ -70,11 +70,14 @@ def probability_to_logit(probability: float) -> float:
 # ------------------------------------------------------------------------------------------------ subsampling
 
 
+LARGE_CLOUD = 1_000_000  #: above this many points, subsampling draws indices instead of permuting them all
+
+
 def subsample_indices(rng: np.random.Generator, n_avail: int, n: int | None, fill: bool = False) -> np.ndarray:
     """Indices ``(K,) int64`` of the points given to a model, the one subsampling rule of the project.
 
     More than ``n`` available: ``n`` distinct indices drawn with ``rng`` (in increasing order for inference; in
-    drawn order with ``fill``). Otherwise all of them, in order — or, with ``fill`` (training batches need exactly
+    drawn order with ``fill``; from more than :data:`LARGE_CLOUD` points without a full permutation). Otherwise all of them, in order — or, with ``fill`` (training batches need exactly
     ``n`` points, drawn afresh every epoch), ``n`` indices drawn with replacement, or a permutation when exactly
     ``n`` are available. ``n = None`` keeps all.
     """
@@ -83,7 +86,13 @@ def subsample_indices(rng: np.random.Generator, n_avail: int, n: int | None, fil
     if n is None or (n_avail == n and not fill):
         return np.arange(n_avail)
     if n_avail >= n:
-        idx = rng.choice(n_avail, int(n), replace=False)
+        if n_avail > LARGE_CLOUD and n <= n_avail // 20:  # a few of very many: draw, drop repeats, top up
+            idx = np.unique(rng.integers(0, n_avail, int(n * 1.1) + 64))
+            while len(idx) < n:
+                idx = np.union1d(idx, rng.integers(0, n_avail, int(n - len(idx)) + 64))
+            idx = rng.permutation(idx)[: int(n)]
+        else:
+            idx = rng.choice(n_avail, int(n), replace=False)
         return idx if fill else np.sort(idx)
     return rng.integers(0, n_avail, int(n)) if fill else np.arange(n_avail)
 
