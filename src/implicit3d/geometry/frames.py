@@ -77,9 +77,10 @@ def subsample_indices(rng: np.random.Generator, n_avail: int, n: int | None, fil
     """Indices ``(K,) int64`` of the points given to a model, the one subsampling rule of the project.
 
     More than ``n`` available: ``n`` distinct indices drawn with ``rng`` (in increasing order for inference; in
-    drawn order with ``fill``; from more than :data:`LARGE_CLOUD` points without a full permutation). Otherwise all of them, in order — or, with ``fill`` (training batches need exactly
-    ``n`` points, drawn afresh every epoch), ``n`` indices drawn with replacement, or a permutation when exactly
-    ``n`` are available. ``n = None`` keeps all.
+    drawn order with ``fill``; from more than :data:`LARGE_CLOUD` points without a full permutation). Otherwise
+    all of them, in order — or, with ``fill`` (training batches need exactly ``n`` points, drawn afresh every
+    epoch), ``n`` indices drawn with replacement, or a permutation when exactly ``n`` are available. ``n = None``
+    keeps all.
     """
     if n_avail == 0:
         raise ValueError("cannot subsample an empty point cloud")
