@@ -1,7 +1,7 @@
-"""Numba kernels behind ``implicit3d.geometry.inside`` (ray parity) and ``implicit3d.geometry.winding``.
+"""Numba kernels behind ``implicit3d.geometry.inside`` (ray crossings) and ``implicit3d.geometry.winding``.
 
-Ray parity
-----------
+Ray crossings
+-------------
 Rays are cast from each query point along +w, where ``(u, v, w)`` is a cyclic permutation of ``(x, y, z)`` chosen by
 the caller (``axes``). Triangles are bucketed by their ``(u, v)`` bounding box in a uniform 2D grid (CSR layout:
 ``cell_start (C + 1,)``, ``cell_tris (K,)``); a point only tests the triangles listed in its own cell.
@@ -22,6 +22,9 @@ rays through box vertices and edges), and otherwise can only go wrong for rays p
 A triangle that contains the perturbed point counts when its plane is met strictly above the point
 (``w_hit > w``). A point exactly on a non-vertical face is hence classified as if moved up by an infinitesimal amount
 (on a "floor" it is inside, on a "roof" outside); a point on a face seen edge-on follows the (u, v) perturbation.
+Each crossing also carries the sign of the projected triangle's orientation (the common sign of its three edge
+functions): the signed sum over a ray is the winding number of a consistently oriented closed mesh (exact under the
+same conditions as the count, since it uses the same decisions), the count's parity the parity rule.
 
 Winding number
 --------------
@@ -39,7 +42,7 @@ import numpy as np
 from numba import njit, prange
 
 # ----------------------------------------------------------------------------------------------------------------
-# Ray parity
+# Ray crossings
 # ----------------------------------------------------------------------------------------------------------------
 
 
@@ -118,8 +121,14 @@ def _edge(au: float, av: float, bu: float, bv: float, pu: float, pv: float) -> t
 @njit(cache=True, inline="always")
 def _crossings(
     tri: np.ndarray, cell_start: np.ndarray, cell_tris: np.ndarray, c: int, pu: float, pv: float, pw: float
-) -> int:
+) -> tuple[int, int]:
+    """Crossings of the +w ray from ``(pu, pv, pw)`` with the triangles of cell ``c``: ``(count, signed sum)``.
+
+    A crossing's sign is the triangle's orientation seen along the ray: +1 when its corners run counter-clockwise
+    in (u, v) (its normal points along +w: the ray leaves an outward-oriented solid there), -1 otherwise.
+    """
     n = 0
+    s = 0
     for k in range(cell_start[c], cell_start[c + 1]):
         t = cell_tris[k]
         if tri[t, 9] <= pw:  # the whole triangle is at or below the point
@@ -142,11 +151,18 @@ def _crossings(
         w_hit = (ea * tri[t, 2] + eb * tri[t, 5] + ec * tri[t, 8]) / (ea + eb + ec)
         if w_hit > pw:
             n += 1
-    return n
+            s += sc
+    return n, s
+
+
+@njit(cache=True, inline="always")
+def _decide(n: int, s: int, signed: bool) -> bool:
+    """Inside from a ray's crossings: non-zero signed sum (winding number) or odd count (parity)."""
+    return s != 0 if signed else (n & 1) == 1
 
 
 @njit(cache=True, parallel=True)
-def parity_brute(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
+def ray_brute(points: np.ndarray, tri: np.ndarray, signed: bool) -> np.ndarray:
     """Reference: the same crossing test against every triangle (O(N F)); +w ray, points already in (u, v, w)."""
     n = points.shape[0]
     f = tri.shape[0]
@@ -154,7 +170,8 @@ def parity_brute(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
     cell_start = np.array([0, f], np.int64)
     cell_tris = np.arange(f).astype(np.int32)
     for i in prange(n):
-        out[i] = (_crossings(tri, cell_start, cell_tris, 0, points[i, 0], points[i, 1], points[i, 2]) & 1) == 1
+        n_cross, s_cross = _crossings(tri, cell_start, cell_tris, 0, points[i, 0], points[i, 1], points[i, 2])
+        out[i] = _decide(n_cross, s_cross, signed)
     return out
 
 
@@ -375,8 +392,13 @@ def prepare_triangles(vertices: np.ndarray, faces: np.ndarray, axes: np.ndarray)
 
 
 @njit(cache=True)
-def edges_even(faces: np.ndarray, n_vertices: int) -> bool:
-    """True when every undirected edge (self-loops skipped) occurs an even number of times in ``faces (F, 3)``."""
+def edge_closure(faces: np.ndarray, n_vertices: int) -> tuple[bool, bool]:
+    """``(closed, oriented)`` of ``faces (F, 3)`` (self-loop edges skipped; both False without any edge).
+
+    closed: every undirected edge occurs an even number of times. oriented: every edge is traversed as often in one
+    direction (a -> b) as in the other (b -> a), so the faces bound a 3-chain and the signed ray crossing count is
+    the winding number; oriented implies closed.
+    """
     f = faces.shape[0]
     count = np.zeros(n_vertices + 1, np.int64)
     n_edges = 0
@@ -388,19 +410,20 @@ def edges_even(faces: np.ndarray, n_vertices: int) -> bool:
                 count[min(a, b) + 1] += 1
                 n_edges += 1
     if n_edges == 0:
-        return False
+        return False, False
     for i in range(n_vertices):
         count[i + 1] += count[i]
     fill = count[:-1].copy()
-    other = np.empty(n_edges, np.int64)
+    other = np.empty(n_edges, np.int64)  # 2 * larger end + (1 if the edge runs from the larger end)
     for t in range(f):
         for j in range(3):
             a = faces[t, j]
             b = faces[t, (j + 1) % 3]
             if a != b:
                 lo = min(a, b)
-                other[fill[lo]] = max(a, b)
+                other[fill[lo]] = 2 * max(a, b) + (1 if a > b else 0)
                 fill[lo] += 1
+    oriented = True
     for i in range(n_vertices):
         s = count[i]
         e = count[i + 1]
@@ -414,16 +437,20 @@ def edges_even(faces: np.ndarray, n_vertices: int) -> bool:
         k = s
         while k < e:
             m = k
-            while m < e and other[m] == other[k]:
+            backward = 0
+            while m < e and other[m] >> 1 == other[k] >> 1:
+                backward += other[m] & 1
                 m += 1
             if (m - k) % 2 == 1:
-                return False
+                return False, False
+            if 2 * backward != m - k:
+                oriented = False
             k = m
-    return True
+    return True, oriented
 
 
 @njit(cache=True, parallel=True)
-def parity_query(
+def ray_query(
     points: np.ndarray,
     axes: np.ndarray,
     tri: np.ndarray,
@@ -435,9 +462,12 @@ def parity_query(
     nu: int,
     nv: int,
     bounds: np.ndarray,
+    signed: bool,
 ) -> np.ndarray:
-    """Odd number of crossings of the +w ray from each point. ``points (N, 3) float64``; returns ``(N,) bool``.
+    """Inside test by the +w ray from each point. ``points (N, 3) float64``; returns ``(N,) bool``.
 
+    ``signed``: inside when the signed crossing count (the winding number of a consistently oriented closed mesh) is
+    non-zero; else when the number of crossings is odd (parity).
     ``axes (3,) int64``: the columns of ``points`` that are u, v, w. ``bounds (6,)``: u, v, w min then max of the mesh.
     Points are counting-sorted by cell first so that neighbouring work items share their triangles in cache.
     """
@@ -475,5 +505,6 @@ def parity_query(
             fill[c] += 1
     for k in prange(m):
         i = order[k]
-        out[i] = (_crossings(tri, cell_start, cell_tris, cell[i], points[i, iu], points[i, iv], points[i, iw]) & 1) == 1
+        n_cross, s_cross = _crossings(tri, cell_start, cell_tris, cell[i], points[i, iu], points[i, iv], points[i, iw])
+        out[i] = _decide(n_cross, s_cross, signed)
     return out

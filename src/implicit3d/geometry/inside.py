@@ -2,23 +2,36 @@
 
 Methods of :func:`inside`:
 
-- ``"parity"``: ray parity. A ray is cast from each point along +z; an odd number of triangle crossings means
-  inside. Triangles are bucketed in a uniform 2D grid over the xy plane, so each point tests only the triangles of
-  its cell (compiled, parallel kernel). Rays through edges and vertices are decided by symbolic perturbation with
-  bit-identical shared-edge computations (see ``_inside_kernels``): each such ray is counted exactly once. Correct
-  for closed meshes (every edge shared by an even number of faces), whatever their face orientation.
+- ``"signed"``: signed ray crossings. A ray is cast from each point along +z; each triangle it crosses counts +1
+  when the triangle's normal points along the ray (the ray leaves the solid there) and -1 otherwise. For a
+  consistently oriented closed mesh (:func:`is_oriented`: every edge traversed equally often in both directions)
+  the sum is the winding number itself, an integer; inside means non-zero. Several closed parts that overlap,
+  touch or nest (convex decompositions, CAD assemblies) hence give their union, whichever orientation each part has
+  (all outward, all inward or mixed), and duplicated faces count as often as they occur, like in the exact winding
+  number. A part that is meant as a cavity must face inward to subtract (the usual convention).
+- ``"parity"``: ray parity along +z; an odd number of crossings means inside. Correct for closed meshes (every edge
+  shared by an even number of faces), whatever their face orientation, as long as their parts do not overlap: where
+  two closed parts overlap (winding number 2) parity says outside, and a part nested in another is a cavity.
 - ``"vote"``: ray parity along +x, +y and +z; inside when at least two of the three agree. The robust mode of
   ``"auto"``: on pybullet's duck with three holes punched in it, it agrees with the winding number on 99.9% of
   uniform points in the padded bounding box and is ~10x faster than ``"winding"``.
 - ``"winding"``: generalized winding number, inside when ``|w| > 0.5`` (``implicit3d.geometry.winding``); robust to
   holes, open boundaries and self-overlap, but needs a consistently oriented mesh.
-- ``"auto"`` (default): ``"parity"`` when the mesh is closed (:func:`is_closed`), else ``"vote"``.
+- ``"auto"`` (default): ``"signed"`` when the mesh is consistently oriented and closed (:func:`is_oriented`; so the
+  answer is the exact winding number's ``w != 0``), else ``"parity"`` when it is closed (:func:`is_closed`:
+  orientation inconsistent, e.g. some faces flipped), else ``"vote"`` (open mesh).
 
-Points exactly on the surface get a deterministic answer: ``"parity"`` treats them as moved by an infinitesimal amount
-in +z (a point on an upward-facing face is outside, on a downward-facing face inside) and, on faces parallel to z,
-by ``(+eps, +eps**2)`` in xy (on a box face at ``x = x_max`` outside, at ``x = x_min`` inside). For an axis-aligned
-box ``[lo, hi]`` this means exactly: inside iff ``lo <= p < hi`` in every coordinate, also for ``"vote"`` (its x and y
-rays use the cyclic permutations of the same rule). ``"winding"`` gives ``w`` close to 0.5 there, so either answer.
+For ``"signed"`` and ``"parity"`` triangles are bucketed in a uniform 2D grid over the xy plane, so each point tests
+only the triangles of its cell (compiled, parallel kernel). Rays through edges and vertices are decided by symbolic
+perturbation with bit-identical shared-edge computations (see ``_inside_kernels``): each such ray is counted exactly
+once. The two rules share every crossing decision and differ only in how the crossings are summed.
+
+Points exactly on the surface get a deterministic answer: ``"signed"`` and ``"parity"`` treat them as moved by an
+infinitesimal amount in +z (a point on an upward-facing face is outside, on a downward-facing face inside) and, on
+faces parallel to z, by ``(+eps, +eps**2)`` in xy (on a box face at ``x = x_max`` outside, at ``x = x_min`` inside).
+For an axis-aligned box ``[lo, hi]`` this means exactly: inside iff ``lo <= p < hi`` in every coordinate, also for
+``"vote"`` (its x and y rays use the cyclic permutations of the same rule). ``"winding"`` gives ``w`` close to 0.5
+there, so either answer.
 """
 
 from __future__ import annotations
@@ -32,7 +45,7 @@ from implicit3d.geometry import _inside_kernels as K
 from implicit3d.geometry.validation import as_mesh_arrays, as_points
 from implicit3d.geometry.winding import WindingTree
 
-METHODS = ("auto", "parity", "vote", "winding")
+METHODS = ("auto", "signed", "parity", "vote", "winding")
 _AXES = {0: (1, 2, 0), 1: (2, 0, 1), 2: (0, 1, 2)}  # ray axis -> (u, v, w) columns, cyclic (right-handed)
 _MAX_CELLS = 1 << 22
 WINDING_BETA = 1.5  # far-field factor for the inside test: max |w| error ~0.06, far below the 0.5 threshold
@@ -79,13 +92,29 @@ class RayGrid:
         cell_start, cell_tris = K.build_grid(tri, float(lo[0]), float(lo[1]), inv, nu, nv)
         return cls(axes, tri, cell_start, cell_tris, float(lo[0]), float(lo[1]), inv, nu, nv, np.concatenate([lo, hi]))
 
-    def __call__(self, points: Any) -> np.ndarray:
-        """Odd crossing count of the ray from each of ``points (N, 3)``: ``(N,) bool``."""
+    def __call__(self, points: Any, signed: bool = False) -> np.ndarray:
+        """Inside test by the ray from each of ``points (N, 3)``: ``(N,) bool``.
+
+        ``signed=False``: odd crossing count (parity); ``signed=True``: non-zero signed crossing count (winding
+        number of a consistently oriented closed mesh).
+        """
         pts = as_points(points)
-        return K.parity_query(
+        return K.ray_query(
             pts, self.axes, self.tri, self.cell_start, self.cell_tris,
-            self.u0, self.v0, self.inv, self.nu, self.nv, self.bounds,
+            self.u0, self.v0, self.inv, self.nu, self.nv, self.bounds, bool(signed),
         )
+
+
+def closure(mesh: Any) -> tuple[bool, bool]:
+    """``(closed, oriented)`` of ``mesh``: :func:`is_closed` and :func:`is_oriented` in one pass over the edges."""
+    vertices, faces = as_mesh_arrays(mesh)
+    closed, oriented = K.edge_closure(faces, len(vertices))
+    if closed and oriented:
+        return True, True
+    _, vid = np.unique(vertices, axis=0, return_inverse=True)  # merge duplicated vertices, then check again
+    vid = vid.reshape(-1)
+    merged_closed, merged_oriented = K.edge_closure(vid[faces], int(vid.max()) + 1)
+    return bool(closed or merged_closed), bool(oriented or merged_oriented)
 
 
 def is_closed(mesh: Any) -> bool:
@@ -94,19 +123,26 @@ def is_closed(mesh: Any) -> bool:
     Vertices are matched by exact coordinates (duplicated vertices of an unmerged mesh still close it); edges of zero
     length (degenerate triangles) are ignored.
     """
-    vertices, faces = as_mesh_arrays(mesh)
-    if K.edges_even(faces, len(vertices)):
-        return True
-    _, vid = np.unique(vertices, axis=0, return_inverse=True)  # merge duplicated vertices, then check again
-    vid = vid.reshape(-1)
-    return bool(K.edges_even(vid[faces], int(vid.max()) + 1))
+    return closure(mesh)[0]
+
+
+def is_oriented(mesh: Any) -> bool:
+    """True when ``mesh`` is closed and consistently oriented: every edge is traversed as often from a to b as from
+    b to a (so the signed ray crossing count is the exact winding number). Vertices matched as in :func:`is_closed`.
+
+    Several closed parts, each consistently oriented on its own, are oriented together, also where they overlap,
+    touch along edges or share faces.
+    """
+    return closure(mesh)[1]
 
 
 def inside(mesh: Any, points: Any, method: str = "auto") -> np.ndarray:
     """Which of ``points (N, 3)`` lie inside ``mesh`` (``trimesh.Trimesh`` or ``(V, F)``): ``(N,) bool``.
 
-    ``method``: ``"auto"`` | ``"parity"`` | ``"vote"`` | ``"winding"`` (module docstring). Units are the mesh's.
-    Degenerate (zero-area) triangles are tolerated.
+    ``method``: ``"auto"`` | ``"signed"`` | ``"parity"`` | ``"vote"`` | ``"winding"`` (module docstring). ``"auto"``
+    uses the signed crossing count (exact winding number, inside = non-zero: the union of overlapping or nested parts)
+    when the mesh is closed and consistently oriented, ray parity when it is closed but not consistently oriented,
+    and the three-ray vote when it is open. Units are the mesh's. Degenerate (zero-area) triangles are tolerated.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -114,19 +150,21 @@ def inside(mesh: Any, points: Any, method: str = "auto") -> np.ndarray:
     pts = as_points(points)
     mesh_arrays = (vertices, faces)
     if method == "auto":
-        method = "parity" if is_closed(mesh_arrays) else "vote"
+        closed, oriented = closure(mesh_arrays)
+        method = "signed" if oriented else ("parity" if closed else "vote")
     if len(pts) == 0:
         return np.zeros(0, bool)
-    if method == "parity":
-        return RayGrid.build(mesh_arrays, axis=2)(pts)
+    if method in ("signed", "parity"):
+        return RayGrid.build(mesh_arrays, axis=2)(pts, signed=method == "signed")
     if method == "vote":
         votes = sum(RayGrid.build(mesh_arrays, axis=a)(pts).astype(np.int8) for a in range(3))
         return votes >= 2
     return np.abs(WindingTree.build(mesh_arrays)(pts, beta=WINDING_BETA)) > 0.5
 
 
-def parity_brute_force(mesh: Any, points: Any, axis: int = 2) -> np.ndarray:
-    """Reference ray parity testing every triangle for every point, O(N F): ``(N,) bool``."""
+def ray_brute_force(mesh: Any, points: Any, axis: int = 2, signed: bool = False) -> np.ndarray:
+    """Reference ray test (parity, or non-zero signed count with ``signed``) against every triangle, O(N F):
+    ``(N,) bool``."""
     vertices, faces = as_mesh_arrays(mesh)
     pts = as_points(points)
     axes = list(_AXES[axis])
@@ -134,4 +172,4 @@ def parity_brute_force(mesh: Any, points: Any, axis: int = 2) -> np.ndarray:
     tri = np.empty((len(faces), 10))
     tri[:, :9] = corners.reshape(-1, 9)
     tri[:, 9] = corners[:, :, 2].max(axis=1)
-    return K.parity_brute(np.ascontiguousarray(pts[:, axes]), tri)
+    return K.ray_brute(np.ascontiguousarray(pts[:, axes]), tri, bool(signed))
