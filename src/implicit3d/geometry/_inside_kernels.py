@@ -41,6 +41,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from implicit3d.geometry._common_kernels import corner_minus, cross_edges
+
 # ----------------------------------------------------------------------------------------------------------------
 # Ray crossings
 # ----------------------------------------------------------------------------------------------------------------
@@ -184,15 +186,9 @@ _FOUR_PI = 4.0 * np.pi
 
 @njit(cache=True, inline="always")
 def _solid_angle(tri: np.ndarray, t: int, qx: float, qy: float, qz: float) -> float:
-    ax = tri[t, 0] - qx
-    ay = tri[t, 1] - qy
-    az = tri[t, 2] - qz
-    bx = tri[t, 3] - qx
-    by = tri[t, 4] - qy
-    bz = tri[t, 5] - qz
-    cx = tri[t, 6] - qx
-    cy = tri[t, 7] - qy
-    cz = tri[t, 8] - qz
+    ax, ay, az = corner_minus(tri, t, 0, qx, qy, qz)
+    bx, by, bz = corner_minus(tri, t, 1, qx, qy, qz)
+    cx, cy, cz = corner_minus(tri, t, 2, qx, qy, qz)
     la = np.sqrt(ax * ax + ay * ay + az * az)
     lb = np.sqrt(bx * bx + by * by + bz * bz)
     lc = np.sqrt(cx * cx + cy * cy + cz * cz)
@@ -213,24 +209,6 @@ def winding_brute(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
             s += _solid_angle(tri, t, points[i, 0], points[i, 1], points[i, 2])
         out[i] = s / _FOUR_PI
     return out
-
-
-@njit(cache=True)
-def _morton_key(x: np.ndarray) -> np.ndarray:
-    """30-bit Morton codes of ``x (F, 3)`` already scaled to [0, 1023]."""
-    n = x.shape[0]
-    key = np.empty(n, np.int64)
-    for i in range(n):
-        k = 0
-        xi = int(x[i, 0])
-        yi = int(x[i, 1])
-        zi = int(x[i, 2])
-        for b in range(10):
-            k |= ((xi >> b) & 1) << (3 * b + 2)
-            k |= ((yi >> b) & 1) << (3 * b + 1)
-            k |= ((zi >> b) & 1) << (3 * b)
-        key[i] = k
-    return key
 
 
 @njit(cache=True)
@@ -280,15 +258,12 @@ def build_dipole_tree(tri: np.ndarray, leaf_size: int) -> tuple[np.ndarray, np.n
             c = np.zeros(3)
             g = np.zeros(3)
             for t in range(s, e):
-                ux = tri[t, 3] - tri[t, 0]
-                uy = tri[t, 4] - tri[t, 1]
-                uz = tri[t, 5] - tri[t, 2]
-                wx = tri[t, 6] - tri[t, 0]
-                wy = tri[t, 7] - tri[t, 1]
-                wz = tri[t, 8] - tri[t, 2]
-                gx = 0.5 * (uy * wz - uz * wy)
-                gy = 0.5 * (uz * wx - ux * wz)
-                gz = 0.5 * (ux * wy - uy * wx)
+                nx, ny, nz = cross_edges(
+                    tri[t, 0], tri[t, 1], tri[t, 2], tri[t, 3], tri[t, 4], tri[t, 5], tri[t, 6], tri[t, 7], tri[t, 8]
+                )
+                gx = 0.5 * nx
+                gy = 0.5 * ny
+                gz = 0.5 * nz
                 a = np.sqrt(gx * gx + gy * gy + gz * gz)
                 g[0] += gx
                 g[1] += gy
