@@ -402,3 +402,37 @@ def test_bad_input(mesh, points, error, match):
 def test_bad_method():
     with pytest.raises(ValueError, match="method"):
         inside(trimesh.creation.box(), np.zeros((1, 3)), method="raycast")
+
+
+# ---------------------------------------------------------------------------------------------- voxel shortcut
+
+
+@pytest.mark.parametrize("voxel_factor,voxel_points", [(1.0, 1.0), (0.05, 1e-3), (8.0, 1.0)])
+def test_sweep_and_voxel_shortcut_match_the_ray_grid(monkeypatch, bunny, voxel_factor, voxel_points):
+    """The point-grid sweep behind the voxel shortcut gives the ray grid's answers, also for points on the surface,
+    on voxel faces and on the mesh's bounding box (coarse, fine and very fine voxels)."""
+    import implicit3d.geometry.inside as inside_module
+
+    monkeypatch.setattr(inside_module, "VOXEL_FACTOR", voxel_factor)
+    monkeypatch.setattr(inside_module, "VOXEL_POINTS", voxel_points)
+    monkeypatch.setattr(inside_module, "VOXEL_MIN_POINTS", 0.0)
+    overlap = union(sphere(1.0), sphere(0.8, (0.9, 0.2, 0.1)), sphere(0.3, (0.0, 0.0, 0.1)), flip=(False, False, True))
+    box = union(trimesh.creation.box(bounds=[[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]),
+                trimesh.creation.box(bounds=[[1.0, 0.0, 0.0], [2.0, 1.0, 1.0]]))
+    for mesh in (bunny, overlap, box):
+        lo, hi = mesh.bounds
+        pts = np.vstack([padded_uniform(mesh, 20000, 17), box_grid(lo, hi, steps=16), mesh.vertices,
+                         mesh.triangles_center])
+        grid = RayGrid.build(mesh)
+        for method in ("signed", "parity"):
+            np.testing.assert_array_equal(inside(mesh, pts, method), grid(pts, signed=method == "signed"))
+    expected = np.all((pts >= 0.0) & (pts < [2.0, 1.0, 1.0]), axis=1)
+    np.testing.assert_array_equal(inside(box, pts), expected)
+
+
+def test_sweep_on_open_mesh_matches_the_ray_grid():
+    """No voxel shortcut where the ray answer is not constant off the surface (open mesh, forced parity)."""
+    mesh = open_box()
+    pts = np.vstack([padded_uniform(mesh, 5000, 18), box_grid(*mesh.bounds, steps=8)])
+    np.testing.assert_array_equal(inside(mesh, pts, "parity"), RayGrid.build(mesh)(pts))
+    np.testing.assert_array_equal(inside(mesh, pts, "signed"), RayGrid.build(mesh)(pts, signed=True))

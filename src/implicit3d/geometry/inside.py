@@ -39,9 +39,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 
 from implicit3d.geometry import _inside_kernels as K
+from implicit3d.geometry._bvh import serial_below
 from implicit3d.geometry.validation import as_mesh_arrays, as_points
 from implicit3d.geometry.winding import WindingTree
 
@@ -50,6 +52,12 @@ _AXES = {0: (1, 2, 0), 1: (2, 0, 1), 2: (0, 1, 2)}  # ray axis -> (u, v, w) colu
 _MAX_CELLS = 1 << 22
 WINDING_BETA = 1.5  # far-field factor for the inside test: max |w| error ~0.06, far below the 0.5 threshold
 CELL_FACTOR = 0.33  # grid cell size / mean xy extent of the triangles (tuned on bench_geometry_inside.py)
+VOXEL_FACTOR = 1.0  # voxel size / mean xy extent of the triangles (tuned on bench_geometry_inside.py) ...
+VOXEL_POINTS = 1.0  # ... but at most one voxel per this many query points ...
+VOXEL_MAX = 256  # ... and at most this many along an axis
+VOXEL_MIN_POINTS = 0.5  # no voxels below this many query points per face: the sweep alone is cheaper
+_PARALLEL_MIN_WORK = 20_000  # fewer points and faces than this: one thread (see ``_bvh.serial_below``)
+SWEEP_FACTOR = 0.5  # point cell size of the sweep / mean xy extent of the triangles, at least one point per cell
 
 
 @dataclass(frozen=True)
@@ -149,17 +157,61 @@ def inside(mesh: Any, points: Any, method: str = "auto") -> np.ndarray:
     vertices, faces = as_mesh_arrays(mesh)
     pts = as_points(points)
     mesh_arrays = (vertices, faces)
-    if method == "auto":
-        closed, oriented = closure(mesh_arrays)
-        method = "signed" if oriented else ("parity" if closed else "vote")
     if len(pts) == 0:
         return np.zeros(0, bool)
+    if method in ("auto", "signed", "parity"):
+        closed, oriented = closure(mesh_arrays)
+        if method == "auto":
+            method = "signed" if oriented else ("parity" if closed else "vote")
     if method in ("signed", "parity"):
-        return RayGrid.build(mesh_arrays, axis=2)(pts, signed=method == "signed")
+        signed = method == "signed"
+        with serial_below(max(len(pts), len(faces)), _PARALLEL_MIN_WORK):
+            # the voxel shortcut needs the ray answer to be constant off the surface
+            return _ray_inside(vertices, faces, pts, signed, voxels=oriented if signed else closed)
     if method == "vote":
         votes = sum(RayGrid.build(mesh_arrays, axis=a)(pts).astype(np.int8) for a in range(3))
         return votes >= 2
     return np.abs(WindingTree.build(mesh_arrays)(pts, beta=WINDING_BETA)) > 0.5
+
+
+def _ray_inside(vertices: np.ndarray, faces: np.ndarray, pts: np.ndarray, signed: bool, voxels: bool) -> np.ndarray:
+    """``"signed"`` / ``"parity"`` answers for ``pts (N, 3)`` by the +z ray: the point-grid sweep over the faces,
+    behind the voxel shortcut when ``voxels`` (closed mesh, and consistently oriented for ``signed``); see
+    ``_inside_kernels``. Same answers as ``RayGrid(...)(pts, signed)``."""
+    axes = np.array(_AXES[2], np.int64)
+    ext = float(K.mean_extent(vertices, faces, axes))
+    lo = vertices.min(axis=0)
+    hi = vertices.max(axis=0)
+    size = float((hi - lo).max())
+    h_vox = max(VOXEL_FACTOR * ext, size / min(VOXEL_MAX, max(1.0, np.cbrt(len(pts) / VOXEL_POINTS))))
+    if not voxels or len(pts) < VOXEL_MIN_POINTS * len(faces) or not (np.isfinite(h_vox) and h_vox > 0.0):
+        return K.sweep_query(pts, vertices, faces, axes, _sweep_cell(ext, size, len(pts)), signed, _chunks())
+    inv = 1.0 / h_vox
+    shape = np.maximum(1, np.ceil((hi - lo) * inv)).astype(np.int64)
+    state = K.voxel_mark(vertices, faces, axes, lo, inv, shape)
+    centres, run_start = K.voxel_runs(state, lo, inv)
+    voxel = K.voxel_index(pts, axes, state.shape, lo, hi, inv)  # flat voxel index, -1 outside the mesh's box
+    flat = np.append(state.reshape(-1), np.uint8(0))  # voxel -1: outside
+    ray = np.flatnonzero(flat[voxel] == K.VOXEL_SURFACE)
+    query = np.concatenate([centres, pts[ray]])  # one sweep: the runs' centres and the points in touched voxels
+    ans = K.sweep_query(query, vertices, faces, axes, _sweep_cell(ext, size, len(query)), signed, _chunks())
+    K.voxel_fill(state, run_start, ans[: len(centres)])
+    flat[:-1] = state.reshape(-1)
+    out = flat[voxel] == 1
+    out[ray] = ans[len(centres) :]
+    return out
+
+
+def _chunks() -> int:
+    """Parallel work items of the sweep: a few per thread, for balance."""
+    return 4 * numba.get_num_threads()
+
+
+def _sweep_cell(ext: float, size: float, n: int) -> float:
+    """Point cell size of the sweep: ``SWEEP_FACTOR`` x the mean face extent, but no finer than about one cell per
+    point (``n`` points over the mesh's extent ``size``) nor 4096 cells per axis."""
+    h = max(SWEEP_FACTOR * ext, size / np.sqrt(max(n, 1)), size / 4096.0)
+    return h if h > 0.0 else 1.0
 
 
 def ray_brute_force(mesh: Any, points: Any, axis: int = 2, signed: bool = False) -> np.ndarray:
