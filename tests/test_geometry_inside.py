@@ -436,3 +436,5 @@ def test_sweep_on_open_mesh_matches_the_ray_grid():
     pts = np.vstack([padded_uniform(mesh, 5000, 18), box_grid(*mesh.bounds, steps=8)])
     np.testing.assert_array_equal(inside(mesh, pts, "parity"), RayGrid.build(mesh)(pts))
     np.testing.assert_array_equal(inside(mesh, pts, "signed"), RayGrid.build(mesh)(pts, signed=True))
+    votes = sum(RayGrid.build(mesh, axis=a)(pts).astype(int) for a in range(3))
+    np.testing.assert_array_equal(inside(mesh, pts, "vote"), votes >= 2)

@@ -21,10 +21,15 @@ Methods of :func:`inside`:
   answer is the exact winding number's ``w != 0``), else ``"parity"`` when it is closed (:func:`is_closed`:
   orientation inconsistent, e.g. some faces flipped), else ``"vote"`` (open mesh).
 
-For ``"signed"`` and ``"parity"`` triangles are bucketed in a uniform 2D grid over the xy plane, so each point tests
-only the triangles of its cell (compiled, parallel kernel). Rays through edges and vertices are decided by symbolic
-perturbation with bit-identical shared-edge computations (see ``_inside_kernels``): each such ray is counted exactly
-once. The two rules share every crossing decision and differ only in how the crossings are summed.
+For ``"signed"`` and ``"parity"`` the query points are bucketed in a uniform 2D grid over the xy plane and each face
+tests the points of the cells its bounding box covers (compiled, parallel sweep). On a closed mesh (consistently
+oriented for ``"signed"``) with many points, a voxel shortcut goes first: every voxel of the mesh's bounding box that
+no face's bounding box touches takes the answer of one ray from its centre (the answer is constant off the surface),
+so only points in touched voxels cast their own ray; the answers are the same as without it. Rays through edges and
+vertices are decided by symbolic perturbation with bit-identical shared-edge computations (see ``_inside_kernels``):
+each such ray is counted exactly once. The two rules share every crossing decision and differ only in how the
+crossings are summed. :class:`RayGrid` (faces bucketed instead of points; build once, query many times) gives the
+same answers.
 
 Points exactly on the surface get a deterministic answer: ``"signed"`` and ``"parity"`` treat them as moved by an
 infinitesimal amount in +z (a point on an upward-facing face is outside, on a downward-facing face inside) and, on
@@ -169,19 +174,22 @@ def inside(mesh: Any, points: Any, method: str = "auto") -> np.ndarray:
             # the voxel shortcut needs the ray answer to be constant off the surface
             return _ray_inside(vertices, faces, pts, signed, voxels=oriented if signed else closed)
     if method == "vote":
-        votes = sum(RayGrid.build(mesh_arrays, axis=a)(pts).astype(np.int8) for a in range(3))
+        with serial_below(max(len(pts), len(faces)), _PARALLEL_MIN_WORK):
+            votes = sum(_ray_inside(vertices, faces, pts, False, False, a).astype(np.int8) for a in range(3))
         return votes >= 2
     return np.abs(WindingTree.build(mesh_arrays)(pts, beta=WINDING_BETA)) > 0.5
 
 
-def _ray_inside(vertices: np.ndarray, faces: np.ndarray, pts: np.ndarray, signed: bool, voxels: bool) -> np.ndarray:
-    """``"signed"`` / ``"parity"`` answers for ``pts (N, 3)`` by the +z ray: the point-grid sweep over the faces,
-    behind the voxel shortcut when ``voxels`` (closed mesh, and consistently oriented for ``signed``); see
-    ``_inside_kernels``. Same answers as ``RayGrid(...)(pts, signed)``."""
-    axes = np.array(_AXES[2], np.int64)
+def _ray_inside(
+    vertices: np.ndarray, faces: np.ndarray, pts: np.ndarray, signed: bool, voxels: bool, axis: int = 2
+) -> np.ndarray:
+    """``"signed"`` / ``"parity"`` answers for ``pts (N, 3)`` by the ray along ``axis``: the point-grid sweep over the
+    faces, behind the voxel shortcut when ``voxels`` (closed mesh, and consistently oriented for ``signed``); see
+    ``_inside_kernels``. Same answers as ``RayGrid.build(mesh, axis)(pts, signed)``."""
+    axes = np.array(_AXES[axis], np.int64)
     ext = float(K.mean_extent(vertices, faces, axes))
-    lo = vertices.min(axis=0)
-    hi = vertices.max(axis=0)
+    lo = vertices.min(axis=0)[axes]  # (u, v, w)
+    hi = vertices.max(axis=0)[axes]
     size = float((hi - lo).max())
     h_vox = max(VOXEL_FACTOR * ext, size / min(VOXEL_MAX, max(1.0, np.cbrt(len(pts) / VOXEL_POINTS))))
     if not voxels or len(pts) < VOXEL_MIN_POINTS * len(faces) or not (np.isfinite(h_vox) and h_vox > 0.0):
