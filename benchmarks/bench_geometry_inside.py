@@ -13,6 +13,9 @@ from other processes hits all of them. ``x trimesh`` / ``x igl`` = baseline seco
 ``trimesh.Trimesh.contains`` with embree (through embreex), called on a fresh ``Trimesh`` each time so that, like
 ours and igl, it pays for its acceleration structure (``x tm cached``: on one ``Trimesh`` whose embree scene is
 reused: a lower bound of its per-call cost), and ``igl.fast_winding_number(V, F, Q)`` (builds its tree every call).
+``cpu x tm`` / ``cpu x igl``: the same ratios in CPU time of this process (all threads; ``time.process_time``),
+steadier than wall time on a loaded machine, where a call of a few milliseconds can wait longer for a core than it
+runs.
 ``agree`` = fraction of points where ours agrees with igl's winding number (``|w| > 0.5``); ``exact diff`` =
 points where ours disagrees with the exact winding number (``w != 0`` for closed meshes, ``|w| > 0.5`` for open
 ones), rechecked exactly on the points where igl and ours disagree (closed meshes should show 0). Timings on a
@@ -70,16 +73,21 @@ def uniform_points(mesh: trimesh.Trimesh, n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(lo - pad, hi + pad, (n, 3))
 
 
-def alternate(fns: dict[str, Callable[[], np.ndarray]], repeats: int) -> dict[str, tuple[float, np.ndarray]]:
-    """Median seconds and last output of each function, the functions run in turn within each repeat."""
-    times: dict[str, list[float]] = {k: [] for k in fns}
+def alternate(
+    fns: dict[str, Callable[[], np.ndarray]], repeats: int
+) -> dict[str, tuple[float, float, np.ndarray]]:
+    """Median wall seconds, median CPU seconds (all threads of this process) and last output of each function, the
+    functions run in turn within each repeat."""
+    wall: dict[str, list[float]] = {k: [] for k in fns}
+    cpu: dict[str, list[float]] = {k: [] for k in fns}
     out: dict[str, np.ndarray] = {}
     for _ in range(repeats):
         for k, fn in fns.items():
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             out[k] = fn()
-            times[k].append(time.perf_counter() - t)
-    return {k: (statistics.median(times[k]), out[k]) for k in fns}
+            wall[k].append(time.perf_counter() - t)
+            cpu[k].append(time.process_time() - c)
+    return {k: (statistics.median(wall[k]), statistics.median(cpu[k]), out[k]) for k in fns}
 
 
 def bench_mesh(name: str, mesh: trimesh.Trimesh, n_points: int, repeats: int, methods: list[str]) -> list[dict]:
@@ -97,21 +105,23 @@ def bench_mesh(name: str, mesh: trimesh.Trimesh, n_points: int, repeats: int, me
     for method in methods:
         fns[method] = lambda m=method: inside((v, f), pts, m)
     res = alternate(fns, repeats)
-    t_tm, t_tmc, (t_igl, w_igl) = res["trimesh"][0], res["trimesh_cached"][0], res["igl"]
+    (t_tm, c_tm, _), t_tmc, (t_igl, c_igl, w_igl) = res["trimesh"], res["trimesh_cached"][0], res["igl"]
     ref = np.abs(w_igl) > 0.5
     rows = []
     for method in methods:
-        t, ours = res[method]
+        t, c, ours = res[method]
         diff = np.flatnonzero(ours != ref)
         w = winding_number((v, f), pts[diff], exact=True) if len(diff) else np.zeros(0)
         exact = np.round(w) != 0 if closed else np.abs(w) > 0.5
         n_exact = int((exact != ours[diff]).sum())
         row = dict(mesh=name, faces=len(f), closed=closed, points=n_points, method=method, seconds=t,
                    trimesh_s=t_tm, trimesh_cached_s=t_tmc, igl_s=t_igl, x_trimesh=t_tm / t, x_trimesh_cached=t_tmc / t,
-                   x_igl=t_igl / t, agree=1.0 - len(diff) / len(pts), exact_diff=n_exact)
+                   x_igl=t_igl / t, cpu_s=c, cpu_x_trimesh=c_tm / c, cpu_x_igl=c_igl / c,
+                   agree=1.0 - len(diff) / len(pts), exact_diff=n_exact)
         rows.append(row)
         print(f"{name:<11} {len(f):>7} {str(closed):>6} {n_points:>9,} {method:<7} {t:>8.4f} {t_tm / t:>9.1f} "
-              f"{t_igl / t:>7.1f} {t_tmc / t:>11.1f} {row['agree']:>9.5f} {n_exact:>10}")
+              f"{t_igl / t:>7.1f} {t_tmc / t:>11.1f} {c_tm / c:>9.1f} {c_igl / c:>7.1f} {row['agree']:>9.5f} "
+              f"{n_exact:>10}")
     return rows
 
 
@@ -139,7 +149,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     winding_number(meshes["bunny"], uniform_points(meshes["bunny"], 10), exact=True)
 
     header = (f"{'mesh':<11} {'faces':>7} {'closed':>6} {'points':>9} {'method':<7} {'seconds':>8} {'x trimesh':>9} "
-              f"{'x igl':>7} {'x tm cached':>11} {'agree':>9} {'exact diff':>10}")
+              f"{'x igl':>7} {'x tm cached':>11} {'cpu x tm':>9} {'cpu x igl':>7} {'agree':>9} {'exact diff':>10}")
     print(header)
     print("-" * len(header))
     rows = []
@@ -148,7 +158,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
             rows += bench_mesh(name, mesh, n, args.repeats, methods)
     closed_rows = [r for r in rows if r["closed"]]
     print(f"closed meshes: min x trimesh {min(r['x_trimesh'] for r in closed_rows):.1f}, "
-          f"min x igl {min(r['x_igl'] for r in closed_rows):.1f}, "
+          f"min x igl {min(r['x_igl'] for r in closed_rows):.1f} (CPU time: "
+          f"{min(r['cpu_x_trimesh'] for r in closed_rows):.1f}, {min(r['cpu_x_igl'] for r in closed_rows):.1f}), "
           f"exact diff {sum(r['exact_diff'] for r in closed_rows)}; load average now {os.getloadavg()[0]:.1f}")
     return rows
 

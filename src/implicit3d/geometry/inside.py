@@ -61,7 +61,7 @@ VOXEL_FACTOR = 1.0  # voxel size / mean xy extent of the triangles (tuned on ben
 VOXEL_POINTS = 1.0  # ... but at most one voxel per this many query points ...
 VOXEL_MAX = 256  # ... and at most this many along an axis
 VOXEL_MIN_POINTS = 0.5  # no voxels below this many query points per face: the sweep alone is cheaper
-_PARALLEL_MIN_WORK = 20_000  # fewer points and faces than this: one thread (see ``_bvh.serial_below``)
+_PARALLEL_MIN_WORK = 200_000  # fewer points and faces than this: one thread (see ``_bvh.serial_below``)
 SWEEP_FACTOR = 0.5  # point cell size of the sweep / mean xy extent of the triangles, at least one point per cell
 
 
