@@ -121,12 +121,13 @@ class RayGrid:
 def closure(mesh: Any) -> tuple[bool, bool]:
     """``(closed, oriented)`` of ``mesh``: :func:`is_closed` and :func:`is_oriented` in one pass over the edges."""
     vertices, faces = as_mesh_arrays(mesh)
-    closed, oriented = K.edge_closure(faces, len(vertices))
-    if closed and oriented:
-        return True, True
-    _, vid = np.unique(vertices, axis=0, return_inverse=True)  # merge duplicated vertices, then check again
-    vid = vid.reshape(-1)
-    merged_closed, merged_oriented = K.edge_closure(vid[faces], int(vid.max()) + 1)
+    with serial_below(len(faces), _PARALLEL_MIN_WORK):
+        closed, oriented = K.edge_closure(faces, len(vertices))
+        if closed and oriented:
+            return True, True
+        _, vid = np.unique(vertices, axis=0, return_inverse=True)  # merge duplicated vertices, then check again
+        vid = vid.reshape(-1)
+        merged_closed, merged_oriented = K.edge_closure(vid[faces], int(vid.max()) + 1)
     return bool(closed or merged_closed), bool(oriented or merged_oriented)
 
 
@@ -161,23 +162,20 @@ def inside(mesh: Any, points: Any, method: str = "auto") -> np.ndarray:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     vertices, faces = as_mesh_arrays(mesh)
     pts = as_points(points)
-    mesh_arrays = (vertices, faces)
     if len(pts) == 0:
         return np.zeros(0, bool)
-    if method in ("auto", "signed", "parity"):
-        closed, oriented = closure(mesh_arrays)
+    if method == "winding":
+        return np.abs(WindingTree.build((vertices, faces))(pts, beta=WINDING_BETA)) > 0.5
+    with serial_below(max(len(pts), len(faces)), _PARALLEL_MIN_WORK):
+        closed, oriented = closure((vertices, faces)) if method != "vote" else (False, False)
         if method == "auto":
             method = "signed" if oriented else ("parity" if closed else "vote")
-    if method in ("signed", "parity"):
-        signed = method == "signed"
-        with serial_below(max(len(pts), len(faces)), _PARALLEL_MIN_WORK):
-            # the voxel shortcut needs the ray answer to be constant off the surface
-            return _ray_inside(vertices, faces, pts, signed, voxels=oriented if signed else closed)
-    if method == "vote":
-        with serial_below(max(len(pts), len(faces)), _PARALLEL_MIN_WORK):
+        if method == "vote":
             votes = sum(_ray_inside(vertices, faces, pts, False, False, a).astype(np.int8) for a in range(3))
-        return votes >= 2
-    return np.abs(WindingTree.build(mesh_arrays)(pts, beta=WINDING_BETA)) > 0.5
+            return votes >= 2
+        signed = method == "signed"
+        # the voxel shortcut needs the ray answer to be constant off the surface
+        return _ray_inside(vertices, faces, pts, signed, voxels=oriented if signed else closed)
 
 
 def _ray_inside(
