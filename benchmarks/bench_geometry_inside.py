@@ -22,7 +22,7 @@ ones), rechecked exactly on the points where igl and ours disagree (closed meshe
 shared machine are noisy; compare ratios.
 
     .venv/bin/python benchmarks/bench_geometry_inside.py [--sizes 10000,100000,1000000] [--repeats 3]
-        [--methods auto] [--big-subdivisions 7]
+        [--methods auto] [--big-subdivisions 7] [--meshes 990,bunny,duck,duck_holed,blob]
 """
 
 from __future__ import annotations
@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--methods", default="auto", help="comma-separated methods of inside()")
     parser.add_argument("--big-subdivisions", type=int, default=7, help="icosphere subdivisions of the big mesh")
+    parser.add_argument("--meshes", default="990,bunny,duck,duck_holed,blob", help="comma-separated subset")
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",")]
     methods = args.methods.split(",")
@@ -153,7 +154,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(header)
     print("-" * len(header))
     rows = []
-    for name, mesh in meshes.items():
+    for name in args.meshes.split(","):
+        mesh = meshes[name]
         for n in sizes:
             rows += bench_mesh(name, mesh, n, args.repeats, methods)
     closed_rows = [r for r in rows if r["closed"]]

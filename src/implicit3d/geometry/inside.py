@@ -61,7 +61,7 @@ VOXEL_FACTOR = 0.25  # voxel size / mean xy extent of the triangles (tuned on be
 VOXEL_POINTS = 1.0  # ... but at most one voxel per this many query points ...
 VOXEL_MAX = 256  # ... and at most this many along an axis
 VOXEL_MIN_POINTS = 0.5  # no voxels below this many query points per face: the sweep alone is cheaper
-_PARALLEL_MIN_WORK = 200_000  # fewer points and faces than this: one thread (see ``_bvh.serial_below``)
+_PARALLEL_MIN_WORK = 200_000  # fewer query points (faces for the closedness check): one thread (``_bvh.serial_below``)
 SWEEP_FACTOR = 0.5  # point cell size of the sweep / mean xy extent of the triangles, at least one point per cell
 
 
@@ -166,7 +166,7 @@ def inside(mesh: Any, points: Any, method: str = "auto") -> np.ndarray:
         return np.zeros(0, bool)
     if method == "winding":
         return np.abs(WindingTree.build((vertices, faces))(pts, beta=WINDING_BETA)) > 0.5
-    with serial_below(max(len(pts), len(faces)), _PARALLEL_MIN_WORK):
+    with serial_below(len(pts), _PARALLEL_MIN_WORK):
         closed, oriented = closure((vertices, faces)) if method != "vote" else (False, False)
         if method == "auto":
             method = "signed" if oriented else ("parity" if closed else "vote")
