@@ -430,10 +430,14 @@ def test_sweep_and_voxel_shortcut_match_the_ray_grid(monkeypatch, bunny, voxel_f
     np.testing.assert_array_equal(inside(box, pts), expected)
 
 
-def test_sweep_on_open_mesh_matches_the_ray_grid():
-    """No voxel shortcut where the ray answer is not constant off the surface (open mesh, forced parity)."""
+def test_sweep_on_open_mesh_matches_the_ray_grid(monkeypatch):
+    """No voxel shortcut where the ray answer is not constant off the surface (open mesh, forced parity); the sweep
+    in several blocks of points."""
+    import implicit3d.geometry.inside as inside_module
+
+    monkeypatch.setattr(inside_module, "_SWEEP_COUNTERS", 1)  # blocks of 65536 points
     mesh = open_box()
-    pts = np.vstack([padded_uniform(mesh, 5000, 18), box_grid(*mesh.bounds, steps=8)])
+    pts = np.vstack([padded_uniform(mesh, 150_000, 18), box_grid(*mesh.bounds, steps=8)])
     np.testing.assert_array_equal(inside(mesh, pts, "parity"), RayGrid.build(mesh)(pts))
     np.testing.assert_array_equal(inside(mesh, pts, "signed"), RayGrid.build(mesh)(pts, signed=True))
     votes = sum(RayGrid.build(mesh, axis=a)(pts).astype(int) for a in range(3))

@@ -62,6 +62,7 @@ VOXEL_POINTS = 1.0  # ... but at most one voxel per this many query points ...
 VOXEL_MAX = 256  # ... and at most this many along an axis
 VOXEL_MIN_POINTS = 0.5  # no voxels below this many query points per face: the sweep alone is cheaper
 _PARALLEL_MIN_WORK = 200_000  # fewer query points (faces for the closedness check): one thread (``_bvh.serial_below``)
+_SWEEP_COUNTERS = 1 << 23  # counters of one sweep (x 8 bytes)
 SWEEP_FACTOR = 0.5  # point cell size of the sweep / mean xy extent of the triangles, at least one point per cell
 
 
@@ -191,7 +192,7 @@ def _ray_inside(
     size = float((hi - lo).max())
     h_vox = max(VOXEL_FACTOR * ext, size / min(VOXEL_MAX, max(1.0, np.cbrt(len(pts) / VOXEL_POINTS))))
     if not voxels or len(pts) < VOXEL_MIN_POINTS * len(faces) or not (np.isfinite(h_vox) and h_vox > 0.0):
-        return K.sweep_query(pts, vertices, faces, axes, _sweep_cell(ext, size, len(pts)), signed, _chunks())
+        return _sweep(pts, vertices, faces, axes, _sweep_cell(ext, size, len(pts)), signed)
     inv = 1.0 / h_vox
     shape = np.maximum(1, np.ceil((hi - lo) * inv)).astype(np.int64)
     state = K.voxel_mark(vertices, faces, axes, lo, inv, shape)
@@ -200,7 +201,7 @@ def _ray_inside(
     flat = np.append(state.reshape(-1), np.uint8(0))  # voxel -1: outside
     ray = np.flatnonzero(flat[voxel] == K.VOXEL_SURFACE)
     query = np.concatenate([centres, pts[ray]])  # one sweep: the runs' centres and the points in touched voxels
-    ans = K.sweep_query(query, vertices, faces, axes, _sweep_cell(ext, size, len(query)), signed, _chunks())
+    ans = _sweep(query, vertices, faces, axes, _sweep_cell(ext, size, len(query)), signed)
     K.voxel_fill(state, run_start, ans[: len(centres)])
     flat[:-1] = state.reshape(-1)
     out = flat[voxel] == 1
@@ -208,9 +209,17 @@ def _ray_inside(
     return out
 
 
-def _chunks() -> int:
-    """Parallel work items of the sweep: a few per thread, for balance."""
-    return 4 * numba.get_num_threads()
+def _sweep(
+    pts: np.ndarray, vertices: np.ndarray, faces: np.ndarray, axes: np.ndarray, h: float, signed: bool
+) -> np.ndarray:
+    """``K.sweep_query`` in blocks of points: its counters take (work items x points) int32 pairs, kept to about
+    ``_SWEEP_COUNTERS`` (one pass over the faces per block)."""
+    chunks = 4 * numba.get_num_threads()  # parallel work items: a few per thread, for balance
+    block = max(1 << 16, _SWEEP_COUNTERS // chunks)
+    parts = [
+        K.sweep_query(pts[s : s + block], vertices, faces, axes, h, signed, chunks) for s in range(0, len(pts), block)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, bool)
 
 
 def _sweep_cell(ext: float, size: float, n: int) -> float:
