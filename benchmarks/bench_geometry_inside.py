@@ -1,19 +1,28 @@
 """Inside/outside of triangle meshes: implicit3d.geometry.inside vs. trimesh (embree) and libigl, same run.
 
-Queries: ``--points`` (default 1M) uniform points in the mesh bounding box padded by 10% per side.
-Meshes: pybullet_data/bunny.obj (902 faces, closed), pybullet_data/duck.obj (4212 faces; open along UV seams in
+Queries: ``--sizes`` (default 10k, 100k, 1M) uniform points in the mesh bounding box padded by 10% per side.
+Meshes: pybullet_data/random_urdfs/990/990.obj (1,922 faces, two closed shells that overlap: winding number 2
+there), pybullet_data/bunny.obj (902 faces, closed), pybullet_data/duck.obj (4212 faces; open along UV seams in
 trimesh's vertex merge, closed once vertices are matched by position), ``duck_holed`` (duck with the faces of a few
 patches removed: a genuinely open mesh), and ``blob`` (icosphere with 7 subdivisions, 327,680 faces, smoothly
 displaced, closed; generated here).
 
-Columns: seconds = median of ``--repeats`` runs of the whole call (validation, closedness check, acceleration
-structure, query) with numba compiled in a warm-up beforehand; ``x trimesh`` / ``x igl`` = baseline seconds / ours;
-``agree`` = fraction of points where the method agrees with igl's winding number (``|w| > 0.5``); ``exact diff`` =
-points where ours disagrees with the exact winding number, rechecked exactly on the points igl and ours disagree
-about (closed meshes should show 0). Baselines: ``trimesh.Trimesh.contains`` (uses embree through embreex when
-installed) and ``igl.fast_winding_number(V, F, Q)``. Timings on a shared machine are noisy; compare ratios.
+Columns: seconds = median of ``--repeats`` runs of the whole call (validation, closedness check, every structure,
+query) with numba compiled in a warm-up beforehand; ours and the baselines run alternately in each repeat, so load
+from other processes hits all of them. ``x trimesh`` / ``x igl`` = baseline seconds / ours. Baselines:
+``trimesh.Trimesh.contains`` with embree (through embreex), called on a fresh ``Trimesh`` each time so that, like
+ours and igl, it pays for its acceleration structure (``x tm cached``: on one ``Trimesh`` whose embree scene is
+reused: a lower bound of its per-call cost), and ``igl.fast_winding_number(V, F, Q)`` (builds its tree every call).
+``cpu x tm`` / ``cpu x igl``: the same ratios in CPU time of this process (all threads; ``time.process_time``),
+steadier than wall time on a loaded machine, where a call of a few milliseconds can wait longer for a core than it
+runs.
+``agree`` = fraction of points where ours agrees with igl's winding number (``|w| > 0.5``); ``exact diff`` =
+points where ours disagrees with the exact winding number (``w != 0`` for closed meshes, ``|w| > 0.5`` for open
+ones), rechecked exactly on the points where igl and ours disagree (closed meshes should show 0). Timings on a
+shared machine are noisy; compare ratios.
 
-    .venv/bin/python benchmarks/bench_geometry_inside.py [--points 1000000] [--repeats 3] [--big-subdivisions 7]
+    .venv/bin/python benchmarks/bench_geometry_inside.py [--sizes 10000,100000,1000000] [--repeats 3]
+        [--methods auto] [--big-subdivisions 7] [--meshes 990,bunny,duck,duck_holed,blob]
 """
 
 from __future__ import annotations
@@ -64,66 +73,96 @@ def uniform_points(mesh: trimesh.Trimesh, n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(lo - pad, hi + pad, (n, 3))
 
 
-def timed(fn: Callable[[], np.ndarray], repeats: int) -> tuple[float, np.ndarray]:
-    times, out = [], None
+def alternate(
+    fns: dict[str, Callable[[], np.ndarray]], repeats: int
+) -> dict[str, tuple[float, float, np.ndarray]]:
+    """Median wall seconds, median CPU seconds (all threads of this process) and last output of each function, the
+    functions run in turn within each repeat."""
+    wall: dict[str, list[float]] = {k: [] for k in fns}
+    cpu: dict[str, list[float]] = {k: [] for k in fns}
+    out: dict[str, np.ndarray] = {}
     for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
+        for k, fn in fns.items():
+            t, c = time.perf_counter(), time.process_time()
+            out[k] = fn()
+            wall[k].append(time.perf_counter() - t)
+            cpu[k].append(time.process_time() - c)
+    return {k: (statistics.median(wall[k]), statistics.median(cpu[k]), out[k]) for k in fns}
 
 
-def bench_mesh(name: str, mesh: trimesh.Trimesh, n_points: int, repeats: int) -> list[dict]:
-    """Time the baselines and every method of ``inside`` on one mesh; print and return one row per method."""
+def bench_mesh(name: str, mesh: trimesh.Trimesh, n_points: int, repeats: int, methods: list[str]) -> list[dict]:
+    """Time the baselines and the given methods of ``inside`` on one mesh and size; print and return the rows."""
     import igl
 
     pts = uniform_points(mesh, n_points)
     v, f = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64)
-    t_tm, _ = timed(lambda: mesh.contains(pts), repeats)
-    t_igl, w_igl = timed(lambda: igl.fast_winding_number(v, f, pts), repeats)
+    closed = is_closed((v, f))
+    fns: dict[str, Callable[[], np.ndarray]] = {
+        "trimesh": lambda: trimesh.Trimesh(v, f, process=False).contains(pts),
+        "trimesh_cached": lambda: mesh.contains(pts),
+        "igl": lambda: igl.fast_winding_number(v, f, pts),
+    }
+    for method in methods:
+        fns[method] = lambda m=method: inside((v, f), pts, m)
+    res = alternate(fns, repeats)
+    (t_tm, c_tm, _), t_tmc, (t_igl, c_igl, w_igl) = res["trimesh"], res["trimesh_cached"][0], res["igl"]
     ref = np.abs(w_igl) > 0.5
-    closed = is_closed(mesh)
     rows = []
-    for method in ["auto", "parity", "vote"] + (["winding"] if len(f) < 100_000 else []):
-        reps = repeats if method != "winding" else 1  # the slow one: once
-        t, ours = timed(lambda m=method: inside((v, f), pts, m), reps)
+    for method in methods:
+        t, c, ours = res[method]
         diff = np.flatnonzero(ours != ref)
-        exact = np.abs(winding_number((v, f), pts[diff], exact=True)) > 0.5 if len(diff) else np.zeros(0, bool)
+        w = winding_number((v, f), pts[diff], exact=True) if len(diff) else np.zeros(0)
+        exact = np.round(w) != 0 if closed else np.abs(w) > 0.5
         n_exact = int((exact != ours[diff]).sum())
-        row = dict(mesh=name, faces=len(f), closed=closed, method=method, seconds=t, trimesh_s=t_tm, igl_s=t_igl,
-                   x_trimesh=t_tm / t, x_igl=t_igl / t, agree=1.0 - len(diff) / len(pts), exact_diff=n_exact)
+        row = dict(mesh=name, faces=len(f), closed=closed, points=n_points, method=method, seconds=t,
+                   trimesh_s=t_tm, trimesh_cached_s=t_tmc, igl_s=t_igl, x_trimesh=t_tm / t, x_trimesh_cached=t_tmc / t,
+                   x_igl=t_igl / t, cpu_s=c, cpu_x_trimesh=c_tm / c, cpu_x_igl=c_igl / c,
+                   agree=1.0 - len(diff) / len(pts), exact_diff=n_exact)
         rows.append(row)
-        print(f"{name:<11} {len(f):>7} {str(closed):>6} {method:<8} {t:>8.3f} {t_tm / t:>9.1f} {t_igl / t:>7.1f} "
-              f"{row['agree']:>9.5f} {n_exact:>10}")
-    print(f"{'':<11} {'':>7} {'':>6} {'(trimesh':<8} {t_tm:>8.3f} s, igl {t_igl:.3f} s)")
+        print(f"{name:<11} {len(f):>7} {str(closed):>6} {n_points:>9,} {method:<7} {t:>8.4f} {t_tm / t:>9.1f} "
+              f"{t_igl / t:>7.1f} {t_tmc / t:>11.1f} {c_tm / c:>9.1f} {c_igl / c:>7.1f} {row['agree']:>9.5f} "
+              f"{n_exact:>10}")
     return rows
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     """Run the benchmark, print the table and return its rows (dicts)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated numbers of query points")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--methods", default="auto", help="comma-separated methods of inside()")
     parser.add_argument("--big-subdivisions", type=int, default=7, help="icosphere subdivisions of the big mesh")
+    parser.add_argument("--meshes", default="990,bunny,duck,duck_holed,blob", help="comma-separated subset")
     args = parser.parse_args(argv)
+    sizes = [int(x) for x in args.sizes.split(",")]
+    methods = args.methods.split(",")
 
     print(f"machine: {platform.processor() or platform.machine()}, nproc={os.cpu_count()}, "
-          f"numba threads={__import__('numba').get_num_threads()}; {args.points:,} points, median of {args.repeats}")
+          f"numba threads={__import__('numba').get_num_threads()}, load average {os.getloadavg()[0]:.1f}; "
+          f"median of {args.repeats}")
     duck = pybullet_mesh("duck.obj")
-    meshes = {"bunny": pybullet_mesh("bunny.obj"), "duck": duck, "duck_holed": holed(duck),
-              "blob": blob_mesh(args.big_subdivisions)}
+    meshes = {"990": pybullet_mesh("random_urdfs/990/990.obj"), "bunny": pybullet_mesh("bunny.obj"), "duck": duck,
+              "duck_holed": holed(duck), "blob": blob_mesh(args.big_subdivisions)}
     # warm-up: numba compile (cached on disk after the first run)
-    for method in ("parity", "vote", "winding"):
-        inside(meshes["bunny"], uniform_points(meshes["bunny"], 100), method)
+    for method in ("auto", "signed", "parity", "vote", "winding"):
+        for n in (100, 200_000):
+            inside(meshes["bunny"], uniform_points(meshes["bunny"], n), method)
     winding_number(meshes["bunny"], uniform_points(meshes["bunny"], 10), exact=True)
 
-    header = (f"{'mesh':<11} {'faces':>7} {'closed':>6} {'method':<8} {'seconds':>8} {'x trimesh':>9} {'x igl':>7} "
-              f"{'agree':>9} {'exact diff':>10}")
+    header = (f"{'mesh':<11} {'faces':>7} {'closed':>6} {'points':>9} {'method':<7} {'seconds':>8} {'x trimesh':>9} "
+              f"{'x igl':>7} {'x tm cached':>11} {'cpu x tm':>9} {'cpu x igl':>7} {'agree':>9} {'exact diff':>10}")
     print(header)
     print("-" * len(header))
     rows = []
-    for name, mesh in meshes.items():
-        rows += bench_mesh(name, mesh, args.points, args.repeats)
+    for name in args.meshes.split(","):
+        mesh = meshes[name]
+        for n in sizes:
+            rows += bench_mesh(name, mesh, n, args.repeats, methods)
+    closed_rows = [r for r in rows if r["closed"]]
+    print(f"closed meshes: min x trimesh {min(r['x_trimesh'] for r in closed_rows):.1f}, "
+          f"min x igl {min(r['x_igl'] for r in closed_rows):.1f} (CPU time: "
+          f"{min(r['cpu_x_trimesh'] for r in closed_rows):.1f}, {min(r['cpu_x_igl'] for r in closed_rows):.1f}), "
+          f"exact diff {sum(r['exact_diff'] for r in closed_rows)}; load average now {os.getloadavg()[0]:.1f}")
     return rows
 
 

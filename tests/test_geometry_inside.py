@@ -1,4 +1,4 @@
-"""Tests of implicit3d.geometry.inside (ray parity, vote, auto) and implicit3d.geometry.winding."""
+"""Tests of implicit3d.geometry.inside (signed crossings, ray parity, vote, auto) and implicit3d.geometry.winding."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import trimesh
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from implicit3d.geometry.inside import RayGrid, inside, is_closed, parity_brute_force
+from conftest import load_pybullet_mesh
+from implicit3d.geometry.inside import RayGrid, closure, inside, is_closed, is_oriented, ray_brute_force
 from implicit3d.geometry.winding import WindingTree, winding_number
 
 
@@ -77,13 +78,13 @@ def test_bunny_all_methods_agree_with_exact_winding(bunny):
     assert is_closed(bunny)
     for method in ("auto", "parity", "vote", "winding"):
         np.testing.assert_array_equal(inside(bunny, pts, method), exact, err_msg=method)
-    np.testing.assert_array_equal(parity_brute_force(bunny, pts), exact)
+    np.testing.assert_array_equal(ray_brute_force(bunny, pts), exact)
 
 
 @pytest.mark.parametrize("axis", [0, 1, 2])
 def test_grid_matches_brute_force_for_every_axis_and_cell_size(bunny, axis):
     pts = padded_uniform(bunny, 3000, 3)
-    ref = parity_brute_force(bunny, pts, axis=axis)
+    ref = ray_brute_force(bunny, pts, axis=axis)
     for factor in (0.05, 0.33, 3.0, 100.0):
         np.testing.assert_array_equal(RayGrid.build(bunny, axis=axis, cell_factor=factor)(pts), ref)
 
@@ -114,7 +115,7 @@ def test_box_grid_brute_force_agrees_with_grid_kernel():
     box = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
     pts = box_grid(*box.bounds, steps=8)
     for axis in range(3):
-        np.testing.assert_array_equal(RayGrid.build(box, axis=axis)(pts), parity_brute_force(box, pts, axis=axis))
+        np.testing.assert_array_equal(RayGrid.build(box, axis=axis)(pts), ray_brute_force(box, pts, axis=axis))
 
 
 def test_points_on_box_faces_are_consistent():
@@ -151,6 +152,144 @@ def test_translating_mesh_and_points_together_keeps_the_answer(seed, shift):
     t = np.asarray(shift)
     moved = trimesh.Trimesh(mesh.vertices + t, mesh.faces, process=False)
     np.testing.assert_array_equal(inside(moved, pts + t), inside(mesh, pts))
+
+
+# ---------------------------------------------------------------------------------------------- several parts
+
+
+def union(*meshes: trimesh.Trimesh, flip: tuple[bool, ...] = ()) -> trimesh.Trimesh:
+    """The parts as one mesh (vertices not merged); ``flip[i]`` reverses part i's faces."""
+    vs, fs, n = [], [], 0
+    for i, m in enumerate(meshes):
+        f = np.asarray(m.faces)
+        fs.append((f[:, ::-1] if i < len(flip) and flip[i] else f) + n)
+        vs.append(np.asarray(m.vertices))
+        n += len(m.vertices)
+    return trimesh.Trimesh(np.vstack(vs), np.vstack(fs), process=False)
+
+
+def sphere(radius: float = 1.0, centre=(0.0, 0.0, 0.0), subdivisions: int = 2) -> trimesh.Trimesh:
+    return trimesh.creation.icosphere(subdivisions=subdivisions, radius=radius).apply_translation(centre)
+
+
+def exact_inside(mesh: trimesh.Trimesh, pts: np.ndarray) -> np.ndarray:
+    """Non-zero exact winding number (points off the surface: w is an integer to ~1e-9)."""
+    w = winding_number(mesh, pts, exact=True)
+    assert np.abs(w - np.round(w)).max() < 1e-6
+    return np.round(w) != 0
+
+
+@pytest.mark.parametrize("flip", [(False, False), (True, True), (False, True), (True, False)])
+def test_overlapping_shells_give_the_union(flip):
+    mesh = union(sphere(1.0), sphere(0.8, (0.9, 0.2, 0.1)), flip=flip)
+    pts = padded_uniform(mesh, 6000, 11)
+    expected = exact_inside(mesh, pts)
+    w = winding_number(mesh, pts, exact=True)
+    if flip[0] == flip[1]:
+        assert (np.abs(w) > 1.5).sum() > 100  # the overlap (|w| = 2) is sampled
+    assert is_oriented(mesh)
+    np.testing.assert_array_equal(inside(mesh, pts), expected)
+    np.testing.assert_array_equal(inside(mesh, pts, "signed"), expected)
+    np.testing.assert_array_equal(ray_brute_force(mesh, pts, signed=True), expected)
+    if flip[0] == flip[1]:  # the parity rule calls the overlap outside: the reason for the signed count
+        assert (inside(mesh, pts, "parity") != expected).sum() > 100
+
+
+@pytest.mark.parametrize("inner_flipped", [False, True])
+@pytest.mark.parametrize("outer_flipped", [False, True])
+def test_nested_shells(outer_flipped, inner_flipped):
+    """Same orientation: winding 2 in the inner part, inside (union). Opposite: winding 0, a cavity."""
+    mesh = union(sphere(2.0), sphere(1.0, (0.3, 0.0, -0.2)), flip=(outer_flipped, inner_flipped))
+    pts = padded_uniform(mesh, 6000, 12)
+    expected = exact_inside(mesh, pts)
+    in_inner = np.linalg.norm(pts - [0.3, 0.0, -0.2], axis=1) < 0.95
+    assert in_inner.sum() > 100
+    assert expected[in_inner].all() == (outer_flipped == inner_flipped)
+    np.testing.assert_array_equal(inside(mesh, pts), expected)
+
+
+@pytest.mark.parametrize("method", ["auto", "signed", "parity"])
+def test_touching_boxes_on_aligned_grid(method):
+    """Boxes sharing a face, and boxes sharing only an edge: rays run exactly through the shared parts."""
+    a = trimesh.creation.box(bounds=[[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    face = trimesh.creation.box(bounds=[[1.0, 0.0, 0.0], [2.0, 1.0, 1.0]])
+    edge = trimesh.creation.box(bounds=[[1.0, 1.0, 0.0], [2.0, 2.0, 1.0]])
+    for other in (face, edge):
+        for flip in ((False, False), (True, True)):
+            mesh = union(a, other, flip=flip)
+            assert is_oriented(mesh)
+            pts = box_grid(np.zeros(3), np.full(3, 2.0), steps=8)
+            expected = np.zeros(len(pts), bool)
+            for part in (a, other):
+                lo, hi = part.bounds
+                expected |= np.all((pts >= lo) & (pts < hi), axis=1)  # half-open boxes: the documented rule
+            np.testing.assert_array_equal(inside(mesh, pts, method), expected)
+
+
+def test_duplicated_faces():
+    """Duplicated faces count as often as they occur (winding 2); a double-sided sheet cancels out."""
+    base = sphere(1.0)
+    pts = padded_uniform(base, 4000, 13)
+    ref = inside(base, pts)
+    np.testing.assert_array_equal(ref, exact_inside(base, pts))
+    doubled = trimesh.Trimesh(base.vertices, np.vstack([base.faces, base.faces]), process=False)
+    sheet_v = np.array([[-0.5, -0.5, 0.1], [0.5, -0.5, 0.1], [0.5, 0.5, 0.1], [-0.5, 0.5, 0.1]]) * 3
+    sheet_f = np.array([[0, 1, 2], [0, 2, 3]])
+    sheet = trimesh.Trimesh(sheet_v, np.vstack([sheet_f, sheet_f[:, ::-1]]), process=False)
+    for mesh in (doubled, union(base, sheet), union(base, base, flip=(False, True))):
+        assert is_oriented(mesh)
+        expected = exact_inside(mesh, pts)
+        np.testing.assert_array_equal(inside(mesh, pts), expected)
+    np.testing.assert_array_equal(inside(doubled, pts), ref)
+    np.testing.assert_array_equal(inside(union(base, sheet), pts), ref)
+    assert not inside(union(base, base, flip=(False, True)), pts).any()  # w = 1 - 1 everywhere
+
+
+def test_inconsistent_orientation_falls_back_to_parity(bunny):
+    faces = np.asarray(bunny.faces).copy()
+    faces[::7] = faces[::7, ::-1]
+    mixed = trimesh.Trimesh(bunny.vertices, faces, process=False)
+    assert closure(mixed) == (True, False) and closure(bunny) == (True, True)
+    pts = padded_uniform(bunny, 3000, 14)
+    np.testing.assert_array_equal(inside(mixed, pts), inside(bunny, pts, "signed"))
+    np.testing.assert_array_equal(inside(mixed, pts), inside(mixed, pts, "parity"))
+    assert (inside(mixed, pts, "signed") != inside(bunny, pts)).any()  # the signed count needs the orientation
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_signed_grid_matches_brute_force(axis):
+    mesh = union(sphere(1.0), sphere(0.7, (0.5, 0.5, 0.0)), sphere(0.4, (0.0, 0.0, 0.2)), flip=(False, False, True))
+    pts = padded_uniform(mesh, 3000, 15)
+    ref = ray_brute_force(mesh, pts, axis=axis, signed=True)
+    np.testing.assert_array_equal(ref, exact_inside(mesh, pts))
+    for factor in (0.05, 0.33, 3.0):
+        np.testing.assert_array_equal(RayGrid.build(mesh, axis=axis, cell_factor=factor)(pts, signed=True), ref)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), n_parts=st.integers(2, 4), flips=st.lists(st.booleans(), min_size=4, max_size=4))
+def test_random_hull_unions_match_exact_winding(seed, n_parts, flips):
+    rng = np.random.default_rng(seed)
+    parts = [random_hull(seed + i, n=12).apply_translation(rng.normal(size=3)) for i in range(n_parts)]
+    mesh = union(*parts, flip=tuple(flips))
+    pts = padded_uniform(mesh, 800, seed)
+    np.testing.assert_array_equal(inside(mesh, pts), exact_inside(mesh, pts))
+
+
+MULTI_PART = ["random_urdfs/990/990.obj", "objects/mug_col.obj", "duck_vhacd.obj"]
+
+
+@pytest.mark.parametrize("name", MULTI_PART)
+def test_real_multi_part_meshes_match_exact_winding(name):
+    """pybullet meshes made of several closed parts (990 and mug_col overlap: winding 2 there)."""
+    mesh = load_pybullet_mesh(name)
+    pts = padded_uniform(mesh, 20000, 16)
+    w = winding_number(mesh, pts, exact=True)
+    expected = np.round(w) != 0
+    assert is_oriented(mesh)
+    np.testing.assert_array_equal(inside(mesh, pts), expected)
+    if name != "duck_vhacd.obj":
+        assert (np.abs(w) > 1.5).any()
 
 
 # ---------------------------------------------------------------------------------------------- open meshes
@@ -263,3 +402,43 @@ def test_bad_input(mesh, points, error, match):
 def test_bad_method():
     with pytest.raises(ValueError, match="method"):
         inside(trimesh.creation.box(), np.zeros((1, 3)), method="raycast")
+
+
+# ---------------------------------------------------------------------------------------------- voxel shortcut
+
+
+@pytest.mark.parametrize("voxel_factor,voxel_points", [(1.0, 1.0), (0.05, 1e-3), (8.0, 1.0)])
+def test_sweep_and_voxel_shortcut_match_the_ray_grid(monkeypatch, bunny, voxel_factor, voxel_points):
+    """The point-grid sweep behind the voxel shortcut gives the ray grid's answers, also for points on the surface,
+    on voxel faces and on the mesh's bounding box (coarse, fine and very fine voxels)."""
+    import implicit3d.geometry.inside as inside_module
+
+    monkeypatch.setattr(inside_module, "VOXEL_FACTOR", voxel_factor)
+    monkeypatch.setattr(inside_module, "VOXEL_POINTS", voxel_points)
+    monkeypatch.setattr(inside_module, "VOXEL_MIN_POINTS", 0.0)
+    overlap = union(sphere(1.0), sphere(0.8, (0.9, 0.2, 0.1)), sphere(0.3, (0.0, 0.0, 0.1)), flip=(False, False, True))
+    box = union(trimesh.creation.box(bounds=[[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]),
+                trimesh.creation.box(bounds=[[1.0, 0.0, 0.0], [2.0, 1.0, 1.0]]))
+    for mesh in (bunny, overlap, box):
+        lo, hi = mesh.bounds
+        pts = np.vstack([padded_uniform(mesh, 20000, 17), box_grid(lo, hi, steps=16), mesh.vertices,
+                         mesh.triangles_center])
+        grid = RayGrid.build(mesh)
+        for method in ("signed", "parity"):
+            np.testing.assert_array_equal(inside(mesh, pts, method), grid(pts, signed=method == "signed"))
+    expected = np.all((pts >= 0.0) & (pts < [2.0, 1.0, 1.0]), axis=1)
+    np.testing.assert_array_equal(inside(box, pts), expected)
+
+
+def test_sweep_on_open_mesh_matches_the_ray_grid(monkeypatch):
+    """No voxel shortcut where the ray answer is not constant off the surface (open mesh, forced parity); the sweep
+    in several blocks of points."""
+    import implicit3d.geometry.inside as inside_module
+
+    monkeypatch.setattr(inside_module, "_SWEEP_COUNTERS", 1)  # blocks of 65536 points
+    mesh = open_box()
+    pts = np.vstack([padded_uniform(mesh, 150_000, 18), box_grid(*mesh.bounds, steps=8)])
+    np.testing.assert_array_equal(inside(mesh, pts, "parity"), RayGrid.build(mesh)(pts))
+    np.testing.assert_array_equal(inside(mesh, pts, "signed"), RayGrid.build(mesh)(pts, signed=True))
+    votes = sum(RayGrid.build(mesh, axis=a)(pts).astype(int) for a in range(3))
+    np.testing.assert_array_equal(inside(mesh, pts, "vote"), votes >= 2)

@@ -42,6 +42,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from implicit3d.geometry._common_kernels import corner_minus, cross_edges, morton_codes
+
 FEATURE_FACE = 6
 _STACK = 128  # tree depth < _MIDPOINT_DEPTH + log2(F): 128 covers any mesh that fits in memory
 _BLOCK = 64  # points per parallel work item (one traversal stack per item)
@@ -100,6 +102,18 @@ def serial_below(work: int, threshold: int) -> Iterator[None]:
         numba.set_num_threads(previous)
 
 
+@njit(cache=True, inline="always")
+def _swap(cs, order, i, j):  # pragma: no cover - compiled
+    """Exchange the columns ``i`` and ``j`` of ``cs: (3, F)`` and the entries ``i`` and ``j`` of ``order``."""
+    for a in range(3):
+        tmp = cs[a, i]
+        cs[a, i] = cs[a, j]
+        cs[a, j] = tmp
+    tmp2 = order[i]
+    order[i] = order[j]
+    order[j] = tmp2
+
+
 @njit(cache=True)
 def _select(cs, order, axis, lo, hi, k):  # pragma: no cover - compiled
     """Quickselect (Hoare) on the columns ``lo..hi`` of the centroids ``cs: (3, F)`` by row ``axis``, moving the
@@ -115,13 +129,7 @@ def _select(cs, order, axis, lo, hi, k):  # pragma: no cover - compiled
             while keys[j] > pivot:
                 j -= 1
             if i <= j:
-                for a in range(3):
-                    tmp = cs[a, i]
-                    cs[a, i] = cs[a, j]
-                    cs[a, j] = tmp
-                tmp2 = order[i]
-                order[i] = order[j]
-                order[j] = tmp2
+                _swap(cs, order, i, j)
                 i += 1
                 j -= 1
         if k <= j:
@@ -144,13 +152,7 @@ def _partition(cs, order, axis, s, e, pivot):  # pragma: no cover - compiled
             j -= 1
         if i >= j:
             return i
-        for a in range(3):
-            tmp = cs[a, i]
-            cs[a, i] = cs[a, j]
-            cs[a, j] = tmp
-        tmp2 = order[i]
-        order[i] = order[j]
-        order[j] = tmp2
+        _swap(cs, order, i, j)
         i += 1
         j -= 1
 
@@ -171,15 +173,9 @@ def _build(v, f, leaf_size, min_coherence):  # pragma: no cover - compiled
         i2 = f[t, 2]
         for a in range(3):
             cs[a, t] = (v[i0, a] + v[i1, a] + v[i2, a]) / 3.0
-        e1x = v[i1, 0] - v[i0, 0]
-        e1y = v[i1, 1] - v[i0, 1]
-        e1z = v[i1, 2] - v[i0, 2]
-        e2x = v[i2, 0] - v[i0, 0]
-        e2y = v[i2, 1] - v[i0, 1]
-        e2z = v[i2, 2] - v[i0, 2]
-        tnrm[t, 0] = e1y * e2z - e1z * e2y
-        tnrm[t, 1] = e1z * e2x - e1x * e2z
-        tnrm[t, 2] = e1x * e2y - e1y * e2x
+        tnrm[t, 0], tnrm[t, 1], tnrm[t, 2] = cross_edges(
+            v[i0, 0], v[i0, 1], v[i0, 2], v[i1, 0], v[i1, 1], v[i1, 2], v[i2, 0], v[i2, 1], v[i2, 2]
+        )
     order = np.arange(n)
     max_nodes = 2 * n
     right = np.full(max_nodes, -1, np.int64)
@@ -473,74 +469,76 @@ def _closest_on_degenerate(px, py, pz, T, k):  # pragma: no cover - compiled
 
 
 @njit(cache=True, inline="always")
+def _dots(abx, aby, abz, acx, acy, acz, wx, wy, wz):  # pragma: no cover - compiled
+    """``(ab . w, ac . w)``."""
+    return abx * wx + aby * wy + abz * wz, acx * wx + acy * wy + acz * wz
+
+
+@njit(cache=True, inline="always")
+def _ratio(a, b):  # pragma: no cover - compiled
+    """``a / (a - b)``, 0 when ``a - b <= 0`` (the parameter along an edge in Ericson's method)."""
+    den = a - b
+    return a / den if den > 0.0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def _corner_or_edge(ax, ay, az, ex, ey, ez, da_e, da_o, dq_e, dq_o, corner, edge):  # pragma: no cover - compiled
+    """Ericson's tests for the corner ``q = a + e`` and the edge ``a -> q`` of a triangle (called for b with the edge
+    ab, the other edge ac, and for c with the roles of ab and ac swapped). ``da_*`` / ``dq_*``: ``(p - a)`` /
+    ``(p - q)`` dotted with this edge (``_e``) and the other one (``_o``).
+
+    Returns ``(feature, cx, cy, cz, v)``: ``corner`` or ``edge`` with the closest point when p lies in that region,
+    else -1; ``v`` is the barycentric numerator ``da_e * dq_o - dq_e * da_o`` for the face region."""
+    if dq_e >= 0.0 and dq_o <= dq_e:
+        return corner, ax + ex, ay + ey, az + ez, 0.0
+    v = da_e * dq_o - dq_e * da_o
+    if v <= 0.0 and da_e >= 0.0 and dq_e <= 0.0:
+        t = _ratio(da_e, dq_e)
+        return edge, ax + t * ex, ay + t * ey, az + t * ez, v
+    return -1, 0.0, 0.0, 0.0, v
+
+
+@njit(cache=True, inline="always")
 def _closest_on_triangle(px, py, pz, T, k):  # pragma: no cover - compiled
     """Ericson's region method for triangle ``T[k]`` (non-degenerate); returns (d2, cx, cy, cz, feature)."""
     ax = T[k, 0]
     ay = T[k, 1]
     az = T[k, 2]
-    abx = T[k, 3] - ax
-    aby = T[k, 4] - ay
-    abz = T[k, 5] - az
-    acx = T[k, 6] - ax
-    acy = T[k, 7] - ay
-    acz = T[k, 8] - az
+    abx, aby, abz = corner_minus(T, k, 1, ax, ay, az)
+    acx, acy, acz = corner_minus(T, k, 2, ax, ay, az)
     apx = px - ax
     apy = py - ay
     apz = pz - az
-    d1 = abx * apx + aby * apy + abz * apz
-    d2 = acx * apx + acy * apy + acz * apz
+    d1, d2 = _dots(abx, aby, abz, acx, acy, acz, apx, apy, apz)  # (p - a) against the edges ab, ac
     if d1 <= 0.0 and d2 <= 0.0:
         cx, cy, cz, feat = ax, ay, az, 0
     else:
-        bpx = apx - abx
-        bpy = apy - aby
-        bpz = apz - abz
-        d3 = abx * bpx + aby * bpy + abz * bpz
-        d4 = acx * bpx + acy * bpy + acz * bpz
-        if d3 >= 0.0 and d4 <= d3:
-            cx, cy, cz, feat = ax + abx, ay + aby, az + abz, 1
-        else:
-            vc = d1 * d4 - d3 * d2
-            if vc <= 0.0 and d1 >= 0.0 and d3 <= 0.0:
-                den = d1 - d3
-                v = d1 / den if den > 0.0 else 0.0
-                cx, cy, cz, feat = ax + v * abx, ay + v * aby, az + v * abz, 3
-            else:
-                cpx = apx - acx
-                cpy = apy - acy
-                cpz = apz - acz
-                d5 = abx * cpx + aby * cpy + abz * cpz
-                d6 = acx * cpx + acy * cpy + acz * cpz
-                if d6 >= 0.0 and d5 <= d6:
-                    cx, cy, cz, feat = ax + acx, ay + acy, az + acz, 2
+        d3, d4 = _dots(abx, aby, abz, acx, acy, acz, apx - abx, apy - aby, apz - abz)  # (p - b)
+        feat, cx, cy, cz, vc = _corner_or_edge(ax, ay, az, abx, aby, abz, d1, d2, d3, d4, 1, 3)  # b, then ab
+        if feat < 0:
+            d5, d6 = _dots(abx, aby, abz, acx, acy, acz, apx - acx, apy - acy, apz - acz)  # (p - c)
+            feat, cx, cy, cz, vb = _corner_or_edge(ax, ay, az, acx, acy, acz, d2, d1, d6, d5, 2, 5)  # c, then ac
+            if feat < 0:
+                va = d3 * d6 - d5 * d4
+                e43 = d4 - d3
+                e56 = d5 - d6
+                if va <= 0.0 and e43 >= 0.0 and e56 >= 0.0:
+                    w = _ratio(e43, -e56)
+                    bx = ax + abx
+                    by = ay + aby
+                    bz = az + abz
+                    cx = bx + w * (acx - abx)
+                    cy = by + w * (acy - aby)
+                    cz = bz + w * (acz - abz)
+                    feat = 4
                 else:
-                    vb = d5 * d2 - d1 * d6
-                    if vb <= 0.0 and d2 >= 0.0 and d6 <= 0.0:
-                        den = d2 - d6
-                        w = d2 / den if den > 0.0 else 0.0
-                        cx, cy, cz, feat = ax + w * acx, ay + w * acy, az + w * acz, 5
-                    else:
-                        va = d3 * d6 - d5 * d4
-                        e43 = d4 - d3
-                        e56 = d5 - d6
-                        if va <= 0.0 and e43 >= 0.0 and e56 >= 0.0:
-                            den = e43 + e56
-                            w = e43 / den if den > 0.0 else 0.0
-                            bx = ax + abx
-                            by = ay + aby
-                            bz = az + abz
-                            cx = bx + w * (acx - abx)
-                            cy = by + w * (acy - aby)
-                            cz = bz + w * (acz - abz)
-                            feat = 4
-                        else:
-                            den = va + vb + vc
-                            v = vb / den
-                            w = vc / den
-                            cx = ax + v * abx + w * acx
-                            cy = ay + v * aby + w * acy
-                            cz = az + v * abz + w * acz
-                            feat = 6
+                    den = va + vb + vc
+                    v = vb / den
+                    w = vc / den
+                    cx = ax + v * abx + w * acx
+                    cy = ay + v * aby + w * acy
+                    cz = az + v * abz + w * acz
+                    feat = 6
     dx = px - cx
     dy = py - cy
     dz = pz - cz
@@ -577,22 +575,6 @@ def _closest(px, py, pz, tri, degenerate, k):  # pragma: no cover - compiled
     if degenerate[k]:
         return _closest_on_degenerate(px, py, pz, tri, k)
     return _closest_on_triangle(px, py, pz, tri, k)
-
-
-@njit(cache=True)
-def _morton_codes(points, lo, scale, bits):  # pragma: no cover - compiled
-    """Morton codes (``bits`` <= 21 bits per axis) of ``points`` quantized in the box starting at ``lo``."""
-    n = points.shape[0]
-    out = np.empty(n, np.int64)
-    for i in range(n):
-        code = 0
-        for a in range(3):
-            q = int((points[i, a] - lo[a]) * scale)
-            q = min(max(q, 0), (1 << bits) - 1)
-            for b in range(bits):
-                code |= ((q >> b) & 1) << (3 * b + a)
-        out[i] = code
-    return out
 
 
 @njit(parallel=True, cache=True)
@@ -670,7 +652,7 @@ def spatial_order(points: np.ndarray, bits: int = 10) -> np.ndarray:
     lo = points.min(axis=0)
     extent = float((points.max(axis=0) - lo).max())
     scale = ((1 << bits) - 1) / extent if extent > 0 else 0.0
-    return np.argsort(_morton_codes(points, lo, scale, bits))  # introsort: 5x faster than stable here
+    return np.argsort(morton_codes(points, lo, scale, bits))  # introsort: 5x faster than stable here
 
 
 def nearest(

@@ -1,7 +1,7 @@
-"""Numba kernels behind ``implicit3d.geometry.inside`` (ray parity) and ``implicit3d.geometry.winding``.
+"""Numba kernels behind ``implicit3d.geometry.inside`` (ray crossings) and ``implicit3d.geometry.winding``.
 
-Ray parity
-----------
+Ray crossings
+-------------
 Rays are cast from each query point along +w, where ``(u, v, w)`` is a cyclic permutation of ``(x, y, z)`` chosen by
 the caller (``axes``). Triangles are bucketed by their ``(u, v)`` bounding box in a uniform 2D grid (CSR layout:
 ``cell_start (C + 1,)``, ``cell_tris (K,)``); a point only tests the triangles listed in its own cell.
@@ -22,6 +22,9 @@ rays through box vertices and edges), and otherwise can only go wrong for rays p
 A triangle that contains the perturbed point counts when its plane is met strictly above the point
 (``w_hit > w``). A point exactly on a non-vertical face is hence classified as if moved up by an infinitesimal amount
 (on a "floor" it is inside, on a "roof" outside); a point on a face seen edge-on follows the (u, v) perturbation.
+Each crossing also carries the sign of the projected triangle's orientation (the common sign of its three edge
+functions): the signed sum over a ray is the winding number of a consistently oriented closed mesh (exact under the
+same conditions as the count, since it uses the same decisions), the count's parity the parity rule.
 
 Winding number
 --------------
@@ -38,8 +41,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from implicit3d.geometry._common_kernels import corner_minus, cross_edges
+
 # ----------------------------------------------------------------------------------------------------------------
-# Ray parity
+# Ray crossings
 # ----------------------------------------------------------------------------------------------------------------
 
 
@@ -118,35 +123,50 @@ def _edge(au: float, av: float, bu: float, bv: float, pu: float, pv: float) -> t
 @njit(cache=True, inline="always")
 def _crossings(
     tri: np.ndarray, cell_start: np.ndarray, cell_tris: np.ndarray, c: int, pu: float, pv: float, pw: float
-) -> int:
+) -> tuple[int, int]:
+    """Crossings of the +w ray from ``(pu, pv, pw)`` with the triangles of cell ``c``: ``(count, signed sum)``.
+
+    A crossing's sign is the triangle's orientation seen along the ray: +1 when its corners run counter-clockwise
+    in (u, v) (its normal points along +w: the ray leaves an outward-oriented solid there), -1 otherwise.
+    """
     n = 0
+    s = 0
     for k in range(cell_start[c], cell_start[c + 1]):
         t = cell_tris[k]
         if tri[t, 9] <= pw:  # the whole triangle is at or below the point
             continue
-        au = tri[t, 0]
-        av = tri[t, 1]
-        bu = tri[t, 3]
-        bv = tri[t, 4]
-        cu = tri[t, 6]
-        cv = tri[t, 7]
-        ec, sc = _edge(au, av, bu, bv, pu, pv)  # opposite corner c
-        if sc == 0:
-            continue
-        ea, sa = _edge(bu, bv, cu, cv, pu, pv)  # opposite corner a
-        if sa != sc:
-            continue
-        eb, sb = _edge(cu, cv, au, av, pu, pv)  # opposite corner b
-        if sb != sc:
-            continue
-        w_hit = (ea * tri[t, 2] + eb * tri[t, 5] + ec * tri[t, 8]) / (ea + eb + ec)
-        if w_hit > pw:
-            n += 1
-    return n
+        sc = _cross(tri[t, 0], tri[t, 1], tri[t, 2], tri[t, 3], tri[t, 4], tri[t, 5], tri[t, 6], tri[t, 7], tri[t, 8],
+                    pu, pv, pw)
+        n += sc != 0
+        s += sc
+    return n, s
+
+
+@njit(cache=True, inline="always")
+def _cross(au, av, aw, bu, bv, bw, cu, cv, cw, pu, pv, pw) -> int:  # noqa: ANN001
+    """Signed crossing of the +w ray from p with triangle abc (corners in (u, v, w)): its orientation in (u, v)
+    (+1 counter-clockwise) when the perturbed ray meets it strictly above p, else 0."""
+    ec, sc = _edge(au, av, bu, bv, pu, pv)  # opposite corner c
+    if sc == 0:
+        return 0
+    ea, sa = _edge(bu, bv, cu, cv, pu, pv)  # opposite corner a
+    if sa != sc:
+        return 0
+    eb, sb = _edge(cu, cv, au, av, pu, pv)  # opposite corner b
+    if sb != sc:
+        return 0
+    w_hit = (ea * aw + eb * bw + ec * cw) / (ea + eb + ec)
+    return sc if w_hit > pw else 0
+
+
+@njit(cache=True, inline="always")
+def _decide(n: int, s: int, signed: bool) -> bool:
+    """Inside from a ray's crossings: non-zero signed sum (winding number) or odd count (parity)."""
+    return s != 0 if signed else (n & 1) == 1
 
 
 @njit(cache=True, parallel=True)
-def parity_brute(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
+def ray_brute(points: np.ndarray, tri: np.ndarray, signed: bool) -> np.ndarray:
     """Reference: the same crossing test against every triangle (O(N F)); +w ray, points already in (u, v, w)."""
     n = points.shape[0]
     f = tri.shape[0]
@@ -154,7 +174,8 @@ def parity_brute(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
     cell_start = np.array([0, f], np.int64)
     cell_tris = np.arange(f).astype(np.int32)
     for i in prange(n):
-        out[i] = (_crossings(tri, cell_start, cell_tris, 0, points[i, 0], points[i, 1], points[i, 2]) & 1) == 1
+        n_cross, s_cross = _crossings(tri, cell_start, cell_tris, 0, points[i, 0], points[i, 1], points[i, 2])
+        out[i] = _decide(n_cross, s_cross, signed)
     return out
 
 
@@ -167,15 +188,9 @@ _FOUR_PI = 4.0 * np.pi
 
 @njit(cache=True, inline="always")
 def _solid_angle(tri: np.ndarray, t: int, qx: float, qy: float, qz: float) -> float:
-    ax = tri[t, 0] - qx
-    ay = tri[t, 1] - qy
-    az = tri[t, 2] - qz
-    bx = tri[t, 3] - qx
-    by = tri[t, 4] - qy
-    bz = tri[t, 5] - qz
-    cx = tri[t, 6] - qx
-    cy = tri[t, 7] - qy
-    cz = tri[t, 8] - qz
+    ax, ay, az = corner_minus(tri, t, 0, qx, qy, qz)
+    bx, by, bz = corner_minus(tri, t, 1, qx, qy, qz)
+    cx, cy, cz = corner_minus(tri, t, 2, qx, qy, qz)
     la = np.sqrt(ax * ax + ay * ay + az * az)
     lb = np.sqrt(bx * bx + by * by + bz * bz)
     lc = np.sqrt(cx * cx + cy * cy + cz * cz)
@@ -196,24 +211,6 @@ def winding_brute(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
             s += _solid_angle(tri, t, points[i, 0], points[i, 1], points[i, 2])
         out[i] = s / _FOUR_PI
     return out
-
-
-@njit(cache=True)
-def _morton_key(x: np.ndarray) -> np.ndarray:
-    """30-bit Morton codes of ``x (F, 3)`` already scaled to [0, 1023]."""
-    n = x.shape[0]
-    key = np.empty(n, np.int64)
-    for i in range(n):
-        k = 0
-        xi = int(x[i, 0])
-        yi = int(x[i, 1])
-        zi = int(x[i, 2])
-        for b in range(10):
-            k |= ((xi >> b) & 1) << (3 * b + 2)
-            k |= ((yi >> b) & 1) << (3 * b + 1)
-            k |= ((zi >> b) & 1) << (3 * b)
-        key[i] = k
-    return key
 
 
 @njit(cache=True)
@@ -263,15 +260,12 @@ def build_dipole_tree(tri: np.ndarray, leaf_size: int) -> tuple[np.ndarray, np.n
             c = np.zeros(3)
             g = np.zeros(3)
             for t in range(s, e):
-                ux = tri[t, 3] - tri[t, 0]
-                uy = tri[t, 4] - tri[t, 1]
-                uz = tri[t, 5] - tri[t, 2]
-                wx = tri[t, 6] - tri[t, 0]
-                wy = tri[t, 7] - tri[t, 1]
-                wz = tri[t, 8] - tri[t, 2]
-                gx = 0.5 * (uy * wz - uz * wy)
-                gy = 0.5 * (uz * wx - ux * wz)
-                gz = 0.5 * (ux * wy - uy * wx)
+                nx, ny, nz = cross_edges(
+                    tri[t, 0], tri[t, 1], tri[t, 2], tri[t, 3], tri[t, 4], tri[t, 5], tri[t, 6], tri[t, 7], tri[t, 8]
+                )
+                gx = 0.5 * nx
+                gy = 0.5 * ny
+                gz = 0.5 * nz
                 a = np.sqrt(gx * gx + gy * gy + gz * gz)
                 g[0] += gx
                 g[1] += gy
@@ -374,9 +368,14 @@ def prepare_triangles(vertices: np.ndarray, faces: np.ndarray, axes: np.ndarray)
     return tri, ext.mean()
 
 
-@njit(cache=True)
-def edges_even(faces: np.ndarray, n_vertices: int) -> bool:
-    """True when every undirected edge (self-loops skipped) occurs an even number of times in ``faces (F, 3)``."""
+@njit(cache=True, parallel=True)
+def edge_closure(faces: np.ndarray, n_vertices: int) -> tuple[bool, bool]:
+    """``(closed, oriented)`` of ``faces (F, 3)`` (self-loop edges skipped; both False without any edge).
+
+    closed: every undirected edge occurs an even number of times. oriented: every edge is traversed as often in one
+    direction (a -> b) as in the other (b -> a), so the faces bound a 3-chain and the signed ray crossing count is
+    the winding number; oriented implies closed.
+    """
     f = faces.shape[0]
     count = np.zeros(n_vertices + 1, np.int64)
     n_edges = 0
@@ -388,20 +387,22 @@ def edges_even(faces: np.ndarray, n_vertices: int) -> bool:
                 count[min(a, b) + 1] += 1
                 n_edges += 1
     if n_edges == 0:
-        return False
+        return False, False
     for i in range(n_vertices):
         count[i + 1] += count[i]
     fill = count[:-1].copy()
-    other = np.empty(n_edges, np.int64)
+    other = np.empty(n_edges, np.int64)  # 2 * larger end + (1 if the edge runs from the larger end)
     for t in range(f):
         for j in range(3):
             a = faces[t, j]
             b = faces[t, (j + 1) % 3]
             if a != b:
                 lo = min(a, b)
-                other[fill[lo]] = max(a, b)
+                other[fill[lo]] = 2 * max(a, b) + (1 if a > b else 0)
                 fill[lo] += 1
-    for i in range(n_vertices):
+    odd = np.zeros(n_vertices, np.bool_)
+    unbalanced = np.zeros(n_vertices, np.bool_)
+    for i in prange(n_vertices):  # disjoint neighbour lists
         s = count[i]
         e = count[i + 1]
         for k in range(s + 1, e):  # insertion sort of the (short) neighbour list
@@ -414,16 +415,34 @@ def edges_even(faces: np.ndarray, n_vertices: int) -> bool:
         k = s
         while k < e:
             m = k
-            while m < e and other[m] == other[k]:
+            backward = 0
+            while m < e and other[m] >> 1 == other[k] >> 1:
+                backward += other[m] & 1
                 m += 1
-            if (m - k) % 2 == 1:
-                return False
+            odd[i] |= (m - k) % 2 == 1
+            unbalanced[i] |= 2 * backward != m - k
             k = m
-    return True
+    if odd.any():
+        return False, False
+    return True, not unbalanced.any()
+
+
+@njit(cache=True, inline="always")
+def _ray_cell(
+    cell_start: np.ndarray, u0: float, v0: float, inv: float, nu: int, nv: int, bounds: np.ndarray,
+    pu: float, pv: float, pw: float,
+) -> int:
+    """Grid cell whose triangles the +w ray from ``(pu, pv, pw)`` must test; -1 when it can meet none."""
+    if pu < bounds[0] or pv < bounds[1] or pw >= bounds[5] or pu >= bounds[3] or pv >= bounds[4]:
+        return -1  # (u+eps, v+eps^2) is outside the projected bounds or the ray starts above everything
+    a = min(max(int(np.floor((pu - u0) * inv)), 0), nu - 1)
+    b = min(max(int(np.floor((pv - v0) * inv)), 0), nv - 1)
+    c = a * nv + b
+    return c if cell_start[c + 1] > cell_start[c] else -1
 
 
 @njit(cache=True, parallel=True)
-def parity_query(
+def ray_query(
     points: np.ndarray,
     axes: np.ndarray,
     tri: np.ndarray,
@@ -435,9 +454,12 @@ def parity_query(
     nu: int,
     nv: int,
     bounds: np.ndarray,
+    signed: bool,
 ) -> np.ndarray:
-    """Odd number of crossings of the +w ray from each point. ``points (N, 3) float64``; returns ``(N,) bool``.
+    """Inside test by the +w ray from each point. ``points (N, 3) float64``; returns ``(N,) bool``.
 
+    ``signed``: inside when the signed crossing count (the winding number of a consistently oriented closed mesh) is
+    non-zero; else when the number of crossings is odd (parity).
     ``axes (3,) int64``: the columns of ``points`` that are u, v, w. ``bounds (6,)``: u, v, w min then max of the mesh.
     Points are counting-sorted by cell first so that neighbouring work items share their triangles in cache.
     """
@@ -451,13 +473,7 @@ def parity_query(
         pu = points[i, iu]
         pv = points[i, iv]
         pw = points[i, iw]
-        if pu < bounds[0] or pv < bounds[1] or pw >= bounds[5] or pu >= bounds[3] or pv >= bounds[4]:
-            cell[i] = -1  # (u+eps, v+eps^2) is outside the projected bounds or the ray starts above everything
-        else:
-            a = min(max(int(np.floor((pu - u0) * inv)), 0), nu - 1)
-            b = min(max(int(np.floor((pv - v0) * inv)), 0), nv - 1)
-            c = a * nv + b
-            cell[i] = c if cell_start[c + 1] > cell_start[c] else -1
+        cell[i] = _ray_cell(cell_start, u0, v0, inv, nu, nv, bounds, pu, pv, pw)
     nc = nu * nv
     start = np.zeros(nc + 1, np.int64)
     for i in range(n):
@@ -475,5 +491,231 @@ def parity_query(
             fill[c] += 1
     for k in prange(m):
         i = order[k]
-        out[i] = (_crossings(tri, cell_start, cell_tris, cell[i], points[i, iu], points[i, iv], points[i, iw]) & 1) == 1
+        n_cross, s_cross = _crossings(tri, cell_start, cell_tris, cell[i], points[i, iu], points[i, iv], points[i, iw])
+        out[i] = _decide(n_cross, s_cross, signed)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Point-grid sweep and voxel shortcut (``inside`` for closed meshes)
+# ----------------------------------------------------------------------------------------------------------------
+# The sweep buckets the *query points* by (u, v) in a uniform grid and loops over the triangles, each testing the
+# points of the cells its (u, v) bounding box covers, with the same crossing decisions as ``_crossings`` (so the
+# same answers as ``ray_query``); it needs no per-mesh structure beyond the point buckets, which pays when the
+# points are few or, with the voxel shortcut, when most of them never need a ray.
+#
+# Voxel shortcut: a closed voxel that no triangle touches lies in one connected region off the surface, where the
+# winding number (and, for a closed mesh, the crossing parity) is constant: one ray from its centre answers for every
+# point in it. Voxels are indexed by floor((x - lo) * inv) clamped to the grid, the same monotone formula for triangle
+# bounding boxes, points and centres, so a triangle whose box misses voxel k in some axis lies strictly on one side of
+# every point that falls in voxel k and of its centre: the segment from such a point to the centre meets no triangle.
+# Consecutive untouched voxels along w share one region too, so one centre per run of them is enough.
+
+VOXEL_SURFACE = 2  # voxel state: 0 outside, 1 inside, 2 touched by a triangle (its points need their own ray)
+
+
+@njit(cache=True, inline="always")
+def _index(x: float, lo: float, inv: float, n: int) -> int:
+    return min(max(int(np.floor((x - lo) * inv)), 0), n - 1)
+
+
+@njit(cache=True, inline="always")
+def _corner(v: np.ndarray, f: np.ndarray, axes: np.ndarray, t: int, j: int) -> tuple[float, float, float]:
+    i = f[t, j]
+    return v[i, axes[0]], v[i, axes[1]], v[i, axes[2]]
+
+
+@njit(cache=True, parallel=True)
+def mean_extent(v: np.ndarray, f: np.ndarray, axes: np.ndarray) -> float:
+    """Mean over the faces of the larger (u, v) side of their bounding box (u, v = columns ``axes[:2]``)."""
+    ext = np.empty(f.shape[0])
+    for t in prange(f.shape[0]):
+        au, av, _ = _corner(v, f, axes, t, 0)
+        bu, bv, _ = _corner(v, f, axes, t, 1)
+        cu, cv, _ = _corner(v, f, axes, t, 2)
+        ext[t] = max(max(au, max(bu, cu)) - min(au, min(bu, cu)), max(av, max(bv, cv)) - min(av, min(bv, cv)))
+    return ext.mean()
+
+
+@njit(cache=True, parallel=True)
+def sweep_query(
+    points: np.ndarray, v: np.ndarray, f: np.ndarray, axes: np.ndarray, h: float, signed: bool, n_chunks: int
+) -> np.ndarray:
+    """Inside test of ``points (Q, 3)`` (columns ``axes`` are u, v, w) by the +w ray against the faces ``v[f]``, with
+    ``(u, v)`` cells of size ``h`` (> 0) over the points; answers identical to :func:`ray_query`'s. ``(Q,) bool``.
+    The faces are split in ``n_chunks`` parallel work items, each with its own ``(Q,)`` counters."""
+    q = points.shape[0]
+    out = np.zeros(q, np.bool_)
+    if q == 0:
+        return out
+    pu = np.empty(q)
+    pv = np.empty(q)
+    pw = np.empty(q)
+    for i in prange(q):
+        pu[i] = points[i, axes[0]]
+        pv[i] = points[i, axes[1]]
+        pw[i] = points[i, axes[2]]
+    u0 = pu.min()
+    v0 = pv.min()
+    inv = 1.0 / h
+    nu = min(int((pu.max() - u0) * inv) + 1, 1 << 12)
+    nv = min(int((pv.max() - v0) * inv) + 1, 1 << 12)
+    start = np.zeros(nu * nv + 1, np.int64)
+    cell = np.empty(q, np.int64)
+    for i in range(q):
+        c = _index(pu[i], u0, inv, nu) * nv + _index(pv[i], v0, inv, nv)
+        cell[i] = c
+        start[c + 1] += 1
+    for c in range(nu * nv):
+        start[c + 1] += start[c]
+    fill = start[:-1].copy()
+    su = np.empty(q)  # the points in cell order, u v w contiguous
+    sv = np.empty(q)
+    sw = np.empty(q)
+    order = np.empty(q, np.int64)
+    for i in range(q):
+        k = fill[cell[i]]
+        fill[cell[i]] += 1
+        order[k] = i
+        su[k] = pu[i]
+        sv[k] = pv[i]
+        sw[k] = pw[i]
+    nchunk = max(1, min(f.shape[0], n_chunks))
+    cnt = np.zeros((nchunk, q), np.int32)
+    sgn = np.zeros((nchunk, q), np.int32)
+    per = (f.shape[0] + nchunk - 1) // nchunk
+    for ch in prange(nchunk):
+        for t in range(ch * per, min(f.shape[0], (ch + 1) * per)):
+            au, av, aw = _corner(v, f, axes, t, 0)
+            bu, bv, bw = _corner(v, f, axes, t, 1)
+            cu, cv, cw = _corner(v, f, axes, t, 2)
+            wmax = max(aw, max(bw, cw))
+            ia = _index(min(au, min(bu, cu)), u0, inv, nu)
+            ib = _index(max(au, max(bu, cu)), u0, inv, nu)
+            ja = _index(min(av, min(bv, cv)), v0, inv, nv)
+            jb = _index(max(av, max(bv, cv)), v0, inv, nv)
+            for ci in range(ia, ib + 1):
+                for k in range(start[ci * nv + ja], start[ci * nv + jb + 1]):
+                    if wmax <= sw[k]:  # the whole triangle is at or below the point
+                        continue
+                    sc = _cross(au, av, aw, bu, bv, bw, cu, cv, cw, su[k], sv[k], sw[k])
+                    cnt[ch, k] += sc != 0
+                    sgn[ch, k] += sc
+    for k in prange(q):
+        n_cross = 0
+        s_cross = 0
+        for ch in range(nchunk):
+            n_cross += cnt[ch, k]
+            s_cross += sgn[ch, k]
+        out[order[k]] = _decide(n_cross, s_cross, signed)
+    return out
+
+
+@njit(cache=True)
+def voxel_mark(
+    v: np.ndarray, f: np.ndarray, axes: np.ndarray, lo: np.ndarray, inv: float, shape: np.ndarray
+) -> np.ndarray:
+    """``(shape) uint8`` voxels of size ``1 / inv`` from ``lo (3,)`` (u, v, w): ``VOXEL_SURFACE`` where a face's
+    bounding box touches the voxel, else 0."""
+    r0, r1, r2 = shape[0], shape[1], shape[2]
+    state = np.zeros((r0, r1, r2), np.uint8)
+    for t in range(f.shape[0]):  # serial: several faces may mark one voxel
+        au, av, aw = _corner(v, f, axes, t, 0)
+        bu, bv, bw = _corner(v, f, axes, t, 1)
+        cu, cv, cw = _corner(v, f, axes, t, 2)
+        i0 = _index(min(au, min(bu, cu)), lo[0], inv, r0)
+        i1 = _index(max(au, max(bu, cu)), lo[0], inv, r0)
+        j0 = _index(min(av, min(bv, cv)), lo[1], inv, r1)
+        j1 = _index(max(av, max(bv, cv)), lo[1], inv, r1)
+        k0 = _index(min(aw, min(bw, cw)), lo[2], inv, r2)
+        k1 = _index(max(aw, max(bw, cw)), lo[2], inv, r2)
+        for i in range(i0, i1 + 1):
+            for j in range(j0, j1 + 1):
+                for k in range(k0, k1 + 1):
+                    state[i, j, k] = VOXEL_SURFACE
+    return state
+
+
+@njit(cache=True, parallel=True)
+def voxel_runs(state: np.ndarray, lo: np.ndarray, inv: float) -> tuple[np.ndarray, np.ndarray]:
+    """Centres ``(R, 3)`` (u, v, w) of the first voxel (from the top) of each run of untouched voxels along w, and
+    ``run_start (r0 * r1 + 1,)``: the runs of column ``i * r1 + j`` are ``run_start[c]:run_start[c + 1]``, top first.
+    A voxel whose centre rounds into another voxel (only on absurdly fine grids) is marked touched first."""
+    r0, r1, r2 = state.shape
+    h = 1.0 / inv
+    count = np.zeros(r0 * r1 + 1, np.int64)
+    for col in prange(r0 * r1):
+        i = col // r1
+        j = col % r1
+        fresh = True
+        for k in range(r2 - 1, -1, -1):
+            if state[i, j, k] == VOXEL_SURFACE:
+                fresh = True
+            elif fresh:
+                cu = lo[0] + (i + 0.5) * h
+                cv = lo[1] + (j + 0.5) * h
+                cw = lo[2] + (k + 0.5) * h
+                ci = _index(cu, lo[0], inv, r0)
+                if ci != i or _index(cv, lo[1], inv, r1) != j or _index(cw, lo[2], inv, r2) != k:
+                    state[i, j, k] = VOXEL_SURFACE
+                else:
+                    count[col + 1] += 1
+                    fresh = False
+    for c in range(r0 * r1):
+        count[c + 1] += count[c]
+    centres = np.empty((count[-1], 3))
+    for col in prange(r0 * r1):
+        i = col // r1
+        j = col % r1
+        m = count[col]
+        fresh = True
+        for k in range(r2 - 1, -1, -1):
+            if state[i, j, k] == VOXEL_SURFACE:
+                fresh = True
+            elif fresh:
+                centres[m, 0] = lo[0] + (i + 0.5) * h
+                centres[m, 1] = lo[1] + (j + 0.5) * h
+                centres[m, 2] = lo[2] + (k + 0.5) * h
+                m += 1
+                fresh = False
+    return centres, count
+
+
+@njit(cache=True, parallel=True)
+def voxel_fill(state: np.ndarray, run_start: np.ndarray, label: np.ndarray) -> None:
+    """Set every untouched voxel to its run's ``label (R,) bool`` (1 inside, 0 outside), runs as in ``voxel_runs``."""
+    r0, r1, r2 = state.shape
+    for col in prange(r0 * r1):
+        i = col // r1
+        j = col % r1
+        m = run_start[col] - 1
+        fresh = True
+        for k in range(r2 - 1, -1, -1):
+            if state[i, j, k] == VOXEL_SURFACE:
+                fresh = True
+                continue
+            if fresh:
+                m += 1
+                fresh = False
+            state[i, j, k] = 1 if label[m] else 0
+
+
+@njit(cache=True, parallel=True)
+def voxel_index(
+    points: np.ndarray, axes: np.ndarray, shape: tuple, lo: np.ndarray, hi: np.ndarray, inv: float
+) -> np.ndarray:
+    """Flat (C order) index ``(N,) int64`` into voxels of ``shape`` of each of ``points (N, 3)`` (columns ``axes`` are
+    u, v, w); -1 for points outside the closed box ``[lo, hi]`` (u, v, w; the mesh's bounds): the mesh lies strictly
+    on one side of them, so they are outside."""
+    n = points.shape[0]
+    out = np.empty(n, np.int64)
+    r0, r1, r2 = shape
+    for i in prange(n):
+        pu = points[i, axes[0]]
+        pv = points[i, axes[1]]
+        pw = points[i, axes[2]]
+        if pu < lo[0] or pv < lo[1] or pw < lo[2] or pu > hi[0] or pv > hi[1] or pw > hi[2]:
+            out[i] = -1
+        else:
+            out[i] = (_index(pu, lo[0], inv, r0) * r1 + _index(pv, lo[1], inv, r1)) * r2 + _index(pw, lo[2], inv, r2)
     return out

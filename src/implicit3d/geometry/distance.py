@@ -11,7 +11,9 @@ For other meshes (holes, non-manifold or flipped parts) the sign comes from
 ``implicit3d.geometry.inside.inside(mesh, points, method="auto")``.
 
 Note: a "watertight" mesh made of several *overlapping* closed parts (e.g. a cap pushed into a bottle) is not a
-valid solid boundary; the pseudonormal sign is then wrong in the overlap. Pass ``sign="inside"`` for such meshes.
+valid solid boundary; the pseudonormal sign is then wrong in the overlap. Pass ``sign="inside"`` for such meshes: it
+takes the sign of the union of the parts (non-zero winding number); distances are still to the nearest part's surface,
+also where that surface lies inside another part.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from implicit3d.geometry._bvh import (
     nearest,
     serial_below,
 )
+from implicit3d.geometry._common_kernels import cross_edges
 from implicit3d.geometry.validation import as_mesh_arrays, as_points
 
 MeshLike = trimesh.Trimesh | tuple[np.ndarray, np.ndarray]
@@ -180,19 +183,23 @@ def _unit_normal(v, f, t):  # pragma: no cover - compiled
     p0 = f[t, 0]
     p1 = f[t, 1]
     p2 = f[t, 2]
-    ax = v[p1, 0] - v[p0, 0]
-    ay = v[p1, 1] - v[p0, 1]
-    az = v[p1, 2] - v[p0, 2]
-    bx = v[p2, 0] - v[p0, 0]
-    by = v[p2, 1] - v[p0, 1]
-    bz = v[p2, 2] - v[p0, 2]
-    nx = ay * bz - az * by
-    ny = az * bx - ax * bz
-    nz = ax * by - ay * bx
+    nx, ny, nz = cross_edges(v[p0, 0], v[p0, 1], v[p0, 2], v[p1, 0], v[p1, 1], v[p1, 2], v[p2, 0], v[p2, 1], v[p2, 2])
     nrm = np.sqrt(nx * nx + ny * ny + nz * nz)
     if nrm > 0.0:
         return nx / nrm, ny / nrm, nz / nrm
     return 0.0, 0.0, 0.0
+
+
+@njit(cache=True, inline="always")
+def _add_edge_normals(first, target, owner, face_n, a, b, edge_n, t, k):  # pragma: no cover - compiled
+    """Add the unit normals of the faces with a half-edge ``a -> b`` to ``edge_n[t, k]``; return how many there are."""
+    count = 0
+    for h in range(first[a], first[a + 1]):
+        if target[h] == b:
+            count += 1
+            for c in range(3):
+                edge_n[t, k, c] += face_n[owner[h], c]
+    return count
 
 
 @njit(parallel=True, cache=True)
@@ -246,18 +253,8 @@ def _pseudonormals(v, f):  # pragma: no cover - compiled
             if a == b:
                 bad[t] = True
                 continue
-            same = 0
-            for h in range(first[a], first[a + 1]):
-                if target[h] == b:
-                    same += 1
-                    for c in range(3):
-                        edge_n[t, k, c] += face_n[owner[h], c]
-            twins = 0
-            for h in range(first[b], first[b + 1]):
-                if target[h] == a:
-                    twins += 1
-                    for c in range(3):
-                        edge_n[t, k, c] += face_n[owner[h], c]
+            same = _add_edge_normals(first, target, owner, face_n, a, b, edge_n, t, k)
+            twins = _add_edge_normals(first, target, owner, face_n, b, a, edge_n, t, k)
             if same != 1 or twins != 1:
                 bad[t] = True
     closed = not bad.any()

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from implicit3d.geometry import _inside_kernels as K
+from implicit3d.geometry._common_kernels import morton_codes
 from implicit3d.geometry.validation import as_mesh_arrays, as_points
 
 LEAF_SIZE = 4  # triangles per leaf (tuned on bench_geometry_inside.py)
@@ -39,7 +40,8 @@ class WindingTree:
         cent = vertices[faces].mean(axis=1)
         lo = cent.min(axis=0)
         span = max(float((cent.max(axis=0) - lo).max()), 1e-300)
-        order = np.argsort(K._morton_key((cent - lo) * (1023.0 / span)), kind="stable")
+        # Morton order with z the least significant bit of each triple (columns reversed)
+        order = np.argsort(morton_codes(cent[:, ::-1], lo[::-1], 1023.0 / span, 10), kind="stable")
         tri = np.ascontiguousarray(tri[order])
         node_int, node_f = K.build_dipole_tree(tri, int(leaf_size))
         return cls(tri, node_int, node_f)
