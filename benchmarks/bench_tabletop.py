@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
     ap.add_argument("--meshes", type=Path, default=DEFAULT_MESHES, help="folder of object meshes (.obj)")
     ap.add_argument("--checkpoint", action="append", default=None,
-                    help="models to compare (repeatable; default: the bundled tabletop and any-orientation models)")
+                    help="models to compare (repeatable; 'bundled' for the any-orientation model; default: the bundled "
+                    "tabletop and any-orientation models)")
     ap.add_argument("--resolution", type=int, default=64, help="extraction resolution (default 64, as `scene`)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = ap.parse_args(argv)
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.checkpoint:
         for c in args.checkpoint:
-            models.append((c, *load_model(c)))
+            models.append((c, *load_model(None if c == "bundled" else c)))
     else:
         if bundled_weights("tabletop") is not None:
             m, meta, name = load_scene_model(None)
