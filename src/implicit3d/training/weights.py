@@ -19,6 +19,7 @@ import torch
 from implicit3d.errors import UserError
 
 BUNDLED_WEIGHTS = ("weights", "default.safetensors")
+SHIPPED = {"bundled": "default", "tabletop": "tabletop"}  #: names of the shipped models (``--checkpoint bundled``)
 TRAIN_HINT = "train one with `implicit3d train configs/conv_onet_grid_small.yaml --data DATASET_DIR`"
 #: metadata keys an exported pair keeps (everything else, e.g. optimizer layout and file hashes, is dropped)
 EXPORTED_KEYS = ("model_config", "input_contract", "data_config", "train_config", "normalization", "dataset", "step",
@@ -74,13 +75,19 @@ def load_model(
     """Load a trained model for completion: ``(model in eval mode on device, metadata dict)``.
 
     ``path``: a run folder (``<run>/checkpoints/best`` or ``last``), a checkpoint folder, its ``checkpoint.json``
-    or ``model.safetensors``, or a ``NAME.safetensors`` file with a ``NAME.json`` beside it; ``None`` loads the
-    bundled model. The metadata holds ``model_config``, ``input_contract`` and, for checkpoints, ``step``,
-    ``train_config``... Raises :class:`UserError` (a
+    or ``model.safetensors``, or a ``NAME.safetensors`` file with a ``NAME.json`` beside it; ``None`` or
+    ``"bundled"`` loads the bundled model, ``"tabletop"`` the bundled tabletop model. The metadata holds
+    ``model_config``, ``input_contract`` and, for checkpoints, ``step``, ``train_config``... Raises :class:`UserError`
+    (a
     :class:`~implicit3d.training.checkpoint.CheckpointError` for bad files) when nothing usable is found.
     """
     from implicit3d.training.checkpoint import META_FILE, MODEL_FILE, CheckpointError, load_checkpoint
 
+    if isinstance(path, str) and path in SHIPPED and not Path(path).exists():  # a shipped model by name
+        found = bundled_weights(SHIPPED[path])
+        if found is None:
+            raise UserError(f"no {path} model ships with this version of implicit3d")
+        return load_weights_pair(*found, str(device))
     if path is None:
         found = bundled_weights()
         if found is None:
