@@ -89,3 +89,16 @@ def render_view(mesh: trimesh.Trimesh) -> tuple[np.ndarray, object, np.ndarray]:
     depth = render_depth(mesh, intr, cam)
     assert (depth > 0).sum() > 200
     return depth, intr, cam
+
+
+def primitive_meshes(src: Path) -> Path:
+    """Six primitive meshes in two category folders under ``src`` (round: sphere, cylinder, capsule; boxy: three
+    boxes), as a mesh source for ``prepare``; returns ``src``."""
+    (src / "round").mkdir(parents=True, exist_ok=True)
+    (src / "boxy").mkdir(exist_ok=True)
+    trimesh.creation.icosphere(2, 0.1).export(src / "round" / "sphere.ply")
+    trimesh.creation.cylinder(0.05, 0.2, sections=24).export(src / "round" / "cyl.ply")
+    trimesh.creation.capsule(0.15, 0.05).export(src / "round" / "capsule.ply")
+    for i, extents in enumerate([(0.1, 0.2, 0.3), (0.2, 0.2, 0.1), (0.3, 0.1, 0.1)]):
+        trimesh.creation.box(extents).export(src / "boxy" / f"box{i}.ply")
+    return src

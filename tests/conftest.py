@@ -29,3 +29,20 @@ def bunny() -> trimesh.Trimesh:
 @pytest.fixture(scope="session")
 def duck() -> trimesh.Trimesh:
     return load_pybullet_mesh("duck.obj")
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run a test with one torch thread (on a busy 2-core machine small multi-threaded ops are many times slower)."""
+    from completion_fixtures import torch_threads
+
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """Run folder of the tiny trained checkpoint (``completion_fixtures.tiny_checkpoint``), trained once per process."""
+    from completion_fixtures import tiny_checkpoint
+
+    return tiny_checkpoint(tmp_path_factory)

@@ -10,23 +10,13 @@ import torch
 import trimesh
 
 import implicit3d.api as i3d
-from completion_fixtures import tiny_checkpoint, torch_threads
 from implicit3d import completion
 from implicit3d.data.contract import DEFAULT_TURNS, read_contract
 from implicit3d.errors import UserError
 from implicit3d.geometry import frames
 from implicit3d.training import weights
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with torch_threads(1):
-        yield
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return tiny_checkpoint(tmp_path_factory)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

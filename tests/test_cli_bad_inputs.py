@@ -25,22 +25,13 @@ import trimesh
 import yaml
 from PIL import Image
 
-from completion_fixtures import TINY_MODEL, tiny_checkpoint, torch_threads
+from completion_fixtures import TINY_MODEL
 from implicit3d.cli import main
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ------------------------------------------------------------------------------------------------ shared fixtures
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return tiny_checkpoint(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -8,21 +8,12 @@ import numpy as np
 import pytest
 import trimesh
 
-from completion_fixtures import object_mesh, render_view, tiny_checkpoint, torch_threads
+from completion_fixtures import object_mesh, render_view
 from implicit3d.cli import main
 from implicit3d.data.pointcloud_io import pcd_bytes, read_observation
 from implicit3d.sensing import depth_to_points, write_depth_png, write_intrinsics_json
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with torch_threads(1):
-        yield
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return tiny_checkpoint(tmp_path_factory)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -10,19 +10,10 @@ import numpy as np
 import pytest
 import trimesh
 
-from completion_fixtures import tiny_checkpoint, torch_threads
+from completion_fixtures import primitive_meshes
 from implicit3d.cli import main
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with torch_threads(1):
-        yield
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return tiny_checkpoint(tmp_path_factory)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +22,7 @@ def dataset(tmp_path_factory):
     from implicit3d.data.prepare import PrepareConfig, prepare
 
     src = tmp_path_factory.mktemp("meshes")
-    (src / "round").mkdir()
-    (src / "boxy").mkdir()
-    trimesh.creation.icosphere(2, 0.1).export(src / "round" / "sphere.ply")
-    trimesh.creation.cylinder(0.05, 0.2, sections=24).export(src / "round" / "cyl.ply")
-    trimesh.creation.capsule(0.15, 0.05).export(src / "round" / "capsule.ply")
-    for i, extents in enumerate([(0.1, 0.2, 0.3), (0.2, 0.2, 0.1), (0.3, 0.1, 0.1)]):
-        trimesh.creation.box(extents).export(src / "boxy" / f"box{i}.ply")
+    primitive_meshes(src)
     cfg = PrepareConfig(n_uniform=3000, n_near=600, n_surface=3000, n_views=1, image_size=(80, 60),
                         focal=(70.0, 70.0), noise="none")
     root = tmp_path_factory.mktemp("ds") / "data"

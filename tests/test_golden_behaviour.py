@@ -18,7 +18,7 @@ import pytest
 import trimesh
 import yaml
 
-from completion_fixtures import TINY_MODEL, torch_threads
+from completion_fixtures import TINY_MODEL, primitive_meshes, torch_threads
 from implicit3d.cli import main
 
 # Recorded at commit 8371340 (before issue 15's consolidation), 2-core CPU, torch 2.13.0.
@@ -60,13 +60,7 @@ def make_dataset(tmp: Path) -> Path:
     from implicit3d.data.prepare import PrepareConfig, prepare
 
     src = tmp / "meshes"
-    (src / "round").mkdir(parents=True)
-    (src / "boxy").mkdir()
-    trimesh.creation.icosphere(2, 0.1).export(src / "round" / "sphere.ply")
-    trimesh.creation.cylinder(0.05, 0.2, sections=24).export(src / "round" / "cyl.ply")
-    trimesh.creation.capsule(0.15, 0.05).export(src / "round" / "capsule.ply")
-    for i, extents in enumerate([(0.1, 0.2, 0.3), (0.2, 0.2, 0.1), (0.3, 0.1, 0.1)]):
-        trimesh.creation.box(extents).export(src / "boxy" / f"box{i}.ply")
+    primitive_meshes(src)
     cfg = PrepareConfig(n_uniform=3000, n_near=1000, n_surface=3000, n_views=2, image_size=(160, 120),
                         focal=(140.0, 140.0), noise="realsense_d435", view_pose="so3", object_size=(0.1, 0.3))
     root = tmp / "data"
