@@ -323,7 +323,7 @@ def scene_json(result: SceneResult, files: list[str]) -> dict[str, Any]:
                     for f, o in zip(files, result.objects, strict=True)],
         "skipped": skipped_summary(result.skipped),
         "uncertainty": "per vertex: standard deviation of the occupancy of the completion's copies (turned inputs, "
-        "or input subsamples and their mirror images), 0 = they agree, 0.5 = they disagree completely; "
+        "or the input and its mirror image), 0 = they agree, 0.5 = they disagree completely; "
         "uncertain_share: vertices above 0.2; observed_surface_share: vertices within "
         f"{result.settings.seen_distance * 1000:.0f} mm of a measured point",
         "seconds": result.seconds,
