@@ -26,6 +26,7 @@ import yaml
 from PIL import Image
 
 from completion_fixtures import TINY_MODEL
+from disk_full import full_disk_fdopen
 from implicit3d.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -158,25 +159,7 @@ def _disk_full(env: Env) -> None:
     import implicit3d.fileio as fileio
     import implicit3d.training.checkpoint as ckpt
 
-    real = os.fdopen
-
-    class Full:
-        def __init__(self, fh):
-            self.fh = fh
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.fh.close()
-
-        def write(self, data):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-        def __getattr__(self, name):
-            return getattr(self.fh, name)
-
-    env.monkeypatch.setattr(fileio.os, "fdopen", lambda fd, *a, **k: Full(real(fd, *a, **k)))
+    env.monkeypatch.setattr(fileio.os, "fdopen", full_disk_fdopen())
 
     def full_write(path, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

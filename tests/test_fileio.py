@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import trimesh
 
+from disk_full import full_disk_fdopen
 from implicit3d.errors import UserError
 from implicit3d.fileio import MeshFileError, atomic_write_bytes, atomic_write_text, atomic_writer, read_mesh
 
@@ -94,27 +95,11 @@ def test_read_mesh_scene_merged_and_processing_as_trimesh(tmp_path):
 
 def test_atomic_write_errors_name_the_target(tmp_path, monkeypatch) -> None:
     import errno
-    import os
 
     from implicit3d import fileio
 
     target = tmp_path / "out.bin"
-    real = os.fdopen
-
-    class Full:
-        def __init__(self, fh):
-            self.fh = fh
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.fh.close()
-
-        def write(self, data):
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(fileio.os, "fdopen", lambda fd, *a, **k: Full(real(fd, *a, **k)))
+    monkeypatch.setattr(fileio.os, "fdopen", full_disk_fdopen())
     with pytest.raises(OSError) as info:
         fileio.atomic_write_bytes(target, b"x")
     monkeypatch.undo()
