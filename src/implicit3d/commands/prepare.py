@@ -9,6 +9,7 @@ from implicit3d.errors import UserError
 EPILOG = """\
 sources:
   catalogue:CATEGORY[,CATEGORY...]  procedural shapes (metres, z up); --count shapes per category
+  catalogue:all,vase=40,can=250     CATEGORY=N: N shapes of that category instead of --count
   catalogue:all                     every catalogue category
   DIR                               a folder of .obj .ply .off .stl .glb .gltf files (category = sub-folder), or a
                                     ShapeNet v1/v2 tree (<synset>/<model>/model.obj or .../models/model_normalized.obj;

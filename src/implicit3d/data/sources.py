@@ -123,23 +123,41 @@ def catalogue_categories() -> tuple[str, ...]:
 
 
 def _catalogue_items(spec: str, count: int | None, seed: int) -> list[MeshItem]:
+    """Items of ``spec``: comma-separated categories (``all`` = every one) with ``count`` shapes each, or
+    ``CATEGORY=N`` for N shapes of that category (e.g. ``all,vase=40``: --count of each, but 40 vases)."""
     known = catalogue_categories()
-    names = [c.strip() for c in spec.split(",") if c.strip()]
-    if names == ["all"]:
-        names = list(known)
-    if not names:
+    counts: dict[str, int | None] = {}
+    for entry in (e.strip() for e in spec.split(",")):
+        if not entry:
+            continue
+        name, sep, number = entry.partition("=")
+        name = name.strip()
+        names = list(known) if name == "all" and not sep else [name]
+        for c in names:
+            if c not in known:
+                raise UserError(f"unknown catalogue category {c!r}; known: {', '.join(known)}")
+        if sep:
+            try:
+                n = int(number)
+            except ValueError:
+                raise UserError(f"catalogue entry {entry!r}: the count after '=' must be an integer") from None
+            if n < 1:
+                raise UserError(f"catalogue entry {entry!r}: the count must be >= 1")
+            counts[name] = n
+        else:
+            for c in names:
+                counts.setdefault(c, None)
+    if not counts:
         raise UserError(f"catalogue source needs a category, e.g. catalogue:bottle (known: {', '.join(known)})")
-    for c in names:
-        if c not in known:
-            raise UserError(f"unknown catalogue category {c!r}; known: {', '.join(known)}")
-    if count is None:
-        raise UserError("a catalogue source needs --count (number of shapes per category)")
-    if count < 1:
-        raise UserError(f"--count must be >= 1, got {count}")
+    if any(n is None for n in counts.values()):
+        if count is None:
+            raise UserError("a catalogue source needs --count (number of shapes per category)")
+        if count < 1:
+            raise UserError(f"--count must be >= 1, got {count}")
     return [
         MeshItem(f"{c}_{i:05d}", c, "catalogue", c, "z", catalogue_seed(c, i, seed), True)
-        for c in names
-        for i in range(count)
+        for c, n in counts.items()
+        for i in range(n if n is not None else int(count))  # type: ignore[arg-type]
     ]
 
 

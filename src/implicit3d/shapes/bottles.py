@@ -166,13 +166,18 @@ def build_bottle(rng: np.random.Generator) -> Built:
     return Built(sdf, params, voxel)
 
 
-CAN_STYLES = ("beverage", "food")
+CAN_STYLES = ("beverage", "food", "tube")
 
 
 def build_can(rng: np.random.Generator) -> Built:
-    """A can 0.10-0.16 m tall: beverage (domed base, tapered neck, recessed lid) or food (seamed rims)."""
-    style = choice(rng, CAN_STYLES, p=(0.6, 0.4))
-    if style == "beverage":
+    """A can: beverage (0.10-0.16 m; domed base, tapered neck, recessed lid), food (0.10-0.155 m; seamed rims) or
+    tube (0.12-0.28 m, 1.5-4 times as tall as wide: crisps and tennis-ball tubes, cocoa and oat canisters; rolled
+    rims, a lid that overhangs slightly)."""
+    style = choice(rng, CAN_STYLES, p=(0.4, 0.3, 0.3))
+    if style == "tube":
+        radius = uniform(rng, 0.03, 0.05)
+        height = float(np.clip(2.0 * radius * uniform(rng, 1.5, 4.0), 0.12, 0.28))
+    elif style == "beverage":
         height = uniform(rng, 0.10, 0.16)
         radius = float(np.clip(uniform(rng, 0.026, 0.034) * (1.2 - (height - 0.10) / 0.3), 0.026, 0.034))
     else:
@@ -196,6 +201,13 @@ def build_can(rng: np.random.Generator) -> Built:
         o.to(lid_r + 0.001, height, fillet=0.0008).to(lid_r - 0.0015, height, fillet=0.0008)
         o.to(lid_r - 0.002, height - recess, fillet=0.001).to(0.0, height - recess)
         params.update(dome=dome, neck=neck, lid_radius=lid_r, recess=recess)
+    elif style == "tube":
+        rim = uniform(rng, 0.001, 0.0025)
+        lid_h = uniform(rng, 0.008, 0.02)
+        o = Outline(0.0, 0.0).to(radius, 0.0, fillet=uniform(rng, 0.001, 0.003))
+        o.to(radius, height - lid_h).to(radius + rim, height - lid_h, fillet=0.0006)
+        o.to(radius + rim, height, fillet=0.001).to(0.0, height)
+        params.update(rim=rim, lid_height=lid_h)
     else:
         seam = uniform(rng, 0.0012, 0.002)
         seam_h = uniform(rng, 0.003, 0.005)
