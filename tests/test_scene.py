@@ -12,7 +12,7 @@ import trimesh
 from implicit3d import shapes
 from implicit3d.cli import main
 from implicit3d.evaluation.tabletop import make_tabletop_scene, score_scene
-from implicit3d.scene import SceneSettings, complete_scene, load_scene_model
+from implicit3d.scene import SceneSettings, complete_scene, load_scene_model, segment_scene
 from implicit3d.sensing.camera import Intrinsics
 from implicit3d.sensing.io import write_depth_png, write_intrinsics_json
 from implicit3d.sensing.segment import SegmentSettings
@@ -47,6 +47,14 @@ def test_objects_are_found_completed_above_the_table_and_closed_on_it(frame, res
             assert h.min() < 0.01  # its bottom lies on the plane
         u = obj.mesh.vertex_attributes["uncertainty"]
         assert u.shape == (len(obj.mesh.vertices),) and 0.0 <= u.min() and u.max() <= 0.5
+
+
+def test_segment_scene_is_the_first_half_of_complete_scene(frame, result) -> None:
+    found = segment_scene(frame.depth, frame.intrinsics, settings=result.settings)
+    assert np.array_equal(found.segmentation.labels, result.labels)
+    assert np.allclose(found.plane.normal, result.plane.normal) and found.plane.d == pytest.approx(result.plane.d)
+    assert len(found.segmentation.objects) == len(result.objects)
+    assert found.points_map.shape == (*frame.depth.shape, 3) and found.valid.shape == frame.depth.shape
 
 
 def test_scene_command_writes_meshes_json_glb_and_figure(frame, tmp_path, capsys) -> None:

@@ -226,34 +226,37 @@ def uncertainty_colors(u: np.ndarray) -> np.ndarray:
     return np.concatenate([rgb, np.full((len(rgb), 1), 255)], axis=1).astype(np.uint8)
 
 
-def complete_scene(
+@dataclass
+class SceneSegmentation:
+    """What :func:`segment_scene` found in a frame: the support ``plane`` (``None`` with ``no_plane``), the table
+    ``outline`` (``(K, 3)`` camera-frame polygon or ``None``), the :class:`Segmentation` (objects, skipped clusters,
+    ``labels (H, W) int32``), the organized cloud ``points_map (H, W, 3)`` with its ``valid (H, W)`` pixels, and
+    ``seconds`` per step."""
+
+    plane: Plane | None
+    outline: np.ndarray | None
+    segmentation: Segmentation
+    points_map: np.ndarray
+    valid: np.ndarray
+    seconds: dict[str, float]
+
+
+def segment_scene(
     depth: np.ndarray,
     intrinsics: Intrinsics,
     *,
-    model: torch.nn.Module | None = None,
-    meta: dict[str, Any] | None = None,
-    model_name: str | None = None,
     labels: np.ndarray | None = None,
     up: Any | None = None,
     no_plane: bool = False,
     settings: SceneSettings | None = None,
-    device: str | None = None,
-    log: Any = None,
     source: str = "the depth image",
-) -> SceneResult:
-    """Every object on the support plane of one depth frame ``depth (H, W)`` (metres, 0 = no data), completed.
-
-    ``model``/``meta``: default :func:`load_scene_model`; ``labels (H, W) int``: instance labels (0 = background)
-    instead of the built-in segmentation; ``up``: gravity's up in the camera frame, if known (picks the plane);
-    ``no_plane``: complete every cluster without a support plane. Raises :class:`UserError` (one line) for a frame
-    with no plane (unless ``no_plane``), no object, or labels / intrinsics of another size.
-    """
-    from implicit3d.completion import model_contract
+) -> SceneSegmentation:
+    """The support plane and the objects on it of one depth frame ``depth (H, W)`` (metres, 0 = no data), without
+    completing them (the first half of :func:`complete_scene`; arguments as there). Raises :class:`UserError` (one
+    line) for a frame with no plane (unless ``no_plane``), no object, or labels / intrinsics of another size."""
     from implicit3d.sensing.segment import NoPlaneError, find_planes, find_support_plane, segment_objects, table_region
 
     settings = settings or SceneSettings()
-    log = log or (lambda _msg: None)
-    t_all = time.perf_counter()
     depth = np.asarray(depth, dtype=np.float64)
     if depth.shape != intrinsics.shape:
         raise UserError(f"{source} is {depth.shape[1]}x{depth.shape[0]} pixels but the intrinsics say "
@@ -262,9 +265,6 @@ def complete_scene(
         lab = np.asarray(labels)
         raise UserError(f"the labels image is {lab.shape[1] if lab.ndim > 1 else '?'}x{lab.shape[0]} pixels but "
                         f"{source} is {depth.shape[1]}x{depth.shape[0]}")
-    if model is None:
-        model, meta, model_name = load_scene_model(None, device or "cpu")
-    contract = model_contract(meta)
     pm, valid = points_map_of(depth, intrinsics)
     if valid.sum() < 100:
         raise UserError(f"{source} has {int(valid.sum())} valid depth pixels: too few for a scene")
@@ -295,6 +295,42 @@ def complete_scene(
         reasons = ", ".join(sorted({s["reason"].split(" (")[0] for s in seg.skipped})) or "nothing above the plane"
         raise UserError(f"{source}: no object found on the support plane ({len(seg.skipped)} clusters skipped: "
                         f"{reasons})")
+    return SceneSegmentation(plane, outline, seg, pm, valid, seconds)
+
+
+def complete_scene(
+    depth: np.ndarray,
+    intrinsics: Intrinsics,
+    *,
+    model: torch.nn.Module | None = None,
+    meta: dict[str, Any] | None = None,
+    model_name: str | None = None,
+    labels: np.ndarray | None = None,
+    up: Any | None = None,
+    no_plane: bool = False,
+    settings: SceneSettings | None = None,
+    device: str | None = None,
+    log: Any = None,
+    source: str = "the depth image",
+) -> SceneResult:
+    """Every object on the support plane of one depth frame ``depth (H, W)`` (metres, 0 = no data), completed.
+
+    ``model``/``meta``: default :func:`load_scene_model`; ``labels (H, W) int``: instance labels (0 = background)
+    instead of the built-in segmentation; ``up``: gravity's up in the camera frame, if known (picks the plane);
+    ``no_plane``: complete every cluster without a support plane. Raises :class:`UserError` (one line) for a frame
+    with no plane (unless ``no_plane``), no object, or labels / intrinsics of another size.
+    """
+    from implicit3d.completion import model_contract
+
+    settings = settings or SceneSettings()
+    log = log or (lambda _msg: None)
+    t_all = time.perf_counter()
+    if model is None:
+        model, meta, model_name = load_scene_model(None, device or "cpu")
+    contract = model_contract(meta)
+    found = segment_scene(depth, intrinsics, labels=labels, up=up, no_plane=no_plane, settings=settings,
+                          source=source)
+    plane, seg, seconds = found.plane, found.segmentation, dict(found.seconds)
     objects = []
     t0 = time.perf_counter()
     for obj in seg.objects:
@@ -305,8 +341,8 @@ def complete_scene(
             f"({time.perf_counter() - t:.2f} s)")
     seconds["completion"] = time.perf_counter() - t0
     seconds["total"] = time.perf_counter() - t_all
-    return SceneResult(plane, outline, objects, seg.skipped, seg.labels, pm, valid, model_name or "model", seconds,
-                       settings)
+    return SceneResult(plane, found.outline, objects, seg.skipped, seg.labels, found.points_map, found.valid,
+                       model_name or "model", seconds, settings)
 
 
 def scene_json(result: SceneResult, files: list[str]) -> dict[str, Any]:
