@@ -202,3 +202,42 @@ def test_camera_pose_items(root):
     np.testing.assert_allclose(lin @ lin.T, np.eye(3), atol=1e-6)
     with pytest.raises(ValueError, match='pose "camera".*partial'):
         ImplicitDataset(root, input="surface", pose="camera")
+
+
+def test_drop_outliers_removes_a_trail_of_flying_pixels(root, tmp_path):
+    import shutil
+
+    copy = tmp_path / "d"
+    shutil.copytree(root, copy)
+    for name in ("bottle_00000", "bottle_00001"):
+        path = copy / "bottle" / name / "views.npz"
+        v = dict(formats.load_npz(path))
+        pts, off = v["points"], v["offsets"]
+        parts, new_off = [], [0]
+        for k in range(len(off) - 1):
+            view = pts[off[k] : off[k + 1]]
+            if len(view):  # 5 stray points well behind the view's centroid (these views hold only ~70 points)
+                trail = view.mean(axis=0) + np.array([0.0, 0.0, 1.5]) + 0.2 * np.arange(5)[:, None]
+                view = np.concatenate([view, trail])
+            parts.append(view)
+            new_off.append(new_off[-1] + len(view))
+        v["points"], v["offsets"] = np.concatenate(parts).astype(pts.dtype), np.array(new_off, dtype=off.dtype)
+        np.savez(path, **v)
+
+    trail = []
+    for name in ("bottle_00000",):
+        v = formats.load_npz(copy / "bottle" / name / "views.npz")
+        for k in range(len(v["offsets"]) - 1):
+            view = v["points"][v["offsets"][k] : v["offsets"][k + 1]]
+            trail.append(view[-5:])
+    trail = np.concatenate(trail)
+
+    def trail_points(drop: float) -> int:
+        ds = ImplicitDataset(copy, input="partial", n_inputs=4000, seed=2, drop_outliers=drop)
+        x = ds[0]["inputs"].numpy()  # canonical pose, object frame: the stored units
+        return int((np.linalg.norm(x[:, None] - trail[None], axis=2).min(axis=1) < 1e-5).sum())
+
+    assert trail_points(0.0) > 0
+    assert trail_points(1.0) == 0
+    with pytest.raises(ValueError, match="drop_outliers"):
+        ImplicitDataset(copy, input="partial", drop_outliers=1.5)

@@ -33,6 +33,7 @@ class DataConfig:
     n_points: int = 2048  #: query points per item
     points_source: str = "uniform"  #: uniform | near | mixed
     noise: float = 0.0  #: std of Gaussian input noise, normalized units
+    drop_outliers: float = 0.0  #: probability that a partial view loses its statistical outliers (flying pixels)
     pose: str = "canonical"  #: canonical | yaw | so3 | view | camera | gravity
     scale_range: tuple[float, float] | None = None  #: uniform random scale (lo, hi), or none
     normalize: str = "object"  #: object | visible
@@ -60,6 +61,8 @@ class DataConfig:
                 raise ValueError(f"data.{name} must be >= 1, got {getattr(self, name)}")
         if self.val_n_points is not None and self.val_n_points < 1:
             raise ValueError(f"data.val_n_points must be >= 1, got {self.val_n_points}")
+        if not 0.0 <= self.drop_outliers <= 1.0:
+            raise ValueError(f"data.drop_outliers is a probability in [0, 1], got {self.drop_outliers}")
         if not self.noise >= 0:
             raise ValueError(f"data.noise must be >= 0, got {self.noise}")
         if self.scale_range is not None and not 0 < self.scale_range[0] <= self.scale_range[1]:

@@ -166,6 +166,12 @@ class ImplicitDataset(Dataset):
                 raise ValueError(f"{key}: none of its depth views saw the object")
             k = int(usable[rng.integers(len(usable))])
             cloud = v["points"][v["offsets"][k] : v["offsets"][k + 1]]
+            if self.config.drop_outliers > 0 and rng.random() < self.config.drop_outliers:
+                # as the tabletop segmentation does: the model must not read an object's depth from the trail of
+                # flying pixels behind its silhouette, which real pipelines remove
+                from implicit3d.sensing.segment import remove_outliers
+
+                cloud = cloud[remove_outliers(cloud)]
             if self.config.pose in ("camera", "gravity"):
                 view_frame = camera_rotation if self.config.pose == "camera" else dataset_gravity_rotation
                 rotation = view_frame(cloud, v["cam_to_world"][k], v["object_pose"][k], float(v["object_scale"][k]))
