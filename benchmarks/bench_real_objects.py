@@ -111,8 +111,8 @@ def _ratio(a: float, b: float) -> float:
 def print_gt_checks(objects: Sequence[RealObject]) -> None:
     """One line per mesh: the ground-truth inside rule, its volume vs the convex hull, agreement with the winding
     number; ``CHECK`` marks a mesh whose occupancy looks wrong."""
-    print("\nground truth (object frame, metres; 20k uniform points): rule = inside test of `inside(method='auto')`, "
-          "watertight = trimesh's test after welding")
+    print("\nground truth (object frame, metres — file units for pybullet_data; 20k uniform points): rule = inside "
+          "test of `inside(method='auto')`, watertight = trimesh's test after welding")
     print(f"{'object':<30s} {'class':<7s} {'units':<17s} {'watertight':>10s} {'rule':>6s} {'volume cm3':>10s} "
           f"{'/ hull':>6s} {'= winding':>9s}")
     for obj in objects:
