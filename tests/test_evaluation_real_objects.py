@@ -154,7 +154,8 @@ def test_gt_rule_and_ground_truth_check():
     assert check["rule"] == "signed" and check["watertight"]
     assert check["volume_cm3"] == pytest.approx(240.0, rel=0.05)
     assert check["volume_vs_hull"] == pytest.approx(1.0, abs=0.05)
-    assert check["winding_agreement"] > 0.99
+    assert check["winding_agreement"] > 0.99 and not check["suspect"]
+    assert 0.0 < check["volume_rel_std"] < 0.05
     # an open box (two faces missing) still bounds the same volume by the vote
     assert R.ground_truth_check(open_box, 0, 20_000)["volume_cm3"] == pytest.approx(240.0, rel=0.05)
 

@@ -286,9 +286,11 @@ def ground_truth_check(
 
     On ``n_points`` uniform points of its IoU cube (:func:`implicit3d.evaluation.scans.iou_samples`): ``rule``
     (:func:`gt_rule`), ``watertight`` (trimesh's test), ``volume_cm3`` (the share of points inside x the cube's
-    volume), ``hull_volume_cm3`` (its convex hull's exact volume), ``volume_vs_hull`` (their ratio: above 1 means
-    the occupancy is wrong), ``winding_agreement`` (share of the points where the rule agrees with the generalized
-    winding number, ``|w| > 0.5``: below ~0.99 means one of them is wrong).
+    volume), ``hull_volume_cm3`` (its convex hull's exact volume), ``volume_vs_hull`` (their ratio: above 1 by more
+    than sampling noise means the occupancy is wrong), ``volume_rel_std`` (the relative standard deviation of the
+    sampled volume, ``sqrt((1 - p) / (n p))`` for a share ``p`` inside), ``winding_agreement`` (share of the points
+    where the rule agrees with the generalized winding number, ``|w| > 0.5``: below ~0.99 means one of them is
+    wrong) and ``suspect`` (``volume_vs_hull > 1 + 3 volume_rel_std`` or ``winding_agreement < 0.99``).
     """
     from implicit3d.evaluation.scans import iou_samples
     from implicit3d.geometry.inside import inside
@@ -297,13 +299,19 @@ def ground_truth_check(
     wind = inside(mesh, samples.points, method="winding")
     volume = float(samples.occupancy.mean()) * samples.side**3
     hull_volume = float(abs(mesh.convex_hull.volume))
+    share = float(samples.occupancy.mean())
+    rel_std = float(np.sqrt((1.0 - share) / (len(samples.occupancy) * share)))
+    vs_hull = volume / hull_volume if hull_volume > 0 else float("nan")
+    agreement = float(np.mean(wind == samples.occupancy))
     return {
         "rule": gt_rule(mesh),
         "watertight": bool(mesh.is_watertight),
         "volume_cm3": 1e6 * volume,
         "hull_volume_cm3": 1e6 * hull_volume,
-        "volume_vs_hull": volume / hull_volume if hull_volume > 0 else float("nan"),
-        "winding_agreement": float(np.mean(wind == samples.occupancy)),
+        "volume_vs_hull": vs_hull,
+        "volume_rel_std": rel_std,
+        "winding_agreement": agreement,
+        "suspect": bool(vs_hull > 1.0 + 3.0 * rel_std or agreement < 0.99),
     }
 
 
