@@ -26,21 +26,24 @@ Protocols (one simulated RealSense D435 view per draw: 640x480, fx = fy = 385 px
 - ``table`` — resting on a table (:func:`scan_on_table`): the object keeps its **real metric size** (the point of
   metric meshes: a robot sees a 26 cm plate and a 4 cm strawberry as they are; set ``table_size_range`` to rescale
   meshes of unknown units), is set down in one of its stable resting poses (:func:`implicit3d.geometry.transforms.
-  stable_rotations`, drawn by probability) with a uniformly random yaw on a 1.4 x 1.0 m table, and is seen from a
+  stable_rotations`, drawn by probability; never the file's own +z, since the sources' frames differ) with a
+  uniformly random yaw on a 1.4 x 1.0 m table, and is seen from a
   robot's viewpoint: elevation 20-80 degrees above the table, any azimuth, 0.4-1.2 m from the object's centre,
   looking at it. The table is rendered (it hides nothing of the object, but its edges with the object make the
   sensor's mixed pixels), then removed as the tabletop pipeline would: pixels of the table go, and so do object
   points less than :attr:`implicit3d.sensing.segment.SegmentSettings.min_height` (8 mm) above it (the true plane is
   used: no plane-fitting error). The completion gets ``up`` = the table normal in the camera frame (models trained
   with ``pose: camera``, like the bundled one, ignore it) and the camera as viewpoint; it is *not* bounded by the
-  table (that is the scene pipeline's job, see ``benchmarks/bench_tabletop.py``).
+  table (that is the scene pipeline's job, see ``benchmarks/bench_tabletop.py``), and the baseline is the plain
+  convex hull of the observed points, not the table-closed hull of that benchmark.
 
 Scores (:func:`evaluate_real_objects`, one row per object, protocol and draw), for the model's completion and for the
 convex hull of the observed points (the baseline) on the same samples: volumetric IoU, precision, recall and
 completed / true volume on 100k uniform points of the IoU cube (:func:`implicit3d.evaluation.scans.iou_samples`),
 shell failure (< 50 % of the true volume) and over-fill (> 150 %) flags (:mod:`implicit3d.evaluation.summary`),
 Chamfer-L1 in millimetres and F-scores at 5 and 10 mm on 30k surface samples each. Millimetres are those of the
-object as scanned: rescaled to 10-30 cm in ``free``, real size in ``table``.
+object as scanned: rescaled to 10-30 cm in ``free``, real size in ``table``. Thin objects fill little of their
+IoU cube (a spoon ~0.2 %: ~200 of the 100k points), so their IoU is noisy from view to view.
 """
 
 from __future__ import annotations
