@@ -12,9 +12,10 @@ Two suites (:mod:`implicit3d.evaluation.real_objects`; evaluation data only, nev
 
 Protocols (``--protocol free|table|both``), ``--draws`` views per object and protocol, each a simulated RealSense
 D435 frame (640x480, fx = fy = 385 px, ``realsense_d435`` noise): **free** — any orientation (SO(3)), 10-30 cm,
-0.5-0.8 m away, completed with up = -y; **table** — resting in a stable pose on a table, random yaw, real metric size
-(``--meshes``), seen from 20-80 degrees elevation at 0.4-1.2 m, table pixels and object points < 8 mm above the
-table removed, completed with up = the table normal (ignored by ``pose: camera`` models such as the bundled one).
+0.5-0.8 m away, completed with up = -y; **table** — resting in a stable pose on a table, random yaw, real metric
+size (``--meshes``), seen from 20-80 degrees elevation at 0.4-1.2 m, table pixels, object points < 8 mm above the
+table and statistical outliers removed (as the tabletop segmentation does), completed with up = the table normal
+(ignored by ``pose: camera`` models such as the bundled one).
 Draw 0 of ``free`` is the view of the single-draw suite of earlier releases.
 
 Scores per view, for the completion and for the convex hull of the observed points (baseline, same samples, same

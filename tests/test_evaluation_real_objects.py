@@ -189,6 +189,16 @@ def test_scan_on_table_real_size_no_table_points_and_up():
                         max_attempts=2)
 
 
+def test_scan_on_table_drops_flying_pixels_against_the_table():
+    mesh = trimesh.creation.box((0.12, 0.08, 0.05))
+    far = []
+    for outliers in (False, True):  # this view sees the box against the table behind it
+        scan = R.scan_on_table(mesh, np.random.default_rng(5), outliers=outliers)
+        _, d, _ = trimesh.proximity.closest_point(scan.mesh, scan.cloud.astype(np.float64))
+        far.append(int((d > 0.02).sum()))
+    assert far[0] > 20 and far[1] == 0
+
+
 def test_view_rng_streams():
     a = R.view_rng(0, "duck", "free", 0, 1).uniform(size=3)
     assert np.array_equal(a, object_rng(0, "duck", 1).uniform(size=3))  # draw 0 of free = the old single draw
