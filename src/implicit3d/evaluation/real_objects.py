@@ -510,6 +510,7 @@ def evaluate_real_objects(
     n_points: int = 100_000,
     chamfer_points: int = 30_000,
     table_size_range: Sequence[float] | None = None,
+    table_outliers: bool = True,
     skipped: list[tuple[str, str]] | None = None,
     on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
@@ -518,7 +519,8 @@ def evaluate_real_objects(
 
     Views: ``free`` — :func:`implicit3d.evaluation.scans.scan_object` (10-30 cm, SO(3), 0.5-0.8 m), completed with
     ``up = -y``; ``table`` — :func:`scan_on_table` (real size unless ``table_size_range``), completed with ``up`` =
-    the table normal. Random streams: :func:`view_rng`. Completion: :func:`implicit3d.completion.complete_points`
+    the table normal; ``table_outliers=False`` keeps the statistical outliers in its cloud (``outliers`` of
+    :func:`scan_on_table`). Random streams: :func:`view_rng`. Completion: :func:`implicit3d.completion.complete_points`
     (viewpoint the origin, ``resolution``, ``turns`` (default: the model's), ``seed``, ``device``). Both
     predictions are scored by :func:`score_prediction` on the same ``n_points`` IoU samples and ``chamfer_points``
     ground-truth surface samples. Returns one dict per view with the keys of :data:`ROW_FIELDS` (``error`` /
@@ -551,7 +553,8 @@ def evaluate_real_objects(
                     else:
                         if stable is None:
                             stable = stable_rotations(obj.mesh)
-                        scan = scan_on_table(obj.mesh, scan_rng, stable, size_range=table_size_range, name=obj.name)
+                        scan = scan_on_table(obj.mesh, scan_rng, stable, size_range=table_size_range,
+                                             outliers=table_outliers, name=obj.name)
                         up = scan.up
                 except ScanError as exc:
                     if skipped is not None:
