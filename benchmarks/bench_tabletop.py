@@ -1,7 +1,8 @@
 """Benchmark: `implicit3d scene` on simulated tabletop frames of real household objects, beside a named baseline.
 
-Each scene sets 2–5 meshes from ``--meshes`` (default: ``../shared/realobjects/meshes``, scaled to metres as its
-``SOURCES.md`` says; evaluation only, never training data) down on a table, upright or in a resting pose, and renders
+Each scene sets 2–5 meshes from ``--meshes`` (default: ``../shared/realobjects/meshes``, welded and scaled to metres
+as its ``SOURCES.md`` says by :func:`implicit3d.evaluation.real_objects.load_meshes`; evaluation only, never training
+data) down on a table, upright or in a resting pose, and renders
 one 640x480 RealSense-D435-like frame (fx = fy = 525 px, ``realsense_d435`` noise) from 0.5–1.0 m at 30–70 degrees
 elevation (:mod:`implicit3d.evaluation.tabletop`). Every model runs the whole pipeline on the same frames (plane,
 segmentation, completion with the table as evidence); the baseline is the **table-closed convex hull**: the convex
@@ -18,7 +19,6 @@ Usage: ``python benchmarks/bench_tabletop.py [--scenes 10] [--seed 0] [--meshes 
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import time
 from pathlib import Path
@@ -27,31 +27,11 @@ import numpy as np
 import torch
 import trimesh
 
+from implicit3d.evaluation.real_objects import load_meshes
 from implicit3d.evaluation.tabletop import make_tabletop_scene, score_scene
-from implicit3d.fileio import read_mesh
 from implicit3d.scene import SceneSettings, complete_scene, load_scene_model
 
-UNITS = {"metres": 1.0, "centimetres": 0.01, "millimetres": 0.001}
 DEFAULT_MESHES = Path(__file__).resolve().parents[2] / "shared" / "realobjects" / "meshes"
-
-
-def load_meshes(folder: Path) -> list[tuple[str, trimesh.Trimesh]]:
-    """The folder's meshes in metres (units from a SOURCES.md beside the folder when it has them)."""
-    units: dict[str, float] = {}
-    sources = folder.parent / "SOURCES.md"
-    if sources.is_file():
-        for line in sources.read_text().splitlines():
-            m = re.match(r"\|\s*([\w.-]+\.obj)\s*\|", line)
-            if m:
-                cells = [c.strip() for c in line.split("|")]
-                unit = next((c for c in cells if c in UNITS), "metres")
-                units[m.group(1)] = UNITS[unit]
-    out = []
-    for path in sorted(folder.glob("*.obj")):
-        mesh = read_mesh(path, process=True)
-        mesh.apply_scale(units.get(path.name, 1.0))
-        out.append((path.stem, mesh))
-    return out
 
 
 def hull_baseline(result: object) -> object:

@@ -332,8 +332,9 @@ def iou_samples(gt_mesh: trimesh.Trimesh, rng: np.random.Generator | int | None,
 OccupancyFn = Callable[[np.ndarray], Any]
 
 
-def _occupancy(pred: trimesh.Trimesh | OccupancyFn | None, points: np.ndarray) -> np.ndarray:
-    """``(M,) bool`` occupancy of a prediction at ``points (M, 3)``; an empty or missing mesh is all outside."""
+def prediction_occupancy(pred: trimesh.Trimesh | OccupancyFn | None, points: np.ndarray) -> np.ndarray:
+    """``(M,) bool`` occupancy of a prediction at ``points (M, 3)`` (a mesh: its inside test; a function: its
+    value, > 0.5 = inside); an empty or missing mesh is all outside."""
     from implicit3d.evaluation.metrics import mesh_inside
 
     if pred is None:
@@ -374,7 +375,7 @@ def scan_overlap(pred: trimesh.Trimesh | OccupancyFn | None, samples: IoUSamples
     (:func:`implicit3d.evaluation.metrics.volume_overlap`). An empty prediction has precision 0."""
     from implicit3d.evaluation.metrics import volume_overlap
 
-    return volume_overlap(_occupancy(pred, samples.points), samples.occupancy)
+    return volume_overlap(prediction_occupancy(pred, samples.points), samples.occupancy)
 
 
 def _chamfer_mm(pred: trimesh.Trimesh | None, gt_points: np.ndarray, rng: np.random.Generator, n: int) -> float:

@@ -58,6 +58,15 @@ def _place(meshes: list[trimesh.Trimesh], rng: np.random.Generator, spread: floa
     return placed
 
 
+def table_mesh(size: tuple[float, float, float] = TABLE_SIZE) -> trimesh.Trimesh:
+    """The table as a box of ``size`` (x, y extent and thickness, metres) centred on the z axis, its top at z = 0,
+    cut into triangles of at most 5 cm (the rasterizer drops a triangle with a corner behind the camera rather than
+    clipping it)."""
+    table = trimesh.creation.box(size)
+    table.apply_translation([0.0, 0.0, -size[2] / 2.0])
+    return trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(table.vertices, table.faces, 0.05), process=False)
+
+
 def make_tabletop_scene(
     objects: list[tuple[str, trimesh.Trimesh]],
     rng: np.random.Generator,
@@ -80,11 +89,7 @@ def make_tabletop_scene(
             break
     else:
         raise ValueError(f"cannot place {len(objects)} objects within {spread} m without overlap")
-    table = trimesh.creation.box(TABLE_SIZE)
-    table.apply_translation([0.0, 0.0, -TABLE_SIZE[2] / 2.0])
-    # small triangles: the rasterizer drops a triangle with a corner behind the camera rather than clipping it
-    table = trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(table.vertices, table.faces, 0.05), process=False)
-    parts = [table, *placed]
+    parts = [table_mesh(), *placed]
     offsets = np.cumsum([0] + [len(p.vertices) for p in parts])
     vertices = np.vstack([p.vertices for p in parts])
     faces = np.vstack([p.faces + o for p, o in zip(parts, offsets[:-1], strict=True)])
