@@ -404,6 +404,45 @@ def test_bad_method():
         inside(trimesh.creation.box(), np.zeros((1, 3)), method="raycast")
 
 
+def test_merge_vertices_matches_numpy_unique():
+    """The hash-table vertex merge of the closedness check groups rows exactly like ``np.unique(axis=0)`` (slow
+    reference), also -0.0 with 0.0, tiny and huge values and a single vertex."""
+    from implicit3d.geometry import _inside_kernels as K
+
+    rng = np.random.default_rng(30)
+    for trial in range(60):
+        n = int(rng.integers(1, 2000))
+        scale = [1.0, 0.1, 1e-300, 1e300][trial % 4]
+        base = rng.integers(-3, 3, (int(rng.integers(1, n + 1)), 3)).astype(float) * scale
+        v = base[rng.integers(0, len(base), n)]
+        v[rng.random(n) < 0.2] *= -1.0  # signed zeros
+        rep = K.merge_vertices((v + 0.0).view(np.int64))
+        _, label = np.unique(v, axis=0, return_inverse=True)
+        label = label.reshape(-1)
+        np.testing.assert_array_equal(label[rep], label)  # same class as its representative ...
+        assert len(np.unique(rep)) == label.max() + 1  # ... and one representative per class
+        np.testing.assert_array_equal(rep[rep], rep)
+        assert np.all(rep <= np.arange(n))  # the first row of its class
+
+
+@pytest.mark.parametrize("factor,cells", [(0.01, 8.0), (4.0, 0.1), (0.125, 2.0)])
+def test_sweep_cell_size_does_not_change_answers(monkeypatch, bunny, factor, cells):
+    """The sweep's cell size is a speed setting only: very fine, very coarse and the default cells give the ray
+    grid's answers (with and without the voxel shortcut)."""
+    import implicit3d.geometry.inside as inside_module
+
+    monkeypatch.setattr(inside_module, "SWEEP_FACTOR", factor)
+    monkeypatch.setattr(inside_module, "SWEEP_CELLS", cells)
+    overlap = union(sphere(1.0), sphere(0.8, (0.9, 0.2, 0.1)), flip=(False, True))
+    for mesh in (bunny, overlap):
+        pts = np.vstack([padded_uniform(mesh, 5000, 19), mesh.vertices, mesh.triangles_center])
+        grid = RayGrid.build(mesh)
+        for min_points in (0.0, 1e9):  # voxels always / never
+            monkeypatch.setattr(inside_module, "VOXEL_MIN_POINTS", min_points)
+            for method in ("signed", "parity"):
+                np.testing.assert_array_equal(inside(mesh, pts, method), grid(pts, signed=method == "signed"))
+
+
 # ---------------------------------------------------------------------------------------------- voxel shortcut
 
 

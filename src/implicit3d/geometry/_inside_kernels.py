@@ -368,6 +368,33 @@ def prepare_triangles(vertices: np.ndarray, faces: np.ndarray, axes: np.ndarray)
     return tri, ext.mean()
 
 
+@njit(cache=True)
+def merge_vertices(bits: np.ndarray) -> np.ndarray:
+    """Vertices with identical coordinates merged: ``bits (V, 3) int64`` (the float64 coordinates with -0.0 made 0.0,
+    viewed as integers) -> ``(V,) int64`` the first row with the same coordinates (a hash table, O(V))."""
+    n = bits.shape[0]
+    cap = 16
+    while cap < 2 * n:
+        cap *= 2
+    table = np.full(cap, -1, np.int64)
+    out = np.empty(n, np.int64)
+    for i in range(n):
+        h = (bits[i, 0] * 0x1E3779B97F4A7C15) ^ (bits[i, 1] * 0x42B2AE3D27D4EB4F) ^ (bits[i, 2] * 0x165667B19E3779F9)
+        h ^= h >> 29
+        k = h & (cap - 1)
+        while True:
+            j = table[k]
+            if j < 0:
+                table[k] = i
+                out[i] = i
+                break
+            if bits[j, 0] == bits[i, 0] and bits[j, 1] == bits[i, 1] and bits[j, 2] == bits[i, 2]:
+                out[i] = j
+                break
+            k = (k + 1) & (cap - 1)
+    return out
+
+
 @njit(cache=True, parallel=True)
 def edge_closure(faces: np.ndarray, n_vertices: int) -> tuple[bool, bool]:
     """``(closed, oriented)`` of ``faces (F, 3)`` (self-loop edges skipped; both False without any edge).
@@ -525,16 +552,21 @@ def _corner(v: np.ndarray, f: np.ndarray, axes: np.ndarray, t: int, j: int) -> t
     return v[i, axes[0]], v[i, axes[1]], v[i, axes[2]]
 
 
-@njit(cache=True, parallel=True)
-def mean_extent(v: np.ndarray, f: np.ndarray, axes: np.ndarray) -> float:
-    """Mean over the faces of the larger (u, v) side of their bounding box (u, v = columns ``axes[:2]``)."""
-    ext = np.empty(f.shape[0])
-    for t in prange(f.shape[0]):
+@njit(cache=True)
+def median_extent(v: np.ndarray, f: np.ndarray, axes: np.ndarray, n_sample: int) -> float:
+    """Median over about ``n_sample`` faces (every ``F // n_sample``-th one; all of them when fewer) of the larger
+    (u, v) side of their bounding box (u, v = columns ``axes[:2]``). A cell-size statistic only: it sets how fine the
+    grids are, never an answer."""
+    step = max(1, f.shape[0] // max(n_sample, 1))
+    m = (f.shape[0] + step - 1) // step
+    ext = np.empty(m)
+    for s in range(m):
+        t = s * step
         au, av, _ = _corner(v, f, axes, t, 0)
         bu, bv, _ = _corner(v, f, axes, t, 1)
         cu, cv, _ = _corner(v, f, axes, t, 2)
-        ext[t] = max(max(au, max(bu, cu)) - min(au, min(bu, cu)), max(av, max(bv, cv)) - min(av, min(bv, cv)))
-    return ext.mean()
+        ext[s] = max(max(au, max(bu, cu)) - min(au, min(bu, cu)), max(av, max(bv, cv)) - min(av, min(bv, cv)))
+    return np.median(ext)
 
 
 @njit(cache=True, parallel=True)

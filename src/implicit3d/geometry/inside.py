@@ -57,13 +57,15 @@ _AXES = {0: (1, 2, 0), 1: (2, 0, 1), 2: (0, 1, 2)}  # ray axis -> (u, v, w) colu
 _MAX_CELLS = 1 << 22
 WINDING_BETA = 1.5  # far-field factor for the inside test: max |w| error ~0.06, far below the 0.5 threshold
 CELL_FACTOR = 0.33  # grid cell size / mean xy extent of the triangles (tuned on bench_geometry_inside.py)
-VOXEL_FACTOR = 0.25  # voxel size / mean xy extent of the triangles (tuned on bench_geometry_inside.py) ...
+VOXEL_FACTOR = 0.25  # voxel size / median xy extent of the triangles (tuned on bench_geometry_inside.py) ...
 VOXEL_POINTS = 1.0  # ... but at most one voxel per this many query points ...
 VOXEL_MAX = 256  # ... and at most this many along an axis
 VOXEL_MIN_POINTS = 0.5  # no voxels below this many query points per face: the sweep alone is cheaper
 _PARALLEL_MIN_WORK = 200_000  # fewer query points (faces for the closedness check): one thread (``_bvh.serial_below``)
 _SWEEP_COUNTERS = 1 << 23  # counters of one sweep (x 8 bytes)
-SWEEP_FACTOR = 0.5  # point cell size of the sweep / mean xy extent of the triangles, at least one point per cell
+SWEEP_FACTOR = 0.125  # point cell size of the sweep / median xy extent of the triangles (tuned on the benchmark)
+SWEEP_CELLS = 2.0  # ... but no finer than (SWEEP_CELLS x SWEEP_CELLS) cells per query point over the mesh's extent
+EXTENT_SAMPLE = 4096  # faces sampled for the median extent
 
 
 @dataclass(frozen=True)
@@ -126,9 +128,8 @@ def closure(mesh: Any) -> tuple[bool, bool]:
         closed, oriented = K.edge_closure(faces, len(vertices))
         if closed and oriented:
             return True, True
-        _, vid = np.unique(vertices, axis=0, return_inverse=True)  # merge duplicated vertices, then check again
-        vid = vid.reshape(-1)
-        merged_closed, merged_oriented = K.edge_closure(vid[faces], int(vid.max()) + 1)
+        vid = K.merge_vertices((vertices + 0.0).view(np.int64))  # merge duplicated vertices, then check again
+        merged_closed, merged_oriented = K.edge_closure(vid[faces], len(vertices))
     return bool(closed or merged_closed), bool(oriented or merged_oriented)
 
 
@@ -186,7 +187,7 @@ def _ray_inside(
     faces, behind the voxel shortcut when ``voxels`` (closed mesh, and consistently oriented for ``signed``); see
     ``_inside_kernels``. Same answers as ``RayGrid.build(mesh, axis)(pts, signed)``."""
     axes = np.array(_AXES[axis], np.int64)
-    ext = float(K.mean_extent(vertices, faces, axes))
+    ext = float(K.median_extent(vertices, faces, axes, EXTENT_SAMPLE))
     lo = vertices.min(axis=0)[axes]  # (u, v, w)
     hi = vertices.max(axis=0)[axes]
     size = float((hi - lo).max())
@@ -223,9 +224,9 @@ def _sweep(
 
 
 def _sweep_cell(ext: float, size: float, n: int) -> float:
-    """Point cell size of the sweep: ``SWEEP_FACTOR`` x the mean face extent, but no finer than about one cell per
-    point (``n`` points over the mesh's extent ``size``) nor 4096 cells per axis."""
-    h = max(SWEEP_FACTOR * ext, size / np.sqrt(max(n, 1)), size / 4096.0)
+    """Point cell size of the sweep: ``SWEEP_FACTOR`` x the median face extent ``ext``, but no finer than about
+    ``SWEEP_CELLS**2`` cells per point (``n`` points over the mesh's extent ``size``) nor 4096 cells per axis."""
+    h = max(SWEEP_FACTOR * ext, size / (SWEEP_CELLS * np.sqrt(max(n, 1))), size / 4096.0)
     return h if h > 0.0 else 1.0
 
 
