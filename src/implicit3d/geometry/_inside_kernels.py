@@ -396,37 +396,50 @@ def merge_vertices(bits: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, parallel=True)
-def edge_closure(faces: np.ndarray, n_vertices: int) -> tuple[bool, bool]:
-    """``(closed, oriented)`` of ``faces (F, 3)`` (self-loop edges skipped; both False without any edge).
+def edge_closure(faces: np.ndarray, n_vertices: int, n_chunks: int = 1) -> tuple[bool, bool]:
+    """``(closed, oriented)`` of ``faces (F, 3)`` (self-loop edges skipped; both False without any edge); the edges
+    are bucketed in ``n_chunks`` parallel chunks of faces (any number gives the same answer).
 
     closed: every undirected edge occurs an even number of times. oriented: every edge is traversed as often in one
     direction (a -> b) as in the other (b -> a), so the faces bound a 3-chain and the signed ray crossing count is
     the winding number; oriented implies closed.
     """
     f = faces.shape[0]
+    n_chunks = max(1, min(n_chunks, f))  # a counting sort in parallel chunks of faces (the order within a list
+    per = (f + n_chunks - 1) // n_chunks  # does not matter: the lists are sorted below)
+    counts = np.zeros((n_chunks, n_vertices + 1), np.int64)
+    for ch in prange(n_chunks):
+        for t in range(ch * per, min(f, (ch + 1) * per)):
+            for j in range(3):
+                a = faces[t, j]
+                b = faces[t, (j + 1) % 3]
+                if a != b:
+                    counts[ch, min(a, b) + 1] += 1
     count = np.zeros(n_vertices + 1, np.int64)
-    n_edges = 0
-    for t in range(f):
-        for j in range(3):
-            a = faces[t, j]
-            b = faces[t, (j + 1) % 3]
-            if a != b:
-                count[min(a, b) + 1] += 1
-                n_edges += 1
-    if n_edges == 0:
-        return False, False
+    for ch in range(n_chunks):
+        for i in range(n_vertices):
+            count[i + 1] += counts[ch, i + 1]
     for i in range(n_vertices):
         count[i + 1] += count[i]
-    fill = count[:-1].copy()
+    n_edges = count[n_vertices]
+    if n_edges == 0:
+        return False, False
+    for i in range(n_vertices):  # counts[ch, i] := where chunk ch writes its first edge of vertex i
+        o = count[i]
+        for ch in range(n_chunks):
+            c = counts[ch, i + 1]
+            counts[ch, i] = o
+            o += c
     other = np.empty(n_edges, np.int64)  # 2 * larger end + (1 if the edge runs from the larger end)
-    for t in range(f):
-        for j in range(3):
-            a = faces[t, j]
-            b = faces[t, (j + 1) % 3]
-            if a != b:
-                lo = min(a, b)
-                other[fill[lo]] = 2 * max(a, b) + (1 if a > b else 0)
-                fill[lo] += 1
+    for ch in prange(n_chunks):
+        for t in range(ch * per, min(f, (ch + 1) * per)):
+            for j in range(3):
+                a = faces[t, j]
+                b = faces[t, (j + 1) % 3]
+                if a != b:
+                    lo = min(a, b)
+                    other[counts[ch, lo]] = 2 * max(a, b) + (1 if a > b else 0)
+                    counts[ch, lo] += 1
     odd = np.zeros(n_vertices, np.bool_)
     unbalanced = np.zeros(n_vertices, np.bool_)
     for i in prange(n_vertices):  # disjoint neighbour lists

@@ -32,6 +32,7 @@ from implicit3d.geometry._bvh import (
     build_bvh_indexed,
     nearest,
     serial_below,
+    spatial_order,
 )
 from implicit3d.geometry._common_kernels import cross_edges
 from implicit3d.geometry.validation import as_mesh_arrays, as_points
@@ -108,8 +109,9 @@ class MeshDistance:
                     "sign='pseudonormal' needs a watertight, consistently oriented mesh (every edge shared by exactly "
                     "two faces with opposite directions); use sign='inside' or 'auto'"
                 )
-            dist, closest, face, feat = self.query(pts)
-            return dist * self._pseudonormal_sign(pts, closest, face, feat)
+            order = spatial_order(pts)
+            d2, closest, tri, feat = nearest(self.bvh, pts, order=order)
+            return np.sqrt(d2) * self._pseudonormal_sign(pts, closest, tri, feat, order)
         dist = self.query(pts)[0]
         from implicit3d.geometry.inside import inside  # lazy: sibling module, imports only when needed
 
@@ -153,15 +155,20 @@ class MeshDistance:
         return self._vert_n[verts]
 
     def _pseudonormal_sign(
-        self, points: np.ndarray, closest: np.ndarray, face: np.ndarray, feat: np.ndarray
+        self, points: np.ndarray, closest: np.ndarray, tri: np.ndarray, feat: np.ndarray, order: np.ndarray
     ) -> np.ndarray:
+        """+-1 per point from the pseudonormal of its closest feature (``tri``: index into the reordered
+        ``bvh.tri``; ``order``: the points' Morton order, in which face and edge normals are computed)."""
         assert self._half_edges is not None
         first, target, owner, _ = self._half_edges
-        normal = np.empty((len(face), 3))
-        with serial_below(len(face), _bvh._PARALLEL_MIN_POINTS):
-            _face_edge_normals(self.vertices, self.faces, first, target, owner, face, feat, normal)
+        normal = np.empty((len(tri), 3))
+        with serial_below(len(tri), _bvh._PARALLEL_MIN_POINTS):
+            _face_edge_normals(
+                self.vertices, self.faces, first, target, owner, self.bvh.tri, self.bvh.tri_index, tri, feat, order,
+                normal,
+            )
         is_vert = feat < 3
-        verts = self.faces[face[is_vert], feat[is_vert]]
+        verts = self.faces[self.bvh.tri_index[tri[is_vert]], feat[is_vert]]
         normal[is_vert] = self._vertex_normals(verts)
         side = np.einsum("ij,ij->i", points - closest, normal)
         return np.where(side < 0, -self._orientation, self._orientation)
@@ -250,16 +257,26 @@ def _half_edges(v, f):  # pragma: no cover - compiled
 
 
 @njit(parallel=True, cache=True)
-def _face_edge_normals(v, f, first, target, owner, face, feat, out):  # pragma: no cover - compiled
+def _face_edge_normals(v, f, first, target, owner, rtri, tri_index, tri, feat, order, out):  # pragma: no cover
     """``out[i]`` = the pseudonormal of query ``i``'s closest feature when it is the face interior (the face's unit
-    normal) or an edge (the sum of the unit normals of its two faces; the mesh is closed); vertex rows untouched."""
-    for i in prange(face.shape[0]):
-        t = face[i]
+    normal) or an edge (the sum of the unit normals of its two faces; the mesh is closed); vertex rows untouched.
+    ``tri``: index into the reordered triangles ``rtri`` (corners of face ``tri_index[tri]``, in its order: the
+    same normal as ``_unit_normal``); the queries are visited in ``order`` (Morton order: nearby faces)."""
+    for i in prange(tri.shape[0]):
         k = feat[i]
         if k < 3:
             continue
-        nx, ny, nz = _unit_normal(v, f, t)
+        r = tri[i]
+        nx, ny, nz = cross_edges(
+            rtri[r, 0], rtri[r, 1], rtri[r, 2], rtri[r, 3], rtri[r, 4], rtri[r, 5], rtri[r, 6], rtri[r, 7], rtri[r, 8]
+        )
+        nrm = np.sqrt(nx * nx + ny * ny + nz * nz)
+        if nrm > 0.0:
+            nx, ny, nz = nx / nrm, ny / nrm, nz / nrm
+        else:
+            nx, ny, nz = 0.0, 0.0, 0.0
         if k < FEATURE_FACE:
+            t = tri_index[r]
             a = f[t, k - 3]
             b = f[t, (k - 2) % 3]
             mx, my, mz = _unit_normal(v, f, _twin(first, target, owner, b, a)[1])

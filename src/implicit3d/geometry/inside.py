@@ -61,7 +61,7 @@ VOXEL_FACTOR = 0.25  # voxel size / median xy extent of the triangles (tuned on 
 VOXEL_POINTS = 1.0  # ... but at most one voxel per this many query points ...
 VOXEL_MAX = 256  # ... and at most this many along an axis
 VOXEL_MIN_POINTS = 0.5  # no voxels below this many query points per face: the sweep alone is cheaper
-_PARALLEL_MIN_WORK = 200_000  # fewer query points (faces for the closedness check): one thread (``_bvh.serial_below``)
+_PARALLEL_MIN_WORK = 200_000  # fewer query points + faces (faces for the closedness check): one thread
 _SWEEP_COUNTERS = 1 << 23  # counters of one sweep (x 8 bytes)
 SWEEP_FACTOR = 0.125  # point cell size of the sweep / median xy extent of the triangles (tuned on the benchmark)
 SWEEP_CELLS = 2.0  # ... but no finer than (SWEEP_CELLS x SWEEP_CELLS) cells per query point over the mesh's extent
@@ -125,11 +125,12 @@ def closure(mesh: Any) -> tuple[bool, bool]:
     """``(closed, oriented)`` of ``mesh``: :func:`is_closed` and :func:`is_oriented` in one pass over the edges."""
     vertices, faces = as_mesh_arrays(mesh)
     with serial_below(len(faces), _PARALLEL_MIN_WORK):
-        closed, oriented = K.edge_closure(faces, len(vertices))
+        chunks = numba.get_num_threads()
+        closed, oriented = K.edge_closure(faces, len(vertices), chunks)
         if closed and oriented:
             return True, True
         vid = K.merge_vertices((vertices + 0.0).view(np.int64))  # merge duplicated vertices, then check again
-        merged_closed, merged_oriented = K.edge_closure(vid[faces], len(vertices))
+        merged_closed, merged_oriented = K.edge_closure(vid[faces], len(vertices), chunks)
     return bool(closed or merged_closed), bool(oriented or merged_oriented)
 
 
@@ -168,7 +169,7 @@ def inside(mesh: Any, points: Any, method: str = "auto") -> np.ndarray:
         return np.zeros(0, bool)
     if method == "winding":
         return np.abs(WindingTree.build((vertices, faces))(pts, beta=WINDING_BETA)) > 0.5
-    with serial_below(len(pts), _PARALLEL_MIN_WORK):
+    with serial_below(len(pts) + len(faces), _PARALLEL_MIN_WORK):
         closed, oriented = closure((vertices, faces)) if method != "vote" else (False, False)
         if method == "auto":
             method = "signed" if oriented else ("parity" if closed else "vote")
