@@ -656,7 +656,7 @@ def sweep_query(
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def voxel_mark(
     v: np.ndarray, f: np.ndarray, axes: np.ndarray, lo: np.ndarray, inv: float, shape: np.ndarray
 ) -> np.ndarray:
@@ -664,7 +664,7 @@ def voxel_mark(
     bounding box touches the voxel, else 0."""
     r0, r1, r2 = shape[0], shape[1], shape[2]
     state = np.zeros((r0, r1, r2), np.uint8)
-    for t in range(f.shape[0]):  # serial: several faces may mark one voxel
+    for t in prange(f.shape[0]):  # faces that share a voxel all store the same byte there: any order, same result
         au, av, aw = _corner(v, f, axes, t, 0)
         bu, bv, bw = _corner(v, f, axes, t, 1)
         cu, cv, cw = _corner(v, f, axes, t, 2)

@@ -262,7 +262,8 @@ def _face_edge_normals(v, f, first, target, owner, rtri, tri_index, tri, feat, o
     normal) or an edge (the sum of the unit normals of its two faces; the mesh is closed); vertex rows untouched.
     ``tri``: index into the reordered triangles ``rtri`` (corners of face ``tri_index[tri]``, in its order: the
     same normal as ``_unit_normal``); the queries are visited in ``order`` (Morton order: nearby faces)."""
-    for i in prange(tri.shape[0]):
+    for j in prange(order.shape[0]):
+        i = order[j]
         k = feat[i]
         if k < 3:
             continue

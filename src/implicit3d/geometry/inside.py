@@ -60,7 +60,8 @@ CELL_FACTOR = 0.33  # grid cell size / mean xy extent of the triangles (tuned on
 VOXEL_FACTOR = 0.25  # voxel size / median xy extent of the triangles (tuned on bench_geometry_inside.py) ...
 VOXEL_POINTS = 1.0  # ... but at most one voxel per this many query points ...
 VOXEL_MAX = 256  # ... and at most this many along an axis
-VOXEL_MIN_POINTS = 0.5  # no voxels below this many query points per face: the sweep alone is cheaper
+VOXEL_MIN_POINTS = 120.0  # no voxels below this many x sqrt(faces) query points: the sweep alone is cheaper (the
+# crossover measured at ~3k points for 1k faces, ~14k for 20k faces, ~70k for 330k faces)
 _PARALLEL_MIN_WORK = 200_000  # fewer query points + faces (faces for the closedness check): one thread
 _SWEEP_COUNTERS = 1 << 23  # counters of one sweep (x 8 bytes)
 SWEEP_FACTOR = 0.125  # point cell size of the sweep / median xy extent of the triangles (tuned on the benchmark)
@@ -193,7 +194,7 @@ def _ray_inside(
     hi = vertices.max(axis=0)[axes]
     size = float((hi - lo).max())
     h_vox = max(VOXEL_FACTOR * ext, size / min(VOXEL_MAX, max(1.0, np.cbrt(len(pts) / VOXEL_POINTS))))
-    if not voxels or len(pts) < VOXEL_MIN_POINTS * len(faces) or not (np.isfinite(h_vox) and h_vox > 0.0):
+    if not voxels or len(pts) < VOXEL_MIN_POINTS * np.sqrt(len(faces)) or not (np.isfinite(h_vox) and h_vox > 0.0):
         return _sweep(pts, vertices, faces, axes, _sweep_cell(ext, size, len(pts)), signed)
     inv = 1.0 / h_vox
     shape = np.maximum(1, np.ceil((hi - lo) * inv)).astype(np.int64)
