@@ -66,7 +66,7 @@ _PARALLEL_MIN_WORK = 200_000  # fewer query points + faces (faces for the closed
 _SWEEP_COUNTERS = 1 << 23  # counters of one sweep (x 8 bytes)
 SWEEP_FACTOR = 0.125  # point cell size of the sweep / median xy extent of the triangles (tuned on the benchmark)
 SWEEP_CELLS = 2.0  # ... but no finer than (SWEEP_CELLS x SWEEP_CELLS) cells per query point over the mesh's extent
-EXTENT_SAMPLE = 4096  # faces sampled for the median extent
+EXTENT_SAMPLE = 1024  # faces sampled for the median extent
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,7 @@ class RayGrid:
             raise ValueError(f"axis must be 0, 1 or 2, got {axis}")
         axes = np.array(_AXES[axis], np.int64)
         tri, mean_ext = K.prepare_triangles(vertices, faces, axes)
-        lo = vertices.min(axis=0)[axes]
-        hi = vertices.max(axis=0)[axes]
+        lo, hi = K.bounds(vertices, axes)
         width = np.maximum(hi[:2] - lo[:2], 1e-12 * max(float(np.abs(hi - lo).max()), 1e-300))
         h = cell_factor * float(mean_ext)
         cap = min(_MAX_CELLS, max(64 * len(faces), 16))
@@ -190,8 +189,7 @@ def _ray_inside(
     ``_inside_kernels``. Same answers as ``RayGrid.build(mesh, axis)(pts, signed)``."""
     axes = np.array(_AXES[axis], np.int64)
     ext = float(K.median_extent(vertices, faces, axes, EXTENT_SAMPLE))
-    lo = vertices.min(axis=0)[axes]  # (u, v, w)
-    hi = vertices.max(axis=0)[axes]
+    lo, hi = K.bounds(vertices, axes)  # (u, v, w)
     size = float((hi - lo).max())
     h_vox = max(VOXEL_FACTOR * ext, size / min(VOXEL_MAX, max(1.0, np.cbrt(len(pts) / VOXEL_POINTS))))
     if not voxels or len(pts) < VOXEL_MIN_POINTS * np.sqrt(len(faces)) or not (np.isfinite(h_vox) and h_vox > 0.0):
