@@ -571,3 +571,27 @@ def test_float32_outward_rounding_matches_nextafter():
             up = np.nextafter(y, np.float32(np.inf)) if y < x else y
             assert np.float32(_bvh._down32(x)).tobytes() == down.tobytes(), x
             assert np.float32(_bvh._up32(x)).tobytes() == up.tobytes(), x
+
+
+def test_half_edges_match_a_stable_sort_for_any_chunking():
+    """The half-edges grouped by source vertex (parallel counting sort in chunks of faces) are numpy's stable sort
+    of the corners by vertex, whatever the number of chunks; the closedness flag and the volume do not depend on it."""
+    from implicit3d.geometry.distance import _half_edges
+
+    rng = np.random.default_rng(24)
+    mesh = blob(2)
+    v, f = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64)
+    for faces in (f, f[rng.permutation(len(f))], np.vstack([f, f[:3]]), f[5:], f[:1]):
+        faces = np.ascontiguousarray(faces)
+        src = faces.reshape(-1)
+        order = np.argsort(src, kind="stable")
+        ref = _half_edges(v, faces, 1)
+        np.testing.assert_array_equal(ref[0], np.concatenate([[0], np.cumsum(np.bincount(src, minlength=len(v)))]))
+        np.testing.assert_array_equal(ref[1], faces[:, [1, 2, 0]].reshape(-1)[order])
+        np.testing.assert_array_equal(ref[2], order // 3)
+        np.testing.assert_array_equal(ref[3], order % 3)
+        for n_chunks in (2, 3, 8, len(faces) + 3):
+            out = _half_edges(v, faces, n_chunks)
+            for a, b in zip(ref, out, strict=True):
+                np.testing.assert_array_equal(a, b)
+    assert _half_edges(v, f, 4)[4] and not _half_edges(v, f[5:], 4)[4]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
+import numba
 import numpy as np
 import trimesh
 from numba import njit, prange
@@ -133,7 +134,9 @@ class MeshDistance:
 
     def _prepare_sign(self) -> None:
         with serial_below(len(self.faces), _bvh._PARALLEL_MIN_FACES):
-            first, target, owner, corner, closed, volume = _half_edges(self.vertices, self.faces)
+            first, target, owner, corner, closed, volume = _half_edges(
+                self.vertices, self.faces, numba.get_num_threads()
+            )
         self._half_edges = (first, target, owner, corner)
         self._vert_n = np.zeros((len(self.vertices), 3))
         self._vert_done = np.zeros(len(self.vertices), dtype=bool)
@@ -210,30 +213,45 @@ def _twin(first, target, owner, a, b):  # pragma: no cover - compiled
 
 
 @njit(parallel=True, cache=True)
-def _half_edges(v, f):  # pragma: no cover - compiled
-    """The half-edges grouped by source vertex (``first`` (V + 1,); ``target`` vertex, ``owner`` face and ``corner``
-    index (3F,), for the edge and vertex pseudonormals), whether the mesh is closed (every directed edge a->b appears
-    once and its twin b->a once) and 6x the signed volume. A counting sort, then one parallel pass over the faces
+def _half_edges(v, f, n_chunks):  # pragma: no cover - compiled
+    """The half-edges grouped by source vertex, in face order within a group (``first`` (V + 1,); ``target`` vertex,
+    ``owner`` face and ``corner`` index (3F,), for the edge and vertex pseudonormals), whether the mesh is closed
+    (every directed edge a->b appears once and its twin b->a once) and 6x the signed volume. A stable counting sort
+    in ``n_chunks`` parallel chunks of faces (the same arrays for any number), then one parallel pass over the faces
     (twin counts and volume terms)."""
     nf = f.shape[0]
     nv = v.shape[0]
+    n_chunks = max(1, min(n_chunks, nf))
+    per = (nf + n_chunks - 1) // n_chunks
+    counts = np.zeros((n_chunks, nv + 1), np.int64)
+    for ch in prange(n_chunks):
+        for t in range(ch * per, min(nf, (ch + 1) * per)):
+            for k in range(3):
+                counts[ch, f[t, k] + 1] += 1
     first = np.zeros(nv + 1, np.int64)
-    for t in range(nf):
-        for k in range(3):
-            first[f[t, k] + 1] += 1
+    for ch in range(n_chunks):
+        for i in range(nv):
+            first[i + 1] += counts[ch, i + 1]
     for i in range(nv):
         first[i + 1] += first[i]
-    fill = first[:-1].copy()
+    for i in range(nv):  # counts[ch, i] := where chunk ch writes its first half-edge from vertex i (chunks in order)
+        o = first[i]
+        for ch in range(n_chunks):
+            c = counts[ch, i + 1]
+            counts[ch, i] = o
+            o += c
     target = np.empty(3 * nf, np.int64)
     owner = np.empty(3 * nf, np.int64)
     corner = np.empty(3 * nf, np.int64)
-    for t in range(nf):
-        for k in range(3):
-            src = f[t, k]
-            target[fill[src]] = f[t, (k + 1) % 3]
-            owner[fill[src]] = t
-            corner[fill[src]] = k
-            fill[src] += 1
+    for ch in prange(n_chunks):
+        for t in range(ch * per, min(nf, (ch + 1) * per)):
+            for k in range(3):
+                src = f[t, k]
+                j = counts[ch, src]
+                target[j] = f[t, (k + 1) % 3]
+                owner[j] = t
+                corner[j] = k
+                counts[ch, src] = j + 1
     vol = np.empty(nf)
     bad = np.zeros(nf, np.bool_)
     for t in prange(nf):
