@@ -66,6 +66,7 @@ _PARALLEL_MIN_WORK = 200_000  # fewer query points + faces (faces for the closed
 _SWEEP_COUNTERS = 1 << 23  # counters of one sweep (x 8 bytes)
 SWEEP_FACTOR = 0.125  # point cell size of the sweep / median xy extent of the triangles (tuned on the benchmark)
 SWEEP_CELLS = 2.0  # ... but no finer than (SWEEP_CELLS x SWEEP_CELLS) cells per query point over the mesh's extent
+SWEEP_MAX_CELLS = 1 << 17  # ... nor this many cells in all (their index, 8 bytes each, stays in cache)
 EXTENT_SAMPLE = 1024  # faces sampled for the median extent
 
 
@@ -225,8 +226,8 @@ def _sweep(
 
 def _sweep_cell(ext: float, size: float, n: int) -> float:
     """Point cell size of the sweep: ``SWEEP_FACTOR`` x the median face extent ``ext``, but no finer than about
-    ``SWEEP_CELLS**2`` cells per point (``n`` points over the mesh's extent ``size``) nor 4096 cells per axis."""
-    h = max(SWEEP_FACTOR * ext, size / (SWEEP_CELLS * np.sqrt(max(n, 1))), size / 4096.0)
+    ``SWEEP_CELLS**2`` cells per point (``n`` points over the mesh's extent ``size``) nor ``SWEEP_MAX_CELLS`` cells."""
+    h = max(SWEEP_FACTOR * ext, size / (SWEEP_CELLS * np.sqrt(max(n, 1))), size / np.sqrt(SWEEP_MAX_CELLS))
     return h if h > 0.0 else 1.0
 
 
