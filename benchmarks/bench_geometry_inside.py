@@ -4,8 +4,8 @@ Queries: ``--sizes`` (default 10k, 100k, 1M) uniform points in the mesh bounding
 Meshes: pybullet_data/random_urdfs/990/990.obj (1,922 faces, two closed shells that overlap: winding number 2
 there), pybullet_data/bunny.obj (902 faces, closed), pybullet_data/duck.obj (4212 faces; open along UV seams in
 trimesh's vertex merge, closed once vertices are matched by position), ``duck_holed`` (duck with the faces of a few
-patches removed: a genuinely open mesh), and ``blob`` (icosphere with 7 subdivisions, 327,680 faces, smoothly
-displaced, closed; generated here).
+patches removed: a genuinely open mesh), ``blob_mid`` (icosphere with 5 subdivisions, 20,480 faces) and ``blob``
+(icosphere with 7 subdivisions, 327,680 faces), both smoothly displaced and closed, generated here.
 
 Columns: seconds = median of ``--repeats`` runs of the whole call (validation, closedness check, every structure,
 query) with numba compiled in a warm-up beforehand; ours and the baselines run alternately in each repeat, so load
@@ -16,13 +16,14 @@ reused: a lower bound of its per-call cost), and ``igl.fast_winding_number(V, F,
 ``cpu x tm`` / ``cpu x igl``: the same ratios in CPU time of this process (all threads; ``time.process_time``),
 steadier than wall time on a loaded machine, where a call of a few milliseconds can wait longer for a core than it
 runs.
+``load``: the 1-minute load average after the row (other processes on the machine).
 ``agree`` = fraction of points where ours agrees with igl's winding number (``|w| > 0.5``); ``exact diff`` =
 points where ours disagrees with the exact winding number (``w != 0`` for closed meshes, ``|w| > 0.5`` for open
 ones), rechecked exactly on the points where igl and ours disagree (closed meshes should show 0). Timings on a
 shared machine are noisy; compare ratios.
 
-    .venv/bin/python benchmarks/bench_geometry_inside.py [--sizes 10000,100000,1000000] [--repeats 3]
-        [--methods auto] [--big-subdivisions 7] [--meshes 990,bunny,duck,duck_holed,blob]
+    .venv/bin/python benchmarks/bench_geometry_inside.py [--sizes 10000,100000,1000000] [--repeats 5]
+        [--methods auto] [--big-subdivisions 7] [--meshes 990,bunny,duck,duck_holed,blob_mid,blob]
 """
 
 from __future__ import annotations
@@ -117,11 +118,11 @@ def bench_mesh(name: str, mesh: trimesh.Trimesh, n_points: int, repeats: int, me
         row = dict(mesh=name, faces=len(f), closed=closed, points=n_points, method=method, seconds=t,
                    trimesh_s=t_tm, trimesh_cached_s=t_tmc, igl_s=t_igl, x_trimesh=t_tm / t, x_trimesh_cached=t_tmc / t,
                    x_igl=t_igl / t, cpu_s=c, cpu_x_trimesh=c_tm / c, cpu_x_igl=c_igl / c,
-                   agree=1.0 - len(diff) / len(pts), exact_diff=n_exact)
+                   agree=1.0 - len(diff) / len(pts), exact_diff=n_exact, load=os.getloadavg()[0])
         rows.append(row)
         print(f"{name:<11} {len(f):>7} {str(closed):>6} {n_points:>9,} {method:<7} {t:>8.4f} {t_tm / t:>9.1f} "
               f"{t_igl / t:>7.1f} {t_tmc / t:>11.1f} {c_tm / c:>9.1f} {c_igl / c:>7.1f} {row['agree']:>9.5f} "
-              f"{n_exact:>10}")
+              f"{n_exact:>10} {row['load']:>5.1f}", flush=True)
     return rows
 
 
@@ -129,20 +130,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
     """Run the benchmark, print the table and return its rows (dicts)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated numbers of query points")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--methods", default="auto", help="comma-separated methods of inside()")
     parser.add_argument("--big-subdivisions", type=int, default=7, help="icosphere subdivisions of the big mesh")
-    parser.add_argument("--meshes", default="990,bunny,duck,duck_holed,blob", help="comma-separated subset")
+    parser.add_argument("--meshes", default="990,bunny,duck,duck_holed,blob_mid,blob", help="comma-separated subset")
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",")]
     methods = args.methods.split(",")
 
-    print(f"machine: {platform.processor() or platform.machine()}, nproc={os.cpu_count()}, "
-          f"numba threads={__import__('numba').get_num_threads()}, load average {os.getloadavg()[0]:.1f}; "
+    numba = __import__("numba")
+    print(f"machine: {platform.processor() or platform.machine()}, nproc={os.cpu_count()}, numba {numba.__version__} "
+          f"threads={numba.get_num_threads()}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
+          f"load average {os.getloadavg()[0]:.1f}; "
           f"median of {args.repeats}")
     duck = pybullet_mesh("duck.obj")
     meshes = {"990": pybullet_mesh("random_urdfs/990/990.obj"), "bunny": pybullet_mesh("bunny.obj"), "duck": duck,
-              "duck_holed": holed(duck), "blob": blob_mesh(args.big_subdivisions)}
+              "duck_holed": holed(duck), "blob_mid": blob_mesh(5), "blob": blob_mesh(args.big_subdivisions)}
     # warm-up: numba compile (cached on disk after the first run)
     for method in ("auto", "signed", "parity", "vote", "winding"):
         for n in (100, 200_000):
@@ -150,7 +153,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     winding_number(meshes["bunny"], uniform_points(meshes["bunny"], 10), exact=True)
 
     header = (f"{'mesh':<11} {'faces':>7} {'closed':>6} {'points':>9} {'method':<7} {'seconds':>8} {'x trimesh':>9} "
-              f"{'x igl':>7} {'x tm cached':>11} {'cpu x tm':>9} {'cpu x igl':>7} {'agree':>9} {'exact diff':>10}")
+              f"{'x igl':>7} {'x tm cached':>11} {'cpu x tm':>9} {'cpu x igl':>7} {'agree':>9} {'exact diff':>10} "
+              f"{'load':>5}")
     print(header)
     print("-" * len(header))
     rows = []
@@ -159,10 +163,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for n in sizes:
             rows += bench_mesh(name, mesh, n, args.repeats, methods)
     closed_rows = [r for r in rows if r["closed"]]
-    print(f"closed meshes: min x trimesh {min(r['x_trimesh'] for r in closed_rows):.1f}, "
-          f"min x igl {min(r['x_igl'] for r in closed_rows):.1f} (CPU time: "
-          f"{min(r['cpu_x_trimesh'] for r in closed_rows):.1f}, {min(r['cpu_x_igl'] for r in closed_rows):.1f}), "
-          f"exact diff {sum(r['exact_diff'] for r in closed_rows)}; load average now {os.getloadavg()[0]:.1f}")
+    if closed_rows:
+        print(f"closed meshes: min x trimesh {min(r['x_trimesh'] for r in closed_rows):.1f}, "
+              f"min x igl {min(r['x_igl'] for r in closed_rows):.1f} (CPU time: "
+              f"{min(r['cpu_x_trimesh'] for r in closed_rows):.1f}, {min(r['cpu_x_igl'] for r in closed_rows):.1f}), "
+              f"exact diff {sum(r['exact_diff'] for r in closed_rows)}; load average now {os.getloadavg()[0]:.1f}")
+        short = [r for r in closed_rows if min(r["x_trimesh"], r["x_igl"]) < 10.0]
+        print("closed meshes below 10x (wall): " + (", ".join(
+            f"{r['mesh']} {r['points']:,} ({r['x_trimesh']:.1f}x / {r['x_igl']:.1f}x)" for r in short) or "none"))
     return rows
 
 

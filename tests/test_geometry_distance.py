@@ -480,3 +480,118 @@ def test_vertex_pseudonormals_on_demand_match_numpy():
     np.testing.assert_allclose(md._vertex_normals(idx), ref[idx], rtol=0, atol=1e-12)
     assert md._vert_done.all()
     np.testing.assert_allclose(md._vertex_normals(idx[:7]), ref[idx[:7]], rtol=0, atol=1e-12)  # cached
+
+
+# ---------------------------------------------------------------------- parallel build, ordering and rounding kernels
+def build_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Meshes for the build kernels: a smooth closed mesh, a random soup with 60 copies of one triangle and zero-area
+    triangles, geometrically shrinking triangles (deep splits), one face and two faces."""
+    rng = np.random.default_rng(20)
+    mesh = blob(3)
+    v, f = random_soup(rng, 400)
+    tri = v[f]
+    tri = np.concatenate([tri, np.repeat(tri[:1], 60, axis=0), tri[:20, [0, 0, 1]], tri[20:40, [0, 1, 1]] * 0.0])
+    k = np.arange(200)
+    base = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    deep = 2.0 ** -k[:, None, None] * (base[None] + [1.0, 0.0, 0.0])
+    cases = [
+        ("blob", mesh.vertices, mesh.faces),
+        ("soup", tri.reshape(-1, 3), np.arange(3 * len(tri)).reshape(-1, 3)),
+        ("deep", deep.reshape(-1, 3), np.arange(3 * len(deep)).reshape(-1, 3)),
+        ("one", base, np.array([[0, 1, 2]])),
+        ("two", np.vstack([base, base + [0.0, 0.0, 0.5]]), np.array([[0, 1, 2], [3, 4, 5]])),
+    ]
+    return [(name, np.ascontiguousarray(v, np.float64), np.ascontiguousarray(f, np.int64)) for name, v, f in cases]
+
+
+@pytest.mark.parametrize("leaf", [1, 8, 15])
+def test_parallel_build_is_the_serial_tree(leaf):
+    """Subtrees split in parallel and placed in depth-first order give the one-thread tree bit for bit, whatever the
+    number of subtrees (none, a few, more than there are triangles) and threads; the tree answers like brute force."""
+    import numba
+
+    threads = numba.get_num_threads()
+    rng = np.random.default_rng(21)
+    for name, v, f in build_cases():
+        ref = _bvh._build(v, f, leaf, _bvh._COHERENCE, 1)
+        for n_tasks in (2, 3, 16, len(f) + 5):
+            for t in {1, threads}:
+                numba.set_num_threads(t)
+                out = _bvh._build(v, f, leaf, _bvh._COHERENCE, n_tasks)
+                for a, b in zip(ref, out, strict=True):
+                    np.testing.assert_array_equal(a, b, err_msg=f"{name} leaf={leaf} tasks={n_tasks} threads={t}")
+        numba.set_num_threads(threads)
+        _, start, end = ref[3], ref[4], ref[5]
+        assert start[0] == 0 and end[0] == len(f) and np.array_equal(np.sort(ref[6]), np.arange(len(f)))
+        pts = np.concatenate([rng.uniform(-3, 3, (100, 3)), v[:: max(1, len(v) // 50)]])
+        dist, _, face = closest_points((v, f), pts)
+        np.testing.assert_allclose(dist, closest_points_brute_force((v, f), pts)[0], rtol=0, atol=1e-12)
+        on_face, _ = closest_points_brute_force((v, f[face[:1]]), closest_points((v, f), pts[:1])[1])
+        assert on_face[0] < 1e-9  # the closest point lies on the reported face
+    numba.set_num_threads(threads)
+
+
+def test_morton_order_matches_numpy():
+    """The Morton codes (bit spreading) match a bit-by-bit reference; the radix argsort is numpy's stable argsort."""
+    from implicit3d.geometry._common_kernels import morton_codes, morton_order, radix_argsort
+
+    rng = np.random.default_rng(22)
+    for trial in range(20):
+        n = int(rng.integers(1, 3000))
+        p = rng.normal(size=(n, 3)) * 10.0 ** float(rng.integers(-4, 4))
+        if trial % 2:
+            p = np.round(p, 1)  # many equal codes: the tie order matters
+        bits = [10, 21, 4][trial % 3]
+        lo = p.min(axis=0)
+        extent = float((p.max(axis=0) - lo).max())
+        scale = ((1 << bits) - 1) / extent if extent > 0 else 0.0
+        codes = morton_codes(p, lo, scale, bits)
+        q = np.clip(((p - lo) * scale).astype(np.int64), 0, (1 << bits) - 1)
+        ref = np.zeros(n, np.int64)
+        for b in range(bits):
+            for a in range(3):
+                ref |= ((q[:, a] >> b) & 1) << (3 * b + a)
+        np.testing.assert_array_equal(codes, ref)
+        np.testing.assert_array_equal(radix_argsort(codes, 3 * bits), np.argsort(codes, kind="stable"))
+        np.testing.assert_array_equal(morton_order(p, bits), np.argsort(ref, kind="stable"))
+
+
+def test_float32_outward_rounding_matches_nextafter():
+    """The bit-arithmetic outward rounding of the node bounds equals np.nextafter, also at zeros, subnormals, powers
+    of two and beyond the float32 range."""
+    rng = np.random.default_rng(23)
+    xs = rng.normal(size=4000) * 10.0 ** rng.integers(-50, 50, 4000)
+    special = [0.0, -0.0, 1e-46, -1e-46, 1e-45, -1e-45, 2.0**-149, -(2.0**-149), 2.0**-126, -(2.0**-126), 1.0, -1.0,
+               0.5, 3.4e38, -3.4e38, 1e39, -1e39]
+    with np.errstate(over="ignore"):
+        xs = np.concatenate([xs, special, np.float32(xs[:1000]).astype(np.float64)])  # some exactly representable
+        for x in xs:
+            y = np.float32(x)
+            down = np.nextafter(y, np.float32(-np.inf)) if y > x else y
+            up = np.nextafter(y, np.float32(np.inf)) if y < x else y
+            assert np.float32(_bvh._down32(x)).tobytes() == down.tobytes(), x
+            assert np.float32(_bvh._up32(x)).tobytes() == up.tobytes(), x
+
+
+def test_half_edges_match_a_stable_sort_for_any_chunking():
+    """The half-edges grouped by source vertex (parallel counting sort in chunks of faces) are numpy's stable sort
+    of the corners by vertex, whatever the number of chunks; the closedness flag and the volume do not depend on it."""
+    from implicit3d.geometry.distance import _half_edges
+
+    rng = np.random.default_rng(24)
+    mesh = blob(2)
+    v, f = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64)
+    for faces in (f, f[rng.permutation(len(f))], np.vstack([f, f[:3]]), f[5:], f[:1]):
+        faces = np.ascontiguousarray(faces)
+        src = faces.reshape(-1)
+        order = np.argsort(src, kind="stable")
+        ref = _half_edges(v, faces, 1)
+        np.testing.assert_array_equal(ref[0], np.concatenate([[0], np.cumsum(np.bincount(src, minlength=len(v)))]))
+        np.testing.assert_array_equal(ref[1], faces[:, [1, 2, 0]].reshape(-1)[order])
+        np.testing.assert_array_equal(ref[2], order // 3)
+        np.testing.assert_array_equal(ref[3], order % 3)
+        for n_chunks in (2, 3, 8, len(faces) + 3):
+            out = _half_edges(v, faces, n_chunks)
+            for a, b in zip(ref, out, strict=True):
+                np.testing.assert_array_equal(a, b)
+    assert _half_edges(v, f, 4)[4] and not _half_edges(v, f[5:], 4)[4]

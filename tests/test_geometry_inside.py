@@ -404,6 +404,45 @@ def test_bad_method():
         inside(trimesh.creation.box(), np.zeros((1, 3)), method="raycast")
 
 
+def test_merge_vertices_matches_numpy_unique():
+    """The hash-table vertex merge of the closedness check groups rows exactly like ``np.unique(axis=0)`` (slow
+    reference), also -0.0 with 0.0, tiny and huge values and a single vertex."""
+    from implicit3d.geometry import _inside_kernels as K
+
+    rng = np.random.default_rng(30)
+    for trial in range(60):
+        n = int(rng.integers(1, 2000))
+        scale = [1.0, 0.1, 1e-300, 1e300][trial % 4]
+        base = rng.integers(-3, 3, (int(rng.integers(1, n + 1)), 3)).astype(float) * scale
+        v = base[rng.integers(0, len(base), n)]
+        v[rng.random(n) < 0.2] *= -1.0  # signed zeros
+        rep = K.merge_vertices((v + 0.0).view(np.int64))
+        _, label = np.unique(v, axis=0, return_inverse=True)
+        label = label.reshape(-1)
+        np.testing.assert_array_equal(label[rep], label)  # same class as its representative ...
+        assert len(np.unique(rep)) == label.max() + 1  # ... and one representative per class
+        np.testing.assert_array_equal(rep[rep], rep)
+        assert np.all(rep <= np.arange(n))  # the first row of its class
+
+
+@pytest.mark.parametrize("factor,cells", [(0.01, 8.0), (4.0, 0.1), (0.125, 2.0)])
+def test_sweep_cell_size_does_not_change_answers(monkeypatch, bunny, factor, cells):
+    """The sweep's cell size is a speed setting only: very fine, very coarse and the default cells give the ray
+    grid's answers (with and without the voxel shortcut)."""
+    import implicit3d.geometry.inside as inside_module
+
+    monkeypatch.setattr(inside_module, "SWEEP_FACTOR", factor)
+    monkeypatch.setattr(inside_module, "SWEEP_CELLS", cells)
+    overlap = union(sphere(1.0), sphere(0.8, (0.9, 0.2, 0.1)), flip=(False, True))
+    for mesh in (bunny, overlap):
+        pts = np.vstack([padded_uniform(mesh, 5000, 19), mesh.vertices, mesh.triangles_center])
+        grid = RayGrid.build(mesh)
+        for min_points in (0.0, 1e9):  # voxels always / never
+            monkeypatch.setattr(inside_module, "VOXEL_MIN_POINTS", min_points)
+            for method in ("signed", "parity"):
+                np.testing.assert_array_equal(inside(mesh, pts, method), grid(pts, signed=method == "signed"))
+
+
 # ---------------------------------------------------------------------------------------------- voxel shortcut
 
 
@@ -442,3 +481,36 @@ def test_sweep_on_open_mesh_matches_the_ray_grid(monkeypatch):
     np.testing.assert_array_equal(inside(mesh, pts, "signed"), RayGrid.build(mesh)(pts, signed=True))
     votes = sum(RayGrid.build(mesh, axis=a)(pts).astype(int) for a in range(3))
     np.testing.assert_array_equal(inside(mesh, pts, "vote"), votes >= 2)
+
+
+def closure_reference(faces: np.ndarray) -> tuple[bool, bool]:
+    """Slow reference of ``edge_closure``: count every directed edge in a dict."""
+    from collections import Counter
+
+    directed = Counter((int(a), int(b)) for t in faces for a, b in zip(t, np.roll(t, -1), strict=True) if a != b)
+    if not directed:
+        return False, False
+    pairs = {tuple(sorted(e)) for e in directed}
+    closed = all((directed[(a, b)] + directed[(b, a)]) % 2 == 0 for a, b in pairs)
+    oriented = all(directed[(a, b)] == directed[(b, a)] for a, b in pairs)
+    return closed, closed and oriented
+
+
+def test_edge_closure_matches_reference_for_any_chunking():
+    """The edge check (counting sort in parallel chunks of faces) matches a dict count, for any number of chunks, on
+    closed, flipped, open, duplicated-face and self-loop meshes."""
+    from implicit3d.geometry import _inside_kernels as K
+
+    rng = np.random.default_rng(31)
+    hull = random_hull(3)
+    f = np.asarray(hull.faces, np.int64)
+    flipped = f.copy()
+    flipped[:3] = flipped[:3, ::-1]
+    cases = [f, flipped, f[1:], np.vstack([f, f]), np.vstack([f, f[:1]]), np.vstack([f, [[0, 0, 1]]]),
+             np.vstack([f, f[:2, ::-1], f[:2]]), np.array([[0, 1, 2]]), np.array([[0, 0, 0]]),
+             rng.integers(0, 6, (40, 3))]
+    for faces in cases:
+        faces = np.ascontiguousarray(faces, np.int64)
+        ref = closure_reference(faces)
+        for chunks in (1, 2, 3, 7, 1000):
+            assert K.edge_closure(faces, int(faces.max()) + 1, chunks) == ref, (faces.shape, chunks)

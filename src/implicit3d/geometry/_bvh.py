@@ -7,9 +7,12 @@ caller's face indices).
 
 Build: inner nodes split their triangles along the longest axis of their centroid bounds at the spatial midpoint
 (one partition pass); when every centroid falls on one side, or below depth ``_MIDPOINT_DEPTH``, at the median
-centroid (quickselect), which bounds the depth by ``_MIDPOINT_DEPTH + log2(F)``. The bounding cylinders and the
-compaction run in parallel; builds under ``_PARALLEL_MIN_FACES`` triangles and queries under ``_PARALLEL_MIN_POINTS``
-points run on one thread (``serial_below``: on a loaded machine each parallel region can cost milliseconds).
+centroid (quickselect), which bounds the depth by ``_MIDPOINT_DEPTH + log2(F)``; the centroid bounds of both halves
+come out of the partition pass. The top of the tree is split on one thread until about ``_TASKS_PER_THREAD`` subtrees
+per thread remain, which are split in parallel and placed in depth-first order: the same tree, bit for bit, as one
+serial split. Reordering, boxes, cylinders and compaction run in parallel too; builds under ``_PARALLEL_MIN_FACES``
+triangles and queries under ``_PARALLEL_MIN_POINTS`` points run on one thread (``serial_below``: on a loaded machine
+each parallel region can cost milliseconds).
 
 Bounding volumes: every child has an axis-aligned box *and* a bounding cylinder: axis = the node's unit mean
 (area-weighted) normal, radius = largest distance of a vertex from the axis, and the range of heights along it. For
@@ -42,7 +45,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from implicit3d.geometry._common_kernels import corner_minus, cross_edges, morton_codes
+from implicit3d.geometry._common_kernels import corner_minus, cross_edges, morton_order
 
 FEATURE_FACE = 6
 _STACK = 128  # tree depth < _MIDPOINT_DEPTH + log2(F): 128 covers any mesh that fits in memory
@@ -50,6 +53,7 @@ _BLOCK = 64  # points per parallel work item (one traversal stack per item)
 _ROW = 16  # float32 values per child in a node row: box lo, hi; cylinder centre, axis, radius, height lo, hi; pad
 _PARALLEL_MIN_FACES = 50_000  # smaller builds run on one thread (see ``serial_below``)
 _PARALLEL_MIN_POINTS = 10_000  # smaller queries run on one thread
+_TASKS_PER_THREAD = 8  # parallel build: subtrees of about F / (this x threads) triangles, split in parallel
 _MIDPOINT_DEPTH = 48  # below this depth splits fall back to the median, so the depth stays < 48 + log2(F)
 # the float32 axis u is unit only to within 2**-23 in |u|**2: heights h = w . u are off by that factor, so the query
 # takes h**2 * _AXIS_HI off |w|**2 for the squared radial distance, and the build h**2 * _AXIS_LO (both conservative)
@@ -157,41 +161,95 @@ def _partition(cs, order, axis, s, e, pivot):  # pragma: no cover - compiled
         j -= 1
 
 
-@njit(cache=True)
-def _build(v, f, leaf_size, min_coherence):  # pragma: no cover - compiled
-    """Split the triangles ``v[f]`` (v: (V, 3) float64, f: (F, 3) int64) top-down (see the module docstring),
-    reorder them, then fill boxes and cylinders bottom-up.
+@njit(cache=True, inline="always")
+def _grow(cs, i, b):  # pragma: no cover - compiled
+    """Extend the bounds ``b`` (min xyz, max xyz) by column ``i`` of ``cs``."""
+    for a in range(3):
+        x = cs[a, i]
+        b[a] = min(b[a], x)
+        b[3 + a] = max(b[3 + a], x)
 
-    Returns depth-first node arrays (lo, hi (K, 3), cylinders (K, 9): centre, axis, radius, height lo/hi; right
-    child (-1 for leaves), triangle range start/end), the order, the reordered triangles and their normals."""
+
+@njit(cache=True)
+def _partition_bounds(cs, order, axis, s, e, pivot, bl, br):  # pragma: no cover - compiled
+    """``_partition`` that also returns the centroid bounds of both sides in ``bl`` and ``br`` (min xyz, max xyz;
+    initialized here): every column is looked at once, by the scans or after its swap."""
+    for a in range(3):
+        bl[a] = br[a] = np.inf
+        bl[3 + a] = br[3 + a] = -np.inf
+    i = s
+    j = e - 1
+    while True:
+        while i <= j and cs[axis, i] < pivot:
+            _grow(cs, i, bl)
+            i += 1
+        while i <= j and cs[axis, j] >= pivot:
+            _grow(cs, j, br)
+            j -= 1
+        if i >= j:
+            return i
+        _swap(cs, order, i, j)
+        _grow(cs, i, bl)
+        _grow(cs, j, br)
+        i += 1
+        j -= 1
+
+
+@njit(cache=True)
+def _bounds(cs, s, e, b):  # pragma: no cover - compiled
+    """Centroid bounds of the columns ``s..e-1`` into ``b`` (min xyz, max xyz)."""
+    for a in range(3):
+        b[a] = np.inf
+        b[3 + a] = -np.inf
+    for i in range(s, e):
+        _grow(cs, i, b)
+
+
+@njit(parallel=True, cache=True)
+def _corners(v, f):  # pragma: no cover - compiled
+    """Centroids ``(3, F)``, unnormalized face normals ``(F, 3)`` (twice the area vector) and corners ``(F, 9)`` of
+    the triangles ``v[f]``, in face order."""
     n = f.shape[0]
-    cs = np.empty((3, n))  # centroids, permuted along with ``order`` while splitting
-    tnrm = np.empty((n, 3))  # unnormalized face normals (twice the area)
-    for t in range(n):  # serial: too little work per element to pay for a parallel region
+    cs = np.empty((3, n))
+    tnrm = np.empty((n, 3))
+    tri = np.empty((n, 9))
+    for t in prange(n):
         i0 = f[t, 0]
         i1 = f[t, 1]
         i2 = f[t, 2]
         for a in range(3):
             cs[a, t] = (v[i0, a] + v[i1, a] + v[i2, a]) / 3.0
+            tri[t, a] = v[i0, a]
+            tri[t, 3 + a] = v[i1, a]
+            tri[t, 6 + a] = v[i2, a]
         tnrm[t, 0], tnrm[t, 1], tnrm[t, 2] = cross_edges(
             v[i0, 0], v[i0, 1], v[i0, 2], v[i1, 0], v[i1, 1], v[i1, 2], v[i2, 0], v[i2, 1], v[i2, 2]
         )
-    order = np.arange(n)
-    max_nodes = 2 * n
-    right = np.full(max_nodes, -1, np.int64)
-    start = np.zeros(max_nodes, np.int64)
-    end = np.zeros(max_nodes, np.int64)
+    return cs, tnrm, tri
+
+
+@njit(cache=True)
+def _split(cs, order, s0, e0, depth0, leaf_size, task_max, right, start, end, depth_out, base):  # pragma: no cover
+    """Split the triangles ``s0:e0`` (depth ``depth0``) top-down, depth first: inner nodes at the spatial midpoint of
+    the longest axis of their centroid bounds, or at the median (see the module docstring); ranges of at most
+    ``leaf_size`` triangles become leaves and, when ``task_max > 0``, ranges of at most ``task_max`` stay unsplit
+    (``right = -2``: a subtree for ``_split`` to build later). Nodes are written in depth-first order from index
+    ``base`` of ``right`` (the right child's index relative to ``base``, -1 for a leaf), ``start``, ``end`` and
+    ``depth_out``; ``cs`` and ``order`` are permuted within ``s0:e0``. Returns the number of nodes."""
     st_s = np.empty(_STACK, np.int64)
     st_e = np.empty(_STACK, np.int64)
     st_parent = np.empty(_STACK, np.int64)
     st_depth = np.empty(_STACK, np.int64)
-    st_s[0] = 0
-    st_e[0] = n
+    st_b = np.empty((_STACK, 6))  # centroid bounds of the range, when known (from the parent's partition)
+    st_known = np.zeros(_STACK, np.bool_)
+    st_s[0] = s0
+    st_e[0] = e0
     st_parent[0] = -1
-    st_depth[0] = 0
+    st_depth[0] = depth0
     sp = 1
     nn = 0
-    # ---- top-down: split at the median centroid along the longest axis of the centroid bounds (depth-first order)
+    bl = np.empty(6)
+    br = np.empty(6)
     while sp > 0:
         sp -= 1
         s = st_s[sp]
@@ -201,23 +259,22 @@ def _build(v, f, leaf_size, min_coherence):  # pragma: no cover - compiled
         node = nn
         nn += 1
         if parent >= 0:
-            right[parent] = node
-        start[node] = s
-        end[node] = e
+            right[base + parent] = node
+        right[base + node] = -1
+        start[base + node] = s
+        end[base + node] = e
+        depth_out[base + node] = depth
         if e - s <= leaf_size:
             continue
-        cl0 = cl1 = cl2 = np.inf
-        ch0 = ch1 = ch2 = -np.inf
-        for i in range(s, e):
-            cl0 = min(cl0, cs[0, i])
-            cl1 = min(cl1, cs[1, i])
-            cl2 = min(cl2, cs[2, i])
-            ch0 = max(ch0, cs[0, i])
-            ch1 = max(ch1, cs[1, i])
-            ch2 = max(ch2, cs[2, i])
-        ex0 = ch0 - cl0
-        ex1 = ch1 - cl1
-        ex2 = ch2 - cl2
+        if e - s <= task_max:
+            right[base + node] = -2
+            continue
+        if not st_known[sp]:
+            _bounds(cs, s, e, st_b[sp])
+        b = st_b[sp]
+        ex0 = b[3] - b[0]
+        ex1 = b[4] - b[1]
+        ex2 = b[5] - b[2]
         axis = 0
         if ex1 > ex0 and ex1 >= ex2:
             axis = 1
@@ -225,28 +282,117 @@ def _build(v, f, leaf_size, min_coherence):  # pragma: no cover - compiled
             axis = 2
         mid = s
         if depth < _MIDPOINT_DEPTH:  # spatial midpoint: one partition pass, tight boxes
-            mid = _partition(cs, order, axis, s, e, 0.5 * ((cl0, cl1, cl2)[axis] + (ch0, ch1, ch2)[axis]))
-        if mid <= s or mid >= e:  # all centroids on one side, or too deep: median split (balanced)
+            mid = _partition_bounds(cs, order, axis, s, e, 0.5 * (b[axis] + b[3 + axis]), bl, br)
+        known = s < mid < e
+        if not known:  # all centroids on one side, or too deep: median split (balanced)
             mid = (s + e) // 2
             _select(cs, order, axis, s, e - 1, mid)
         st_s[sp] = mid
         st_e[sp] = e
         st_parent[sp] = node
         st_depth[sp] = depth + 1
+        st_known[sp] = known
+        if known:
+            st_b[sp] = br
         sp += 1
         st_s[sp] = s
         st_e[sp] = mid
         st_parent[sp] = -1
         st_depth[sp] = depth + 1
+        st_known[sp] = known
+        if known:
+            st_b[sp] = bl
         sp += 1
+    return nn
+
+
+@njit(cache=True, inline="always")
+def _fill_node(node, right, start, end, rtri, rnrm, lo, hi, nsum, area):  # pragma: no cover - compiled
+    """Box, normal sum and area of ``node`` from its triangles (leaf) or its children (``node + 1``, ``right``)."""
+    if right[node] < 0:
+        for a in range(3):
+            lo[node, a] = np.inf
+            hi[node, a] = -np.inf
+        for i in range(start[node], end[node]):
+            for a in range(3):
+                lo[node, a] = min(lo[node, a], rtri[i, a], rtri[i, 3 + a], rtri[i, 6 + a])
+                hi[node, a] = max(hi[node, a], rtri[i, a], rtri[i, 3 + a], rtri[i, 6 + a])
+                nsum[node, a] += rnrm[i, a]
+            area[node] += np.sqrt(rnrm[i, 0] ** 2 + rnrm[i, 1] ** 2 + rnrm[i, 2] ** 2)
+    else:
+        l = node + 1
+        r = right[node]
+        for a in range(3):
+            lo[node, a] = min(lo[l, a], lo[r, a])
+            hi[node, a] = max(hi[l, a], hi[r, a])
+            nsum[node, a] = nsum[l, a] + nsum[r, a]
+        area[node] = area[l] + area[r]
+
+
+@njit(parallel=True, cache=True)
+def _build(v, f, leaf_size, min_coherence, n_tasks):  # pragma: no cover - compiled
+    """Split the triangles ``v[f]`` (v: (V, 3) float64, f: (F, 3) int64) top-down (see the module docstring),
+    reorder them, then fill boxes and cylinders bottom-up.
+
+    The top of the tree is split on one thread until about ``n_tasks`` subtrees of at most ``F / n_tasks`` triangles
+    remain; those are split in parallel, each into its own block of node slots, and the blocks are then placed in
+    depth-first order: the same tree, bit for bit, as one depth-first split of everything (``n_tasks <= 1``).
+
+    Returns depth-first node arrays (lo, hi (K, 3), cylinders (K, 9): centre, axis, radius, height lo/hi; right
+    child (-1 for leaves), triangle range start/end), the order, the reordered triangles and their normals."""
+    n = f.shape[0]
+    cs, tnrm, tri = _corners(v, f)  # centroids are permuted along with ``order`` while splitting
+    order = np.arange(n)
+    task_max = (n + n_tasks - 1) // n_tasks if n_tasks > 1 else 0
+    # ---- the top of the tree, one thread (all of it when task_max == 0)
+    cap = 2 * n
+    top_right = np.empty(cap, np.int64)
+    top_start = np.empty(cap, np.int64)
+    top_end = np.empty(cap, np.int64)
+    top_depth = np.empty(cap, np.int64)
+    n_top = _split(cs, order, 0, n, 0, leaf_size, task_max, top_right, top_start, top_end, top_depth, 0)
+    # ---- the subtrees (``right == -2``) in parallel: subtree s..e fills node slots 2s..2e of the scratch arrays
+    tasks = np.flatnonzero(top_right[:n_top] == -2)
+    cap = cap if tasks.shape[0] else 1
+    sub_right = np.empty(cap, np.int64)
+    sub_start = np.empty(cap, np.int64)
+    sub_end = np.empty(cap, np.int64)
+    sub_depth = np.empty(cap, np.int64)
+    size = np.ones(n_top, np.int64)  # node slots of each top node: 1, or the subtree's node count
+    for k in prange(tasks.shape[0]):
+        j = tasks[k]
+        s = top_start[j]
+        size[j] = _split(cs, order, s, top_end[j], top_depth[j], leaf_size, 0, sub_right, sub_start, sub_end,
+                         sub_depth, 2 * s)
+    # ---- place the blocks in depth-first order
+    gid = np.empty(n_top, np.int64)
+    nn = 0
+    for j in range(n_top):
+        gid[j] = nn
+        nn += size[j]
+    right = np.empty(nn, np.int64)
+    start = np.empty(nn, np.int64)
+    end = np.empty(nn, np.int64)
+    for j in range(n_top):
+        g = gid[j]
+        right[g] = gid[top_right[j]] if top_right[j] >= 0 else -1
+        start[g] = top_start[j]
+        end[g] = top_end[j]
+    for k in prange(tasks.shape[0]):
+        j = tasks[k]
+        g = gid[j]
+        b = 2 * top_start[j]
+        for m in range(size[j]):
+            right[g + m] = g + sub_right[b + m] if sub_right[b + m] >= 0 else -1
+            start[g + m] = sub_start[b + m]
+            end[g + m] = sub_end[b + m]
     # ---- reorder the triangles
     rtri = np.empty((n, 9))
     rnrm = np.empty((n, 3))
-    for i in range(n):
+    for i in prange(n):
         t = order[i]
-        for k in range(3):
-            for a in range(3):
-                rtri[i, 3 * k + a] = v[f[t, k], a]
+        for k in range(9):
+            rtri[i, k] = tri[t, k]
         for a in range(3):
             rnrm[i, a] = tnrm[t, a]
     # ---- bottom-up: boxes, normal sums and areas (children come after their parent in depth-first order)
@@ -254,27 +400,15 @@ def _build(v, f, leaf_size, min_coherence):  # pragma: no cover - compiled
     hi = np.empty((nn, 3))
     nsum = np.zeros((nn, 3))
     area = np.zeros(nn)
-    for node in range(nn - 1, -1, -1):
-        if right[node] < 0:
-            for a in range(3):
-                lo[node, a] = np.inf
-                hi[node, a] = -np.inf
-            for i in range(start[node], end[node]):
-                for a in range(3):
-                    lo[node, a] = min(lo[node, a], rtri[i, a], rtri[i, 3 + a], rtri[i, 6 + a])
-                    hi[node, a] = max(hi[node, a], rtri[i, a], rtri[i, 3 + a], rtri[i, 6 + a])
-                    nsum[node, a] += rnrm[i, a]
-                area[node] += np.sqrt(rnrm[i, 0] ** 2 + rnrm[i, 1] ** 2 + rnrm[i, 2] ** 2)
-        else:
-            l = node + 1
-            r = right[node]
-            for a in range(3):
-                lo[node, a] = min(lo[l, a], lo[r, a])
-                hi[node, a] = max(hi[l, a], hi[r, a])
-                nsum[node, a] = nsum[l, a] + nsum[r, a]
-            area[node] = area[l] + area[r]
+    for k in prange(tasks.shape[0]):
+        g = gid[tasks[k]]
+        for node in range(g + size[tasks[k]] - 1, g - 1, -1):
+            _fill_node(node, right, start, end, rtri, rnrm, lo, hi, nsum, area)
+    for j in range(n_top - 1, -1, -1):
+        if top_right[j] != -2:
+            _fill_node(gid[j], right, start, end, rtri, rnrm, lo, hi, nsum, area)
     cyl = _cylinders(lo, hi, nsum, area, start, end, rtri, min_coherence, _CYL_MAX)
-    return lo, hi, cyl, right[:nn].copy(), start[:nn].copy(), end[:nn].copy(), order, rtri, rnrm
+    return lo, hi, cyl, right, start, end, order, rtri, rnrm
 
 
 @njit(parallel=True, cache=True)
@@ -330,22 +464,25 @@ def _cylinders(lo, hi, nsum, area, start, end, rtri, min_coherence, max_size):  
     return cyl
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _down32(x):  # pragma: no cover - compiled
-    """Largest float32 <= x."""
+    """Largest float32 <= x (``np.nextafter`` of the rounded value where that is above x, in bit arithmetic and
+    without branches: the library call and the unpredictable branch cost more than the rest of ``_compact``)."""
     y = np.float32(x)
-    if y > x:
-        y = np.nextafter(y, np.float32(-np.inf))
-    return y
+    bits = y.view(np.int32)
+    base = bits if y != 0.0 else np.int32(-2147483648)  # a zero steps down from -0.0 to the smallest negative
+    below = np.int32(base - 1 if y > 0.0 else base + 1).view(np.float32)
+    return below if y > x else y
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _up32(x):  # pragma: no cover - compiled
-    """Smallest float32 >= x."""
+    """Smallest float32 >= x (see ``_down32``)."""
     y = np.float32(x)
-    if y < x:
-        y = np.nextafter(y, np.float32(np.inf))
-    return y
+    bits = y.view(np.int32)
+    base = bits if y != 0.0 else np.int32(0)  # a zero steps up from +0.0 to the smallest positive
+    above = np.int32(base + 1 if y >= 0.0 else base - 1).view(np.float32)
+    return above if y < x else y
 
 
 @njit(parallel=True, cache=True)
@@ -397,19 +534,21 @@ def build_bvh_indexed(vertices: np.ndarray, faces: np.ndarray, leaf_size: int = 
     if not 1 <= leaf_size <= 15:
         raise ValueError(f"leaf_size must be in [1, 15], got {leaf_size}")
     with serial_below(len(f), _PARALLEL_MIN_FACES):
-        lo, hi, cyl, right, start, end, order, rtri, rnrm = _build(v, f, int(leaf_size), _COHERENCE)
+        threads = numba.get_num_threads()
+        n_tasks = _TASKS_PER_THREAD * threads if threads > 1 else 1
+        lo, hi, cyl, right, start, end, order, rtri, rnrm = _build(v, f, int(leaf_size), _COHERENCE, n_tasks)
         degenerate = _degenerate(rtri, rnrm)
         nodes, kids, root = _compact(lo, hi, cyl, right, start, end)
     root_box = np.concatenate([lo[0], hi[0]])
     return TriangleBVH(nodes, kids, int(root), root_box, rtri, order, degenerate)
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def _degenerate(tri, nrm):  # pragma: no cover - compiled
     """Zero-area flags: the Voronoi-region formulas lose all precision when |2A|^2 ~ eps * longest^4."""
     n = tri.shape[0]
     out = np.empty(n, np.bool_)
-    for t in range(n):
+    for t in prange(n):
         area2 = nrm[t, 0] ** 2 + nrm[t, 1] ** 2 + nrm[t, 2] ** 2
         longest2 = 0.0
         for e in range(3):
@@ -646,24 +785,22 @@ def _nearest(  # pragma: no cover - compiled
 
 
 def spatial_order(points: np.ndarray, bits: int = 10) -> np.ndarray:
-    """Permutation ``(N,) int64`` that sorts ``points: (N, 3) float64`` along a Morton (Z-order) curve."""
+    """Permutation ``(N,) int64`` that sorts ``points: (N, 3) float64`` along a Morton (Z-order) curve (stable)."""
     if len(points) < 2:
         return np.arange(len(points))
-    lo = points.min(axis=0)
-    extent = float((points.max(axis=0) - lo).max())
-    scale = ((1 << bits) - 1) / extent if extent > 0 else 0.0
-    return np.argsort(morton_codes(points, lo, scale, bits))  # introsort: 5x faster than stable here
+    return morton_order(points, bits)
 
 
 def nearest(
-    bvh: TriangleBVH, points: np.ndarray, max_distance: float = np.inf
+    bvh: TriangleBVH, points: np.ndarray, max_distance: float = np.inf, order: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Nearest triangle to each of ``points: (N, 3) float64`` (C-contiguous).
 
     Returns ``d2 (N,) float64`` squared distances, ``closest (N, 3) float64``, ``tri (N,) int64`` index into the
     *reordered* ``bvh.tri`` (map with ``bvh.tri_index``) and ``feature (N,) int64`` (codes in the module docstring).
     Points farther than ``max_distance`` get ``d2 = max_distance**2``, NaN closest points and ``tri = -1``.
-    Queries run in Morton order of the points (cache locality, warm starts); results come back in input order.
+    Queries run in Morton order of the points (``order``: ``spatial_order(points)`` when not given; cache locality,
+    warm starts); results come back in input order.
     """
     n = points.shape[0]
     d2 = np.empty(n)
@@ -675,7 +812,7 @@ def nearest(
         with serial_below(n, _PARALLEL_MIN_POINTS):
             _nearest(
                 points,
-                spatial_order(points),
+                spatial_order(points) if order is None else order,
                 bvh.boxes,
                 bvh.kids,
                 bvh.root,

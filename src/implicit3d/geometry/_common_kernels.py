@@ -25,6 +25,18 @@ def cross_edges(ax, ay, az, bx, by, bz, cx, cy, cz):  # pragma: no cover - compi
     return uy * wz - uz * wy, uz * wx - ux * wz, ux * wy - uy * wx
 
 
+@njit(cache=True, inline="always")
+def _spread3(q):  # pragma: no cover - compiled
+    """The bits of ``q`` (< 2**21) spread out to every third bit: bit ``b`` goes to bit ``3b``."""
+    q &= 0x1FFFFF
+    q = (q | (q << 32)) & 0x1F00000000FFFF
+    q = (q | (q << 16)) & 0x1F0000FF0000FF
+    q = (q | (q << 8)) & 0x100F00F00F00F00F
+    q = (q | (q << 4)) & 0x10C30C30C30C30C3
+    q = (q | (q << 2)) & 0x1249249249249249
+    return q
+
+
 @njit(cache=True)
 def morton_codes(points, lo, scale, bits):  # pragma: no cover - compiled
     """Morton (Z-order) codes ``(N,) int64`` of ``points (N, 3) float64``.
@@ -41,7 +53,51 @@ def morton_codes(points, lo, scale, bits):  # pragma: no cover - compiled
         for a in range(3):
             q = int((points[i, a] - lo[a]) * scale)
             q = min(max(q, 0), top)
-            for b in range(bits):
-                code |= ((q >> b) & 1) << (3 * b + a)
+            code |= _spread3(q) << a
         out[i] = code
     return out
+
+
+@njit(cache=True)
+def radix_argsort(keys, key_bits):  # pragma: no cover - compiled
+    """Stable argsort ``(N,) int64`` of non-negative ``keys (N,) int64`` below ``2**key_bits`` (least significant
+    digit first, 11 bits per pass): the order of ``np.argsort(keys, kind="stable")``."""
+    n = keys.shape[0]
+    idx = np.arange(n)
+    k = keys.copy()
+    idx2 = np.empty(n, np.int64)
+    k2 = np.empty(n, np.int64)
+    count = np.empty(2049, np.int64)
+    shift = 0
+    while shift < key_bits:
+        count[:] = 0
+        for i in range(n):
+            count[((k[i] >> shift) & 2047) + 1] += 1
+        for d in range(2048):
+            count[d + 1] += count[d]
+        for i in range(n):
+            d = (k[i] >> shift) & 2047
+            j = count[d]
+            count[d] = j + 1
+            k2[j] = k[i]
+            idx2[j] = idx[i]
+        k, k2 = k2, k
+        idx, idx2 = idx2, idx
+        shift += 11
+    return idx
+
+
+@njit(cache=True)
+def morton_order(points, bits):  # pragma: no cover - compiled
+    """Permutation ``(N,) int64`` that sorts ``points (N, 3) float64`` along a Morton (Z-order) curve over their
+    bounding cube (``bits`` per axis), ties in input order."""
+    n = points.shape[0]
+    lo = np.full(3, np.inf)
+    hi = np.full(3, -np.inf)
+    for i in range(n):
+        for a in range(3):
+            lo[a] = min(lo[a], points[i, a])
+            hi[a] = max(hi[a], points[i, a])
+    extent = max(hi[0] - lo[0], max(hi[1] - lo[1], hi[2] - lo[2]))
+    scale = ((1 << bits) - 1) / extent if extent > 0 else 0.0
+    return radix_argsort(morton_codes(points, lo, scale, bits), 3 * bits)

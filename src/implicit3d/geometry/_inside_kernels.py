@@ -368,38 +368,78 @@ def prepare_triangles(vertices: np.ndarray, faces: np.ndarray, axes: np.ndarray)
     return tri, ext.mean()
 
 
+@njit(cache=True)
+def merge_vertices(bits: np.ndarray) -> np.ndarray:
+    """Vertices with identical coordinates merged: ``bits (V, 3) int64`` (the float64 coordinates with -0.0 made 0.0,
+    viewed as integers) -> ``(V,) int64`` the first row with the same coordinates (a hash table, O(V))."""
+    n = bits.shape[0]
+    cap = 16
+    while cap < 2 * n:
+        cap *= 2
+    table = np.full(cap, -1, np.int64)
+    out = np.empty(n, np.int64)
+    for i in range(n):
+        h = (bits[i, 0] * 0x1E3779B97F4A7C15) ^ (bits[i, 1] * 0x42B2AE3D27D4EB4F) ^ (bits[i, 2] * 0x165667B19E3779F9)
+        h ^= h >> 29
+        k = h & (cap - 1)
+        while True:
+            j = table[k]
+            if j < 0:
+                table[k] = i
+                out[i] = i
+                break
+            if bits[j, 0] == bits[i, 0] and bits[j, 1] == bits[i, 1] and bits[j, 2] == bits[i, 2]:
+                out[i] = j
+                break
+            k = (k + 1) & (cap - 1)
+    return out
+
+
 @njit(cache=True, parallel=True)
-def edge_closure(faces: np.ndarray, n_vertices: int) -> tuple[bool, bool]:
-    """``(closed, oriented)`` of ``faces (F, 3)`` (self-loop edges skipped; both False without any edge).
+def edge_closure(faces: np.ndarray, n_vertices: int, n_chunks: int = 1) -> tuple[bool, bool]:
+    """``(closed, oriented)`` of ``faces (F, 3)`` (self-loop edges skipped; both False without any edge); the edges
+    are bucketed in ``n_chunks`` parallel chunks of faces (any number gives the same answer).
 
     closed: every undirected edge occurs an even number of times. oriented: every edge is traversed as often in one
     direction (a -> b) as in the other (b -> a), so the faces bound a 3-chain and the signed ray crossing count is
     the winding number; oriented implies closed.
     """
     f = faces.shape[0]
+    n_chunks = max(1, min(n_chunks, f))  # a counting sort in parallel chunks of faces (the order within a list
+    per = (f + n_chunks - 1) // n_chunks  # does not matter: the lists are sorted below)
+    counts = np.zeros((n_chunks, n_vertices + 1), np.int64)
+    for ch in prange(n_chunks):
+        for t in range(ch * per, min(f, (ch + 1) * per)):
+            for j in range(3):
+                a = faces[t, j]
+                b = faces[t, (j + 1) % 3]
+                if a != b:
+                    counts[ch, min(a, b) + 1] += 1
     count = np.zeros(n_vertices + 1, np.int64)
-    n_edges = 0
-    for t in range(f):
-        for j in range(3):
-            a = faces[t, j]
-            b = faces[t, (j + 1) % 3]
-            if a != b:
-                count[min(a, b) + 1] += 1
-                n_edges += 1
-    if n_edges == 0:
-        return False, False
+    for ch in range(n_chunks):
+        for i in range(n_vertices):
+            count[i + 1] += counts[ch, i + 1]
     for i in range(n_vertices):
         count[i + 1] += count[i]
-    fill = count[:-1].copy()
+    n_edges = count[n_vertices]
+    if n_edges == 0:
+        return False, False
+    for i in range(n_vertices):  # counts[ch, i] := where chunk ch writes its first edge of vertex i
+        o = count[i]
+        for ch in range(n_chunks):
+            c = counts[ch, i + 1]
+            counts[ch, i] = o
+            o += c
     other = np.empty(n_edges, np.int64)  # 2 * larger end + (1 if the edge runs from the larger end)
-    for t in range(f):
-        for j in range(3):
-            a = faces[t, j]
-            b = faces[t, (j + 1) % 3]
-            if a != b:
-                lo = min(a, b)
-                other[fill[lo]] = 2 * max(a, b) + (1 if a > b else 0)
-                fill[lo] += 1
+    for ch in prange(n_chunks):
+        for t in range(ch * per, min(f, (ch + 1) * per)):
+            for j in range(3):
+                a = faces[t, j]
+                b = faces[t, (j + 1) % 3]
+                if a != b:
+                    lo = min(a, b)
+                    other[counts[ch, lo]] = 2 * max(a, b) + (1 if a > b else 0)
+                    counts[ch, lo] += 1
     odd = np.zeros(n_vertices, np.bool_)
     unbalanced = np.zeros(n_vertices, np.bool_)
     for i in prange(n_vertices):  # disjoint neighbour lists
@@ -525,16 +565,35 @@ def _corner(v: np.ndarray, f: np.ndarray, axes: np.ndarray, t: int, j: int) -> t
     return v[i, axes[0]], v[i, axes[1]], v[i, axes[2]]
 
 
-@njit(cache=True, parallel=True)
-def mean_extent(v: np.ndarray, f: np.ndarray, axes: np.ndarray) -> float:
-    """Mean over the faces of the larger (u, v) side of their bounding box (u, v = columns ``axes[:2]``)."""
-    ext = np.empty(f.shape[0])
-    for t in prange(f.shape[0]):
+@njit(cache=True)
+def bounds(v: np.ndarray, axes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Min and max ``(3,)`` of the columns ``axes`` of ``v (V, 3)`` (numpy's axis-0 reductions of an (N, 3) array
+    are ~25x slower)."""
+    lo = np.full(3, np.inf)
+    hi = np.full(3, -np.inf)
+    for i in range(v.shape[0]):
+        for k in range(3):
+            x = v[i, axes[k]]
+            lo[k] = min(lo[k], x)
+            hi[k] = max(hi[k], x)
+    return lo, hi
+
+
+@njit(cache=True)
+def median_extent(v: np.ndarray, f: np.ndarray, axes: np.ndarray, n_sample: int) -> float:
+    """Median over about ``n_sample`` faces (every ``F // n_sample``-th one; all of them when fewer) of the larger
+    (u, v) side of their bounding box (u, v = columns ``axes[:2]``). A cell-size statistic only: it sets how fine the
+    grids are, never an answer."""
+    step = max(1, f.shape[0] // max(n_sample, 1))
+    m = (f.shape[0] + step - 1) // step
+    ext = np.empty(m)
+    for s in range(m):
+        t = s * step
         au, av, _ = _corner(v, f, axes, t, 0)
         bu, bv, _ = _corner(v, f, axes, t, 1)
         cu, cv, _ = _corner(v, f, axes, t, 2)
-        ext[t] = max(max(au, max(bu, cu)) - min(au, min(bu, cu)), max(av, max(bv, cv)) - min(av, min(bv, cv)))
-    return ext.mean()
+        ext[s] = max(max(au, max(bu, cu)) - min(au, min(bu, cu)), max(av, max(bv, cv)) - min(av, min(bv, cv)))
+    return np.median(ext)
 
 
 @njit(cache=True, parallel=True)
@@ -611,7 +670,7 @@ def sweep_query(
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def voxel_mark(
     v: np.ndarray, f: np.ndarray, axes: np.ndarray, lo: np.ndarray, inv: float, shape: np.ndarray
 ) -> np.ndarray:
@@ -619,7 +678,7 @@ def voxel_mark(
     bounding box touches the voxel, else 0."""
     r0, r1, r2 = shape[0], shape[1], shape[2]
     state = np.zeros((r0, r1, r2), np.uint8)
-    for t in range(f.shape[0]):  # serial: several faces may mark one voxel
+    for t in prange(f.shape[0]):  # faces that share a voxel all store the same byte there: any order, same result
         au, av, aw = _corner(v, f, axes, t, 0)
         bu, bv, bw = _corner(v, f, axes, t, 1)
         cu, cv, cw = _corner(v, f, axes, t, 2)

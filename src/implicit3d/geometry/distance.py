@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
+import numba
 import numpy as np
 import trimesh
 from numba import njit, prange
@@ -32,6 +33,7 @@ from implicit3d.geometry._bvh import (
     build_bvh_indexed,
     nearest,
     serial_below,
+    spatial_order,
 )
 from implicit3d.geometry._common_kernels import cross_edges
 from implicit3d.geometry.validation import as_mesh_arrays, as_points
@@ -47,8 +49,9 @@ class MeshDistance:
     ``mesh``: a ``trimesh.Trimesh`` or ``(vertices (V, 3), faces (F, 3))``. Zero-area triangles are allowed.
     ``leaf_size``: triangles per BVH leaf (1-15; 8 measured best for build + query on a 300k-face mesh).
     Attributes: ``vertices (V, 3) float64``, ``faces (F, 3) int64``, ``bvh``, ``build_seconds`` (BVH build time).
-    Face and edge pseudonormals and the watertightness check are computed on the first signed query and cached;
-    vertex pseudonormals only for the vertices that some query's closest feature is (also cached).
+    The half-edges and the watertightness check are computed on the first signed query and cached; face and edge
+    pseudonormals are computed per query for its closest feature, vertex pseudonormals only for the vertices that some
+    query's closest feature is (cached).
     """
 
     def __init__(self, mesh: MeshLike, leaf_size: int = 8) -> None:
@@ -57,8 +60,8 @@ class MeshDistance:
         t0 = time.perf_counter()
         self.bvh: TriangleBVH = build_bvh_indexed(self.vertices, self.faces, leaf_size=leaf_size)
         self.build_seconds = time.perf_counter() - t0
-        self._normals: tuple[np.ndarray, np.ndarray] | None = None  # face unit normals, edge pseudonormals
-        self._half_edges: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # first, owner, corner
+        self._half_edges: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None  # first, target,
+        # owner, corner: the half-edges grouped by source vertex (see ``_half_edges``)
         self._vert_n: np.ndarray | None = None  # vertex pseudonormals, filled on demand (see _vertex_normals)
         self._vert_done: np.ndarray | None = None
         self._closed: bool | None = None
@@ -107,8 +110,9 @@ class MeshDistance:
                     "sign='pseudonormal' needs a watertight, consistently oriented mesh (every edge shared by exactly "
                     "two faces with opposite directions); use sign='inside' or 'auto'"
                 )
-            dist, closest, face, feat = self.query(pts)
-            return dist * self._pseudonormal_sign(pts, closest, face, feat)
+            order = spatial_order(pts)
+            d2, closest, tri, feat = nearest(self.bvh, pts, order=order)
+            return np.sqrt(d2) * self._pseudonormal_sign(pts, closest, tri, feat, order)
         dist = self.query(pts)[0]
         from implicit3d.geometry.inside import inside  # lazy: sibling module, imports only when needed
 
@@ -130,9 +134,10 @@ class MeshDistance:
 
     def _prepare_sign(self) -> None:
         with serial_below(len(self.faces), _bvh._PARALLEL_MIN_FACES):
-            face_n, edge_n, first, owner, corner, closed, volume = _pseudonormals(self.vertices, self.faces)
-        self._normals = (face_n, edge_n)
-        self._half_edges = (first, owner, corner)
+            first, target, owner, corner, closed, volume = _half_edges(
+                self.vertices, self.faces, numba.get_num_threads()
+            )
+        self._half_edges = (first, target, owner, corner)
         self._vert_n = np.zeros((len(self.vertices), 3))
         self._vert_done = np.zeros(len(self.vertices), dtype=bool)
         self._closed = bool(closed)
@@ -143,25 +148,30 @@ class MeshDistance:
 
         Only the vertices that are some query's closest feature need one (a few percent of them for uniform
         queries), so the corner angles (three arctan2 per face) are not computed for the whole mesh up front."""
-        assert self._half_edges is not None and self._normals is not None
+        assert self._half_edges is not None
         need = np.unique(verts)
         need = need[~self._vert_done[need]]
         if len(need):
-            first, owner, corner = self._half_edges
-            _fill_vertex_normals(self.vertices, self.faces, first, owner, corner, self._normals[0], need, self._vert_n)
+            first, _, owner, corner = self._half_edges
+            _fill_vertex_normals(self.vertices, self.faces, first, owner, corner, need, self._vert_n)
             self._vert_done[need] = True
         return self._vert_n[verts]
 
     def _pseudonormal_sign(
-        self, points: np.ndarray, closest: np.ndarray, face: np.ndarray, feat: np.ndarray
+        self, points: np.ndarray, closest: np.ndarray, tri: np.ndarray, feat: np.ndarray, order: np.ndarray
     ) -> np.ndarray:
-        assert self._normals is not None
-        face_n, edge_n = self._normals
-        normal = face_n[face]
-        is_edge = (feat >= 3) & (feat < FEATURE_FACE)
-        normal[is_edge] = edge_n[face[is_edge], feat[is_edge] - 3]
+        """+-1 per point from the pseudonormal of its closest feature (``tri``: index into the reordered
+        ``bvh.tri``; ``order``: the points' Morton order, in which face and edge normals are computed)."""
+        assert self._half_edges is not None
+        first, target, owner, _ = self._half_edges
+        normal = np.empty((len(tri), 3))
+        with serial_below(len(tri), _bvh._PARALLEL_MIN_POINTS):
+            _face_edge_normals(
+                self.vertices, self.faces, first, target, owner, self.bvh.tri, self.bvh.tri_index, tri, feat, order,
+                normal,
+            )
         is_vert = feat < 3
-        verts = self.faces[face[is_vert], feat[is_vert]]
+        verts = self.faces[self.bvh.tri_index[tri[is_vert]], feat[is_vert]]
         normal[is_vert] = self._vertex_normals(verts)
         side = np.einsum("ij,ij->i", points - closest, normal)
         return np.where(side < 0, -self._orientation, self._orientation)
@@ -191,78 +201,114 @@ def _unit_normal(v, f, t):  # pragma: no cover - compiled
 
 
 @njit(cache=True, inline="always")
-def _add_edge_normals(first, target, owner, face_n, a, b, edge_n, t, k):  # pragma: no cover - compiled
-    """Add the unit normals of the faces with a half-edge ``a -> b`` to ``edge_n[t, k]``; return how many there are."""
+def _twin(first, target, owner, a, b):  # pragma: no cover - compiled
+    """``(count, face)``: how many half-edges ``a -> b`` there are and the face of the last one."""
     count = 0
+    face = -1
     for h in range(first[a], first[a + 1]):
         if target[h] == b:
             count += 1
-            for c in range(3):
-                edge_n[t, k, c] += face_n[owner[h], c]
-    return count
+            face = owner[h]
+    return count, face
 
 
 @njit(parallel=True, cache=True)
-def _pseudonormals(v, f):  # pragma: no cover - compiled
-    """Face unit normals (F, 3), edge pseudonormals (F, 3, 3) (unnormalized sums) for edges (v0,v1), (v1,v2),
-    (v2,v0) of every face, the half-edges grouped by source vertex (``first`` (V + 1,), ``owner`` face and ``corner``
-    index (3F,), for ``_fill_vertex_normals``), whether the mesh is closed (every directed edge a->b appears once and
-    its twin b->a once) and 6x the signed volume. Two parallel passes over the faces (normals and volume terms;
-    twin lookups)."""
+def _half_edges(v, f, n_chunks):  # pragma: no cover - compiled
+    """The half-edges grouped by source vertex, in face order within a group (``first`` (V + 1,); ``target`` vertex,
+    ``owner`` face and ``corner`` index (3F,), for the edge and vertex pseudonormals), whether the mesh is closed
+    (every directed edge a->b appears once and its twin b->a once) and 6x the signed volume. A stable counting sort
+    in ``n_chunks`` parallel chunks of faces (the same arrays for any number), then one parallel pass over the faces
+    (twin counts and volume terms)."""
     nf = f.shape[0]
     nv = v.shape[0]
-    # half-edges grouped by source vertex (counting sort): each edge looks up its twin among b's out-edges
+    n_chunks = max(1, min(n_chunks, nf))
+    per = (nf + n_chunks - 1) // n_chunks
+    counts = np.zeros((n_chunks, nv + 1), np.int64)
+    for ch in prange(n_chunks):
+        for t in range(ch * per, min(nf, (ch + 1) * per)):
+            for k in range(3):
+                counts[ch, f[t, k] + 1] += 1
     first = np.zeros(nv + 1, np.int64)
-    for t in range(nf):
-        for k in range(3):
-            first[f[t, k] + 1] += 1
+    for ch in range(n_chunks):
+        for i in range(nv):
+            first[i + 1] += counts[ch, i + 1]
     for i in range(nv):
         first[i + 1] += first[i]
-    fill = first[:-1].copy()
+    for i in range(nv):  # counts[ch, i] := where chunk ch writes its first half-edge from vertex i (chunks in order)
+        o = first[i]
+        for ch in range(n_chunks):
+            c = counts[ch, i + 1]
+            counts[ch, i] = o
+            o += c
     target = np.empty(3 * nf, np.int64)
     owner = np.empty(3 * nf, np.int64)
     corner = np.empty(3 * nf, np.int64)
-    for t in range(nf):
-        for k in range(3):
-            src = f[t, k]
-            target[fill[src]] = f[t, (k + 1) % 3]
-            owner[fill[src]] = t
-            corner[fill[src]] = k
-            fill[src] += 1
-    face_n = np.zeros((nf, 3))
-    edge_n = np.zeros((nf, 3, 3))
+    for ch in prange(n_chunks):
+        for t in range(ch * per, min(nf, (ch + 1) * per)):
+            for k in range(3):
+                src = f[t, k]
+                j = counts[ch, src]
+                target[j] = f[t, (k + 1) % 3]
+                owner[j] = t
+                corner[j] = k
+                counts[ch, src] = j + 1
     vol = np.empty(nf)
     bad = np.zeros(nf, np.bool_)
     for t in prange(nf):
         p0 = f[t, 0]
         p1 = f[t, 1]
         p2 = f[t, 2]
-        face_n[t, 0], face_n[t, 1], face_n[t, 2] = _unit_normal(v, f, t)
         vol[t] = (
             v[p0, 0] * (v[p1, 1] * v[p2, 2] - v[p1, 2] * v[p2, 1])
             + v[p0, 1] * (v[p1, 2] * v[p2, 0] - v[p1, 0] * v[p2, 2])
             + v[p0, 2] * (v[p1, 0] * v[p2, 1] - v[p1, 1] * v[p2, 0])
         )
-    volume6 = 0.0
-    for t in range(nf):
-        volume6 += vol[t]
-    for t in prange(nf):  # second pass: needs the normals of the neighbours
         for k in range(3):
             a = f[t, k]
             b = f[t, (k + 1) % 3]
-            if a == b:
+            if a == b or _twin(first, target, owner, a, b)[0] != 1 or _twin(first, target, owner, b, a)[0] != 1:
                 bad[t] = True
-                continue
-            same = _add_edge_normals(first, target, owner, face_n, a, b, edge_n, t, k)
-            twins = _add_edge_normals(first, target, owner, face_n, b, a, edge_n, t, k)
-            if same != 1 or twins != 1:
-                bad[t] = True
-    closed = not bad.any()
-    return face_n, edge_n, first, owner, corner, closed, volume6
+    volume6 = 0.0
+    for t in range(nf):
+        volume6 += vol[t]
+    return first, target, owner, corner, not bad.any(), volume6
+
+
+@njit(parallel=True, cache=True)
+def _face_edge_normals(v, f, first, target, owner, rtri, tri_index, tri, feat, order, out):  # pragma: no cover
+    """``out[i]`` = the pseudonormal of query ``i``'s closest feature when it is the face interior (the face's unit
+    normal) or an edge (the sum of the unit normals of its two faces; the mesh is closed); vertex rows untouched.
+    ``tri``: index into the reordered triangles ``rtri`` (corners of face ``tri_index[tri]``, in its order: the
+    same normal as ``_unit_normal``); the queries are visited in ``order`` (Morton order: nearby faces)."""
+    for j in prange(order.shape[0]):
+        i = order[j]
+        k = feat[i]
+        if k < 3:
+            continue
+        r = tri[i]
+        nx, ny, nz = cross_edges(
+            rtri[r, 0], rtri[r, 1], rtri[r, 2], rtri[r, 3], rtri[r, 4], rtri[r, 5], rtri[r, 6], rtri[r, 7], rtri[r, 8]
+        )
+        nrm = np.sqrt(nx * nx + ny * ny + nz * nz)
+        if nrm > 0.0:
+            nx, ny, nz = nx / nrm, ny / nrm, nz / nrm
+        else:
+            nx, ny, nz = 0.0, 0.0, 0.0
+        if k < FEATURE_FACE:
+            t = tri_index[r]
+            a = f[t, k - 3]
+            b = f[t, (k - 2) % 3]
+            mx, my, mz = _unit_normal(v, f, _twin(first, target, owner, b, a)[1])
+            nx += mx
+            ny += my
+            nz += mz
+        out[i, 0] = nx
+        out[i, 1] = ny
+        out[i, 2] = nz
 
 
 @njit(cache=True)
-def _fill_vertex_normals(v, f, first, owner, corner, face_n, verts, vert_n):  # pragma: no cover - compiled
+def _fill_vertex_normals(v, f, first, owner, corner, verts, vert_n):  # pragma: no cover - compiled
     """``vert_n[a] =`` sum over the corners at vertex ``a`` (its out-half-edges, in face order) of the interior angle
     times the face's unit normal, for every ``a`` in ``verts``."""
     for i in range(verts.shape[0]):
@@ -278,8 +324,9 @@ def _fill_vertex_normals(v, f, first, owner, corner, face_n, verts, vert_n):  # 
             e = (v[q, 0] - v[p, 0], v[q, 1] - v[p, 1], v[q, 2] - v[p, 2])  # edge k: corner k -> corner k+1
             prev = (v[p, 0] - v[r, 0], v[p, 1] - v[r, 1], v[p, 2] - v[r, 2])  # edge k-1: corner k-1 -> corner k
             ang = _corner_angle(e, prev)
+            n = _unit_normal(v, f, t)
             for c in range(3):
-                vert_n[a, c] += ang * face_n[t, c]
+                vert_n[a, c] += ang * n[c]
 
 
 # ---------------------------------------------------------------------- one-shot wrappers

@@ -57,13 +57,17 @@ _AXES = {0: (1, 2, 0), 1: (2, 0, 1), 2: (0, 1, 2)}  # ray axis -> (u, v, w) colu
 _MAX_CELLS = 1 << 22
 WINDING_BETA = 1.5  # far-field factor for the inside test: max |w| error ~0.06, far below the 0.5 threshold
 CELL_FACTOR = 0.33  # grid cell size / mean xy extent of the triangles (tuned on bench_geometry_inside.py)
-VOXEL_FACTOR = 0.25  # voxel size / mean xy extent of the triangles (tuned on bench_geometry_inside.py) ...
+VOXEL_FACTOR = 0.25  # voxel size / median xy extent of the triangles (tuned on bench_geometry_inside.py) ...
 VOXEL_POINTS = 1.0  # ... but at most one voxel per this many query points ...
 VOXEL_MAX = 256  # ... and at most this many along an axis
-VOXEL_MIN_POINTS = 0.5  # no voxels below this many query points per face: the sweep alone is cheaper
-_PARALLEL_MIN_WORK = 200_000  # fewer query points (faces for the closedness check): one thread (``_bvh.serial_below``)
+VOXEL_MIN_POINTS = 120.0  # no voxels below this many x sqrt(faces) query points: the sweep alone is cheaper (the
+# crossover measured at ~3k points for 1k faces, ~14k for 20k faces, ~70k for 330k faces)
+_PARALLEL_MIN_WORK = 200_000  # fewer query points + faces (faces for the closedness check): one thread
 _SWEEP_COUNTERS = 1 << 23  # counters of one sweep (x 8 bytes)
-SWEEP_FACTOR = 0.5  # point cell size of the sweep / mean xy extent of the triangles, at least one point per cell
+SWEEP_FACTOR = 0.125  # point cell size of the sweep / median xy extent of the triangles (tuned on the benchmark)
+SWEEP_CELLS = 2.0  # ... but no finer than (SWEEP_CELLS x SWEEP_CELLS) cells per query point over the mesh's extent
+SWEEP_MAX_CELLS = 1 << 17  # ... nor this many cells in all (their index, 8 bytes each, stays in cache)
+EXTENT_SAMPLE = 1024  # faces sampled for the median extent
 
 
 @dataclass(frozen=True)
@@ -94,8 +98,7 @@ class RayGrid:
             raise ValueError(f"axis must be 0, 1 or 2, got {axis}")
         axes = np.array(_AXES[axis], np.int64)
         tri, mean_ext = K.prepare_triangles(vertices, faces, axes)
-        lo = vertices.min(axis=0)[axes]
-        hi = vertices.max(axis=0)[axes]
+        lo, hi = K.bounds(vertices, axes)
         width = np.maximum(hi[:2] - lo[:2], 1e-12 * max(float(np.abs(hi - lo).max()), 1e-300))
         h = cell_factor * float(mean_ext)
         cap = min(_MAX_CELLS, max(64 * len(faces), 16))
@@ -123,12 +126,12 @@ def closure(mesh: Any) -> tuple[bool, bool]:
     """``(closed, oriented)`` of ``mesh``: :func:`is_closed` and :func:`is_oriented` in one pass over the edges."""
     vertices, faces = as_mesh_arrays(mesh)
     with serial_below(len(faces), _PARALLEL_MIN_WORK):
-        closed, oriented = K.edge_closure(faces, len(vertices))
+        chunks = numba.get_num_threads()
+        closed, oriented = K.edge_closure(faces, len(vertices), chunks)
         if closed and oriented:
             return True, True
-        _, vid = np.unique(vertices, axis=0, return_inverse=True)  # merge duplicated vertices, then check again
-        vid = vid.reshape(-1)
-        merged_closed, merged_oriented = K.edge_closure(vid[faces], int(vid.max()) + 1)
+        vid = K.merge_vertices((vertices + 0.0).view(np.int64))  # merge duplicated vertices, then check again
+        merged_closed, merged_oriented = K.edge_closure(vid[faces], len(vertices), chunks)
     return bool(closed or merged_closed), bool(oriented or merged_oriented)
 
 
@@ -167,7 +170,7 @@ def inside(mesh: Any, points: Any, method: str = "auto") -> np.ndarray:
         return np.zeros(0, bool)
     if method == "winding":
         return np.abs(WindingTree.build((vertices, faces))(pts, beta=WINDING_BETA)) > 0.5
-    with serial_below(len(pts), _PARALLEL_MIN_WORK):
+    with serial_below(len(pts) + len(faces), _PARALLEL_MIN_WORK):
         closed, oriented = closure((vertices, faces)) if method != "vote" else (False, False)
         if method == "auto":
             method = "signed" if oriented else ("parity" if closed else "vote")
@@ -186,12 +189,11 @@ def _ray_inside(
     faces, behind the voxel shortcut when ``voxels`` (closed mesh, and consistently oriented for ``signed``); see
     ``_inside_kernels``. Same answers as ``RayGrid.build(mesh, axis)(pts, signed)``."""
     axes = np.array(_AXES[axis], np.int64)
-    ext = float(K.mean_extent(vertices, faces, axes))
-    lo = vertices.min(axis=0)[axes]  # (u, v, w)
-    hi = vertices.max(axis=0)[axes]
+    ext = float(K.median_extent(vertices, faces, axes, EXTENT_SAMPLE))
+    lo, hi = K.bounds(vertices, axes)  # (u, v, w)
     size = float((hi - lo).max())
     h_vox = max(VOXEL_FACTOR * ext, size / min(VOXEL_MAX, max(1.0, np.cbrt(len(pts) / VOXEL_POINTS))))
-    if not voxels or len(pts) < VOXEL_MIN_POINTS * len(faces) or not (np.isfinite(h_vox) and h_vox > 0.0):
+    if not voxels or len(pts) < VOXEL_MIN_POINTS * np.sqrt(len(faces)) or not (np.isfinite(h_vox) and h_vox > 0.0):
         return _sweep(pts, vertices, faces, axes, _sweep_cell(ext, size, len(pts)), signed)
     inv = 1.0 / h_vox
     shape = np.maximum(1, np.ceil((hi - lo) * inv)).astype(np.int64)
@@ -223,9 +225,9 @@ def _sweep(
 
 
 def _sweep_cell(ext: float, size: float, n: int) -> float:
-    """Point cell size of the sweep: ``SWEEP_FACTOR`` x the mean face extent, but no finer than about one cell per
-    point (``n`` points over the mesh's extent ``size``) nor 4096 cells per axis."""
-    h = max(SWEEP_FACTOR * ext, size / np.sqrt(max(n, 1)), size / 4096.0)
+    """Point cell size of the sweep: ``SWEEP_FACTOR`` x the median face extent ``ext``, but no finer than about
+    ``SWEEP_CELLS**2`` cells per point (``n`` points over the mesh's extent ``size``) nor ``SWEEP_MAX_CELLS`` cells."""
+    h = max(SWEEP_FACTOR * ext, size / (SWEEP_CELLS * np.sqrt(max(n, 1))), size / np.sqrt(SWEEP_MAX_CELLS))
     return h if h > 0.0 else 1.0
 
 
