@@ -29,7 +29,7 @@ def test_bundled_weights_ship_with_their_description() -> None:
     assert data["pose"] == "camera" and data["normalize"] == "visible" and data["input"] == "partial"
     assert "/" not in str(data.get("root", ""))  # no local path of the machine that trained it
     assert meta["dataset"]["source"].startswith("catalogue:")  # trained on the procedural catalogue only
-    assert isinstance(meta["step"], int) and meta["step"] > 1000
+    assert isinstance(meta["step"], int) and meta["step"] >= 1000  # this stage alone; it starts from earlier stages
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,9 @@ SMALL = Intrinsics(fx=262.5, fy=262.5, cx=159.5, cy=119.5, width=320, height=240
 @pytest.fixture(scope="module")
 def frame():
     objects = [(c, shapes.generate(c, s).mesh) for c, s in (("bottle", 5), ("box", 7), ("can", 3))]
-    return make_tabletop_scene(objects, np.random.default_rng(3), intrinsics=SMALL, distance=(0.6, 0.8))
+    # placement seed 4: the catalogue's cans changed (tube style) and with them the old seed-3 layout, where the can now
+    # touches the box and the two merge (touching objects merge: a known limit, 2 of 8 placements here)
+    return make_tabletop_scene(objects, np.random.default_rng(4), intrinsics=SMALL, distance=(0.6, 0.8))
 
 
 def test_fit_plane_recovers_a_noisy_plane_among_outliers() -> None:
