@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import csv
 import re
-import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -527,12 +526,9 @@ def evaluate_real_objects(
     ``hull_error`` only when a prediction failed: it is then scored as empty); views that cannot be scanned are
     left out and noted in ``skipped`` as ``(name, reason)``. ``on_row`` is called with each row as it is made.
     """
-    from implicit3d.completion import complete_points
-    from implicit3d.evaluation.baselines import convex_hull
-    from implicit3d.evaluation.scans import iou_samples, scan_object
+    from implicit3d.evaluation.scans import complete_with_hull, iou_samples, scan_object
     from implicit3d.geometry.sampling import sample_surface
     from implicit3d.geometry.transforms import stable_rotations
-    from implicit3d.geometry.validation import as_points
 
     if isinstance(draws, bool) or int(draws) != draws or draws < 1:
         raise ValueError(f"draws must be a positive integer, got {draws!r}")
@@ -570,23 +566,9 @@ def evaluate_real_objects(
                     "elevation_deg": float(getattr(scan, "elevation_deg", float("nan"))),
                     "true_volume_cm3": 1e6 * float(samples.occupancy.mean()) * samples.side**3,
                 }
-                pred: trimesh.Trimesh | None = None
-                t0 = time.perf_counter()
-                try:
-                    pred = complete_points(
-                        scan.cloud, model, meta, resolution=int(resolution), up=up, seed=int(seed),
-                        viewpoint=np.zeros(3), device=device, turns=turns,
-                    ).mesh
-                except (UserError, ValueError) as exc:
-                    row["error"] = str(exc)
-                row["seconds"] = time.perf_counter() - t0
-                hull: trimesh.Trimesh | None = None
-                t0 = time.perf_counter()
-                try:
-                    hull = convex_hull(as_points(scan.cloud))
-                except ValueError as exc:
-                    row["hull_error"] = str(exc)
-                row["hull_seconds"] = time.perf_counter() - t0
+                pred, hull = complete_with_hull(
+                    scan.cloud, row, model, meta, resolution=resolution, up=up, seed=seed, device=device, turns=turns
+                )
                 for key, prediction in (("model", pred), ("hull", hull)):
                     scores = score_prediction(prediction, samples, gt_pts, rng, int(chamfer_points))
                     row.update({f"{key}_{m}": scores[m] for m in MEASURES})

@@ -390,6 +390,44 @@ def _chamfer_mm(pred: trimesh.Trimesh | None, gt_points: np.ndarray, rng: np.ran
     return 1000.0 * point_metrics(pts, gt_points)["chamfer_l1"]
 
 
+def complete_with_hull(
+    cloud: np.ndarray,
+    row: dict[str, Any],
+    model: Any,
+    meta: dict[str, Any] | None,
+    *,
+    resolution: int,
+    up: Any,
+    seed: int,
+    device: str | None,
+    turns: int | None,
+) -> tuple[trimesh.Trimesh | None, trimesh.Trimesh | None]:
+    """The model's completion of a camera-frame ``cloud (N, 3)`` (viewpoint the origin) and the convex hull of the same
+    points, each timed into ``row`` (``seconds``, ``hull_seconds``); a failure leaves ``None`` and its message in
+    ``row["error"]`` / ``row["hull_error"]``."""
+    from implicit3d.completion import complete_points
+    from implicit3d.evaluation.baselines import convex_hull
+
+    pred: trimesh.Trimesh | None = None
+    t0 = time.perf_counter()
+    try:
+        pred = complete_points(
+            cloud, model, meta, resolution=int(resolution), up=up, seed=int(seed),
+            viewpoint=np.zeros(3), device=device, turns=turns,
+        ).mesh
+    except (UserError, ValueError) as exc:
+        row["error"] = str(exc)
+    row["seconds"] = time.perf_counter() - t0
+    hull: trimesh.Trimesh | None = None
+    t0 = time.perf_counter()
+    try:
+        hull = convex_hull(as_points(cloud))
+    except ValueError as exc:
+        row["hull_error"] = str(exc)
+    row["hull_seconds"] = time.perf_counter() - t0
+    return pred, hull
+
+
 def evaluate_scans(
     model: Any,
     meta: dict[str, Any] | None,
@@ -414,8 +452,6 @@ def evaluate_scans(
     ``chamfer_points > 0`` ``model_chamfer_mm`` / ``hull_chamfer_mm`` (Chamfer-L1, millimetres, that many surface
     samples each); ``error`` / ``hull_error`` hold the message when a prediction failed (it then scores IoU 0).
     """
-    from implicit3d.completion import complete_points
-    from implicit3d.evaluation.baselines import convex_hull
     from implicit3d.geometry.sampling import sample_surface
 
     if isinstance(resolution, bool) or int(resolution) != resolution or resolution < 2:
@@ -434,23 +470,9 @@ def evaluate_scans(
             "size_m": float(scan.size_m),
             "distance_m": float(scan.distance_m),
         }
-        pred: trimesh.Trimesh | None = None
-        t0 = time.perf_counter()
-        try:
-            pred = complete_points(
-                scan.cloud, model, meta, resolution=int(resolution), up=up, seed=int(seed),
-                viewpoint=np.zeros(3), device=device, turns=turns,
-            ).mesh
-        except (UserError, ValueError) as exc:
-            row["error"] = str(exc)
-        row["seconds"] = time.perf_counter() - t0
-        hull: trimesh.Trimesh | None = None
-        t0 = time.perf_counter()
-        try:
-            hull = convex_hull(as_points(scan.cloud))
-        except ValueError as exc:
-            row["hull_error"] = str(exc)
-        row["hull_seconds"] = time.perf_counter() - t0
+        pred, hull = complete_with_hull(
+            scan.cloud, row, model, meta, resolution=resolution, up=up, seed=seed, device=device, turns=turns
+        )
         for key, prediction in (("model", pred), ("hull", hull)):
             overlap = scan_overlap(prediction, samples)
             for measure in ("iou", "precision", "recall"):
