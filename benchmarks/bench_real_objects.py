@@ -53,6 +53,9 @@ from typing import Any
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling benchmark modules, run from anywhere
+from bench_geometry import cpu_model  # noqa: E402
+
 from implicit3d.completion import load_model, model_contract
 from implicit3d.errors import UserError
 from implicit3d.evaluation.real_objects import (
@@ -88,16 +91,6 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _load() -> str:
@@ -230,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# bench_real_objects — model {source} (trained pose: {model_contract(meta).pose}); {suite}; "
           f"protocols {', '.join(protocols)}; {args.draws} draws; seed {args.seed}; resolution {args.resolution}; "
           f"turned copies {turns}{'; table: outliers kept' if args.keep_outliers else ''}")
-    print(f"# machine: {_cpu_name()}, {os.cpu_count()} CPUs, {platform.system()} {platform.machine()}; "
+    print(f"# machine: {cpu_model()}, {os.cpu_count()} CPUs, {platform.system()} {platform.machine()}; "
           f"python {platform.python_version()}, torch {torch.__version__}, device {device}, "
           f"torch threads {torch.get_num_threads()}; {load_at_start}")
     print_gt_checks(objects)
