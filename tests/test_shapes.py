@@ -28,6 +28,7 @@ SIZE = {
     "bin": ("xy", 0.10, 0.30),
     "cluster": ("max", 0.05, 0.30),
     "slab": ("max", 0.08, 0.30),  # a triangle tile spans 0.87 x its drawn length
+    "plate": ("xy", 0.10, 0.48),  # a pan with its handle is up to 0.28 + 0.18 + handle radius long
 }
 
 _CACHE: dict[tuple[str, int], Shape] = {}
@@ -41,7 +42,9 @@ def _shape(category: str, seed: int) -> Shape:
 
 def test_categories():
     assert isinstance(CATEGORIES, tuple)
-    for c in ("bottle", "can", "jar", "mug", "cup", "bowl", "vase", "box", "csg", "rock", "bin", "cluster", "slab"):
+    known = ("bottle", "can", "jar", "mug", "cup", "bowl", "vase", "box", "csg", "rock", "bin", "cluster", "slab")
+    known += ("plate",)
+    for c in known:
         assert c in CATEGORIES
 
 
@@ -59,7 +62,7 @@ def test_watertight_sized_standing_centred(category):
         assert abs(lo[2]) < 2e-5, (s.name, lo[2])  # stands on z = 0
         voxel = s.params["voxel"]
         centre_xy = (lo[:2] + hi[:2]) / 2
-        if category in ("mug",) or (category == "cup" and s.params["style"] == "teacup"):
+        if category in ("mug",) or (category, s.params.get("style")) in (("cup", "teacup"), ("plate", "pan")):
             # the handle makes the box asymmetric in x; the body axis is the z axis
             assert abs(centre_xy[1]) < voxel
         else:
@@ -242,3 +245,20 @@ def test_can_styles_include_tall_tubes():
         cyl = np.pi * s.params["radius"] ** 2 * s.params["height"]
         assert s.mesh.volume > 0.9 * cyl
 
+
+
+def test_plates_are_thin_open_shells():
+    """Plates, shallow dishes and pans (issue 17: completed as solid discs): every style is drawn, each is wider than
+    tall, and the shell holds a small part of its cylinder; the point just above the floor's centre is outside."""
+    from implicit3d.api import inside
+
+    draws = [generate("plate", seed) for seed in range(12)]
+    assert {s.params["style"] for s in draws} == {"plate", "dish", "pan"}
+    for s in draws[:6]:
+        m = s.mesh
+        assert m.is_watertight and m.body_count == 1
+        assert 2 * s.params["top_radius"] > 2.5 * s.params["height"]
+        cyl = np.pi * s.params["top_radius"] ** 2 * s.params["height"]
+        assert m.volume < 0.5 * cyl, (s.name, m.volume / cyl)
+        above_floor = np.array([[0.0, 0.0, s.params["floor"] + 0.004]])
+        assert not inside(m, above_floor)[0], s.name

@@ -11,7 +11,7 @@ import trimesh
 from implicit3d.geometry.sdf import Translate
 from implicit3d.shapes.base import Built, Shape, rounded_params
 from implicit3d.shapes.bottles import build_bottle, build_can, build_jar
-from implicit3d.shapes.containers import build_bin, build_bowl, build_cup, build_mug, build_vase
+from implicit3d.shapes.containers import build_bin, build_bowl, build_cup, build_mug, build_plate, build_vase
 from implicit3d.shapes.solids import build_box, build_cluster, build_csg, build_rock, build_slab
 
 BUILDERS: dict[str, Callable[[np.random.Generator], Built]] = {
@@ -28,6 +28,7 @@ BUILDERS: dict[str, Callable[[np.random.Generator], Built]] = {
     "bin": build_bin,
     "cluster": build_cluster,
     "slab": build_slab,
+    "plate": build_plate,
 }
 
 CATEGORIES: tuple[str, ...] = tuple(BUILDERS)

@@ -274,3 +274,66 @@ def build_bin(rng: np.random.Generator) -> Built:
         "inner_radius": inner_edge,
     }
     return Built(Difference(outer, cavity), params, voxel_for(2 * hx, min(wall, floor), hi=2.2e-3))
+
+
+PLATE_STYLES = ("plate", "dish", "pan")
+
+
+def build_plate(rng: np.random.Generator) -> Built:
+    """Flat, wide tableware: a plate or saucer (0.12-0.30 m across, 1.5-3.5 cm tall, a flat well and a wide flared
+    rim), a shallow serving dish (0.10-0.24 m, 3-5 cm), or a frying pan (0.18-0.28 m, 3.5-6 cm, straight flared wall,
+    a long handle 0.10-0.18 m rising 5-20 degrees); walls 4-6 mm.
+
+    Real kitchens hold many of these and they are the hardest views to complete: a thin shell seen from above, the
+    space under it empty (issue 17: plates and pans were completed as solid discs).
+    """
+    style = choice(rng, PLATE_STYLES, p=(0.5, 0.25, 0.25))
+    wall = uniform(rng, MIN_WALL + 0.0003, 0.006)
+    if style == "plate":
+        r_top = uniform(rng, 0.06, 0.15)
+        height = uniform(rng, 0.015, 0.035)
+        r_bot = r_top * uniform(rng, 0.45, 0.75)
+        power = uniform(rng, 0.3, 0.6)
+    elif style == "dish":
+        r_top = uniform(rng, 0.05, 0.12)
+        height = uniform(rng, 0.03, 0.05)
+        r_bot = r_top * uniform(rng, 0.55, 0.85)
+        power = uniform(rng, 0.4, 0.9)
+    else:
+        r_top = uniform(rng, 0.09, 0.14)
+        height = uniform(rng, 0.035, 0.06)
+        r_bot = r_top * uniform(rng, 0.7, 0.85)
+        power = uniform(rng, 0.8, 1.2)
+
+    def r_out(z: np.ndarray) -> np.ndarray:
+        return r_bot + (r_top - r_bot) * (z / height) ** power
+
+    has_foot = style != "pan" and rng.random() < 0.6
+    foot = (r_bot * uniform(rng, 0.7, 0.95), uniform(rng, 0.003, 0.006)) if has_foot else None
+    floor = uniform(rng, MIN_WALL, 0.007) + (foot[1] if foot else 0.0)
+    voxel = voxel_for(2 * r_top, wall, hi=2.2e-3)
+    fillets = uniform(rng, 0.002, 0.005), uniform(rng, 0.003, 0.01)  # base, inner
+    res = _profile_resolution(voxel)
+    profile = hollow_profile(r_out, height, wall, floor, *fillets, foot=foot, **res)
+    params = {
+        "style": style,
+        "height": height,
+        "top_radius": r_top,
+        "bottom_radius": r_bot,
+        "power": power,
+        "wall": wall,
+        "floor": floor,
+        "foot": list(foot) if foot else None,
+    }
+    sdf: SDF = Revolve(profile)
+    if style == "pan":
+        length = uniform(rng, 0.10, 0.18)
+        thick = uniform(rng, 0.007, 0.012)
+        rise = math.radians(uniform(rng, 5.0, 20.0))
+        z0 = height - thick - 0.003
+        start = (r_top - wall / 2, 0.0, z0)
+        end = (r_top + length * math.cos(rise), 0.0, z0 + length * math.sin(rise))
+        cavity = Revolve(cavity_profile(r_out, height, wall, floor, fillets[1], **res))
+        params.update({"handle_length": length, "handle_radius": thick, "handle_rise_deg": math.degrees(rise)})
+        sdf = _attach(sdf, Capsule(start, end, thick), cavity, rng, params)
+    return Built(sdf, params, voxel)
