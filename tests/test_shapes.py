@@ -29,6 +29,7 @@ SIZE = {
     "cluster": ("max", 0.05, 0.30),
     "slab": ("max", 0.08, 0.30),  # a triangle tile spans 0.87 x its drawn length
     "plate": ("xy", 0.10, 0.48),  # a pan with its handle is up to 0.28 + 0.18 + handle radius long
+    "tool": ("max", 0.04, 0.32),  # length 0.10-0.30 turned about z; scissors' widest side can be short
 }
 
 _CACHE: dict[tuple[str, int], Shape] = {}
@@ -43,7 +44,7 @@ def _shape(category: str, seed: int) -> Shape:
 def test_categories():
     assert isinstance(CATEGORIES, tuple)
     known = ("bottle", "can", "jar", "mug", "cup", "bowl", "vase", "box", "csg", "rock", "bin", "cluster", "slab")
-    known += ("plate",)
+    known += ("plate", "tool")
     for c in known:
         assert c in CATEGORIES
 
@@ -62,7 +63,7 @@ def test_watertight_sized_standing_centred(category):
         assert abs(lo[2]) < 2e-5, (s.name, lo[2])  # stands on z = 0
         voxel = s.params["voxel"]
         centre_xy = (lo[:2] + hi[:2]) / 2
-        if category in ("mug",) or (category, s.params.get("style")) in (("cup", "teacup"), ("plate", "pan")):
+        if category in ("mug", "tool") or (category, s.params.get("style")) in (("cup", "teacup"), ("plate", "pan")):
             # the handle makes the box asymmetric in x; the body axis is the z axis
             assert abs(centre_xy[1]) < voxel
         else:
@@ -262,3 +263,25 @@ def test_plates_are_thin_open_shells():
         assert m.volume < 0.5 * cyl, (s.name, m.volume / cyl)
         above_floor = np.array([[0.0, 0.0, s.params["floor"] + 0.004]])
         assert not inside(m, above_floor)[0], s.name
+
+
+def test_tools_are_thin_and_keep_their_gaps():
+    """Tools (issue 17: filled in between their parts): every style is drawn, lies flat (<= 4 cm tall), and fills a
+    small part of its bounding box; a scissors' finger ring and a clamp's jaw gap stay empty."""
+    from implicit3d.api import inside
+    from implicit3d.shapes.tools import TOOL_STYLES
+
+    draws = [generate("tool", seed) for seed in range(30)]
+    assert {s.params["style"] for s in draws} == set(TOOL_STYLES)
+    for s in draws[:12]:
+        m = s.mesh
+        assert m.is_watertight and m.body_count == 1, s.name
+        assert m.extents[2] <= 0.04 + s.params["voxel"], (s.name, m.extents)
+        assert m.volume < 0.5 * np.prod(m.extents), s.name
+    # the bounding box of the top view holds empty space between the parts
+    for style in ("scissors", "clamp", "wrench"):
+        s = next(d for d in draws if d.params["style"] == style)
+        lo, hi = s.mesh.bounds
+        g = np.stack(np.meshgrid(*[np.linspace(lo[k], hi[k], 40) for k in range(2)], [(lo[2] + hi[2]) / 2]), -1)
+        filled = inside(s.mesh, g.reshape(-1, 3)).mean()
+        assert filled < 0.45, (s.name, filled)
