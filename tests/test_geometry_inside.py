@@ -404,25 +404,29 @@ def test_bad_method():
         inside(trimesh.creation.box(), np.zeros((1, 3)), method="raycast")
 
 
-def test_merge_vertices_matches_numpy_unique():
-    """The hash-table vertex merge of the closedness check groups rows exactly like ``np.unique(axis=0)`` (slow
-    reference), also -0.0 with 0.0, tiny and huge values and a single vertex."""
+def test_hash_closure_merges_vertices_like_numpy_unique():
+    """The closedness check matches vertices by exact coordinates like ``np.unique(axis=0)`` (slow reference): faces
+    over duplicated vertices, -0.0 beside 0.0, tiny and huge values; the same answer as counting the edges of the
+    merged faces exactly."""
     from implicit3d.geometry import _inside_kernels as K
 
     rng = np.random.default_rng(30)
-    for trial in range(60):
-        n = int(rng.integers(1, 2000))
+    hull = random_hull(5)
+    hv, hf = np.asarray(hull.vertices), np.asarray(hull.faces, np.int64)
+    for trial in range(40):
         scale = [1.0, 0.1, 1e-300, 1e300][trial % 4]
-        base = rng.integers(-3, 3, (int(rng.integers(1, n + 1)), 3)).astype(float) * scale
-        v = base[rng.integers(0, len(base), n)]
-        v[rng.random(n) < 0.2] *= -1.0  # signed zeros
-        rep = K.merge_vertices((v + 0.0).view(np.int64))
-        _, label = np.unique(v, axis=0, return_inverse=True)
-        label = label.reshape(-1)
-        np.testing.assert_array_equal(label[rep], label)  # same class as its representative ...
-        assert len(np.unique(rep)) == label.max() + 1  # ... and one representative per class
-        np.testing.assert_array_equal(rep[rep], rep)
-        assert np.all(rep <= np.arange(n))  # the first row of its class
+        # every face gets its own copies of its corners (an unmerged soup), some with -0.0 for 0.0
+        v = (np.round(hv * 4) / 4 * scale)[hf.reshape(-1)]
+        zero = v == 0.0
+        v[zero & (rng.random(v.shape) < 0.5)] = -0.0
+        f = np.arange(len(v)).reshape(-1, 3)
+        f = [f, f[1:], np.vstack([f, f[:1, ::-1]]), f[:, ::-1]][trial % 4]
+        _, label = np.unique(v + 0.0, axis=0, return_inverse=True)
+        merged = label.reshape(-1)[f]
+        ref = closure_reference(merged)
+        for chunks in (1, 3):
+            assert K.hash_closure(v.view(np.int64), np.ascontiguousarray(f), chunks) == ref, (trial, chunks)
+    assert K.hash_closure(np.zeros((3, 3)).view(np.int64), np.array([[0, 1, 2]]), 1) == (False, False)
 
 
 @pytest.mark.parametrize("factor,cells", [(0.01, 8.0), (4.0, 0.1), (0.125, 2.0)])
@@ -469,6 +473,23 @@ def test_sweep_and_voxel_shortcut_match_the_ray_grid(monkeypatch, bunny, voxel_f
     np.testing.assert_array_equal(inside(box, pts), expected)
 
 
+@pytest.mark.parametrize("min_work", [0, 10**12])
+def test_serial_and_parallel_kernels_and_sweep_blocks_agree(monkeypatch, bunny, min_work):
+    """The serial twins (small calls) and the parallel kernels give the ray grid's answers, with the voxel shortcut's
+    queries (run centres, then points in touched voxels) split over several sweep blocks."""
+    import implicit3d.geometry.inside as inside_module
+
+    monkeypatch.setattr(inside_module, "_PARALLEL_MIN_WORK", min_work)  # 0: always parallel; 10**12: always serial
+    monkeypatch.setattr(inside_module, "_SWEEP_COUNTERS", 1)  # blocks of 65536 queries
+    monkeypatch.setattr(inside_module, "VOXEL_MIN_POINTS", 0.0)
+    monkeypatch.setattr(inside_module, "VOXEL_FACTOR", 3.0)  # coarse voxels: most points need a ray
+    pts = np.vstack([padded_uniform(bunny, 150_000, 21), bunny.vertices])
+    grid = RayGrid.build(bunny)
+    for method in ("signed", "parity"):
+        np.testing.assert_array_equal(inside(bunny, pts, method), grid(pts, signed=method == "signed"))
+    assert closure(bunny) == (True, True)
+
+
 def test_sweep_on_open_mesh_matches_the_ray_grid(monkeypatch):
     """No voxel shortcut where the ray answer is not constant off the surface (open mesh, forced parity); the sweep
     in several blocks of points."""
@@ -484,7 +505,7 @@ def test_sweep_on_open_mesh_matches_the_ray_grid(monkeypatch):
 
 
 def closure_reference(faces: np.ndarray) -> tuple[bool, bool]:
-    """Slow reference of ``edge_closure``: count every directed edge in a dict."""
+    """Slow exact reference of ``hash_closure`` (vertices already merged): count every directed edge in a dict."""
     from collections import Counter
 
     directed = Counter((int(a), int(b)) for t in faces for a, b in zip(t, np.roll(t, -1), strict=True) if a != b)
@@ -496,9 +517,9 @@ def closure_reference(faces: np.ndarray) -> tuple[bool, bool]:
     return closed, closed and oriented
 
 
-def test_edge_closure_matches_reference_for_any_chunking():
-    """The edge check (counting sort in parallel chunks of faces) matches a dict count, for any number of chunks, on
-    closed, flipped, open, duplicated-face and self-loop meshes."""
+def test_hash_closure_matches_exact_edge_count_for_any_chunking():
+    """The hashed edge check matches an exact dict count, for any number of chunks, on closed, flipped, open,
+    duplicated-face, self-loop and random meshes (vertices at distinct positions)."""
     from implicit3d.geometry import _inside_kernels as K
 
     rng = np.random.default_rng(31)
@@ -509,8 +530,17 @@ def test_edge_closure_matches_reference_for_any_chunking():
     cases = [f, flipped, f[1:], np.vstack([f, f]), np.vstack([f, f[:1]]), np.vstack([f, [[0, 0, 1]]]),
              np.vstack([f, f[:2, ::-1], f[:2]]), np.array([[0, 1, 2]]), np.array([[0, 0, 0]]),
              rng.integers(0, 6, (40, 3))]
+    cases += [rng.integers(0, 8, (int(rng.integers(1, 30)), 3)) for _ in range(200)]
+    cases += [np.vstack([f, f[rng.integers(0, len(f), 2)][:, ::-1]]) for _ in range(20)]
+    n_closed = 0
     for faces in cases:
         faces = np.ascontiguousarray(faces, np.int64)
+        v = rng.normal(size=(int(faces.max()) + 1, 3))
         ref = closure_reference(faces)
+        n_closed += ref[0]
         for chunks in (1, 2, 3, 7, 1000):
-            assert K.edge_closure(faces, int(faces.max()) + 1, chunks) == ref, (faces.shape, chunks)
+            assert K.hash_closure(v.view(np.int64), faces, chunks) == ref, (faces.shape, chunks)
+            assert K.SERIAL.hash_closure(v.view(np.int64), faces, chunks) == ref, (faces.shape, chunks)
+    assert 5 <= n_closed < len(cases)  # both answers were exercised
+
+

@@ -101,3 +101,18 @@ def morton_order(points, bits):  # pragma: no cover - compiled
     extent = max(hi[0] - lo[0], max(hi[1] - lo[1], hi[2] - lo[2]))
     scale = ((1 << bits) - 1) / extent if extent > 0 else 0.0
     return radix_argsort(morton_codes(points, lo, scale, bits), 3 * bits)
+
+
+def serial_twin(kernel):  # noqa: ANN001, ANN201 - a numba dispatcher in, one out
+    """The numba ``kernel`` (compiled with ``parallel=True``) compiled again for one thread: its ``prange`` loops run
+    as plain loops. Launching a parallel loop costs ~10-20 microseconds even when numba is set to one thread, which
+    dominates calls of a few hundred microseconds; small calls use the twin. Cached on disk under its own name
+    (``<name>_serial``), so the two compilations never share a cache entry."""
+    import types
+
+    fn = kernel.py_func
+    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__, fn.__closure__)
+    twin.__qualname__ = fn.__qualname__ + "_serial"
+    twin.__module__ = fn.__module__
+    twin.__doc__ = fn.__doc__
+    return njit(cache=True)(twin)

@@ -38,10 +38,12 @@ vertices around ``p``. A node farther than ``beta * r`` from the query contribut
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 from numba import njit, prange
 
-from implicit3d.geometry._common_kernels import corner_minus, cross_edges
+from implicit3d.geometry._common_kernels import corner_minus, cross_edges, serial_twin
 
 # ----------------------------------------------------------------------------------------------------------------
 # Ray crossings
@@ -368,103 +370,90 @@ def prepare_triangles(vertices: np.ndarray, faces: np.ndarray, axes: np.ndarray)
     return tri, ext.mean()
 
 
-@njit(cache=True)
-def merge_vertices(bits: np.ndarray) -> np.ndarray:
-    """Vertices with identical coordinates merged: ``bits (V, 3) int64`` (the float64 coordinates with -0.0 made 0.0,
-    viewed as integers) -> ``(V,) int64`` the first row with the same coordinates (a hash table, O(V))."""
-    n = bits.shape[0]
-    cap = 16
-    while cap < 2 * n:
-        cap *= 2
-    table = np.full(cap, -1, np.int64)
-    out = np.empty(n, np.int64)
-    for i in range(n):
-        h = (bits[i, 0] * 0x1E3779B97F4A7C15) ^ (bits[i, 1] * 0x42B2AE3D27D4EB4F) ^ (bits[i, 2] * 0x165667B19E3779F9)
-        h ^= h >> 29
-        k = h & (cap - 1)
-        while True:
-            j = table[k]
-            if j < 0:
-                table[k] = i
-                out[i] = i
-                break
-            if bits[j, 0] == bits[i, 0] and bits[j, 1] == bits[i, 1] and bits[j, 2] == bits[i, 2]:
-                out[i] = j
-                break
-            k = (k + 1) & (cap - 1)
-    return out
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)  # splitmix64 finalizer
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_NEG_ZERO = np.int64(-0x8000000000000000)  # the bits of -0.0
+
+
+@njit(cache=True, inline="always")
+def _mix(z: np.uint64) -> np.uint64:
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
 
 
 @njit(cache=True, parallel=True)
-def edge_closure(faces: np.ndarray, n_vertices: int, n_chunks: int = 1) -> tuple[bool, bool]:
-    """``(closed, oriented)`` of ``faces (F, 3)`` (self-loop edges skipped; both False without any edge); the edges
-    are bucketed in ``n_chunks`` parallel chunks of faces (any number gives the same answer).
+def hash_closure(bits: np.ndarray, faces: np.ndarray, n_chunks: int = 1) -> tuple[bool, bool]:
+    """``(closed, oriented)`` of ``faces (F, 3)``, vertices matched by exact coordinates: ``bits (V, 3) int64`` are
+    the float64 coordinates viewed as integers (``-0.0`` counts as ``0.0``). Edges whose ends have the same
+    coordinates are skipped; ``(False, False)`` without any other edge. closed: every undirected edge occurs an even
+    number of times; oriented: closed, and every edge is traversed as often from a to b as from b to a. One pass over
+    the faces in ``n_chunks`` parallel chunks (any number gives the same answer).
 
-    closed: every undirected edge occurs an even number of times. oriented: every edge is traversed as often in one
-    direction (a -> b) as in the other (b -> a), so the faces bound a 3-chain and the signed ray crossing count is
-    the winding number; oriented implies closed.
+    How: each vertex gets four pseudo-random 64-bit values ``g, h, g', h'`` hashed from its coordinates. Over the
+    edges (a, b) of all faces, modulo 2**64, the XOR of the symmetric ``g_a h_b + g_b h_a`` (and of the same with
+    ``g', h'``) cancels for edges that occur an even number of times, and the sum of the antisymmetric
+    ``g_a h_b - g_b h_a`` (and with ``g', h'``) cancels for edges traversed as often both ways. A mesh whose edges all
+    match is therefore always reported closed (and oriented); an unmatched edge goes unnoticed only when both
+    independent 64-bit checks vanish by chance, about 2**-120 per mesh. ``edge_reference`` in the tests counts edges
+    exactly and agrees on every mesh there.
     """
+    nv = bits.shape[0]
     f = faces.shape[0]
-    n_chunks = max(1, min(n_chunks, f))  # a counting sort in parallel chunks of faces (the order within a list
-    per = (f + n_chunks - 1) // n_chunks  # does not matter: the lists are sorted below)
-    counts = np.zeros((n_chunks, n_vertices + 1), np.int64)
+    hv = np.empty((nv, 4), np.uint64)
+    for i in prange(nv):
+        z = _GOLDEN
+        for k in range(3):
+            b = bits[i, k]
+            z = _mix(z ^ np.uint64(0 if b == _NEG_ZERO else b))
+        for s in range(4):
+            z = _mix(z + _GOLDEN)
+            hv[i, s] = z
+    n_chunks = max(1, min(n_chunks, f))
+    per = (f + n_chunks - 1) // n_chunks
+    acc = np.zeros((n_chunks, 5), np.uint64)  # xor, xor, sum, sum, edges
     for ch in prange(n_chunks):
+        x0 = np.uint64(0)
+        x1 = np.uint64(0)
+        d0 = np.uint64(0)
+        d1 = np.uint64(0)
+        ne = np.uint64(0)
         for t in range(ch * per, min(f, (ch + 1) * per)):
             for j in range(3):
                 a = faces[t, j]
                 b = faces[t, (j + 1) % 3]
-                if a != b:
-                    counts[ch, min(a, b) + 1] += 1
-    count = np.zeros(n_vertices + 1, np.int64)
+                if hv[a, 0] == hv[b, 0] and hv[a, 2] == hv[b, 2]:  # same coordinates (or a 128-bit collision)
+                    continue
+                ne += np.uint64(1)
+                p0 = hv[a, 0] * hv[b, 1]
+                q0 = hv[b, 0] * hv[a, 1]
+                p1 = hv[a, 2] * hv[b, 3]
+                q1 = hv[b, 2] * hv[a, 3]
+                x0 ^= p0 + q0
+                x1 ^= p1 + q1
+                d0 += p0 - q0
+                d1 += p1 - q1
+        acc[ch, 0] = x0
+        acc[ch, 1] = x1
+        acc[ch, 2] = d0
+        acc[ch, 3] = d1
+        acc[ch, 4] = ne
+    x0 = np.uint64(0)
+    x1 = np.uint64(0)
+    d0 = np.uint64(0)
+    d1 = np.uint64(0)
+    ne = np.uint64(0)
     for ch in range(n_chunks):
-        for i in range(n_vertices):
-            count[i + 1] += counts[ch, i + 1]
-    for i in range(n_vertices):
-        count[i + 1] += count[i]
-    n_edges = count[n_vertices]
-    if n_edges == 0:
+        x0 ^= acc[ch, 0]
+        x1 ^= acc[ch, 1]
+        d0 += acc[ch, 2]
+        d1 += acc[ch, 3]
+        ne += acc[ch, 4]
+    if ne == 0:
         return False, False
-    for i in range(n_vertices):  # counts[ch, i] := where chunk ch writes its first edge of vertex i
-        o = count[i]
-        for ch in range(n_chunks):
-            c = counts[ch, i + 1]
-            counts[ch, i] = o
-            o += c
-    other = np.empty(n_edges, np.int64)  # 2 * larger end + (1 if the edge runs from the larger end)
-    for ch in prange(n_chunks):
-        for t in range(ch * per, min(f, (ch + 1) * per)):
-            for j in range(3):
-                a = faces[t, j]
-                b = faces[t, (j + 1) % 3]
-                if a != b:
-                    lo = min(a, b)
-                    other[counts[ch, lo]] = 2 * max(a, b) + (1 if a > b else 0)
-                    counts[ch, lo] += 1
-    odd = np.zeros(n_vertices, np.bool_)
-    unbalanced = np.zeros(n_vertices, np.bool_)
-    for i in prange(n_vertices):  # disjoint neighbour lists
-        s = count[i]
-        e = count[i + 1]
-        for k in range(s + 1, e):  # insertion sort of the (short) neighbour list
-            x = other[k]
-            m = k - 1
-            while m >= s and other[m] > x:
-                other[m + 1] = other[m]
-                m -= 1
-            other[m + 1] = x
-        k = s
-        while k < e:
-            m = k
-            backward = 0
-            while m < e and other[m] >> 1 == other[k] >> 1:
-                backward += other[m] & 1
-                m += 1
-            odd[i] |= (m - k) % 2 == 1
-            unbalanced[i] |= 2 * backward != m - k
-            k = m
-    if odd.any():
-        return False, False
-    return True, not unbalanced.any()
+    closed = x0 == 0 and x1 == 0
+    return closed, closed and d0 == 0 and d1 == 0
 
 
 @njit(cache=True, inline="always")
@@ -598,22 +587,38 @@ def median_extent(v: np.ndarray, f: np.ndarray, axes: np.ndarray, n_sample: int)
 
 @njit(cache=True, parallel=True)
 def sweep_query(
-    points: np.ndarray, v: np.ndarray, f: np.ndarray, axes: np.ndarray, h: float, signed: bool, n_chunks: int
+    extra: np.ndarray, points: np.ndarray, select: np.ndarray, every: bool, v: np.ndarray, f: np.ndarray,
+    axes: np.ndarray, h: float, signed: bool, n_chunks: int,
 ) -> np.ndarray:
-    """Inside test of ``points (Q, 3)`` (columns ``axes`` are u, v, w) by the +w ray against the faces ``v[f]``, with
-    ``(u, v)`` cells of size ``h`` (> 0) over the points; answers identical to :func:`ray_query`'s. ``(Q,) bool``.
-    The faces are split in ``n_chunks`` parallel work items, each with its own ``(Q,)`` counters."""
-    q = points.shape[0]
+    """Inside test by the +w ray against the faces ``v[f]`` of the queries ``extra (R, 3)`` followed by
+    ``points[select]`` (``select (M,) int64``; every row of ``points (N, 3)`` when ``every``), columns ``axes`` being
+    u, v, w, with ``(u, v)`` cells of size ``h`` (> 0) over the queries; answers identical to :func:`ray_query`'s,
+    ``(Q,) bool`` in query order. The faces are split in ``n_chunks`` parallel work items, each with its own
+    ``(Q,)`` counters."""
+    r = extra.shape[0]
+    m = points.shape[0] if every else select.shape[0]
+    q = r + m
     out = np.zeros(q, np.bool_)
     if q == 0:
         return out
     pu = np.empty(q)
     pv = np.empty(q)
     pw = np.empty(q)
-    for i in prange(q):
-        pu[i] = points[i, axes[0]]
-        pv[i] = points[i, axes[1]]
-        pw[i] = points[i, axes[2]]
+    for i in prange(r):
+        pu[i] = extra[i, axes[0]]
+        pv[i] = extra[i, axes[1]]
+        pw[i] = extra[i, axes[2]]
+    if every:
+        for i in prange(m):
+            pu[r + i] = points[i, axes[0]]
+            pv[r + i] = points[i, axes[1]]
+            pw[r + i] = points[i, axes[2]]
+    else:
+        for i in prange(m):
+            j = select[i]
+            pu[r + i] = points[j, axes[0]]
+            pv[r + i] = points[j, axes[1]]
+            pw[r + i] = points[j, axes[2]]
     u0 = pu.min()
     v0 = pv.min()
     inv = 1.0 / h
@@ -741,8 +746,38 @@ def voxel_runs(state: np.ndarray, lo: np.ndarray, inv: float) -> tuple[np.ndarra
 
 
 @njit(cache=True, parallel=True)
-def voxel_fill(state: np.ndarray, run_start: np.ndarray, label: np.ndarray) -> None:
-    """Set every untouched voxel to its run's ``label (R,) bool`` (1 inside, 0 outside), runs as in ``voxel_runs``."""
+def voxel_classify(
+    points: np.ndarray, axes: np.ndarray, state: np.ndarray, lo: np.ndarray, hi: np.ndarray, inv: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Flat (C order) index ``(N,) int64`` into the voxels ``state`` of each of ``points (N, 3)`` (columns ``axes``
+    are u, v, w); -1 for points outside the closed box ``[lo, hi]`` (u, v, w; the mesh's bounds: the mesh lies
+    strictly on one side of them, so they are outside). Also the indices ``(M,) int64`` (ascending) of the points in
+    voxels marked ``VOXEL_SURFACE``: they need their own ray."""
+    n = points.shape[0]
+    r0, r1, r2 = state.shape
+    flat = state.reshape(-1)
+    voxel = np.empty(n, np.int64)
+    touched = np.zeros(n, np.bool_)
+    for i in prange(n):
+        pu = points[i, axes[0]]
+        pv = points[i, axes[1]]
+        pw = points[i, axes[2]]
+        if pu < lo[0] or pv < lo[1] or pw < lo[2] or pu > hi[0] or pv > hi[1] or pw > hi[2]:
+            voxel[i] = -1
+        else:
+            c = (_index(pu, lo[0], inv, r0) * r1 + _index(pv, lo[1], inv, r1)) * r2 + _index(pw, lo[2], inv, r2)
+            voxel[i] = c
+            touched[i] = flat[c] == VOXEL_SURFACE
+    return voxel, np.flatnonzero(touched)
+
+
+@njit(cache=True, parallel=True)
+def voxel_answers(
+    state: np.ndarray, run_start: np.ndarray, ans: np.ndarray, voxel: np.ndarray, ray: np.ndarray
+) -> np.ndarray:
+    """``(N,) bool`` answers of the points with flat voxel indices ``voxel (N,)`` (-1: outside). ``ans (R + M,)``
+    holds the rays of the ``R`` runs of untouched voxels (in :func:`voxel_runs`' order), then those of the points
+    ``ray (M,)``. Sets every untouched voxel of ``state`` to its run's answer (1 inside, 0 outside) on the way."""
     r0, r1, r2 = state.shape
     for col in prange(r0 * r1):
         i = col // r1
@@ -756,25 +791,22 @@ def voxel_fill(state: np.ndarray, run_start: np.ndarray, label: np.ndarray) -> N
             if fresh:
                 m += 1
                 fresh = False
-            state[i, j, k] = 1 if label[m] else 0
-
-
-@njit(cache=True, parallel=True)
-def voxel_index(
-    points: np.ndarray, axes: np.ndarray, shape: tuple, lo: np.ndarray, hi: np.ndarray, inv: float
-) -> np.ndarray:
-    """Flat (C order) index ``(N,) int64`` into voxels of ``shape`` of each of ``points (N, 3)`` (columns ``axes`` are
-    u, v, w); -1 for points outside the closed box ``[lo, hi]`` (u, v, w; the mesh's bounds): the mesh lies strictly
-    on one side of them, so they are outside."""
-    n = points.shape[0]
-    out = np.empty(n, np.int64)
-    r0, r1, r2 = shape
+            state[i, j, k] = 1 if ans[m] else 0
+    n_runs = run_start[-1]
+    flat = state.reshape(-1)
+    n = voxel.shape[0]
+    out = np.zeros(n, np.bool_)
     for i in prange(n):
-        pu = points[i, axes[0]]
-        pv = points[i, axes[1]]
-        pw = points[i, axes[2]]
-        if pu < lo[0] or pv < lo[1] or pw < lo[2] or pu > hi[0] or pv > hi[1] or pw > hi[2]:
-            out[i] = -1
-        else:
-            out[i] = (_index(pu, lo[0], inv, r0) * r1 + _index(pv, lo[1], inv, r1)) * r2 + _index(pw, lo[2], inv, r2)
+        out[i] = voxel[i] >= 0 and flat[voxel[i]] == 1
+    for k in prange(ray.shape[0]):
+        out[ray[k]] = ans[n_runs + k]
     return out
+
+
+#: The kernels of ``inside``, compiled for all threads and (``SERIAL``) for one: small calls take the serial twins,
+#: whose loops pay no parallel launch.
+PARALLEL = SimpleNamespace(
+    hash_closure=hash_closure, sweep_query=sweep_query, voxel_mark=voxel_mark, voxel_runs=voxel_runs,
+    voxel_classify=voxel_classify, voxel_answers=voxel_answers,
+)
+SERIAL = SimpleNamespace(**{name: serial_twin(kernel) for name, kernel in vars(PARALLEL).items()})

@@ -42,13 +42,13 @@ there, so either answer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numba
 import numpy as np
 
 from implicit3d.geometry import _inside_kernels as K
-from implicit3d.geometry._bvh import serial_below
 from implicit3d.geometry.validation import as_mesh_arrays, as_points
 from implicit3d.geometry.winding import WindingTree
 
@@ -125,21 +125,26 @@ class RayGrid:
 def closure(mesh: Any) -> tuple[bool, bool]:
     """``(closed, oriented)`` of ``mesh``: :func:`is_closed` and :func:`is_oriented` in one pass over the edges."""
     vertices, faces = as_mesh_arrays(mesh)
-    with serial_below(len(faces), _PARALLEL_MIN_WORK):
-        chunks = numba.get_num_threads()
-        closed, oriented = K.edge_closure(faces, len(vertices), chunks)
-        if closed and oriented:
-            return True, True
-        vid = K.merge_vertices((vertices + 0.0).view(np.int64))  # merge duplicated vertices, then check again
-        merged_closed, merged_oriented = K.edge_closure(vid[faces], len(vertices), chunks)
-    return bool(closed or merged_closed), bool(oriented or merged_oriented)
+    return _closure(vertices, faces, _kernels(len(faces)))
+
+
+def _closure(vertices: np.ndarray, faces: np.ndarray, k: SimpleNamespace) -> tuple[bool, bool]:
+    closed, oriented = k.hash_closure(vertices.view(np.int64), faces, numba.get_num_threads())
+    return bool(closed), bool(oriented)
+
+
+def _kernels(work: int) -> SimpleNamespace:
+    """The serial kernels below ``_PARALLEL_MIN_WORK`` (query points + faces), else the parallel ones."""
+    return K.SERIAL if work < _PARALLEL_MIN_WORK else K.PARALLEL
 
 
 def is_closed(mesh: Any) -> bool:
     """True when every edge of ``mesh`` is shared by an even number of faces (so ray parity is exact).
 
     Vertices are matched by exact coordinates (duplicated vertices of an unmerged mesh still close it); edges of zero
-    length (degenerate triangles) are ignored.
+    length (degenerate triangles) are ignored. Decided in one pass by 128 bits of edge hashes (``K.hash_closure``): a
+    closed mesh is always reported closed; an open one is reported closed only by a chance cancellation of both
+    64-bit checks (about 2**-120).
     """
     return closure(mesh)[0]
 
@@ -170,58 +175,65 @@ def inside(mesh: Any, points: Any, method: str = "auto") -> np.ndarray:
         return np.zeros(0, bool)
     if method == "winding":
         return np.abs(WindingTree.build((vertices, faces))(pts, beta=WINDING_BETA)) > 0.5
-    with serial_below(len(pts) + len(faces), _PARALLEL_MIN_WORK):
-        closed, oriented = closure((vertices, faces)) if method != "vote" else (False, False)
-        if method == "auto":
-            method = "signed" if oriented else ("parity" if closed else "vote")
-        if method == "vote":
-            votes = sum(_ray_inside(vertices, faces, pts, False, False, a).astype(np.int8) for a in range(3))
-            return votes >= 2
-        signed = method == "signed"
-        # the voxel shortcut needs the ray answer to be constant off the surface
-        return _ray_inside(vertices, faces, pts, signed, voxels=oriented if signed else closed)
+    k = _kernels(len(pts) + len(faces))
+    closed, oriented = _closure(vertices, faces, k) if method != "vote" else (False, False)
+    if method == "auto":
+        method = "signed" if oriented else ("parity" if closed else "vote")
+    if method == "vote":
+        votes = sum(_ray_inside(vertices, faces, pts, False, False, k, a).astype(np.int8) for a in range(3))
+        return votes >= 2
+    signed = method == "signed"
+    # the voxel shortcut needs the ray answer to be constant off the surface
+    return _ray_inside(vertices, faces, pts, signed, oriented if signed else closed, k)
 
 
 def _ray_inside(
-    vertices: np.ndarray, faces: np.ndarray, pts: np.ndarray, signed: bool, voxels: bool, axis: int = 2
+    vertices: np.ndarray, faces: np.ndarray, pts: np.ndarray, signed: bool, voxels: bool, k: SimpleNamespace,
+    axis: int = 2,
 ) -> np.ndarray:
     """``"signed"`` / ``"parity"`` answers for ``pts (N, 3)`` by the ray along ``axis``: the point-grid sweep over the
     faces, behind the voxel shortcut when ``voxels`` (closed mesh, and consistently oriented for ``signed``); see
-    ``_inside_kernels``. Same answers as ``RayGrid.build(mesh, axis)(pts, signed)``."""
+    ``_inside_kernels``. ``k``: the kernels (serial or parallel). Same answers as ``RayGrid.build(mesh, axis)(pts,
+    signed)``."""
     axes = np.array(_AXES[axis], np.int64)
     ext = float(K.median_extent(vertices, faces, axes, EXTENT_SAMPLE))
     lo, hi = K.bounds(vertices, axes)  # (u, v, w)
     size = float((hi - lo).max())
     h_vox = max(VOXEL_FACTOR * ext, size / min(VOXEL_MAX, max(1.0, np.cbrt(len(pts) / VOXEL_POINTS))))
+    none = np.zeros((0, 3))
     if not voxels or len(pts) < VOXEL_MIN_POINTS * np.sqrt(len(faces)) or not (np.isfinite(h_vox) and h_vox > 0.0):
-        return _sweep(pts, vertices, faces, axes, _sweep_cell(ext, size, len(pts)), signed)
+        return _sweep(none, pts, None, vertices, faces, axes, _sweep_cell(ext, size, len(pts)), signed, k)
     inv = 1.0 / h_vox
     shape = np.maximum(1, np.ceil((hi - lo) * inv)).astype(np.int64)
-    state = K.voxel_mark(vertices, faces, axes, lo, inv, shape)
-    centres, run_start = K.voxel_runs(state, lo, inv)
-    voxel = K.voxel_index(pts, axes, state.shape, lo, hi, inv)  # flat voxel index, -1 outside the mesh's box
-    flat = np.append(state.reshape(-1), np.uint8(0))  # voxel -1: outside
-    ray = np.flatnonzero(flat[voxel] == K.VOXEL_SURFACE)
-    query = np.concatenate([centres, pts[ray]])  # one sweep: the runs' centres and the points in touched voxels
-    ans = _sweep(query, vertices, faces, axes, _sweep_cell(ext, size, len(query)), signed)
-    K.voxel_fill(state, run_start, ans[: len(centres)])
-    flat[:-1] = state.reshape(-1)
-    out = flat[voxel] == 1
-    out[ray] = ans[len(centres) :]
-    return out
+    state = k.voxel_mark(vertices, faces, axes, lo, inv, shape)
+    centres, run_start = k.voxel_runs(state, lo, inv)
+    voxel, ray = k.voxel_classify(pts, axes, state, lo, hi, inv)  # flat voxel (-1: outside); points needing a ray
+    # one sweep: the runs' centres, then the points in touched voxels
+    n = len(centres) + len(ray)
+    ans = _sweep(centres, pts, ray, vertices, faces, axes, _sweep_cell(ext, size, n), signed, k)
+    return k.voxel_answers(state, run_start, ans, voxel, ray)
 
 
 def _sweep(
-    pts: np.ndarray, vertices: np.ndarray, faces: np.ndarray, axes: np.ndarray, h: float, signed: bool
+    extra: np.ndarray, pts: np.ndarray, select: np.ndarray | None, vertices: np.ndarray, faces: np.ndarray,
+    axes: np.ndarray, h: float, signed: bool, k: SimpleNamespace,
 ) -> np.ndarray:
-    """``K.sweep_query`` in blocks of points: its counters take (work items x points) int32 pairs, kept to about
-    ``_SWEEP_COUNTERS`` (one pass over the faces per block)."""
-    chunks = 4 * numba.get_num_threads()  # parallel work items: a few per thread, for balance
+    """``k.sweep_query`` of the queries ``extra (R, 3)`` then ``pts[select]`` (every point when ``select`` is None),
+    in blocks: its counters take (work items x queries) int32 pairs, kept to about ``_SWEEP_COUNTERS`` (one pass over
+    the faces per block)."""
+    chunks = 4 * numba.get_num_threads() if k is K.PARALLEL else 1  # parallel work items: a few per thread
     block = max(1 << 16, _SWEEP_COUNTERS // chunks)
-    parts = [
-        K.sweep_query(pts[s : s + block], vertices, faces, axes, h, signed, chunks) for s in range(0, len(pts), block)
-    ]
-    return np.concatenate(parts) if parts else np.zeros(0, bool)
+    every = select is None
+    sel = np.zeros(0, np.int64) if every else select
+    m = len(pts) if every else len(sel)
+    if len(extra) + m <= block:
+        return k.sweep_query(extra, pts, sel, every, vertices, faces, axes, h, signed, chunks)
+    parts = [k.sweep_query(extra[s : s + block], pts, sel[:0], False, vertices, faces, axes, h, signed, chunks)
+             for s in range(0, len(extra), block)]
+    for s in range(0, m, block):
+        idx = np.arange(s, min(s + block, m)) if every else sel[s : s + block]
+        parts.append(k.sweep_query(extra[:0], pts, idx, False, vertices, faces, axes, h, signed, chunks))
+    return np.concatenate(parts)
 
 
 def _sweep_cell(ext: float, size: float, n: int) -> float:
