@@ -404,11 +404,10 @@ def test_bad_method():
         inside(trimesh.creation.box(), np.zeros((1, 3)), method="raycast")
 
 
-def test_hash_closure_merges_vertices_like_numpy_unique():
+def test_closure_merges_vertices_like_numpy_unique():
     """The closedness check matches vertices by exact coordinates like ``np.unique(axis=0)`` (slow reference): faces
     over duplicated vertices, -0.0 beside 0.0, tiny and huge values; the same answer as counting the edges of the
     merged faces exactly."""
-    from implicit3d.geometry import _inside_kernels as K
 
     rng = np.random.default_rng(30)
     hull = random_hull(5)
@@ -425,8 +424,8 @@ def test_hash_closure_merges_vertices_like_numpy_unique():
         merged = label.reshape(-1)[f]
         ref = closure_reference(merged)
         for chunks in (1, 3):
-            assert K.hash_closure(v.view(np.int64), np.ascontiguousarray(f), chunks) == ref, (trial, chunks)
-    assert K.hash_closure(np.zeros((3, 3)).view(np.int64), np.array([[0, 1, 2]]), 1) == (False, False)
+            assert hashed_closure(v, np.ascontiguousarray(f), chunks) == ref, (trial, chunks)
+    assert hashed_closure(np.zeros((3, 3)), np.array([[0, 1, 2]]), 1) == (False, False)
 
 
 @pytest.mark.parametrize("factor,cells", [(0.01, 8.0), (4.0, 0.1), (0.125, 2.0)])
@@ -504,8 +503,18 @@ def test_sweep_on_open_mesh_matches_the_ray_grid(monkeypatch):
     np.testing.assert_array_equal(inside(mesh, pts, "vote"), votes >= 2)
 
 
+def hashed_closure(v: np.ndarray, faces: np.ndarray, chunks: int, kernels=None) -> tuple[bool, bool]:  # noqa: ANN001
+    """``(closed, oriented)`` by the kernels' hashed edge check (``vertex_hashes``, then ``edge_closure``)."""
+    from implicit3d.geometry import _inside_kernels as K
+
+    k = kernels or K.PARALLEL
+    v = np.ascontiguousarray(v, np.float64)
+    hv, _, _ = k.vertex_hashes(v, v.view(np.int64), chunks)
+    return k.edge_closure(hv, faces, chunks)
+
+
 def closure_reference(faces: np.ndarray) -> tuple[bool, bool]:
-    """Slow exact reference of ``hash_closure`` (vertices already merged): count every directed edge in a dict."""
+    """Slow exact reference of the hashed edge check (vertices already merged): count every directed edge."""
     from collections import Counter
 
     directed = Counter((int(a), int(b)) for t in faces for a, b in zip(t, np.roll(t, -1), strict=True) if a != b)
@@ -517,7 +526,7 @@ def closure_reference(faces: np.ndarray) -> tuple[bool, bool]:
     return closed, closed and oriented
 
 
-def test_hash_closure_matches_exact_edge_count_for_any_chunking():
+def test_hashed_closure_matches_exact_edge_count_for_any_chunking():
     """The hashed edge check matches an exact dict count, for any number of chunks, on closed, flipped, open,
     duplicated-face, self-loop and random meshes (vertices at distinct positions)."""
     from implicit3d.geometry import _inside_kernels as K
@@ -539,8 +548,8 @@ def test_hash_closure_matches_exact_edge_count_for_any_chunking():
         ref = closure_reference(faces)
         n_closed += ref[0]
         for chunks in (1, 2, 3, 7, 1000):
-            assert K.hash_closure(v.view(np.int64), faces, chunks) == ref, (faces.shape, chunks)
-            assert K.SERIAL.hash_closure(v.view(np.int64), faces, chunks) == ref, (faces.shape, chunks)
+            assert hashed_closure(v, faces, chunks) == ref, (faces.shape, chunks)
+            assert hashed_closure(v, faces, chunks, K.SERIAL) == ref, (faces.shape, chunks)
     assert 5 <= n_closed < len(cases)  # both answers were exercised
 
 

@@ -384,34 +384,64 @@ def _mix(z: np.uint64) -> np.uint64:
 
 
 @njit(cache=True, parallel=True)
-def hash_closure(bits: np.ndarray, faces: np.ndarray, n_chunks: int = 1) -> tuple[bool, bool]:
-    """``(closed, oriented)`` of ``faces (F, 3)``, vertices matched by exact coordinates: ``bits (V, 3) int64`` are
-    the float64 coordinates viewed as integers (``-0.0`` counts as ``0.0``). Edges whose ends have the same
-    coordinates are skipped; ``(False, False)`` without any other edge. closed: every undirected edge occurs an even
-    number of times; oriented: closed, and every edge is traversed as often from a to b as from b to a. One pass over
-    the faces in ``n_chunks`` parallel chunks (any number gives the same answer).
-
-    How: each vertex gets four pseudo-random 64-bit values ``g, h, g', h'`` hashed from its coordinates. Over the
-    edges (a, b) of all faces, modulo 2**64, the XOR of the symmetric ``g_a h_b + g_b h_a`` (and of the same with
-    ``g', h'``) cancels for edges that occur an even number of times, and the sum of the antisymmetric
-    ``g_a h_b - g_b h_a`` (and with ``g', h'``) cancels for edges traversed as often both ways. A mesh whose edges all
-    match is therefore always reported closed (and oriented); an unmatched edge goes unnoticed only when both
-    independent 64-bit checks vanish by chance, about 2**-120 per mesh. ``edge_reference`` in the tests counts edges
-    exactly and agrees on every mesh there.
-    """
+def vertex_hashes(v: np.ndarray, bits: np.ndarray, n_chunks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Four pseudo-random 64-bit values ``(V, 4) uint64`` per vertex, hashed from its exact coordinates (``bits (V, 3)
+    int64``: ``v (V, 3) float64`` viewed as integers; ``-0.0`` counts as ``0.0``), and the bounds ``lo, hi (3,)`` of
+    ``v`` (x, y, z), in ``n_chunks`` parallel chunks. The hashes feed :func:`edge_closure`."""
     nv = bits.shape[0]
-    f = faces.shape[0]
     hv = np.empty((nv, 4), np.uint64)
-    for i in prange(nv):
-        z = _GOLDEN
+    n_chunks = max(1, min(n_chunks, nv))
+    per = (nv + n_chunks - 1) // n_chunks
+    box = np.empty((n_chunks, 6))
+    for ch in prange(n_chunks):
+        lo0 = lo1 = lo2 = np.inf
+        hi0 = hi1 = hi2 = -np.inf
+        for i in range(ch * per, min(nv, (ch + 1) * per)):
+            z = _GOLDEN
+            for k in range(3):
+                b = bits[i, k]
+                z = _mix(z ^ np.uint64(0 if b == _NEG_ZERO else b))
+            for s in range(4):
+                z = _mix(z + _GOLDEN)
+                hv[i, s] = z
+            lo0 = min(lo0, v[i, 0])
+            lo1 = min(lo1, v[i, 1])
+            lo2 = min(lo2, v[i, 2])
+            hi0 = max(hi0, v[i, 0])
+            hi1 = max(hi1, v[i, 1])
+            hi2 = max(hi2, v[i, 2])
+        box[ch, 0] = lo0
+        box[ch, 1] = lo1
+        box[ch, 2] = lo2
+        box[ch, 3] = hi0
+        box[ch, 4] = hi1
+        box[ch, 5] = hi2
+    lo = np.full(3, np.inf)
+    hi = np.full(3, -np.inf)
+    for ch in range(n_chunks):
         for k in range(3):
-            b = bits[i, k]
-            z = _mix(z ^ np.uint64(0 if b == _NEG_ZERO else b))
-        for s in range(4):
-            z = _mix(z + _GOLDEN)
-            hv[i, s] = z
-    n_chunks = max(1, min(n_chunks, f))
-    per = (f + n_chunks - 1) // n_chunks
+            lo[k] = min(lo[k], box[ch, k])
+            hi[k] = max(hi[k], box[ch, 3 + k])
+    return hv, lo, hi
+
+
+@njit(cache=True, parallel=True)
+def edge_closure(hv: np.ndarray, f: np.ndarray, n_chunks: int) -> tuple[bool, bool]:
+    """``(closed, oriented)`` of the faces ``f (F, 3)`` from their vertex hashes ``hv`` (:func:`vertex_hashes`), in one
+    pass over the faces in ``n_chunks`` parallel chunks (any number gives the same answer).
+
+    closed: every undirected edge occurs an even number of times; oriented: closed, and every edge is traversed as
+    often from a to b as from b to a; vertices matched by exact coordinates, edges between equal coordinates skipped,
+    ``(False, False)`` without any other edge. How: over the edges (a, b) of all faces, modulo 2**64, the XOR of the
+    symmetric ``g_a h_b + g_b h_a`` (and of the same with ``g', h'``: the four hashes) cancels for edges that occur an
+    even number of times, and the sum of the antisymmetric ``g_a h_b - g_b h_a`` (and with ``g', h'``) cancels for
+    edges traversed as often both ways. A mesh whose edges all match is therefore always reported closed (and
+    oriented); an unmatched edge goes unnoticed only when both independent 64-bit checks vanish by chance, about
+    2**-120 per mesh (the tests compare with an exact edge count).
+    """
+    nf = f.shape[0]
+    n_chunks = max(1, min(n_chunks, nf))
+    per = (nf + n_chunks - 1) // n_chunks
     acc = np.zeros((n_chunks, 5), np.uint64)  # xor, xor, sum, sum, edges
     for ch in prange(n_chunks):
         x0 = np.uint64(0)
@@ -419,17 +449,25 @@ def hash_closure(bits: np.ndarray, faces: np.ndarray, n_chunks: int = 1) -> tupl
         d0 = np.uint64(0)
         d1 = np.uint64(0)
         ne = np.uint64(0)
-        for t in range(ch * per, min(f, (ch + 1) * per)):
+        for t in range(ch * per, min(nf, (ch + 1) * per)):
+            # the three corners' hashes, loaded once
+            c0 = f[t, 0]
+            c1 = f[t, 1]
+            c2 = f[t, 2]
+            g = (hv[c0, 0], hv[c1, 0], hv[c2, 0])
+            h = (hv[c0, 1], hv[c1, 1], hv[c2, 1])
+            g2 = (hv[c0, 2], hv[c1, 2], hv[c2, 2])
+            h2 = (hv[c0, 3], hv[c1, 3], hv[c2, 3])
             for j in range(3):
-                a = faces[t, j]
-                b = faces[t, (j + 1) % 3]
-                if hv[a, 0] == hv[b, 0] and hv[a, 2] == hv[b, 2]:  # same coordinates (or a 128-bit collision)
+                a = j
+                b = (j + 1) % 3
+                if g[a] == g[b] and g2[a] == g2[b]:  # same coordinates (or a 128-bit collision)
                     continue
                 ne += np.uint64(1)
-                p0 = hv[a, 0] * hv[b, 1]
-                q0 = hv[b, 0] * hv[a, 1]
-                p1 = hv[a, 2] * hv[b, 3]
-                q1 = hv[b, 2] * hv[a, 3]
+                p0 = g[a] * h[b]
+                q0 = g[b] * h[a]
+                p1 = g2[a] * h2[b]
+                q1 = g2[b] * h2[a]
                 x0 ^= p0 + q0
                 x1 ^= p1 + q1
                 d0 += p0 - q0
@@ -806,7 +844,8 @@ def voxel_answers(
 #: The kernels of ``inside``, compiled for all threads and (``SERIAL``) for one: small calls take the serial twins,
 #: whose loops pay no parallel launch.
 PARALLEL = SimpleNamespace(
-    hash_closure=hash_closure, sweep_query=sweep_query, voxel_mark=voxel_mark, voxel_runs=voxel_runs,
+    vertex_hashes=vertex_hashes, edge_closure=edge_closure, voxel_mark=voxel_mark, sweep_query=sweep_query,
+    voxel_runs=voxel_runs,
     voxel_classify=voxel_classify, voxel_answers=voxel_answers,
 )
 SERIAL = SimpleNamespace(**{name: serial_twin(kernel) for name, kernel in vars(PARALLEL).items()})

@@ -125,11 +125,9 @@ class RayGrid:
 def closure(mesh: Any) -> tuple[bool, bool]:
     """``(closed, oriented)`` of ``mesh``: :func:`is_closed` and :func:`is_oriented` in one pass over the edges."""
     vertices, faces = as_mesh_arrays(mesh)
-    return _closure(vertices, faces, _kernels(len(faces)))
-
-
-def _closure(vertices: np.ndarray, faces: np.ndarray, k: SimpleNamespace) -> tuple[bool, bool]:
-    closed, oriented = k.hash_closure(vertices.view(np.int64), faces, numba.get_num_threads())
+    k = _kernels(len(faces))
+    hv, _, _ = k.vertex_hashes(vertices, vertices.view(np.int64), numba.get_num_threads())
+    closed, oriented = k.edge_closure(hv, faces, numba.get_num_threads())
     return bool(closed), bool(oriented)
 
 
@@ -142,9 +140,9 @@ def is_closed(mesh: Any) -> bool:
     """True when every edge of ``mesh`` is shared by an even number of faces (so ray parity is exact).
 
     Vertices are matched by exact coordinates (duplicated vertices of an unmerged mesh still close it); edges of zero
-    length (degenerate triangles) are ignored. Decided in one pass by 128 bits of edge hashes (``K.hash_closure``): a
-    closed mesh is always reported closed; an open one is reported closed only by a chance cancellation of both
-    64-bit checks (about 2**-120).
+    length (degenerate triangles) are ignored. Decided in one pass over the faces by 128 bits of edge hashes
+    (``K.edge_closure``): a closed mesh is always reported closed; an open one is reported closed only by a chance
+    cancellation of both 64-bit checks (about 2**-120).
     """
     return closure(mesh)[0]
 
@@ -176,42 +174,57 @@ def inside(mesh: Any, points: Any, method: str = "auto") -> np.ndarray:
     if method == "winding":
         return np.abs(WindingTree.build((vertices, faces))(pts, beta=WINDING_BETA)) > 0.5
     k = _kernels(len(pts) + len(faces))
-    closed, oriented = _closure(vertices, faces, k) if method != "vote" else (False, False)
+    threads = numba.get_num_threads()
+    if method == "vote":
+        return _vote(vertices, faces, pts, k)
+    hv, lo, hi = k.vertex_hashes(vertices, vertices.view(np.int64), threads)  # one pass: hashes and bounds
+    closed, oriented = k.edge_closure(hv, faces, threads)
     if method == "auto":
         method = "signed" if oriented else ("parity" if closed else "vote")
     if method == "vote":
-        votes = sum(_ray_inside(vertices, faces, pts, False, False, k, a).astype(np.int8) for a in range(3))
-        return votes >= 2
+        return _vote(vertices, faces, pts, k)
     signed = method == "signed"
+    ext = float(K.median_extent(vertices, faces, _Z, EXTENT_SAMPLE))
+    grid = _voxel_grid(lo, hi, ext, len(pts), len(faces))
     # the voxel shortcut needs the ray answer to be constant off the surface
-    return _ray_inside(vertices, faces, pts, signed, oriented if signed else closed, k)
-
-
-def _ray_inside(
-    vertices: np.ndarray, faces: np.ndarray, pts: np.ndarray, signed: bool, voxels: bool, k: SimpleNamespace,
-    axis: int = 2,
-) -> np.ndarray:
-    """``"signed"`` / ``"parity"`` answers for ``pts (N, 3)`` by the ray along ``axis``: the point-grid sweep over the
-    faces, behind the voxel shortcut when ``voxels`` (closed mesh, and consistently oriented for ``signed``); see
-    ``_inside_kernels``. ``k``: the kernels (serial or parallel). Same answers as ``RayGrid.build(mesh, axis)(pts,
-    signed)``."""
-    axes = np.array(_AXES[axis], np.int64)
-    ext = float(K.median_extent(vertices, faces, axes, EXTENT_SAMPLE))
-    lo, hi = K.bounds(vertices, axes)  # (u, v, w)
-    size = float((hi - lo).max())
-    h_vox = max(VOXEL_FACTOR * ext, size / min(VOXEL_MAX, max(1.0, np.cbrt(len(pts) / VOXEL_POINTS))))
-    none = np.zeros((0, 3))
-    if not voxels or len(pts) < VOXEL_MIN_POINTS * np.sqrt(len(faces)) or not (np.isfinite(h_vox) and h_vox > 0.0):
-        return _sweep(none, pts, None, vertices, faces, axes, _sweep_cell(ext, size, len(pts)), signed, k)
-    inv = 1.0 / h_vox
-    shape = np.maximum(1, np.ceil((hi - lo) * inv)).astype(np.int64)
-    state = k.voxel_mark(vertices, faces, axes, lo, inv, shape)
+    if grid is None or not (oriented if signed else closed):
+        return _sweep(_NONE, pts, None, vertices, faces, _Z, _sweep_cell(ext, float((hi - lo).max()), len(pts)),
+                      signed, k)
+    inv, shape = grid
+    state = k.voxel_mark(vertices, faces, _Z, lo, inv, shape)
     centres, run_start = k.voxel_runs(state, lo, inv)
-    voxel, ray = k.voxel_classify(pts, axes, state, lo, hi, inv)  # flat voxel (-1: outside); points needing a ray
+    voxel, ray = k.voxel_classify(pts, _Z, state, lo, hi, inv)  # flat voxel (-1: outside); points needing a ray
     # one sweep: the runs' centres, then the points in touched voxels
-    n = len(centres) + len(ray)
-    ans = _sweep(centres, pts, ray, vertices, faces, axes, _sweep_cell(ext, size, n), signed, k)
+    h = _sweep_cell(ext, float((hi - lo).max()), len(centres) + len(ray))
+    ans = _sweep(centres, pts, ray, vertices, faces, _Z, h, signed, k)
     return k.voxel_answers(state, run_start, ans, voxel, ray)
+
+
+_Z = np.array(_AXES[2], np.int64)  # rays along +z: (u, v, w) = (x, y, z)
+_NONE = np.zeros((0, 3))
+
+
+def _voxel_grid(lo: np.ndarray, hi: np.ndarray, ext: float, n_points: int, n_faces: int) -> tuple | None:
+    """``(inv, shape (3,) int64)`` of the voxel shortcut's grid over the box ``[lo, hi]`` (u, v, w) for ``n_points``
+    queries, ``ext`` the median face extent; None where the sweep alone is cheaper (few points) or the box is flat."""
+    size = float((hi - lo).max())
+    h_vox = max(VOXEL_FACTOR * ext, size / min(VOXEL_MAX, max(1.0, np.cbrt(n_points / VOXEL_POINTS))))
+    if n_points < VOXEL_MIN_POINTS * np.sqrt(n_faces) or not (np.isfinite(h_vox) and h_vox > 0.0):
+        return None
+    inv = 1.0 / h_vox
+    return inv, np.maximum(1, np.ceil((hi - lo) * inv)).astype(np.int64)
+
+
+def _vote(vertices: np.ndarray, faces: np.ndarray, pts: np.ndarray, k: SimpleNamespace) -> np.ndarray:
+    """``"vote"``: ray parity along +x, +y and +z (the point-grid sweep, no voxel shortcut), at least two agreeing."""
+    votes = np.zeros(len(pts), np.int8)
+    for axis in range(3):
+        axes = np.array(_AXES[axis], np.int64)
+        ext = float(K.median_extent(vertices, faces, axes, EXTENT_SAMPLE))
+        lo, hi = K.bounds(vertices, axes)
+        h = _sweep_cell(ext, float((hi - lo).max()), len(pts))
+        votes += _sweep(_NONE, pts, None, vertices, faces, axes, h, False, k)
+    return votes >= 2
 
 
 def _sweep(
