@@ -115,4 +115,5 @@ def serial_twin(kernel):  # noqa: ANN001, ANN201 - a numba dispatcher in, one ou
     twin.__qualname__ = fn.__qualname__ + "_serial"
     twin.__module__ = fn.__module__
     twin.__doc__ = fn.__doc__
-    return njit(cache=True)(twin)
+    options = {k: v for k, v in kernel.targetoptions.items() if k not in ("parallel", "nopython")}
+    return njit(**options)(twin)
