@@ -67,7 +67,7 @@ class DemoResult:
 # ----------------------------------------------------------------------------------------------------------------
 # model lookup
 
-TRAIN_SHAPES_PER_CATEGORY = 8  #: --train dataset: shapes per catalogue category (104 for the thirteen)
+TRAIN_SHAPES_PER_CATEGORY = 8  #: --train dataset: shapes per catalogue category (120 for the fifteen)
 
 
 def train_demo_model(output: Path, minutes: float, seed: int = 0) -> Path:
