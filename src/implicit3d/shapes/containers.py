@@ -8,6 +8,7 @@ a chain of capsules — whose ends are buried in the wall without reaching the c
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -32,6 +33,16 @@ def _profile_resolution(voxel: float) -> dict[str, float]:
     """``step`` and ``tol`` (metres) of a revolved profile for a shape meshed at ``voxel``: samples every half
     voxel, simplified to a tenth of one."""
     return {"step": voxel / 2, "tol": voxel / 10}
+
+
+def _flared(r_bot: float, r_top: float, height: float, power: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Outer radius (m) of a flared wall at heights ``z (n,)``: ``r_bot + (r_top - r_bot) * (z / height) ** power``
+    (bowls, teacups, plates; ``power < 1`` flares fast near the foot)."""
+
+    def r_out(z: np.ndarray) -> np.ndarray:
+        return r_bot + (r_top - r_bot) * (z / height) ** power
+
+    return r_out
 
 
 def _handle(rng: np.random.Generator, r_out: float, wall: float, z_lo: float, z_hi: float) -> tuple[SDF, dict]:
@@ -125,9 +136,7 @@ def build_cup(rng: np.random.Generator) -> Built:
         r_bot = r_top * uniform(rng, 0.45, 0.65)
         power = uniform(rng, 0.45, 0.8)
 
-        def r_out(z: np.ndarray) -> np.ndarray:
-            return r_bot + (r_top - r_bot) * (z / height) ** power
-
+        r_out = _flared(r_bot, r_top, height, power)
         foot = (r_bot * uniform(rng, 0.8, 0.95), uniform(rng, 0.004, 0.008))
     else:
         height = uniform(rng, 0.08, 0.15)
@@ -173,10 +182,7 @@ def build_bowl(rng: np.random.Generator) -> Built:
     wall = uniform(rng, MIN_WALL + 0.0005, 0.007)
     r_bot = r_top * uniform(rng, 0.35, 0.6)
     power = uniform(rng, 0.35, 0.75)
-
-    def r_out(z: np.ndarray) -> np.ndarray:
-        return r_bot + (r_top - r_bot) * (z / height) ** power
-
+    r_out = _flared(r_bot, r_top, height, power)
     foot = (r_bot * uniform(rng, 0.75, 0.95), uniform(rng, 0.004, 0.01)) if rng.random() < 0.6 else None
     floor = uniform(rng, 0.005, 0.01) + (foot[1] if foot else 0.0)
     voxel = voxel_for(2 * r_top, wall, hi=2.2e-3)
@@ -304,10 +310,7 @@ def build_plate(rng: np.random.Generator) -> Built:
         height = uniform(rng, 0.035, 0.06)
         r_bot = r_top * uniform(rng, 0.7, 0.85)
         power = uniform(rng, 0.8, 1.2)
-
-    def r_out(z: np.ndarray) -> np.ndarray:
-        return r_bot + (r_top - r_bot) * (z / height) ** power
-
+    r_out = _flared(r_bot, r_top, height, power)
     has_foot = style != "pan" and rng.random() < 0.6
     foot = (r_bot * uniform(rng, 0.7, 0.95), uniform(rng, 0.003, 0.006)) if has_foot else None
     floor = uniform(rng, MIN_WALL, 0.007) + (foot[1] if foot else 0.0)
