@@ -216,15 +216,25 @@ def _voxel_grid(lo: np.ndarray, hi: np.ndarray, ext: float, n_points: int, n_fac
 
 
 def _vote(vertices: np.ndarray, faces: np.ndarray, pts: np.ndarray, k: SimpleNamespace) -> np.ndarray:
-    """``"vote"``: ray parity along +x, +y and +z (the point-grid sweep, no voxel shortcut), at least two agreeing."""
-    votes = np.zeros(len(pts), np.int8)
-    for axis in range(3):
-        axes = np.array(_AXES[axis], np.int64)
-        ext = float(K.median_extent(vertices, faces, axes, EXTENT_SAMPLE))
-        lo, hi = K.bounds(vertices, axes)
-        h = _sweep_cell(ext, float((hi - lo).max()), len(pts))
-        votes += _sweep(_NONE, pts, None, vertices, faces, axes, h, False, k)
-    return votes >= 2
+    """``"vote"``: ray parity along +x, +y and +z (the point-grid sweep, no voxel shortcut), at least two agreeing.
+    The third ray is cast only from the points where the first two disagree (elsewhere it cannot change the vote)."""
+    first = [_axis_sweep(vertices, faces, pts, None, axis, k) for axis in (2, 0)]
+    out = first[0].copy()
+    split = np.flatnonzero(first[0] != first[1])
+    if len(split):
+        out[split] = _axis_sweep(vertices, faces, pts, split, 1, k)
+    return out
+
+
+def _axis_sweep(
+    vertices: np.ndarray, faces: np.ndarray, pts: np.ndarray, select: np.ndarray | None, axis: int, k: SimpleNamespace
+) -> np.ndarray:
+    """Ray parity along ``axis`` of ``pts[select]`` (every point when ``select`` is None) by the point-grid sweep."""
+    axes = np.array(_AXES[axis], np.int64)
+    ext = float(K.median_extent(vertices, faces, axes, EXTENT_SAMPLE))
+    lo, hi = K.bounds(vertices, axes)
+    h = _sweep_cell(ext, float((hi - lo).max()), len(pts) if select is None else len(select))
+    return _sweep(_NONE, pts, select, vertices, faces, axes, h, False, k)
 
 
 def _sweep(
