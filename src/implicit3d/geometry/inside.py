@@ -125,10 +125,19 @@ class RayGrid:
 def closure(mesh: Any) -> tuple[bool, bool]:
     """``(closed, oriented)`` of ``mesh``: :func:`is_closed` and :func:`is_oriented` in one pass over the edges."""
     vertices, faces = as_mesh_arrays(mesh)
-    k = _kernels(len(faces))
-    hv, _, _ = k.vertex_hashes(vertices, vertices.view(np.int64), numba.get_num_threads())
-    closed, oriented = k.edge_closure(hv, faces, numba.get_num_threads())
-    return bool(closed), bool(oriented)
+    closed, oriented, _, _ = _closure(vertices, faces, _kernels(len(faces)))
+    return closed, oriented
+
+
+def _closure(
+    vertices: np.ndarray, faces: np.ndarray, k: SimpleNamespace
+) -> tuple[bool, bool, np.ndarray, np.ndarray]:
+    """``(closed, oriented, lo, hi)``: the hashed edge check (one pass over the vertices, which also gives their
+    bounds ``lo, hi (3,)``, then one over the faces) with the kernels ``k``."""
+    threads = numba.get_num_threads()
+    hv, lo, hi = k.vertex_hashes(vertices, vertices.view(np.int64), threads)
+    closed, oriented = k.edge_closure(hv, faces, threads)
+    return bool(closed), bool(oriented), lo, hi
 
 
 def _kernels(work: int) -> SimpleNamespace:
@@ -174,28 +183,26 @@ def inside(mesh: Any, points: Any, method: str = "auto") -> np.ndarray:
     if method == "winding":
         return np.abs(WindingTree.build((vertices, faces))(pts, beta=WINDING_BETA)) > 0.5
     k = _kernels(len(pts) + len(faces))
-    threads = numba.get_num_threads()
     if method == "vote":
         return _vote(vertices, faces, pts, k)
-    hv, lo, hi = k.vertex_hashes(vertices, vertices.view(np.int64), threads)  # one pass: hashes and bounds
-    closed, oriented = k.edge_closure(hv, faces, threads)
+    closed, oriented, lo, hi = _closure(vertices, faces, k)
     if method == "auto":
         method = "signed" if oriented else ("parity" if closed else "vote")
     if method == "vote":
         return _vote(vertices, faces, pts, k)
     signed = method == "signed"
     ext = float(K.median_extent(vertices, faces, _Z, EXTENT_SAMPLE))
+    size = float((hi - lo).max())
     grid = _voxel_grid(lo, hi, ext, len(pts), len(faces))
     # the voxel shortcut needs the ray answer to be constant off the surface
     if grid is None or not (oriented if signed else closed):
-        return _sweep(_NONE, pts, None, vertices, faces, _Z, _sweep_cell(ext, float((hi - lo).max()), len(pts)),
-                      signed, k)
+        return _sweep(_NONE, pts, None, vertices, faces, _Z, _sweep_cell(ext, size, len(pts)), signed, k)
     inv, shape = grid
     state = k.voxel_mark(vertices, faces, _Z, lo, inv, shape)
     centres, run_start = k.voxel_runs(state, lo, inv)
     voxel, ray = k.voxel_classify(pts, _Z, state, lo, hi, inv)  # flat voxel (-1: outside); points needing a ray
     # one sweep: the runs' centres, then the points in touched voxels
-    h = _sweep_cell(ext, float((hi - lo).max()), len(centres) + len(ray))
+    h = _sweep_cell(ext, size, len(centres) + len(ray))
     ans = _sweep(centres, pts, ray, vertices, faces, _Z, h, signed, k)
     return k.voxel_answers(state, run_start, ans, voxel, ray)
 
