@@ -251,7 +251,8 @@ def _sweep(
     """``k.sweep_query`` of the queries ``extra (R, 3)`` then ``pts[select]`` (every point when ``select`` is None),
     in blocks: its counters take (work items x queries) int32 pairs, kept to about ``_SWEEP_COUNTERS`` (one pass over
     the faces per block)."""
-    chunks = 4 * numba.get_num_threads() if k is K.PARALLEL else 1  # parallel work items: a few per thread
+    # parallel work items, a few per thread (a small sweep runs on one thread: sweep_query estimates its cost)
+    chunks = (4 if k is K.PARALLEL else 2) * numba.get_num_threads()
     block = max(1 << 16, _SWEEP_COUNTERS // chunks)
     every = select is None
     sel = np.zeros(0, np.int64) if every else select
