@@ -553,3 +553,49 @@ def test_hashed_closure_matches_exact_edge_count_for_any_chunking():
     assert 5 <= n_closed < len(cases)  # both answers were exercised
 
 
+
+
+def bbox_marked_voxels(vertices: np.ndarray, faces: np.ndarray, lo: np.ndarray, inv: float, shape: np.ndarray):
+    """Reference: the voxels that each face's bounding box covers (the previous, looser marking), as a bool grid."""
+    out = np.zeros(shape, bool)
+    tri = vertices[faces]
+    i0 = np.clip(np.floor((tri.min(axis=1) - lo) * inv).astype(int), 0, shape - 1)
+    i1 = np.clip(np.floor((tri.max(axis=1) - lo) * inv).astype(int), 0, shape - 1)
+    for a, b in zip(i0, i1, strict=True):
+        out[a[0] : b[0] + 1, a[1] : b[1] + 1, a[2] : b[2] + 1] = True
+    return out
+
+
+@pytest.mark.parametrize("kernels", ["SERIAL", "PARALLEL"])
+def test_voxel_mark_keeps_every_voxel_the_surface_touches(bunny, kernels):
+    """The separating-axis marking never drops a voxel that the surface meets (dense surface samples, vertices, edge
+    points, faces lying exactly on voxel planes, corners on voxel corners), marks only voxels inside the faces'
+    bounding boxes, and on the bunny far fewer of them than the bounding boxes (so fewer points need a ray)."""
+    from implicit3d.geometry import _inside_kernels as K
+
+    k = getattr(K, kernels)
+    z = np.array([0, 1, 2], np.int64)
+    box = trimesh.creation.box(bounds=[[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])  # faces on voxel planes for inv = 4
+    tilted = trimesh.creation.box(extents=(1.0, 0.6, 0.3), transform=trimesh.transformations.random_rotation_matrix(
+        np.random.default_rng(5).random(3)))
+    cases = [(bunny, 30.0), (random_hull(3), 4.0), (random_hull(4, 200), 11.0), (box, 4.0), (tilted, 9.0)]
+    counts = {}
+    for mesh, scale in cases:
+        v = np.ascontiguousarray(mesh.vertices, np.float64)
+        f = np.ascontiguousarray(mesh.faces, np.int64)
+        lo, hi = v.min(axis=0), v.max(axis=0)
+        inv = scale / float((hi - lo).max())
+        shape = np.maximum(1, np.ceil((hi - lo) * inv)).astype(np.int64)
+        state = k.voxel_mark(v, f, z, lo, inv, shape) == K.VOXEL_SURFACE
+        samples, _ = trimesh.sample.sample_surface(mesh, 200_000, seed=1)
+        edges = v[mesh.edges_unique]
+        t = np.random.default_rng(2).random((len(edges), 8, 1))
+        edge_points = (edges[:, :1] * t + edges[:, 1:] * (1.0 - t)).reshape(-1, 3)
+        for p in (samples, v, edge_points, mesh.triangles_center):
+            idx = np.clip(np.floor((p - lo) * inv).astype(int), 0, shape - 1)
+            assert state[idx[:, 0], idx[:, 1], idx[:, 2]].all()
+        loose = bbox_marked_voxels(v, f, lo, inv, shape)
+        assert not (state & ~loose).any()
+        counts[len(counts)] = (state.sum(), loose.sum())
+    marked, loose = counts[0]  # the bunny
+    assert marked < 0.8 * loose

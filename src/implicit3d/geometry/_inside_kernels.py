@@ -700,7 +700,7 @@ def sweep_query(
     ``points[select]`` (``select (M,) int64``; every row of ``points (N, 3)`` when ``every``), columns ``axes`` being
     u, v, w, with ``(u, v)`` cells of size ``h`` (> 0) over the queries; answers identical to :func:`ray_query`'s,
     ``(Q,) bool`` in query order. The faces are split in ``n_chunks`` parallel work items, each with its own
-    ``(Q,)`` counters."""
+    ``(Q,)`` counters, or run on this thread when :func:`_sweep_cost` estimates less than ``SWEEP_PARALLEL_NS``."""
     r = extra.shape[0]
     m = points.shape[0] if every else select.shape[0]
     q = r + m
@@ -770,28 +770,101 @@ def sweep_query(
     return out
 
 
+VOXEL_SAT_MIN = 3  # faces whose bounding box spans fewer voxels mark all of them (the triangle nearly always
+# meets each); larger ones test every voxel by the separating-axis theorem
+
+
+@njit(cache=True, inline="always")
+def _sat_axes(
+    ax: float, ay: float, az: float, bx: float, by: float, bz: float, cx: float, cy: float, cz: float, e: float,
+    out: np.ndarray,
+) -> None:
+    """Four candidate separating axes of a triangle and a cube of half-size ``e``: the triangle's normal and the
+    cross products of its edges with the coordinate axis nearest that normal (the edges' normals in the projection
+    where the triangle looks largest). Row ``m`` of ``out (4, 5)`` gets the axis and the interval ``[lo, hi]`` that
+    the cube's centre must project into for the two to meet along it (the triangle's projection grown by the cube's
+    radius along that axis). A subset of the thirteen axes of the exact test: never separates a cube that the
+    triangle meets."""
+    fx, fy, fz = bx - ax, by - ay, bz - az
+    gx, gy, gz = cx - bx, cy - by, cz - bz
+    hx, hy, hz = ax - cx, ay - cy, az - cz
+    nx, ny, nz = fy * gz - fz * gy, fz * gx - fx * gz, fx * gy - fy * gx
+    out[0, 0], out[0, 1], out[0, 2] = nx, ny, nz
+    if abs(nz) >= abs(nx) and abs(nz) >= abs(ny):  # z cross edge = (-ey, ex, 0)
+        out[1, 0], out[1, 1], out[1, 2] = -fy, fx, 0.0
+        out[2, 0], out[2, 1], out[2, 2] = -gy, gx, 0.0
+        out[3, 0], out[3, 1], out[3, 2] = -hy, hx, 0.0
+    elif abs(ny) >= abs(nx):  # y cross edge = (ez, 0, -ex)
+        out[1, 0], out[1, 1], out[1, 2] = fz, 0.0, -fx
+        out[2, 0], out[2, 1], out[2, 2] = gz, 0.0, -gx
+        out[3, 0], out[3, 1], out[3, 2] = hz, 0.0, -hx
+    else:  # x cross edge = (0, -ez, ey)
+        out[1, 0], out[1, 1], out[1, 2] = 0.0, -fz, fy
+        out[2, 0], out[2, 1], out[2, 2] = 0.0, -gz, gy
+        out[3, 0], out[3, 1], out[3, 2] = 0.0, -hz, hy
+    for m in range(4):
+        px, py, pz = out[m, 0], out[m, 1], out[m, 2]
+        p0 = px * ax + py * ay + pz * az
+        p1 = px * bx + py * by + pz * bz
+        p2 = px * cx + py * cy + pz * cz
+        r = e * (abs(px) + abs(py) + abs(pz))
+        out[m, 3] = min(p0, min(p1, p2)) - r
+        out[m, 4] = max(p0, max(p1, p2)) + r
+
+
+@njit(cache=True, inline="always")
+def _sat_meets(axes: np.ndarray, x: float, y: float, z: float) -> bool:
+    """True when no axis of :func:`_sat_axes`' ``axes`` separates the cube centred at ``(x, y, z)``."""
+    for m in range(4):
+        p = axes[m, 0] * x + axes[m, 1] * y + axes[m, 2] * z
+        if p < axes[m, 3] or p > axes[m, 4]:
+            return False
+    return True
+
+
 @njit(cache=True, parallel=True)
 def voxel_mark(
     v: np.ndarray, f: np.ndarray, axes: np.ndarray, lo: np.ndarray, inv: float, shape: np.ndarray
 ) -> np.ndarray:
-    """``(shape) uint8`` voxels of size ``1 / inv`` from ``lo (3,)`` (u, v, w): ``VOXEL_SURFACE`` where a face's
-    bounding box touches the voxel, else 0."""
+    """``(shape) uint8`` voxels of size ``1 / inv`` from ``lo (3,)`` (u, v, w): ``VOXEL_SURFACE`` where a face may
+    touch the voxel, else 0. A face whose bounding box spans fewer than ``VOXEL_SAT_MIN`` voxels marks them all;
+    a larger one marks those of its box that it meets by the separating-axis test, each voxel grown by a margin
+    (``1e-6`` of its size plus ``1e-12`` of the coordinates' magnitude) far above the rounding of the test and of
+    the points' voxel index: every voxel that the surface touches is marked."""
     r0, r1, r2 = shape[0], shape[1], shape[2]
     state = np.zeros((r0, r1, r2), np.uint8)
-    for t in prange(f.shape[0]):  # faces that share a voxel all store the same byte there: any order, same result
-        au, av, aw = _corner(v, f, axes, t, 0)
-        bu, bv, bw = _corner(v, f, axes, t, 1)
-        cu, cv, cw = _corner(v, f, axes, t, 2)
-        i0 = _index(min(au, min(bu, cu)), lo[0], inv, r0)
-        i1 = _index(max(au, max(bu, cu)), lo[0], inv, r0)
-        j0 = _index(min(av, min(bv, cv)), lo[1], inv, r1)
-        j1 = _index(max(av, max(bv, cv)), lo[1], inv, r1)
-        k0 = _index(min(aw, min(bw, cw)), lo[2], inv, r2)
-        k1 = _index(max(aw, max(bw, cw)), lo[2], inv, r2)
-        for i in range(i0, i1 + 1):
-            for j in range(j0, j1 + 1):
-                for k in range(k0, k1 + 1):
-                    state[i, j, k] = VOXEL_SURFACE
+    h = 1.0 / inv
+    n_faces = f.shape[0]
+    n_chunks = min(n_faces, 64)
+    per = (n_faces + n_chunks - 1) // max(n_chunks, 1)
+    for ch in prange(n_chunks):  # faces that share a voxel all store the same byte there: any order, same result
+        sat = np.empty((4, 5))
+        for t in range(ch * per, min(n_faces, (ch + 1) * per)):
+            au, av, aw = _corner(v, f, axes, t, 0)
+            bu, bv, bw = _corner(v, f, axes, t, 1)
+            cu, cv, cw = _corner(v, f, axes, t, 2)
+            i0 = _index(min(au, min(bu, cu)), lo[0], inv, r0)
+            i1 = _index(max(au, max(bu, cu)), lo[0], inv, r0)
+            j0 = _index(min(av, min(bv, cv)), lo[1], inv, r1)
+            j1 = _index(max(av, max(bv, cv)), lo[1], inv, r1)
+            k0 = _index(min(aw, min(bw, cw)), lo[2], inv, r2)
+            k1 = _index(max(aw, max(bw, cw)), lo[2], inv, r2)
+            if (i1 - i0 + 1) * (j1 - j0 + 1) * (k1 - k0 + 1) < VOXEL_SAT_MIN:
+                for i in range(i0, i1 + 1):
+                    for j in range(j0, j1 + 1):
+                        for k in range(k0, k1 + 1):
+                            state[i, j, k] = VOXEL_SURFACE
+                continue
+            mag = max(max(abs(au), abs(av)), max(abs(aw), max(abs(lo[0]), max(abs(lo[1]), abs(lo[2])))))
+            e = 0.5 * h + 1e-6 * h + 1e-12 * mag
+            _sat_axes(au - lo[0], av - lo[1], aw - lo[2], bu - lo[0], bv - lo[1], bw - lo[2],
+                      cu - lo[0], cv - lo[1], cw - lo[2], e, sat)
+            for i in range(i0, i1 + 1):
+                for j in range(j0, j1 + 1):
+                    for k in range(k0, k1 + 1):
+                        if state[i, j, k] != VOXEL_SURFACE and _sat_meets(sat, (i + 0.5) * h, (j + 0.5) * h,
+                                                                          (k + 0.5) * h):
+                            state[i, j, k] = VOXEL_SURFACE
     return state
 
 
@@ -899,7 +972,8 @@ def voxel_answers(
 
 
 #: The kernels of ``inside``, compiled for all threads and (``SERIAL``) for one: small calls take the serial twins,
-#: whose loops pay no parallel launch.
+#: whose loops pay no parallel launch (except a sweep whose faces are worth splitting over the threads:
+#: :func:`_sweep_chunks`).
 PARALLEL = SimpleNamespace(
     vertex_hashes=vertex_hashes, edge_closure=edge_closure, voxel_mark=voxel_mark, sweep_query=sweep_query,
     voxel_runs=voxel_runs,

@@ -22,14 +22,15 @@ Methods of :func:`inside`:
   orientation inconsistent, e.g. some faces flipped), else ``"vote"`` (open mesh).
 
 For ``"signed"`` and ``"parity"`` the query points are bucketed in a uniform 2D grid over the xy plane and each face
-tests the points of the cells its bounding box covers (compiled, parallel sweep). On a closed mesh (consistently
-oriented for ``"signed"``) with many points, a voxel shortcut goes first: every voxel of the mesh's bounding box that
-no face's bounding box touches takes the answer of one ray from its centre (the answer is constant off the surface),
-so only points in touched voxels cast their own ray; the answers are the same as without it. Rays through edges and
-vertices are decided by symbolic perturbation with bit-identical shared-edge computations (see ``_inside_kernels``):
-each such ray is counted exactly once. The two rules share every crossing decision and differ only in how the
-crossings are summed. :class:`RayGrid` (faces bucketed instead of points; build once, query many times) gives the
-same answers.
+tests the points of the cells its bounding box covers (compiled; the faces split over the threads when the sweep is
+large enough to pay for waking them). On a closed mesh (consistently oriented for ``"signed"``) with many points, a
+voxel shortcut goes first: every voxel of the mesh's bounding box that no face meets (separating-axis test against
+the voxel grown by a small margin, so never a voxel the surface touches) takes the answer of one ray from its
+centre (the answer is constant off the surface), so only points in touched voxels cast their own ray; the answers
+are the same as without it. Rays through edges and vertices are decided by symbolic perturbation with bit-identical
+shared-edge computations (see ``_inside_kernels``): each such ray is counted exactly once. The two rules share every
+crossing decision and differ only in how the crossings are summed. :class:`RayGrid` (faces bucketed instead of
+points; build once, query many times) gives the same answers.
 
 Points exactly on the surface get a deterministic answer: ``"signed"`` and ``"parity"`` treat them as moved by an
 infinitesimal amount in +z (a point on an upward-facing face is outside, on a downward-facing face inside) and, on
