@@ -148,6 +148,14 @@ def _crossings(
 def _cross(au, av, aw, bu, bv, bw, cu, cv, cw, pu, pv, pw) -> int:  # noqa: ANN001
     """Signed crossing of the +w ray from p with triangle abc (corners in (u, v, w)): its orientation in (u, v)
     (+1 counter-clockwise) when the perturbed ray meets it strictly above p, else 0."""
+    return _cross_below(au, av, aw, bu, bv, bw, cu, cv, cw, pu, pv, pw, np.inf)
+
+
+@njit(cache=True, inline="always")
+def _cross_below(au, av, aw, bu, bv, bw, cu, cv, cw, pu, pv, pw, top) -> int:  # noqa: ANN001
+    """:func:`_cross` of the segment from p up to height ``top`` (``inf``: the whole ray): the crossing counts only
+    strictly between ``pw`` and ``top``. Callers put ``top`` where no face comes near (inside a surface-free
+    voxel), so the upper comparison never decides a close call."""
     ec, sc = _edge(au, av, bu, bv, pu, pv)  # opposite corner c
     if sc == 0:
         return 0
@@ -158,7 +166,7 @@ def _cross(au, av, aw, bu, bv, bw, cu, cv, cw, pu, pv, pw) -> int:  # noqa: ANN0
     if sb != sc:
         return 0
     w_hit = (ea * aw + eb * bw + ec * cw) / (ea + eb + ec)
-    return sc if w_hit > pw else 0
+    return sc if pw < w_hit < top else 0
 
 
 @njit(cache=True, inline="always")
@@ -573,10 +581,15 @@ def ray_query(
 #
 # Voxel shortcut: a closed voxel that no triangle touches lies in one connected region off the surface, where the
 # winding number (and, for a closed mesh, the crossing parity) is constant: one ray from its centre answers for every
-# point in it. Voxels are indexed by floor((x - lo) * inv) clamped to the grid, the same monotone formula for triangle
-# bounding boxes, points and centres, so a triangle whose box misses voxel k in some axis lies strictly on one side of
-# every point that falls in voxel k and of its centre: the segment from such a point to the centre meets no triangle.
-# Consecutive untouched voxels along w share one region too, so one centre per run of them is enough.
+# point in it. Points are put in voxels by floor((x - lo) * inv) clamped to the grid; a voxel counts as untouched only
+# when the separating-axis test separates every triangle from the voxel grown by a margin far above that formula's
+# rounding, so the points that fall in it and its centre are off the surface. Consecutive untouched voxels along w
+# share one region too (a run), so one query per run is enough, and it need not be a whole ray: the winding number
+# (or crossing count) at a run's top centre is that of the run above plus the signed crossings of the vertical
+# segment between them, which passes through touched voxels only. Each query is such a segment -- from a run's top
+# centre, or from a point in a touched voxel, up to the centre height of the lowest voxel of the run above (whole
+# ray for the top run) -- and the answers are chained down each column. A segment ends inside a surface-free voxel,
+# so its upper end never decides a close call; the crossing decisions are the whole rays' own.
 
 VOXEL_SURFACE = 2  # voxel state: 0 outside, 1 inside, 2 touched by a triangle (its points need their own ray)
 
@@ -626,25 +639,27 @@ def median_extent(v: np.ndarray, f: np.ndarray, axes: np.ndarray, n_sample: int)
 @njit(cache=True)
 def _sweep_faces(
     t0: int, t1: int, v: np.ndarray, f: np.ndarray, axes: np.ndarray, u0: float, v0: float, inv: float, nu: int,
-    nv: int, start: np.ndarray, su: np.ndarray, sv: np.ndarray, sw: np.ndarray, cnt: np.ndarray, sgn: np.ndarray,
+    nv: int, start: np.ndarray, su: np.ndarray, sv: np.ndarray, sw: np.ndarray, st: np.ndarray, cnt: np.ndarray,
+    sgn: np.ndarray,
 ) -> None:
-    """The faces ``t0:t1`` of :func:`sweep_query` against its queries in cell order (``start``, ``su, sv, sw``): adds
-    each crossing to ``cnt`` and its sign to ``sgn`` ``(Q,) int32``. A function of its own, not the body of the
-    ``prange`` loop: compiled there, the same loop ran ~1.8x slower."""
+    """The faces ``t0:t1`` of :func:`sweep_query` against its queries in cell order (``start``, ``su, sv, sw`` and
+    the segments' tops ``st``): adds each crossing to ``cnt`` and its sign to ``sgn`` ``(Q,) int32``. A function of
+    its own, not the body of the ``prange`` loop: compiled there, the same loop ran ~1.8x slower."""
     for t in range(t0, t1):
         au, av, aw = _corner(v, f, axes, t, 0)
         bu, bv, bw = _corner(v, f, axes, t, 1)
         cu, cv, cw = _corner(v, f, axes, t, 2)
         wmax = max(aw, max(bw, cw))
+        wmin = min(aw, min(bw, cw))
         ia = _index(min(au, min(bu, cu)), u0, inv, nu)
         ib = _index(max(au, max(bu, cu)), u0, inv, nu)
         ja = _index(min(av, min(bv, cv)), v0, inv, nv)
         jb = _index(max(av, max(bv, cv)), v0, inv, nv)
         for ci in range(ia, ib + 1):
             for k in range(start[ci * nv + ja], start[ci * nv + jb + 1]):
-                if wmax <= sw[k]:  # the whole triangle is at or below the point
+                if wmax <= sw[k] or wmin >= st[k]:  # the whole triangle is below the point or above the segment
                     continue
-                sc = _cross(au, av, aw, bu, bv, bw, cu, cv, cw, su[k], sv[k], sw[k])
+                sc = _cross_below(au, av, aw, bu, bv, bw, cu, cv, cw, su[k], sv[k], sw[k], st[k])
                 cnt[k] += sc != 0
                 sgn[k] += sc
 
@@ -684,47 +699,57 @@ def _sweep_cost(
 @njit(cache=True, parallel=True)
 def _sweep_chunks(
     per: int, v: np.ndarray, f: np.ndarray, axes: np.ndarray, u0: float, v0: float, inv: float, nu: int,
-    nv: int, start: np.ndarray, su: np.ndarray, sv: np.ndarray, sw: np.ndarray, cnt: np.ndarray, sgn: np.ndarray,
+    nv: int, start: np.ndarray, su: np.ndarray, sv: np.ndarray, sw: np.ndarray, st: np.ndarray, cnt: np.ndarray,
+    sgn: np.ndarray,
 ) -> None:
+    """:func:`_sweep_faces` of the faces split in ``cnt.shape[0]`` parallel work items of ``per`` faces, each with
+    its row of the counters ``cnt, sgn (chunks, Q)``."""
     for ch in prange(cnt.shape[0]):
         _sweep_faces(ch * per, min(f.shape[0], (ch + 1) * per), v, f, axes, u0, v0, inv, nu, nv, start, su, sv, sw,
-                     cnt[ch], sgn[ch])
+                     st, cnt[ch], sgn[ch])
 
 
 @njit(cache=True, parallel=True)
 def sweep_query(
-    extra: np.ndarray, points: np.ndarray, select: np.ndarray, every: bool, v: np.ndarray, f: np.ndarray,
-    axes: np.ndarray, h: float, signed: bool, n_chunks: int,
+    extra: np.ndarray, extra_top: np.ndarray, points: np.ndarray, select: np.ndarray, point_top: np.ndarray,
+    every: bool, v: np.ndarray, f: np.ndarray, axes: np.ndarray, h: float, signed: bool, n_chunks: int,
 ) -> np.ndarray:
-    """Inside test by the +w ray against the faces ``v[f]`` of the queries ``extra (R, 3)`` followed by
-    ``points[select]`` (``select (M,) int64``; every row of ``points (N, 3)`` when ``every``), columns ``axes`` being
-    u, v, w, with ``(u, v)`` cells of size ``h`` (> 0) over the queries; answers identical to :func:`ray_query`'s,
-    ``(Q,) bool`` in query order. The faces are split in ``n_chunks`` parallel work items, each with its own
-    ``(Q,)`` counters, or run on this thread when :func:`_sweep_cost` estimates less than ``SWEEP_PARALLEL_NS``."""
+    """Crossings of the faces ``v[f]`` by the +w segments from the queries ``extra (R, 3)`` up to the heights
+    ``extra_top (R,)``, followed by those from ``points[select]`` (``select (M,) int64``; every row of
+    ``points (N, 3)`` when ``every``) up to ``point_top (M,)``; an empty top array means ``inf`` for all (whole
+    rays). Columns ``axes`` are u, v, w; ``(u, v)`` cells of size ``h`` (> 0) over the queries. Returns ``(Q,)
+    int32`` in query order: the signed crossing sum (``signed``) or the crossing count, so that a whole ray's
+    :func:`_decide` gives :func:`ray_query`'s answer. The faces are split in ``n_chunks`` parallel work items, each
+    with its own ``(Q,)`` counters, or run on this thread when :func:`_sweep_cost` estimates less than
+    ``SWEEP_PARALLEL_NS``."""
     r = extra.shape[0]
     m = points.shape[0] if every else select.shape[0]
     q = r + m
-    out = np.zeros(q, np.bool_)
+    out = np.zeros(q, np.int32)
     if q == 0:
         return out
     pu = np.empty(q)
     pv = np.empty(q)
     pw = np.empty(q)
+    pt = np.empty(q)
     for i in prange(r):
         pu[i] = extra[i, axes[0]]
         pv[i] = extra[i, axes[1]]
         pw[i] = extra[i, axes[2]]
+        pt[i] = extra_top[i] if extra_top.shape[0] else np.inf
     if every:
         for i in prange(m):
             pu[r + i] = points[i, axes[0]]
             pv[r + i] = points[i, axes[1]]
             pw[r + i] = points[i, axes[2]]
+            pt[r + i] = point_top[i] if point_top.shape[0] else np.inf
     else:
         for i in prange(m):
             j = select[i]
             pu[r + i] = points[j, axes[0]]
             pv[r + i] = points[j, axes[1]]
             pw[r + i] = points[j, axes[2]]
+            pt[r + i] = point_top[i] if point_top.shape[0] else np.inf
     u0 = pu.min()
     v0 = pv.min()
     inv = 1.0 / h
@@ -739,9 +764,10 @@ def sweep_query(
     for c in range(nu * nv):
         start[c + 1] += start[c]
     fill = start[:-1].copy()
-    su = np.empty(q)  # the points in cell order, u v w contiguous
+    su = np.empty(q)  # the points in cell order, u v w and top contiguous
     sv = np.empty(q)
     sw = np.empty(q)
+    st = np.empty(q)
     order = np.empty(q, np.int64)
     for i in range(q):
         k = fill[cell[i]]
@@ -750,6 +776,7 @@ def sweep_query(
         su[k] = pu[i]
         sv[k] = pv[i]
         sw[k] = pw[i]
+        st[k] = pt[i]
     nchunk = max(1, min(f.shape[0], n_chunks))
     if nchunk > 1 and _sweep_cost(v, f, axes, u0, v0, inv, nu, nv, start) < SWEEP_PARALLEL_NS:
         nchunk = 1  # waking the threads would cost more than they save
@@ -757,16 +784,14 @@ def sweep_query(
     sgn = np.zeros((nchunk, q), np.int32)
     per = (f.shape[0] + nchunk - 1) // nchunk
     if nchunk == 1:
-        _sweep_faces(0, f.shape[0], v, f, axes, u0, v0, inv, nu, nv, start, su, sv, sw, cnt[0], sgn[0])
+        _sweep_faces(0, f.shape[0], v, f, axes, u0, v0, inv, nu, nv, start, su, sv, sw, st, cnt[0], sgn[0])
     else:
-        _sweep_chunks(per, v, f, axes, u0, v0, inv, nu, nv, start, su, sv, sw, cnt, sgn)
+        _sweep_chunks(per, v, f, axes, u0, v0, inv, nu, nv, start, su, sv, sw, st, cnt, sgn)
     for k in prange(q):
-        n_cross = 0
-        s_cross = 0
+        total = 0
         for ch in range(nchunk):
-            n_cross += cnt[ch, k]
-            s_cross += sgn[ch, k]
-        out[order[k]] = _decide(n_cross, s_cross, signed)
+            total += sgn[ch, k] if signed else cnt[ch, k]
+        out[order[k]] = total
     return out
 
 
@@ -869,10 +894,18 @@ def voxel_mark(
 
 
 @njit(cache=True, parallel=True)
-def voxel_runs(state: np.ndarray, lo: np.ndarray, inv: float) -> tuple[np.ndarray, np.ndarray]:
-    """Centres ``(R, 3)`` (u, v, w) of the first voxel (from the top) of each run of untouched voxels along w, and
-    ``run_start (r0 * r1 + 1,)``: the runs of column ``i * r1 + j`` are ``run_start[c]:run_start[c + 1]``, top first.
-    A voxel whose centre rounds into another voxel (only on absurdly fine grids) is marked touched first."""
+def voxel_runs(
+    state: np.ndarray, lo: np.ndarray, inv: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The runs of untouched voxels along w in each column of ``state`` and the segments that link them.
+
+    Returns ``centres (R, 3)`` (u, v, w): the centre of each run's first voxel from the top; ``run_start
+    (r0 * r1 + 1,)``: the runs of column ``i * r1 + j`` are ``run_start[c]:run_start[c + 1]``, top first;
+    ``run_top (R,)``: the height where each run's segment ends, the centre of the lowest voxel of the run above in
+    the column (``inf`` for the top run: its segment is the whole ray); ``run_bottom (R,)``: the centre height of
+    each run's lowest voxel; ``above (r0, r1, r2) int32``: for an untouched voxel its run, for a touched one the
+    nearest run above it in the column (-1: none). A voxel whose centre rounds into another voxel (only on absurdly
+    fine grids) is marked touched first."""
     r0, r1, r2 = state.shape
     h = 1.0 / inv
     count = np.zeros(r0 * r1 + 1, np.int64)
@@ -895,35 +928,51 @@ def voxel_runs(state: np.ndarray, lo: np.ndarray, inv: float) -> tuple[np.ndarra
                     fresh = False
     for c in range(r0 * r1):
         count[c + 1] += count[c]
-    centres = np.empty((count[-1], 3))
+    n_runs = count[-1]
+    centres = np.empty((n_runs, 3))
+    run_top = np.empty(n_runs)
+    run_bottom = np.empty(n_runs)
+    above = np.empty((r0, r1, r2), np.int32)
     for col in prange(r0 * r1):
         i = col // r1
         j = col % r1
-        m = count[col]
+        m = count[col] - 1  # the current run (the nearest untouched one at or above k)
+        top = np.inf
         fresh = True
         for k in range(r2 - 1, -1, -1):
             if state[i, j, k] == VOXEL_SURFACE:
                 fresh = True
-            elif fresh:
-                centres[m, 0] = lo[0] + (i + 0.5) * h
-                centres[m, 1] = lo[1] + (j + 0.5) * h
-                centres[m, 2] = lo[2] + (k + 0.5) * h
-                m += 1
-                fresh = False
-    return centres, count
+            else:
+                if fresh:
+                    if m >= count[col]:
+                        top = run_bottom[m]
+                    m += 1
+                    centres[m, 0] = lo[0] + (i + 0.5) * h
+                    centres[m, 1] = lo[1] + (j + 0.5) * h
+                    centres[m, 2] = lo[2] + (k + 0.5) * h
+                    run_top[m] = top
+                    fresh = False
+                run_bottom[m] = lo[2] + (k + 0.5) * h
+            above[i, j, k] = m if m >= count[col] else -1
+    return centres, count, run_top, run_bottom, above
 
 
 @njit(cache=True, parallel=True)
 def voxel_classify(
-    points: np.ndarray, axes: np.ndarray, state: np.ndarray, lo: np.ndarray, hi: np.ndarray, inv: float
-) -> tuple[np.ndarray, np.ndarray]:
+    points: np.ndarray, axes: np.ndarray, state: np.ndarray, above: np.ndarray, run_bottom: np.ndarray,
+    lo: np.ndarray, hi: np.ndarray, inv: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Flat (C order) index ``(N,) int64`` into the voxels ``state`` of each of ``points (N, 3)`` (columns ``axes``
-    are u, v, w); -1 for points outside the closed box ``[lo, hi]`` (u, v, w; the mesh's bounds: the mesh lies
-    strictly on one side of them, so they are outside). Also the indices ``(M,) int64`` (ascending) of the points in
-    voxels marked ``VOXEL_SURFACE``: they need their own ray."""
+    are u, v, w); ``state.size`` (one past the last voxel) for points outside the closed box ``[lo, hi]`` (u, v, w;
+    the mesh's bounds: the mesh lies strictly on one side of them, so they are outside). Also the indices ``(M,)
+    int64`` (ascending) of the points in voxels marked ``VOXEL_SURFACE``, which need their own segment, and the
+    segments' tops ``(M,)``: the lowest voxel centre of the run above (:func:`voxel_runs`' ``above`` and
+    ``run_bottom``; ``inf`` where none)."""
     n = points.shape[0]
     r0, r1, r2 = state.shape
+    outside = r0 * r1 * r2
     flat = state.reshape(-1)
+    flat_above = above.reshape(-1)
     voxel = np.empty(n, np.int64)
     touched = np.zeros(n, np.bool_)
     for i in prange(n):
@@ -931,43 +980,49 @@ def voxel_classify(
         pv = points[i, axes[1]]
         pw = points[i, axes[2]]
         if pu < lo[0] or pv < lo[1] or pw < lo[2] or pu > hi[0] or pv > hi[1] or pw > hi[2]:
-            voxel[i] = -1
+            voxel[i] = outside
         else:
             c = (_index(pu, lo[0], inv, r0) * r1 + _index(pv, lo[1], inv, r1)) * r2 + _index(pw, lo[2], inv, r2)
             voxel[i] = c
             touched[i] = flat[c] == VOXEL_SURFACE
-    return voxel, np.flatnonzero(touched)
+    ray = np.flatnonzero(touched)
+    top = np.empty(ray.shape[0])
+    for k in prange(ray.shape[0]):
+        run = flat_above[voxel[ray[k]]]
+        top[k] = run_bottom[run] if run >= 0 else np.inf
+    return voxel, ray, top
 
 
 @njit(cache=True, parallel=True)
 def voxel_answers(
-    state: np.ndarray, run_start: np.ndarray, ans: np.ndarray, voxel: np.ndarray, ray: np.ndarray
+    state: np.ndarray, run_start: np.ndarray, above: np.ndarray, counts: np.ndarray, voxel: np.ndarray,
+    ray: np.ndarray, signed: bool,
 ) -> np.ndarray:
-    """``(N,) bool`` answers of the points with flat voxel indices ``voxel (N,)`` (-1: outside). ``ans (R + M,)``
-    holds the rays of the ``R`` runs of untouched voxels (in :func:`voxel_runs`' order), then those of the points
-    ``ray (M,)``. Sets every untouched voxel of ``state`` to its run's answer (1 inside, 0 outside) on the way."""
+    """``(N,) bool`` answers of the points with flat voxel indices ``voxel (N,)`` (``state.size``: outside).
+    ``counts (R + M,)`` holds the crossings (signed sums for ``signed``, else counts) of the ``R`` runs' segments
+    (in :func:`voxel_runs`' order), then of those of the points ``ray (M,)``. A run's ray is its segment plus the
+    ray of the run above (top first, so chained down each column); a touched point's ray is its segment plus the
+    ray of the run above it (``above``)."""
     r0, r1, r2 = state.shape
-    for col in prange(r0 * r1):
-        i = col // r1
-        j = col % r1
-        m = run_start[col] - 1
-        fresh = True
-        for k in range(r2 - 1, -1, -1):
-            if state[i, j, k] == VOXEL_SURFACE:
-                fresh = True
-                continue
-            if fresh:
-                m += 1
-                fresh = False
-            state[i, j, k] = 1 if ans[m] else 0
     n_runs = run_start[-1]
+    total = np.empty(n_runs, np.int64)
+    for col in prange(r0 * r1):
+        for m in range(run_start[col], run_start[col + 1]):
+            total[m] = counts[m] + (total[m - 1] if m > run_start[col] else 0)
     flat = state.reshape(-1)
+    flat_above = above.reshape(-1)
+    table = np.zeros(flat.shape[0] + 1, np.bool_)  # each voxel's answer (touched ones and "outside": False)
+    for c in prange(flat.shape[0]):
+        if flat[c] != VOXEL_SURFACE:
+            table[c] = _decide(total[flat_above[c]], total[flat_above[c]], signed)
     n = voxel.shape[0]
-    out = np.zeros(n, np.bool_)
+    out = np.empty(n, np.bool_)
     for i in prange(n):
-        out[i] = voxel[i] >= 0 and flat[voxel[i]] == 1
+        out[i] = table[voxel[i]]
     for k in prange(ray.shape[0]):
-        out[ray[k]] = ans[n_runs + k]
+        run = flat_above[voxel[ray[k]]]
+        t = counts[n_runs + k] + (total[run] if run >= 0 else 0)
+        out[ray[k]] = _decide(t, t, signed)
     return out
 
 

@@ -24,13 +24,14 @@ Methods of :func:`inside`:
 For ``"signed"`` and ``"parity"`` the query points are bucketed in a uniform 2D grid over the xy plane and each face
 tests the points of the cells its bounding box covers (compiled; the faces split over the threads when the sweep is
 large enough to pay for waking them). On a closed mesh (consistently oriented for ``"signed"``) with many points, a
-voxel shortcut goes first: every voxel of the mesh's bounding box that no face meets (separating-axis test against
-the voxel grown by a small margin, so never a voxel the surface touches) takes the answer of one ray from its
-centre (the answer is constant off the surface), so only points in touched voxels cast their own ray; the answers
-are the same as without it. Rays through edges and vertices are decided by symbolic perturbation with bit-identical
-shared-edge computations (see ``_inside_kernels``): each such ray is counted exactly once. The two rules share every
-crossing decision and differ only in how the crossings are summed. :class:`RayGrid` (faces bucketed instead of
-points; build once, query many times) gives the same answers.
+voxel shortcut goes first: the voxels of the mesh's bounding box that no face meets (separating-axis test against
+the voxel grown by a small margin, so never a voxel the surface touches) take one answer per run of them along z
+(the answer is constant off the surface), and only points in touched voxels cast their own ray. Those rays and the
+runs' are short: each counts the crossings only up to the run of untouched voxels above it and adds that run's count
+(chained down each column). The answers are the same as without the shortcut. Rays through edges and vertices are
+decided by symbolic perturbation with bit-identical shared-edge computations (see ``_inside_kernels``): each such
+ray is counted exactly once. The two rules share every crossing decision and differ only in how the crossings are
+summed. :class:`RayGrid` (faces bucketed instead of points; build once, query many times) gives the same answers.
 
 Points exactly on the surface get a deterministic answer: ``"signed"`` and ``"parity"`` treat them as moved by an
 infinitesimal amount in +z (a point on an upward-facing face is outside, on a downward-facing face inside) and, on
@@ -197,19 +198,23 @@ def inside(mesh: Any, points: Any, method: str = "auto") -> np.ndarray:
     grid = _voxel_grid(lo, hi, ext, len(pts), len(faces))
     # the voxel shortcut needs the ray answer to be constant off the surface
     if grid is None or not (oriented if signed else closed):
-        return _sweep(_NONE, pts, None, vertices, faces, _Z, _sweep_cell(ext, size, len(pts)), signed, k)
+        counts = _sweep(_NONE, _NO_TOP, pts, None, _NO_TOP, vertices, faces, _Z, _sweep_cell(ext, size, len(pts)),
+                        signed, k)
+        return counts != 0 if signed else (counts & 1) == 1
     inv, shape = grid
     state = k.voxel_mark(vertices, faces, _Z, lo, inv, shape)
-    centres, run_start = k.voxel_runs(state, lo, inv)
-    voxel, ray = k.voxel_classify(pts, _Z, state, lo, hi, inv)  # flat voxel (-1: outside); points needing a ray
-    # one sweep: the runs' centres, then the points in touched voxels
+    centres, run_start, run_top, run_bottom, above = k.voxel_runs(state, lo, inv)
+    # flat voxel of each point (-1: outside the box); the points in touched voxels and their segments' tops
+    voxel, ray, ray_top = k.voxel_classify(pts, _Z, state, above, run_bottom, lo, hi, inv)
+    # one sweep: the runs' segments (each up to the run above), then those of the points in touched voxels
     h = _sweep_cell(ext, size, len(centres) + len(ray))
-    ans = _sweep(centres, pts, ray, vertices, faces, _Z, h, signed, k)
-    return k.voxel_answers(state, run_start, ans, voxel, ray)
+    counts = _sweep(centres, run_top, pts, ray, ray_top, vertices, faces, _Z, h, signed, k)
+    return k.voxel_answers(state, run_start, above, counts, voxel, ray, signed)
 
 
 _Z = np.array(_AXES[2], np.int64)  # rays along +z: (u, v, w) = (x, y, z)
 _NONE = np.zeros((0, 3))
+_NO_TOP = np.zeros(0)  # segment tops: none given, whole rays
 
 
 def _voxel_grid(lo: np.ndarray, hi: np.ndarray, ext: float, n_points: int, n_faces: int) -> tuple | None:
@@ -242,16 +247,17 @@ def _axis_sweep(
     ext = float(K.median_extent(vertices, faces, axes, EXTENT_SAMPLE))
     lo, hi = K.bounds(vertices, axes)
     h = _sweep_cell(ext, float((hi - lo).max()), len(pts) if select is None else len(select))
-    return _sweep(_NONE, pts, select, vertices, faces, axes, h, False, k)
+    return (_sweep(_NONE, _NO_TOP, pts, select, _NO_TOP, vertices, faces, axes, h, False, k) & 1) == 1
 
 
 def _sweep(
-    extra: np.ndarray, pts: np.ndarray, select: np.ndarray | None, vertices: np.ndarray, faces: np.ndarray,
-    axes: np.ndarray, h: float, signed: bool, k: SimpleNamespace,
+    extra: np.ndarray, extra_top: np.ndarray, pts: np.ndarray, select: np.ndarray | None, point_top: np.ndarray,
+    vertices: np.ndarray, faces: np.ndarray, axes: np.ndarray, h: float, signed: bool, k: SimpleNamespace,
 ) -> np.ndarray:
-    """``k.sweep_query`` of the queries ``extra (R, 3)`` then ``pts[select]`` (every point when ``select`` is None),
-    in blocks: its counters take (work items x queries) int32 pairs, kept to about ``_SWEEP_COUNTERS`` (one pass over
-    the faces per block)."""
+    """``k.sweep_query`` of the segments from the queries ``extra (R, 3)`` up to ``extra_top (R,)``, then from
+    ``pts[select]`` (every point when ``select`` is None) up to ``point_top`` (empty tops: whole rays): ``(Q,)
+    int32`` signed crossing sums (``signed``) or counts. In blocks: its counters take (work items x queries) int32
+    pairs, kept to about ``_SWEEP_COUNTERS`` (one pass over the faces per block)."""
     # parallel work items, a few per thread (a small sweep runs on one thread: sweep_query estimates its cost)
     chunks = (4 if k is K.PARALLEL else 2) * numba.get_num_threads()
     block = max(1 << 16, _SWEEP_COUNTERS // chunks)
@@ -259,12 +265,14 @@ def _sweep(
     sel = np.zeros(0, np.int64) if every else select
     m = len(pts) if every else len(sel)
     if len(extra) + m <= block:
-        return k.sweep_query(extra, pts, sel, every, vertices, faces, axes, h, signed, chunks)
-    parts = [k.sweep_query(extra[s : s + block], pts, sel[:0], False, vertices, faces, axes, h, signed, chunks)
+        return k.sweep_query(extra, extra_top, pts, sel, point_top, every, vertices, faces, axes, h, signed, chunks)
+    parts = [k.sweep_query(extra[s : s + block], extra_top[s : s + block], pts, sel[:0], _NO_TOP, False, vertices,
+                           faces, axes, h, signed, chunks)
              for s in range(0, len(extra), block)]
     for s in range(0, m, block):
         idx = np.arange(s, min(s + block, m)) if every else sel[s : s + block]
-        parts.append(k.sweep_query(extra[:0], pts, idx, False, vertices, faces, axes, h, signed, chunks))
+        parts.append(k.sweep_query(extra[:0], _NO_TOP, pts, idx, point_top[s : s + block], False, vertices, faces,
+                                   axes, h, signed, chunks))
     return np.concatenate(parts)
 
 
