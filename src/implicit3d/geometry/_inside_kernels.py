@@ -1026,12 +1026,161 @@ def voxel_answers(
     return out
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# The whole test of a closed mesh in one compiled call
+# ----------------------------------------------------------------------------------------------------------------
+# Small calls (10k points on a 1k-face mesh: about a millisecond) spent ~15 % of their time between kernels: numba
+# dispatch, numpy on (3,) arrays and Python arithmetic. ``closed_inside`` runs the same steps in one call; ``par``
+# picks the parallel kernels or their serial twins (compiled for one thread: launching a parallel loop costs
+# 10-20 microseconds even there).
+
+vertex_hashes_serial = serial_twin(vertex_hashes)
+edge_closure_serial = serial_twin(edge_closure)
+voxel_mark_serial = serial_twin(voxel_mark)
+sweep_query_serial = serial_twin(sweep_query)
+voxel_runs_serial = serial_twin(voxel_runs)
+voxel_classify_serial = serial_twin(voxel_classify)
+voxel_answers_serial = serial_twin(voxel_answers)
+
+RULE_SIGNED = 1  # closed_inside's rule codes (its ``method`` argument, and what it used)
+RULE_PARITY = 2
+RULE_AUTO = 0  # ... as an argument: signed when oriented, parity when only closed
+RULE_VOTE = 3  # ... as a result: the mesh is open, the caller votes
+
+
+@njit(cache=True)
+def voxel_grid(
+    lo: np.ndarray, hi: np.ndarray, ext: float, n_points: int, n_faces: int, voxel_factor: float,
+    voxel_points: float, voxel_max: float, voxel_min_points: float,
+) -> tuple[float, np.ndarray]:
+    """``(inv, shape (3,) int64)`` of the voxel shortcut's grid over the box ``[lo, hi]`` (u, v, w) for ``n_points``
+    queries and ``n_faces`` faces of median extent ``ext``: voxels of ``voxel_factor x ext``, but at most one per
+    ``voxel_points`` queries and ``voxel_max`` along an axis; ``inv = 0`` where the sweep alone is cheaper (fewer
+    than ``voxel_min_points x sqrt(n_faces)`` queries) or the box is flat."""
+    size = max(hi[0] - lo[0], max(hi[1] - lo[1], hi[2] - lo[2]))
+    h_vox = max(voxel_factor * ext, size / min(voxel_max, max(1.0, np.cbrt(n_points / voxel_points))))
+    shape = np.ones(3, np.int64)
+    if n_points < voxel_min_points * np.sqrt(n_faces) or not (np.isfinite(h_vox) and h_vox > 0.0):
+        return 0.0, shape
+    inv = 1.0 / h_vox
+    for a in range(3):
+        shape[a] = max(1, int(np.ceil((hi[a] - lo[a]) * inv)))
+    return inv, shape
+
+
+@njit(cache=True)
+def sweep_cell(
+    ext: float, size: float, n: int, sweep_factor: float, sweep_cells: float, sweep_max_cells: float
+) -> float:
+    """Point cell size of the sweep: ``sweep_factor`` x the median face extent ``ext``, but no finer than about
+    ``sweep_cells**2`` cells per point (``n`` points over the mesh's extent ``size``) nor ``sweep_max_cells`` cells."""
+    h = max(sweep_factor * ext, max(size / (sweep_cells * np.sqrt(max(n, 1))), size / np.sqrt(sweep_max_cells)))
+    return h if h > 0.0 else 1.0
+
+
+@njit(cache=True)
+def _sweep_query_on(
+    par: bool, extra: np.ndarray, extra_top: np.ndarray, points: np.ndarray, select: np.ndarray,
+    point_top: np.ndarray, every: bool, v: np.ndarray, f: np.ndarray, axes: np.ndarray, h: float, signed: bool,
+    n_chunks: int,
+) -> np.ndarray:
+    if par:
+        return sweep_query(extra, extra_top, points, select, point_top, every, v, f, axes, h, signed, n_chunks)
+    return sweep_query_serial(extra, extra_top, points, select, point_top, every, v, f, axes, h, signed, n_chunks)
+
+
+@njit(cache=True)
+def sweep_blocks(
+    extra: np.ndarray, extra_top: np.ndarray, points: np.ndarray, select: np.ndarray, point_top: np.ndarray,
+    every: bool, v: np.ndarray, f: np.ndarray, axes: np.ndarray, h: float, signed: bool, n_chunks: int, block: int,
+    par: bool,
+) -> np.ndarray:
+    """:func:`sweep_query` (``par``) or its serial twin in blocks of at most ``block`` queries (its counters take
+    ``n_chunks x queries`` int32 pairs): the same ``(Q,) int32`` crossings, one pass over the faces per block."""
+    r = extra.shape[0]
+    m = points.shape[0] if every else select.shape[0]
+    if r + m <= block:
+        return _sweep_query_on(par, extra, extra_top, points, select, point_top, every, v, f, axes, h, signed,
+                               n_chunks)
+    out = np.empty(r + m, np.int32)  # (empty tops stay empty when sliced: whole rays)
+    for s in range(0, r, block):
+        e = min(r, s + block)
+        out[s:e] = _sweep_query_on(par, extra[s:e], extra_top[s:e], points, select[:0], point_top[:0], False, v, f,
+                                   axes, h, signed, n_chunks)
+    for s in range(0, m, block):
+        e = min(m, s + block)
+        idx = np.arange(s, e) if every else select[s:e].copy()
+        out[r + s : r + e] = _sweep_query_on(par, extra[:0], extra_top[:0], points, idx, point_top[s:e], False, v,
+                                             f, axes, h, signed, n_chunks)
+    return out
+
+
+@njit(cache=True)
+def closed_inside(
+    v: np.ndarray, f: np.ndarray, points: np.ndarray, method: int, par: bool, n_threads: int, params: np.ndarray,
+    n_chunks: int, block: int,
+) -> tuple[int, np.ndarray]:
+    """``inside`` of ``points (N, 3)`` against the faces ``v[f]`` by +z rays: ``(rule, (N,) bool)``.
+
+    ``method``: ``RULE_AUTO`` (signed when the mesh is consistently oriented and closed, parity when only closed),
+    ``RULE_SIGNED`` or ``RULE_PARITY``; returns the rule used, or ``RULE_VOTE`` with no answers when ``RULE_AUTO``
+    finds the mesh open. ``params``: voxel factor, voxel points, voxel max, voxel min points, sweep factor, sweep
+    cells, sweep max cells, faces sampled for the median extent. ``par``: the parallel kernels (``n_threads``
+    chunks for the closedness check, ``n_chunks`` work items for the sweep) or their serial twins."""
+    n = points.shape[0]
+    bits = v.view(np.int64)
+    if par:
+        hv, lo, hi = vertex_hashes(v, bits, n_threads)
+        closed, oriented = edge_closure(hv, f, n_threads)
+    else:
+        hv, lo, hi = vertex_hashes_serial(v, bits, n_threads)
+        closed, oriented = edge_closure_serial(hv, f, n_threads)
+    rule = method
+    if rule == RULE_AUTO:
+        rule = RULE_SIGNED if oriented else (RULE_PARITY if closed else RULE_VOTE)
+    if rule == RULE_VOTE:
+        return rule, np.zeros(0, np.bool_)
+    signed = rule == RULE_SIGNED
+    axes = np.arange(3)
+    ext = median_extent(v, f, axes, int(params[7]))
+    size = max(hi[0] - lo[0], max(hi[1] - lo[1], hi[2] - lo[2]))
+    inv, shape = voxel_grid(lo, hi, ext, n, f.shape[0], params[0], params[1], params[2], params[3])
+    none = np.zeros(0)
+    no_points = np.zeros(0, np.int64)
+    # the voxel shortcut needs the ray answer to be constant off the surface
+    if inv == 0.0 or not (oriented if signed else closed):
+        h = sweep_cell(ext, size, n, params[4], params[5], params[6])
+        counts = sweep_blocks(np.zeros((0, 3)), none, points, no_points, none, True, v, f, axes, h, signed, n_chunks,
+                              block, par)
+        out = np.empty(n, np.bool_)
+        for i in range(n):
+            out[i] = _decide(counts[i], counts[i], signed)
+        return rule, out
+    if par:
+        state = voxel_mark(v, f, axes, lo, inv, shape)
+        centres, run_start, run_top, run_bottom, above = voxel_runs(state, lo, inv)
+        voxel, ray, ray_top = voxel_classify(points, axes, state, above, run_bottom, lo, hi, inv)
+    else:
+        state = voxel_mark_serial(v, f, axes, lo, inv, shape)
+        centres, run_start, run_top, run_bottom, above = voxel_runs_serial(state, lo, inv)
+        voxel, ray, ray_top = voxel_classify_serial(points, axes, state, above, run_bottom, lo, hi, inv)
+    # one sweep: the runs' segments (each up to the run above), then those of the points in touched voxels
+    h = sweep_cell(ext, size, centres.shape[0] + ray.shape[0], params[4], params[5], params[6])
+    counts = sweep_blocks(centres, run_top, points, ray, ray_top, False, v, f, axes, h, signed, n_chunks, block, par)
+    if par:
+        return rule, voxel_answers(state, run_start, above, counts, voxel, ray, signed)
+    return rule, voxel_answers_serial(state, run_start, above, counts, voxel, ray, signed)
+
+
 #: The kernels of ``inside``, compiled for all threads and (``SERIAL``) for one: small calls take the serial twins,
 #: whose loops pay no parallel launch (except a sweep whose faces are worth splitting over the threads:
 #: :func:`_sweep_chunks`).
 PARALLEL = SimpleNamespace(
     vertex_hashes=vertex_hashes, edge_closure=edge_closure, voxel_mark=voxel_mark, sweep_query=sweep_query,
-    voxel_runs=voxel_runs,
-    voxel_classify=voxel_classify, voxel_answers=voxel_answers,
+    voxel_runs=voxel_runs, voxel_classify=voxel_classify, voxel_answers=voxel_answers,
 )
-SERIAL = SimpleNamespace(**{name: serial_twin(kernel) for name, kernel in vars(PARALLEL).items()})
+SERIAL = SimpleNamespace(
+    vertex_hashes=vertex_hashes_serial, edge_closure=edge_closure_serial, voxel_mark=voxel_mark_serial,
+    sweep_query=sweep_query_serial, voxel_runs=voxel_runs_serial, voxel_classify=voxel_classify_serial,
+    voxel_answers=voxel_answers_serial,
+)

@@ -125,21 +125,14 @@ class RayGrid:
 
 
 def closure(mesh: Any) -> tuple[bool, bool]:
-    """``(closed, oriented)`` of ``mesh``: :func:`is_closed` and :func:`is_oriented` in one pass over the edges."""
+    """``(closed, oriented)`` of ``mesh``: :func:`is_closed` and :func:`is_oriented` in one pass over the vertices
+    (their hashes) and one over the faces (the hashed edge check)."""
     vertices, faces = as_mesh_arrays(mesh)
-    closed, oriented, _, _ = _closure(vertices, faces, _kernels(len(faces)))
-    return closed, oriented
-
-
-def _closure(
-    vertices: np.ndarray, faces: np.ndarray, k: SimpleNamespace
-) -> tuple[bool, bool, np.ndarray, np.ndarray]:
-    """``(closed, oriented, lo, hi)``: the hashed edge check (one pass over the vertices, which also gives their
-    bounds ``lo, hi (3,)``, then one over the faces) with the kernels ``k``."""
+    k = _kernels(len(faces))
     threads = numba.get_num_threads()
-    hv, lo, hi = k.vertex_hashes(vertices, vertices.view(np.int64), threads)
+    hv, _, _ = k.vertex_hashes(vertices, vertices.view(np.int64), threads)
     closed, oriented = k.edge_closure(hv, faces, threads)
-    return bool(closed), bool(oriented), lo, hi
+    return bool(closed), bool(oriented)
 
 
 def _kernels(work: int) -> SimpleNamespace:
@@ -187,45 +180,29 @@ def inside(mesh: Any, points: Any, method: str = "auto") -> np.ndarray:
     k = _kernels(len(pts) + len(faces))
     if method == "vote":
         return _vote(vertices, faces, pts, k)
-    closed, oriented, lo, hi = _closure(vertices, faces, k)
-    if method == "auto":
-        method = "signed" if oriented else ("parity" if closed else "vote")
-    if method == "vote":
-        return _vote(vertices, faces, pts, k)
-    signed = method == "signed"
-    ext = float(K.median_extent(vertices, faces, _Z, EXTENT_SAMPLE))
-    size = float((hi - lo).max())
-    grid = _voxel_grid(lo, hi, ext, len(pts), len(faces))
-    # the voxel shortcut needs the ray answer to be constant off the surface
-    if grid is None or not (oriented if signed else closed):
-        counts = _sweep(_NONE, _NO_TOP, pts, None, _NO_TOP, vertices, faces, _Z, _sweep_cell(ext, size, len(pts)),
-                        signed, k)
-        return counts != 0 if signed else (counts & 1) == 1
-    inv, shape = grid
-    state = k.voxel_mark(vertices, faces, _Z, lo, inv, shape)
-    centres, run_start, run_top, run_bottom, above = k.voxel_runs(state, lo, inv)
-    # flat voxel of each point (-1: outside the box); the points in touched voxels and their segments' tops
-    voxel, ray, ray_top = k.voxel_classify(pts, _Z, state, above, run_bottom, lo, hi, inv)
-    # one sweep: the runs' segments (each up to the run above), then those of the points in touched voxels
-    h = _sweep_cell(ext, size, len(centres) + len(ray))
-    counts = _sweep(centres, run_top, pts, ray, ray_top, vertices, faces, _Z, h, signed, k)
-    return k.voxel_answers(state, run_start, above, counts, voxel, ray, signed)
+    rule, out = K.closed_inside(
+        vertices, faces, pts, _RULES[method], k is K.PARALLEL, numba.get_num_threads(), _params(), *_sweep_chunks(k)
+    )
+    return _vote(vertices, faces, pts, k) if rule == K.RULE_VOTE else out
 
 
-_Z = np.array(_AXES[2], np.int64)  # rays along +z: (u, v, w) = (x, y, z)
+_RULES = {"auto": K.RULE_AUTO, "signed": K.RULE_SIGNED, "parity": K.RULE_PARITY}
 _NONE = np.zeros((0, 3))
 _NO_TOP = np.zeros(0)  # segment tops: none given, whole rays
 
 
-def _voxel_grid(lo: np.ndarray, hi: np.ndarray, ext: float, n_points: int, n_faces: int) -> tuple | None:
-    """``(inv, shape (3,) int64)`` of the voxel shortcut's grid over the box ``[lo, hi]`` (u, v, w) for ``n_points``
-    queries, ``ext`` the median face extent; None where the sweep alone is cheaper (few points) or the box is flat."""
-    size = float((hi - lo).max())
-    h_vox = max(VOXEL_FACTOR * ext, size / min(VOXEL_MAX, max(1.0, np.cbrt(n_points / VOXEL_POINTS))))
-    if n_points < VOXEL_MIN_POINTS * np.sqrt(n_faces) or not (np.isfinite(h_vox) and h_vox > 0.0):
-        return None
-    inv = 1.0 / h_vox
-    return inv, np.maximum(1, np.ceil((hi - lo) * inv)).astype(np.int64)
+def _params() -> np.ndarray:
+    """The tuning constants above, as ``K.closed_inside`` takes them (read per call: tests change them)."""
+    return np.array([VOXEL_FACTOR, VOXEL_POINTS, VOXEL_MAX, VOXEL_MIN_POINTS, SWEEP_FACTOR, SWEEP_CELLS,
+                     SWEEP_MAX_CELLS, EXTENT_SAMPLE], np.float64)
+
+
+def _sweep_chunks(k: SimpleNamespace) -> tuple[int, int]:
+    """``(work items, block)`` of a sweep with the kernels ``k``: a few work items per thread (a small sweep runs on
+    one thread anyway: ``sweep_query`` estimates its cost), and blocks of queries whose counters (work items x
+    queries int32 pairs) stay near ``_SWEEP_COUNTERS``."""
+    chunks = (4 if k is K.PARALLEL else 2) * numba.get_num_threads()
+    return chunks, max(1 << 16, _SWEEP_COUNTERS // chunks)
 
 
 def _vote(vertices: np.ndarray, faces: np.ndarray, pts: np.ndarray, k: SimpleNamespace) -> np.ndarray:
@@ -246,41 +223,13 @@ def _axis_sweep(
     axes = np.array(_AXES[axis], np.int64)
     ext = float(K.median_extent(vertices, faces, axes, EXTENT_SAMPLE))
     lo, hi = K.bounds(vertices, axes)
-    h = _sweep_cell(ext, float((hi - lo).max()), len(pts) if select is None else len(select))
-    return (_sweep(_NONE, _NO_TOP, pts, select, _NO_TOP, vertices, faces, axes, h, False, k) & 1) == 1
-
-
-def _sweep(
-    extra: np.ndarray, extra_top: np.ndarray, pts: np.ndarray, select: np.ndarray | None, point_top: np.ndarray,
-    vertices: np.ndarray, faces: np.ndarray, axes: np.ndarray, h: float, signed: bool, k: SimpleNamespace,
-) -> np.ndarray:
-    """``k.sweep_query`` of the segments from the queries ``extra (R, 3)`` up to ``extra_top (R,)``, then from
-    ``pts[select]`` (every point when ``select`` is None) up to ``point_top`` (empty tops: whole rays): ``(Q,)
-    int32`` signed crossing sums (``signed``) or counts. In blocks: its counters take (work items x queries) int32
-    pairs, kept to about ``_SWEEP_COUNTERS`` (one pass over the faces per block)."""
-    # parallel work items, a few per thread (a small sweep runs on one thread: sweep_query estimates its cost)
-    chunks = (4 if k is K.PARALLEL else 2) * numba.get_num_threads()
-    block = max(1 << 16, _SWEEP_COUNTERS // chunks)
+    n = len(pts) if select is None else len(select)
+    h = K.sweep_cell(ext, float((hi - lo).max()), n, SWEEP_FACTOR, SWEEP_CELLS, SWEEP_MAX_CELLS)
     every = select is None
     sel = np.zeros(0, np.int64) if every else select
-    m = len(pts) if every else len(sel)
-    if len(extra) + m <= block:
-        return k.sweep_query(extra, extra_top, pts, sel, point_top, every, vertices, faces, axes, h, signed, chunks)
-    parts = [k.sweep_query(extra[s : s + block], extra_top[s : s + block], pts, sel[:0], _NO_TOP, False, vertices,
-                           faces, axes, h, signed, chunks)
-             for s in range(0, len(extra), block)]
-    for s in range(0, m, block):
-        idx = np.arange(s, min(s + block, m)) if every else sel[s : s + block]
-        parts.append(k.sweep_query(extra[:0], _NO_TOP, pts, idx, point_top[s : s + block], False, vertices, faces,
-                                   axes, h, signed, chunks))
-    return np.concatenate(parts)
-
-
-def _sweep_cell(ext: float, size: float, n: int) -> float:
-    """Point cell size of the sweep: ``SWEEP_FACTOR`` x the median face extent ``ext``, but no finer than about
-    ``SWEEP_CELLS**2`` cells per point (``n`` points over the mesh's extent ``size``) nor ``SWEEP_MAX_CELLS`` cells."""
-    h = max(SWEEP_FACTOR * ext, size / (SWEEP_CELLS * np.sqrt(max(n, 1))), size / np.sqrt(SWEEP_MAX_CELLS))
-    return h if h > 0.0 else 1.0
+    counts = K.sweep_blocks(_NONE, _NO_TOP, pts, sel, _NO_TOP, every, vertices, faces, axes, h, False,
+                            *_sweep_chunks(k), k is K.PARALLEL)
+    return (counts & 1) == 1
 
 
 def ray_brute_force(mesh: Any, points: Any, axis: int = 2, signed: bool = False) -> np.ndarray:
