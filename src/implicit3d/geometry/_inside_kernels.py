@@ -639,12 +639,13 @@ def median_extent(v: np.ndarray, f: np.ndarray, axes: np.ndarray, n_sample: int)
 @njit(cache=True)
 def _sweep_faces(
     t0: int, t1: int, v: np.ndarray, f: np.ndarray, axes: np.ndarray, u0: float, v0: float, inv: float, nu: int,
-    nv: int, start: np.ndarray, su: np.ndarray, sv: np.ndarray, sw: np.ndarray, st: np.ndarray, cnt: np.ndarray,
-    sgn: np.ndarray,
+    nv: int, start: np.ndarray, su: np.ndarray, sv: np.ndarray, sw: np.ndarray, st: np.ndarray, bounded: bool,
+    cnt: np.ndarray, sgn: np.ndarray,
 ) -> None:
-    """The faces ``t0:t1`` of :func:`sweep_query` against its queries in cell order (``start``, ``su, sv, sw`` and
-    the segments' tops ``st``): adds each crossing to ``cnt`` and its sign to ``sgn`` ``(Q,) int32``. A function of
-    its own, not the body of the ``prange`` loop: compiled there, the same loop ran ~1.8x slower."""
+    """The faces ``t0:t1`` of :func:`sweep_query` against its queries in cell order (``start``, ``su, sv, sw`` and,
+    when ``bounded``, the segments' tops ``st``; else whole rays): adds each crossing to ``cnt`` and its sign to
+    ``sgn`` ``(Q,) int32``. A function of its own, not the body of the ``prange`` loop: compiled there, the same
+    loop ran ~1.8x slower."""
     for t in range(t0, t1):
         au, av, aw = _corner(v, f, axes, t, 0)
         bu, bv, bw = _corner(v, f, axes, t, 1)
@@ -655,13 +656,22 @@ def _sweep_faces(
         ib = _index(max(au, max(bu, cu)), u0, inv, nu)
         ja = _index(min(av, min(bv, cv)), v0, inv, nv)
         jb = _index(max(av, max(bv, cv)), v0, inv, nv)
-        for ci in range(ia, ib + 1):
-            for k in range(start[ci * nv + ja], start[ci * nv + jb + 1]):
-                if wmax <= sw[k] or wmin >= st[k]:  # the whole triangle is below the point or above the segment
-                    continue
-                sc = _cross_below(au, av, aw, bu, bv, bw, cu, cv, cw, su[k], sv[k], sw[k], st[k])
-                cnt[k] += sc != 0
-                sgn[k] += sc
+        if bounded:
+            for ci in range(ia, ib + 1):
+                for k in range(start[ci * nv + ja], start[ci * nv + jb + 1]):
+                    if wmax <= sw[k] or wmin >= st[k]:  # the whole triangle is below the point or above the segment
+                        continue
+                    sc = _cross_below(au, av, aw, bu, bv, bw, cu, cv, cw, su[k], sv[k], sw[k], st[k])
+                    cnt[k] += sc != 0
+                    sgn[k] += sc
+        else:
+            for ci in range(ia, ib + 1):
+                for k in range(start[ci * nv + ja], start[ci * nv + jb + 1]):
+                    if wmax <= sw[k]:  # the whole triangle is at or below the point
+                        continue
+                    sc = _cross(au, av, aw, bu, bv, bw, cu, cv, cw, su[k], sv[k], sw[k])
+                    cnt[k] += sc != 0
+                    sgn[k] += sc
 
 
 SWEEP_PARALLEL_NS = 150_000.0  # estimated one-thread cost of a sweep's face loop above which it runs on all threads
@@ -699,14 +709,14 @@ def _sweep_cost(
 @njit(cache=True, parallel=True)
 def _sweep_chunks(
     per: int, v: np.ndarray, f: np.ndarray, axes: np.ndarray, u0: float, v0: float, inv: float, nu: int,
-    nv: int, start: np.ndarray, su: np.ndarray, sv: np.ndarray, sw: np.ndarray, st: np.ndarray, cnt: np.ndarray,
-    sgn: np.ndarray,
+    nv: int, start: np.ndarray, su: np.ndarray, sv: np.ndarray, sw: np.ndarray, st: np.ndarray, bounded: bool,
+    cnt: np.ndarray, sgn: np.ndarray,
 ) -> None:
     """:func:`_sweep_faces` of the faces split in ``cnt.shape[0]`` parallel work items of ``per`` faces, each with
     its row of the counters ``cnt, sgn (chunks, Q)``."""
     for ch in prange(cnt.shape[0]):
         _sweep_faces(ch * per, min(f.shape[0], (ch + 1) * per), v, f, axes, u0, v0, inv, nu, nv, start, su, sv, sw,
-                     st, cnt[ch], sgn[ch])
+                     st, bounded, cnt[ch], sgn[ch])
 
 
 @njit(cache=True, parallel=True)
@@ -783,10 +793,11 @@ def sweep_query(
     cnt = np.zeros((nchunk, q), np.int32)
     sgn = np.zeros((nchunk, q), np.int32)
     per = (f.shape[0] + nchunk - 1) // nchunk
+    bounded = extra_top.shape[0] > 0 or point_top.shape[0] > 0
     if nchunk == 1:
-        _sweep_faces(0, f.shape[0], v, f, axes, u0, v0, inv, nu, nv, start, su, sv, sw, st, cnt[0], sgn[0])
+        _sweep_faces(0, f.shape[0], v, f, axes, u0, v0, inv, nu, nv, start, su, sv, sw, st, bounded, cnt[0], sgn[0])
     else:
-        _sweep_chunks(per, v, f, axes, u0, v0, inv, nu, nv, start, su, sv, sw, st, cnt, sgn)
+        _sweep_chunks(per, v, f, axes, u0, v0, inv, nu, nv, start, su, sv, sw, st, bounded, cnt, sgn)
     for k in prange(q):
         total = 0
         for ch in range(nchunk):
