@@ -148,7 +148,17 @@ def _crossings(
 def _cross(au, av, aw, bu, bv, bw, cu, cv, cw, pu, pv, pw) -> int:  # noqa: ANN001
     """Signed crossing of the +w ray from p with triangle abc (corners in (u, v, w)): its orientation in (u, v)
     (+1 counter-clockwise) when the perturbed ray meets it strictly above p, else 0."""
-    return _cross_below(au, av, aw, bu, bv, bw, cu, cv, cw, pu, pv, pw, np.inf)
+    ec, sc = _edge(au, av, bu, bv, pu, pv)  # opposite corner c
+    if sc == 0:
+        return 0
+    ea, sa = _edge(bu, bv, cu, cv, pu, pv)  # opposite corner a
+    if sa != sc:
+        return 0
+    eb, sb = _edge(cu, cv, au, av, pu, pv)  # opposite corner b
+    if sb != sc:
+        return 0
+    w_hit = (ea * aw + eb * bw + ec * cw) / (ea + eb + ec)
+    return sc if w_hit > pw else 0
 
 
 @njit(cache=True, inline="always")
@@ -738,28 +748,30 @@ def sweep_query(
     out = np.zeros(q, np.int32)
     if q == 0:
         return out
+    bounded = extra_top.shape[0] > 0 or point_top.shape[0] > 0  # else whole rays: no tops to carry
     pu = np.empty(q)
     pv = np.empty(q)
     pw = np.empty(q)
-    pt = np.empty(q)
+    pt = np.full(q if bounded else 0, np.inf)
     for i in prange(r):
         pu[i] = extra[i, axes[0]]
         pv[i] = extra[i, axes[1]]
         pw[i] = extra[i, axes[2]]
-        pt[i] = extra_top[i] if extra_top.shape[0] else np.inf
+    for i in prange(extra_top.shape[0]):
+        pt[i] = extra_top[i]
     if every:
         for i in prange(m):
             pu[r + i] = points[i, axes[0]]
             pv[r + i] = points[i, axes[1]]
             pw[r + i] = points[i, axes[2]]
-            pt[r + i] = point_top[i] if point_top.shape[0] else np.inf
     else:
         for i in prange(m):
             j = select[i]
             pu[r + i] = points[j, axes[0]]
             pv[r + i] = points[j, axes[1]]
             pw[r + i] = points[j, axes[2]]
-            pt[r + i] = point_top[i] if point_top.shape[0] else np.inf
+    for i in prange(point_top.shape[0]):
+        pt[r + i] = point_top[i]
     u0 = pu.min()
     v0 = pv.min()
     inv = 1.0 / h
@@ -777,7 +789,6 @@ def sweep_query(
     su = np.empty(q)  # the points in cell order, u v w and top contiguous
     sv = np.empty(q)
     sw = np.empty(q)
-    st = np.empty(q)
     order = np.empty(q, np.int64)
     for i in range(q):
         k = fill[cell[i]]
@@ -786,14 +797,15 @@ def sweep_query(
         su[k] = pu[i]
         sv[k] = pv[i]
         sw[k] = pw[i]
-        st[k] = pt[i]
+    st = np.empty(pt.shape[0])
+    for k in prange(pt.shape[0]):
+        st[k] = pt[order[k]]
     nchunk = max(1, min(f.shape[0], n_chunks))
     if nchunk > 1 and _sweep_cost(v, f, axes, u0, v0, inv, nu, nv, start) < SWEEP_PARALLEL_NS:
         nchunk = 1  # waking the threads would cost more than they save
     cnt = np.zeros((nchunk, q), np.int32)
     sgn = np.zeros((nchunk, q), np.int32)
     per = (f.shape[0] + nchunk - 1) // nchunk
-    bounded = extra_top.shape[0] > 0 or point_top.shape[0] > 0
     if nchunk == 1:
         _sweep_faces(0, f.shape[0], v, f, axes, u0, v0, inv, nu, nv, start, su, sv, sw, st, bounded, cnt[0], sgn[0])
     else:
