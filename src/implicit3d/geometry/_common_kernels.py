@@ -103,15 +103,18 @@ def morton_order(points, bits):  # pragma: no cover - compiled
     return radix_argsort(morton_codes(points, lo, scale, bits), 3 * bits)
 
 
-def serial_twin(kernel):  # noqa: ANN001, ANN201 - a numba dispatcher in, one out
+def serial_twin(kernel, calls: dict | None = None):  # noqa: ANN001, ANN201 - a numba dispatcher in, one out
     """The numba ``kernel`` (compiled with ``parallel=True``) compiled again for one thread: its ``prange`` loops run
     as plain loops. Launching a parallel loop costs ~10-20 microseconds even when numba is set to one thread, which
-    dominates calls of a few hundred microseconds; small calls use the twin. Cached on disk under its own name
-    (``<name>_serial``), so the two compilations never share a cache entry."""
+    dominates calls of a few hundred microseconds; small calls use the twin. ``calls`` maps global names that the
+    kernel calls to other functions for the twin (e.g. the serial twins of the kernels it calls), so a pipeline's
+    twin compiles only what it runs. Cached on disk under its own name (``<name>_serial``), so the two compilations
+    never share a cache entry."""
     import types
 
     fn = kernel.py_func
-    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__, fn.__closure__)
+    scope = {**fn.__globals__, **calls} if calls else fn.__globals__
+    twin = types.FunctionType(fn.__code__, scope, fn.__name__ + "_serial", fn.__defaults__, fn.__closure__)
     twin.__qualname__ = fn.__qualname__ + "_serial"
     twin.__module__ = fn.__module__
     twin.__doc__ = fn.__doc__

@@ -1053,17 +1053,10 @@ def voxel_answers(
 # The whole test of a closed mesh in one compiled call
 # ----------------------------------------------------------------------------------------------------------------
 # Small calls (10k points on a 1k-face mesh: about a millisecond) spent ~15 % of their time between kernels: numba
-# dispatch, numpy on (3,) arrays and Python arithmetic. ``closed_inside`` runs the same steps in one call; ``par``
-# picks the parallel kernels or their serial twins (compiled for one thread: launching a parallel loop costs
-# 10-20 microseconds even there).
-
-vertex_hashes_serial = serial_twin(vertex_hashes)
-edge_closure_serial = serial_twin(edge_closure)
-voxel_mark_serial = serial_twin(voxel_mark)
-sweep_query_serial = serial_twin(sweep_query)
-voxel_runs_serial = serial_twin(voxel_runs)
-voxel_classify_serial = serial_twin(voxel_classify)
-voxel_answers_serial = serial_twin(voxel_answers)
+# dispatch, numpy on (3,) arrays and Python arithmetic. ``closed_inside`` runs the same steps in one call. It and
+# ``sweep_blocks`` call the parallel kernels; their serial twins (end of the module) call the kernels' serial twins
+# (compiled for one thread: launching a parallel loop costs 10-20 microseconds even there), so a small call compiles
+# and runs no parallel code but the sweep's face split (``_sweep_chunks``, when its cost pays for the threads).
 
 RULE_SIGNED = 1  # closed_inside's rule codes (its ``method`` argument, and what it used)
 RULE_PARITY = 2
@@ -1102,45 +1095,32 @@ def sweep_cell(
 
 
 @njit(cache=True)
-def _sweep_query_on(
-    par: bool, extra: np.ndarray, extra_top: np.ndarray, points: np.ndarray, select: np.ndarray,
-    point_top: np.ndarray, every: bool, v: np.ndarray, f: np.ndarray, axes: np.ndarray, h: float, signed: bool,
-    n_chunks: int,
-) -> np.ndarray:
-    if par:
-        return sweep_query(extra, extra_top, points, select, point_top, every, v, f, axes, h, signed, n_chunks)
-    return sweep_query_serial(extra, extra_top, points, select, point_top, every, v, f, axes, h, signed, n_chunks)
-
-
-@njit(cache=True)
 def sweep_blocks(
     extra: np.ndarray, extra_top: np.ndarray, points: np.ndarray, select: np.ndarray, point_top: np.ndarray,
     every: bool, v: np.ndarray, f: np.ndarray, axes: np.ndarray, h: float, signed: bool, n_chunks: int, block: int,
-    par: bool,
 ) -> np.ndarray:
-    """:func:`sweep_query` (``par``) or its serial twin in blocks of at most ``block`` queries (its counters take
-    ``n_chunks x queries`` int32 pairs): the same ``(Q,) int32`` crossings, one pass over the faces per block."""
+    """:func:`sweep_query` in blocks of at most ``block`` queries (its counters take ``n_chunks x queries`` int32
+    pairs): the same ``(Q,) int32`` crossings, one pass over the faces per block."""
     r = extra.shape[0]
     m = points.shape[0] if every else select.shape[0]
     if r + m <= block:
-        return _sweep_query_on(par, extra, extra_top, points, select, point_top, every, v, f, axes, h, signed,
-                               n_chunks)
+        return sweep_query(extra, extra_top, points, select, point_top, every, v, f, axes, h, signed, n_chunks)
     out = np.empty(r + m, np.int32)  # (empty tops stay empty when sliced: whole rays)
     for s in range(0, r, block):
         e = min(r, s + block)
-        out[s:e] = _sweep_query_on(par, extra[s:e], extra_top[s:e], points, select[:0], point_top[:0], False, v, f,
-                                   axes, h, signed, n_chunks)
+        out[s:e] = sweep_query(extra[s:e], extra_top[s:e], points, select[:0], point_top[:0], False, v, f, axes, h,
+                               signed, n_chunks)
     for s in range(0, m, block):
         e = min(m, s + block)
         idx = np.arange(s, e) if every else select[s:e].copy()
-        out[r + s : r + e] = _sweep_query_on(par, extra[:0], extra_top[:0], points, idx, point_top[s:e], False, v,
-                                             f, axes, h, signed, n_chunks)
+        out[r + s : r + e] = sweep_query(extra[:0], extra_top[:0], points, idx, point_top[s:e], False, v, f, axes,
+                                         h, signed, n_chunks)
     return out
 
 
 @njit(cache=True)
 def closed_inside(
-    v: np.ndarray, f: np.ndarray, points: np.ndarray, method: int, par: bool, n_threads: int, params: np.ndarray,
+    v: np.ndarray, f: np.ndarray, points: np.ndarray, method: int, n_threads: int, params: np.ndarray,
     n_chunks: int, block: int,
 ) -> tuple[int, np.ndarray]:
     """``inside`` of ``points (N, 3)`` against the faces ``v[f]`` by +z rays: ``(rule, (N,) bool)``.
@@ -1148,16 +1128,11 @@ def closed_inside(
     ``method``: ``RULE_AUTO`` (signed when the mesh is consistently oriented and closed, parity when only closed),
     ``RULE_SIGNED`` or ``RULE_PARITY``; returns the rule used, or ``RULE_VOTE`` with no answers when ``RULE_AUTO``
     finds the mesh open. ``params``: voxel factor, voxel points, voxel max, voxel min points, sweep factor, sweep
-    cells, sweep max cells, faces sampled for the median extent. ``par``: the parallel kernels (``n_threads``
-    chunks for the closedness check, ``n_chunks`` work items for the sweep) or their serial twins."""
+    cells, sweep max cells, faces sampled for the median extent. ``n_threads`` chunks for the closedness check,
+    ``n_chunks`` work items and blocks of ``block`` queries for the sweep."""
     n = points.shape[0]
-    bits = v.view(np.int64)
-    if par:
-        hv, lo, hi = vertex_hashes(v, bits, n_threads)
-        closed, oriented = edge_closure(hv, f, n_threads)
-    else:
-        hv, lo, hi = vertex_hashes_serial(v, bits, n_threads)
-        closed, oriented = edge_closure_serial(hv, f, n_threads)
+    hv, lo, hi = vertex_hashes(v, v.view(np.int64), n_threads)
+    closed, oriented = edge_closure(hv, f, n_threads)
     rule = method
     if rule == RULE_AUTO:
         rule = RULE_SIGNED if oriented else (RULE_PARITY if closed else RULE_VOTE)
@@ -1169,30 +1144,37 @@ def closed_inside(
     size = max(hi[0] - lo[0], max(hi[1] - lo[1], hi[2] - lo[2]))
     inv, shape = voxel_grid(lo, hi, ext, n, f.shape[0], params[0], params[1], params[2], params[3])
     none = np.zeros(0)
-    no_points = np.zeros(0, np.int64)
     # the voxel shortcut needs the ray answer to be constant off the surface
     if inv == 0.0 or not (oriented if signed else closed):
         h = sweep_cell(ext, size, n, params[4], params[5], params[6])
-        counts = sweep_blocks(np.zeros((0, 3)), none, points, no_points, none, True, v, f, axes, h, signed, n_chunks,
-                              block, par)
+        counts = sweep_blocks(np.zeros((0, 3)), none, points, np.zeros(0, np.int64), none, True, v, f, axes, h, signed,
+                              n_chunks, block)
         out = np.empty(n, np.bool_)
         for i in range(n):
             out[i] = _decide(counts[i], counts[i], signed)
         return rule, out
-    if par:
-        state = voxel_mark(v, f, axes, lo, inv, shape)
-        centres, run_start, run_top, run_bottom, above = voxel_runs(state, lo, inv)
-        voxel, ray, ray_top = voxel_classify(points, axes, state, above, run_bottom, lo, hi, inv)
-    else:
-        state = voxel_mark_serial(v, f, axes, lo, inv, shape)
-        centres, run_start, run_top, run_bottom, above = voxel_runs_serial(state, lo, inv)
-        voxel, ray, ray_top = voxel_classify_serial(points, axes, state, above, run_bottom, lo, hi, inv)
+    state = voxel_mark(v, f, axes, lo, inv, shape)
+    centres, run_start, run_top, run_bottom, above = voxel_runs(state, lo, inv)
+    voxel, ray, ray_top = voxel_classify(points, axes, state, above, run_bottom, lo, hi, inv)
     # one sweep: the runs' segments (each up to the run above), then those of the points in touched voxels
     h = sweep_cell(ext, size, centres.shape[0] + ray.shape[0], params[4], params[5], params[6])
-    counts = sweep_blocks(centres, run_top, points, ray, ray_top, False, v, f, axes, h, signed, n_chunks, block, par)
-    if par:
-        return rule, voxel_answers(state, run_start, above, counts, voxel, ray, signed)
-    return rule, voxel_answers_serial(state, run_start, above, counts, voxel, ray, signed)
+    counts = sweep_blocks(centres, run_top, points, ray, ray_top, False, v, f, axes, h, signed, n_chunks, block)
+    return rule, voxel_answers(state, run_start, above, counts, voxel, ray, signed)
+
+
+vertex_hashes_serial = serial_twin(vertex_hashes)
+edge_closure_serial = serial_twin(edge_closure)
+voxel_mark_serial = serial_twin(voxel_mark)
+sweep_query_serial = serial_twin(sweep_query)
+voxel_runs_serial = serial_twin(voxel_runs)
+voxel_classify_serial = serial_twin(voxel_classify)
+voxel_answers_serial = serial_twin(voxel_answers)
+sweep_blocks_serial = serial_twin(sweep_blocks, {"sweep_query": sweep_query_serial})
+closed_inside_serial = serial_twin(closed_inside, {
+    "vertex_hashes": vertex_hashes_serial, "edge_closure": edge_closure_serial, "voxel_mark": voxel_mark_serial,
+    "voxel_runs": voxel_runs_serial, "voxel_classify": voxel_classify_serial, "voxel_answers": voxel_answers_serial,
+    "sweep_blocks": sweep_blocks_serial,
+})
 
 
 #: The kernels of ``inside``, compiled for all threads and (``SERIAL``) for one: small calls take the serial twins,
@@ -1200,10 +1182,11 @@ def closed_inside(
 #: :func:`_sweep_chunks`).
 PARALLEL = SimpleNamespace(
     vertex_hashes=vertex_hashes, edge_closure=edge_closure, voxel_mark=voxel_mark, sweep_query=sweep_query,
-    voxel_runs=voxel_runs, voxel_classify=voxel_classify, voxel_answers=voxel_answers,
+    voxel_runs=voxel_runs, voxel_classify=voxel_classify, voxel_answers=voxel_answers, sweep_blocks=sweep_blocks,
+    closed_inside=closed_inside,
 )
 SERIAL = SimpleNamespace(
     vertex_hashes=vertex_hashes_serial, edge_closure=edge_closure_serial, voxel_mark=voxel_mark_serial,
     sweep_query=sweep_query_serial, voxel_runs=voxel_runs_serial, voxel_classify=voxel_classify_serial,
-    voxel_answers=voxel_answers_serial,
+    voxel_answers=voxel_answers_serial, sweep_blocks=sweep_blocks_serial, closed_inside=closed_inside_serial,
 )

@@ -180,9 +180,8 @@ def inside(mesh: Any, points: Any, method: str = "auto") -> np.ndarray:
     k = _kernels(len(pts) + len(faces))
     if method == "vote":
         return _vote(vertices, faces, pts, k)
-    rule, out = K.closed_inside(
-        vertices, faces, pts, _RULES[method], k is K.PARALLEL, numba.get_num_threads(), _params(), *_sweep_chunks(k)
-    )
+    rule, out = k.closed_inside(vertices, faces, pts, _RULES[method], numba.get_num_threads(), _params(),
+                                *_sweep_chunks(k))
     return _vote(vertices, faces, pts, k) if rule == K.RULE_VOTE else out
 
 
@@ -227,8 +226,8 @@ def _axis_sweep(
     h = K.sweep_cell(ext, float((hi - lo).max()), n, SWEEP_FACTOR, SWEEP_CELLS, SWEEP_MAX_CELLS)
     every = select is None
     sel = np.zeros(0, np.int64) if every else select
-    counts = K.sweep_blocks(_NONE, _NO_TOP, pts, sel, _NO_TOP, every, vertices, faces, axes, h, False,
-                            *_sweep_chunks(k), k is K.PARALLEL)
+    counts = k.sweep_blocks(_NONE, _NO_TOP, pts, sel, _NO_TOP, every, vertices, faces, axes, h, False,
+                            *_sweep_chunks(k))
     return (counts & 1) == 1
 
 
