@@ -148,17 +148,7 @@ def _crossings(
 def _cross(au, av, aw, bu, bv, bw, cu, cv, cw, pu, pv, pw) -> int:  # noqa: ANN001
     """Signed crossing of the +w ray from p with triangle abc (corners in (u, v, w)): its orientation in (u, v)
     (+1 counter-clockwise) when the perturbed ray meets it strictly above p, else 0."""
-    ec, sc = _edge(au, av, bu, bv, pu, pv)  # opposite corner c
-    if sc == 0:
-        return 0
-    ea, sa = _edge(bu, bv, cu, cv, pu, pv)  # opposite corner a
-    if sa != sc:
-        return 0
-    eb, sb = _edge(cu, cv, au, av, pu, pv)  # opposite corner b
-    if sb != sc:
-        return 0
-    w_hit = (ea * aw + eb * bw + ec * cw) / (ea + eb + ec)
-    return sc if w_hit > pw else 0
+    return _cross_below(au, av, aw, bu, bv, bw, cu, cv, cw, pu, pv, pw, np.inf)
 
 
 @njit(cache=True, inline="always")
