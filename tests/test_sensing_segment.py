@@ -12,7 +12,9 @@ from implicit3d.scene import points_map_of
 from implicit3d.sensing.camera import Intrinsics
 from implicit3d.sensing.segment import (
     NoPlaneError,
+    Plane,
     SegmentSettings,
+    _merge_inside_hull,
     find_planes,
     find_support_plane,
     fit_plane,
@@ -80,3 +82,35 @@ def test_no_plane_is_an_error_and_up_picks_the_plane() -> None:
     both = np.vstack([floor, wall])
     assert find_support_plane(both, rng).normal[1] < -0.99  # the floor, though the wall holds more points
     assert find_support_plane(both, rng, up=[0, 0, -1]).normal[2] < -0.99
+
+
+def _pieces_map(pieces: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """An organized cloud ``(1, N, 3)`` of the points of ``pieces`` side by side and their piece ids ``(1, N)``."""
+    pts = np.vstack(pieces)
+    ids = np.concatenate([np.full(len(p), k) for k, p in enumerate(pieces)])
+    return pts[None], ids[None].astype(np.int64)
+
+
+def test_merge_inside_hull_joins_a_piece_within_the_footprint_only():
+    """A piece inside the table-closed hull of its component's largest piece joins it (a bowl's outer wall, a
+    screwdriver's shaft); a neighbour beside it stays apart, and so does a piece beside anything wider than an
+    object (a wall)."""
+    rng = np.random.default_rng(0)
+    plane = Plane(np.array([0.0, 0.0, 1.0]), 0.0)  # table z = 0, up +z
+    # a 10 cm bowl-like cup: its inside (rim ring + inner bottom) and, within its footprint, the outer wall below
+    t = rng.uniform(0, 2 * np.pi, 600)
+    rim = np.c_[0.05 * np.cos(t), 0.05 * np.sin(t), np.full(600, 0.06)]
+    bottom = np.c_[rng.uniform(-0.03, 0.03, (400, 2)), np.full(400, 0.01)]
+    inside = np.vstack([rim, bottom])
+    outer = np.c_[0.045 * np.cos(t[:300]), 0.045 * np.sin(t[:300]), rng.uniform(0.0, 0.05, 300)]
+    beside = np.c_[rng.uniform(0.08, 0.14, (300, 2)), rng.uniform(0.0, 0.05, 300)]  # another object next to it
+    points_map, fine = _pieces_map([inside, outer, beside])
+    coarse = np.zeros_like(fine)  # one proximity component (they touch)
+    merged = _merge_inside_hull(fine, coarse, points_map, plane)
+    assert (merged[fine == 1] == 0).all()  # the outer wall joins the inside
+    assert (merged[fine == 2] == 2).all()  # the neighbour stays
+    wall = np.c_[rng.uniform(-0.5, 0.5, 800), np.full(800, 0.2), rng.uniform(0.0, 0.6, 800)]  # 1 m wide
+    small = np.c_[rng.uniform(-0.02, 0.02, (200, 2)) + [0.0, 0.19], rng.uniform(0.0, 0.05, 200)]
+    points_map, fine = _pieces_map([wall, small])
+    merged = _merge_inside_hull(fine, np.zeros_like(fine), points_map, plane)
+    assert (merged == fine).all()  # nothing joins a wall

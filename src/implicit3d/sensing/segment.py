@@ -331,6 +331,44 @@ def _merge_fragments(fine: np.ndarray, coarse: np.ndarray, max_fragment: int) ->
     return out
 
 
+def _merge_inside_hull(
+    fine: np.ndarray, coarse: np.ndarray, points_map: np.ndarray, plane: Plane, share: float = 0.9,
+    tol: float = 0.005, max_extent: float = 0.3,
+) -> np.ndarray:
+    """Crease-split pieces joined to the largest piece of their proximity component (``coarse``) when at least
+    ``share`` of their points lie inside that piece's convex hull closed down to the table (its points and their
+    projections onto ``plane``, grown by ``tol`` metres) and that piece spans at most ``max_extent`` metres: a
+    screwdriver's shaft and handle, a bowl's inside and outer wall, which a crease splits; two objects side by side
+    stay apart (neither lies in the other's footprint), and so do walls and furniture with what stands by them."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    inside = fine >= 0
+    out = fine.copy()
+    for cid in np.unique(coarse[inside]):
+        in_c = coarse == cid
+        pieces, counts = np.unique(fine[in_c], return_counts=True)
+        if len(pieces) < 2:
+            continue
+        big = pieces[np.argmax(counts)]
+        pts = points_map[fine == big]
+        if float(np.ptp(pts, axis=0).max()) > max_extent:  # a wall, a tote, furniture: not one object's pieces
+            continue
+        closed = np.vstack([pts, pts - np.outer(plane.height(pts), plane.normal)])
+        try:
+            eq = ConvexHull(closed).equations  # (K, 4): outward unit normals and offsets
+        except (QhullError, ValueError):
+            continue
+        for piece in pieces:
+            if piece == big:
+                continue
+            here = fine == piece
+            p = points_map[here]
+            within = np.all(p @ eq[:, :3].T + eq[:, 3] <= tol, axis=1)
+            if within.mean() >= share:
+                out[here] = big
+    return out
+
+
 def _attach_fragments(comp: np.ndarray, points_map: np.ndarray, max_fragment: int, gap: float) -> np.ndarray:
     """Pieces smaller than ``max_fragment`` pixels whose nearest point is within ``gap`` metres of a larger piece
     join it (a lid seen past its rim, a handle behind a depth edge)."""
@@ -464,7 +502,10 @@ def segment_objects(
     else:
         tol = cfg.edge_tolerance + cfg.edge_pixels * points_map[..., 2] / focal
         comp = _pixel_components(points_map, candidate, tol, pixel_normals(points_map, valid))
-        comp = _merge_fragments(comp, _pixel_components(points_map, candidate, tol), 3 * min_points)
+        coarse = _pixel_components(points_map, candidate, tol)
+        comp = _merge_fragments(comp, coarse, 3 * min_points)
+        if region is not None:
+            comp = _merge_inside_hull(comp, coarse, points_map, region.plane)
         comp = _attach_fragments(comp, points_map, 3 * min_points, cfg.fragment_gap)
     ids, counts = np.unique(comp[comp >= 0], return_counts=True)
     result = Segmentation(objects=[], labels=np.zeros(valid.shape, dtype=np.int32))
