@@ -591,7 +591,7 @@ def ray_query(
 # ray for the top run) -- and the answers are chained down each column. A segment ends inside a surface-free voxel,
 # so its upper end never decides a close call; the crossing decisions are the whole rays' own.
 
-VOXEL_SURFACE = 2  # voxel state: 0 outside, 1 inside, 2 touched by a triangle (its points need their own ray)
+VOXEL_SURFACE = 2  # voxel state: 0 untouched, 2 touched by a triangle (its points need their own segment)
 
 
 @njit(cache=True, inline="always")

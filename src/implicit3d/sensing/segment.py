@@ -343,14 +343,16 @@ def _merge_inside_hull(
     from scipy.spatial import ConvexHull, QhullError
 
     inside = fine >= 0
-    out = fine.copy()
-    for cid in np.unique(coarse[inside]):
-        in_c = coarse == cid
-        pieces, counts = np.unique(fine[in_c], return_counts=True)
-        if len(pieces) < 2:
-            continue
-        big = pieces[np.argmax(counts)]
-        pts = points_map[fine == big]
+    f, pts_all = fine[inside], points_map[inside]
+    order = np.argsort(f, kind="stable")
+    ids, first, sizes = np.unique(f[order], return_index=True, return_counts=True)
+    comp = coarse[inside][order[first]]  # each piece lies in one proximity component (the crease rule refines them)
+    merged = f.copy()
+    comps, n_pieces = np.unique(comp, return_counts=True)
+    for cid in comps[n_pieces > 1]:  # components split by the crease rule
+        members = np.flatnonzero(comp == cid)
+        big = members[np.argmax(sizes[members])]
+        pts = pts_all[order[first[big] : first[big] + sizes[big]]]
         if float(np.ptp(pts, axis=0).max()) > max_extent:  # a wall, a tote, furniture: not one object's pieces
             continue
         closed = np.vstack([pts, pts - np.outer(plane.height(pts), plane.normal)])
@@ -358,14 +360,13 @@ def _merge_inside_hull(
             eq = ConvexHull(closed).equations  # (K, 4): outward unit normals and offsets
         except (QhullError, ValueError):
             continue
-        for piece in pieces:
-            if piece == big:
-                continue
-            here = fine == piece
-            p = points_map[here]
-            within = np.all(p @ eq[:, :3].T + eq[:, 3] <= tol, axis=1)
+        for piece in members[members != big]:
+            rows = order[first[piece] : first[piece] + sizes[piece]]
+            within = np.all(pts_all[rows] @ eq[:, :3].T + eq[:, 3] <= tol, axis=1)
             if within.mean() >= share:
-                out[here] = big
+                merged[rows] = ids[big]
+    out = fine.copy()
+    out[inside] = merged
     return out
 
 
