@@ -30,6 +30,7 @@ SIZE = {
     "slab": ("max", 0.08, 0.30),  # a triangle tile spans 0.87 x its drawn length
     "plate": ("xy", 0.10, 0.48),  # a pan with its handle is up to 0.28 + 0.18 + handle radius long
     "tool": ("max", 0.04, 0.32),  # length 0.10-0.30 turned about z; scissors' widest side can be short
+    "fruit": ("max", 0.03, 0.31),  # a strawberry 3 cm across; a banana 0.24 along its arc + its thickness
 }
 
 _CACHE: dict[tuple[str, int], Shape] = {}
@@ -44,7 +45,7 @@ def _shape(category: str, seed: int) -> Shape:
 def test_categories():
     assert isinstance(CATEGORIES, tuple)
     known = ("bottle", "can", "jar", "mug", "cup", "bowl", "vase", "box", "csg", "rock", "bin", "cluster", "slab")
-    known += ("plate", "tool")
+    known += ("plate", "tool", "fruit")
     for c in known:
         assert c in CATEGORIES
 
@@ -285,3 +286,25 @@ def test_tools_are_thin_and_keep_their_gaps():
         g = np.stack(np.meshgrid(*[np.linspace(lo[k], hi[k], 40) for k in range(2)], [(lo[2] + hi[2]) / 2]), -1)
         filled = inside(s.mesh, g.reshape(-1, 3)).mean()
         assert filled < 0.45, (s.name, filled)
+
+
+def test_fruit_is_smooth_and_round():
+    """Fruit (issue 17: completed too thin behind the visible cap): every style is drawn; round styles are solids of
+    revolution that fill their convex hull almost entirely and are about as deep as wide; bananas are long and bent
+    (their hull holds space the banana does not)."""
+    from implicit3d.shapes.fruit import FRUIT_STYLES
+
+    draws = [generate("fruit", seed) for seed in range(24)]
+    assert {s.params["style"] for s in draws} == set(FRUIT_STYLES)
+    for s in draws[:12]:
+        m = s.mesh
+        assert m.is_watertight and m.body_count == 1, s.name
+        fill = m.volume / m.convex_hull.volume
+        if s.params["style"] == "banana":
+            assert m.extents.max() > 2.5 * np.sort(m.extents)[1], (s.name, m.extents)
+            assert fill < 0.97, (s.name, fill)
+        else:
+            assert fill > 0.9, (s.name, fill)
+            ex, ey, ez = m.extents
+            assert abs(ex - ey) < 2 * s.params["voxel"], (s.name, m.extents)  # round about z
+            assert 0.6 < ez / ex < 2.0, (s.name, m.extents)

@@ -12,6 +12,7 @@ from implicit3d.geometry.sdf import Translate
 from implicit3d.shapes.base import Built, Shape, rounded_params
 from implicit3d.shapes.bottles import build_bottle, build_can, build_jar
 from implicit3d.shapes.containers import build_bin, build_bowl, build_cup, build_mug, build_plate, build_vase
+from implicit3d.shapes.fruit import build_fruit
 from implicit3d.shapes.solids import build_box, build_cluster, build_csg, build_rock, build_slab
 from implicit3d.shapes.tools import build_tool
 
@@ -31,6 +32,7 @@ BUILDERS: dict[str, Callable[[np.random.Generator], Built]] = {
     "slab": build_slab,
     "plate": build_plate,
     "tool": build_tool,
+    "fruit": build_fruit,
 }
 
 CATEGORIES: tuple[str, ...] = tuple(BUILDERS)

@@ -67,7 +67,7 @@ class DemoResult:
 # ----------------------------------------------------------------------------------------------------------------
 # model lookup
 
-TRAIN_SHAPES_PER_CATEGORY = 8  #: --train dataset: shapes per catalogue category (120 for the fifteen)
+TRAIN_SHAPES_PER_CATEGORY = 8  #: --train dataset: shapes per catalogue category (128 for the sixteen)
 
 
 def train_demo_model(output: Path, minutes: float, seed: int = 0) -> Path:
