@@ -59,8 +59,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="models to compare (repeatable; 'bundled' for the any-orientation model; default: the bundled "
                     "tabletop and any-orientation models)")
     ap.add_argument("--resolution", type=int, default=64, help="extraction resolution (default 64, as `scene`)")
+    ap.add_argument("--threshold", type=float, default=0.5,
+                    help="occupancy probability of the surface (default 0.5, as `scene`)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = ap.parse_args(argv)
+    if not 0.0 < args.threshold < 1.0:
+        ap.error(f"--threshold is a probability in (0, 1), got {args.threshold}")
     if args.threads:
         torch.set_num_threads(args.threads)
     meshes = load_meshes(args.meshes)
@@ -83,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         models.append(("bundled model (any orientation)", *load_model(None)))
     print(f"# bench_tabletop — {args.scenes} simulated 640x480 frames of {len(meshes)} meshes from {args.meshes} "
           f"(2-5 objects each, seed {args.seed}), extraction {args.resolution}^3, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads")
-    settings = SceneSettings(resolution=args.resolution, seed=0)
+          f"{torch.get_num_threads()} threads, surface threshold {args.threshold}")
+    settings = SceneSettings(resolution=args.resolution, seed=0, threshold=args.threshold)
     header = f"{'method':<36} {'found':>7} {'extra':>7} {'mean IoU':>9} {'below 5mm':>10} {'s/frame':>8}"
     print(header)
     print("-" * len(header))

@@ -49,6 +49,19 @@ def test_objects_are_found_completed_above_the_table_and_closed_on_it(frame, res
         assert u.shape == (len(obj.mesh.vertices),) and 0.0 <= u.min() and u.max() <= 0.5
 
 
+def test_surface_threshold_sets_how_much_is_completed(frame, result) -> None:
+    """``SceneSettings.threshold`` is the occupancy probability of the surface: a higher one completes less of each
+    object (the same objects, nested volumes)."""
+    model, meta, name = load_scene_model(None)
+    strict = complete_scene(frame.depth, frame.intrinsics, model=model, meta=meta, model_name=name,
+                            settings=SceneSettings(resolution=32, threshold=0.8,
+                                                   segment=SegmentSettings(min_points=40)))
+    assert len(strict.objects) == len(result.objects)
+    for a, b in zip(result.objects, strict.objects, strict=True):
+        assert np.array_equal(a.points, b.points)
+        assert b.mesh.volume < 0.97 * a.mesh.volume, (a.mesh.volume, b.mesh.volume)
+
+
 def test_segment_scene_is_the_first_half_of_complete_scene(frame, result) -> None:
     found = segment_scene(frame.depth, frame.intrinsics, settings=result.settings)
     assert np.array_equal(found.segmentation.labels, result.labels)
@@ -96,6 +109,9 @@ def test_scene_errors_are_one_line(frame, tmp_path, capsys) -> None:
     np.savetxt(tmp_path / "K.txt", k.T)
     assert main(base[:3] + [str(tmp_path / "K.txt")] + base[4:]) == 2
     assert "last row" in capsys.readouterr().err
+    # a surface threshold that is not a probability
+    assert main(base + ["--threshold", "1.5"]) == 2
+    assert "--threshold" in capsys.readouterr().err
     # no plane: a frame of scattered returns
     blob = np.random.default_rng(0).uniform(0.5, 1.5, (240, 320)).astype(np.float32)
     write_depth_png(tmp_path / "blob.png", blob)

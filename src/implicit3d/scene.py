@@ -51,6 +51,7 @@ class SceneSettings:
     #: with the image area relative to 640x480)
     rest_gap: float = 0.03  #: an object whose lowest point is this close to the plane rests on it (metres)
     resolution: int = 64  #: extraction grid cells per axis (MISE)
+    threshold: float = 0.5  #: occupancy probability of the surface (of the copies' mean)
     copies: int = 2  #: copies of each input completed (turned, or mirrored): their spread is the uncertainty
     seen_distance: float = 0.006  #: a completed surface point this close to a measured point counts as observed
     seed: int = 0
@@ -205,7 +206,7 @@ def complete_object(
         rests = lowest < settings.rest_gap
         floor = max(lowest, settings.segment.min_height) if rests else None
     table = _TableField(mean, ref, plane, floor)
-    gen = MeshGenerator(kind="occupancy", resolution=settings.resolution, device=device)
+    gen = MeshGenerator(kind="occupancy", threshold=settings.threshold, resolution=settings.resolution, device=device)
     mesh = gen.extract(table, loc=ref.loc, scale=ref.scale, pose=ref.pose)
     if len(mesh.faces) == 0:
         return mesh, np.zeros(0), rests

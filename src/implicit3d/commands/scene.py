@@ -46,6 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-plane", action="store_true",
                    help="no support plane: complete every cluster of the frame (no table evidence)")
     p.add_argument("--resolution", type=int, default=64, help="extraction grid cells per axis (default 64)")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="occupancy probability of the surface (default 0.5; lower completes more of each object)")
     p.add_argument("--seed", type=int, default=0, help="seed of plane fitting and input subsampling (default 0)")
     add_model_options(p, "trained model (default: the bundled tabletop model, else the bundled model)")
     p.add_argument("--quiet", action="store_true", help="print only the output folder")
@@ -64,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     check_resolution(args.resolution)
+    if not 0.0 < args.threshold < 1.0:
+        raise UserError(f"--threshold is a probability in (0, 1), got {args.threshold}")
     check_seed(args.seed)
     if not args.depth_scale > 0:
         raise UserError(f"--depth-scale must be > 0, got {args.depth_scale}")
@@ -82,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
                         f"{depth.shape[1]}x{depth.shape[0]}")
     device = resolve_device(args.device)
     model, meta, name = load_scene_model(args.checkpoint, device)
-    settings = SceneSettings(resolution=args.resolution, seed=args.seed)
+    settings = SceneSettings(resolution=args.resolution, seed=args.seed, threshold=args.threshold)
     log = (lambda _m: None) if args.quiet else print
     result = complete_scene(depth, intrinsics, model=model, meta=meta, model_name=name, labels=labels, up=up,
                             no_plane=args.no_plane, settings=settings, device=device, log=log,
