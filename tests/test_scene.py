@@ -135,3 +135,14 @@ def test_intrinsics_formats(tmp_path) -> None:
     np.save(tmp_path / "K.npy", np.array(k))
     for name in ("o3d.json", "ros.yaml", "bop.json", "K.txt", "K.npy"):
         assert read_intrinsics(tmp_path / name, size=(480, 640)) == want, name
+
+
+def test_api_complete_scene_passes_resolution_and_threshold(frame, result) -> None:
+    """``implicit3d.api.complete_scene`` is the same pipeline: the same objects; its ``threshold`` reaches the
+    extraction (a higher one completes less)."""
+    import implicit3d.api as i3d
+
+    loose = i3d.complete_scene(frame.depth, frame.intrinsics, resolution=32, threshold=0.3)
+    assert loose.settings.resolution == 32 and loose.settings.threshold == 0.3
+    assert len(loose.objects) == len(result.objects)
+    assert sum(o.mesh.volume for o in loose.objects) > sum(o.mesh.volume for o in result.objects)

@@ -98,6 +98,7 @@ def complete_scene(
     up: Any | None = None,
     no_plane: bool = False,
     resolution: int = 64,
+    threshold: float = 0.5,
     device: str | None = None,
 ) -> Any:
     """Every object on the support plane of one depth frame, completed, in the camera frame.
@@ -105,7 +106,8 @@ def complete_scene(
     ``depth``: ``(H, W)`` metres (0 = no data); ``intrinsics``: an :class:`implicit3d.sensing.camera.Intrinsics` or
     a file in any format :func:`implicit3d.sensing.io.read_intrinsics` reads; ``model``: default the bundled tabletop
     model (with its metadata as ``config``); ``labels``: an optional ``(H, W)`` instance label image (0 =
-    background). Returns a :class:`implicit3d.scene.SceneResult` (``.plane``, ``.objects[k].mesh`` with a per-vertex
+    background); ``threshold``: occupancy probability of the surface (lower completes more of each object). Returns a
+    :class:`implicit3d.scene.SceneResult` (``.plane``, ``.objects[k].mesh`` with a per-vertex
     ``uncertainty`` attribute, ``.skipped``); :func:`implicit3d.scene.write_scene` writes it.
     """
     from implicit3d.scene import SceneSettings, load_scene_model
@@ -120,7 +122,8 @@ def complete_scene(
     if model is None:
         model, config, name = load_scene_model(None, device or "cpu")
     return _complete_scene(depth, intrinsics, model=model, meta=config, model_name=name, labels=labels, up=up,
-                           no_plane=no_plane, settings=SceneSettings(resolution=resolution), device=device)
+                           no_plane=no_plane,
+                           settings=SceneSettings(resolution=resolution, threshold=threshold), device=device)
 
 
 def extract_mesh(
