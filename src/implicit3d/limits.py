@@ -46,3 +46,11 @@ def check_resolution(value: Any, name: str = "--resolution", source: str | None 
 def check_seed(value: Any, name: str = "--seed") -> int:
     """A seed in ``[0, 2**63 - 1]`` (what ``numpy.random.default_rng`` accepts)."""
     return check_int(value, name, 0, MAX_SEED)
+
+
+def check_probability(value: Any, name: str = "--threshold") -> float:
+    """A probability strictly between 0 and 1 (an occupancy threshold); :class:`UserError` naming ``name`` otherwise
+    (NaN included)."""
+    if not 0.0 < value < 1.0:
+        raise UserError(f"{name} is a probability in (0, 1), got {value}")
+    return float(value)

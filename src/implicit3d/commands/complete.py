@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     from implicit3d.errors import warn_user
     from implicit3d.fileio import check_output_file
     from implicit3d.geometry.frames import parse_up
-    from implicit3d.limits import MAX_POINTS, MAX_TURNS, check_int, check_resolution, check_seed
+    from implicit3d.limits import MAX_POINTS, MAX_TURNS, check_int, check_probability, check_resolution, check_seed
     from implicit3d.training.run import resolve_device
 
     t0 = time.perf_counter()
@@ -120,8 +120,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_file(args.html, "--html")
     check_resolution(args.resolution)
     check_seed(args.seed)
-    if not 0.0 < args.threshold < 1.0:
-        raise UserError(f"--threshold is a probability in (0, 1), got {args.threshold}")
+    check_probability(args.threshold)
     if args.n_inputs is not None:
         check_int(args.n_inputs, "--n-inputs", 1, MAX_POINTS)
     if args.turns is not None:

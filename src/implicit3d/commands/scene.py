@@ -59,15 +59,14 @@ def run(args: argparse.Namespace) -> int:
     from implicit3d.data.pointcloud_io import read_depth
     from implicit3d.errors import UserError
     from implicit3d.geometry.frames import parse_up
-    from implicit3d.limits import check_resolution, check_seed
+    from implicit3d.limits import check_probability, check_resolution, check_seed
     from implicit3d.scene import SceneSettings, complete_scene, load_scene_model, write_scene
     from implicit3d.sensing.io import read_intrinsics, read_label_image
     from implicit3d.training.run import resolve_device
 
     t0 = time.perf_counter()
     check_resolution(args.resolution)
-    if not 0.0 < args.threshold < 1.0:
-        raise UserError(f"--threshold is a probability in (0, 1), got {args.threshold}")
+    check_probability(args.threshold)
     check_seed(args.seed)
     if not args.depth_scale > 0:
         raise UserError(f"--depth-scale must be > 0, got {args.depth_scale}")

@@ -220,7 +220,7 @@ class DatasetRun:
         ``noise``, ``view``, ``seed`` (:meth:`InferenceSettings.for_model`)."""
         from implicit3d.completion import model_contract
         from implicit3d.extraction import MeshGenerator
-        from implicit3d.limits import MAX_POINTS, check_int, check_resolution, check_seed
+        from implicit3d.limits import MAX_POINTS, check_int, check_probability, check_resolution, check_seed
         from implicit3d.training.run import resolve_device
         from implicit3d.training.weights import load_model
 
@@ -228,8 +228,7 @@ class DatasetRun:
         check_seed(inputs.get("seed", 0))
         if inputs.get("n_inputs") is not None:
             check_int(inputs["n_inputs"], "--n-inputs", 1, MAX_POINTS)
-        if not 0.0 < threshold < 1.0:
-            raise UserError(f"--threshold is a probability in (0, 1), got {threshold}")
+        check_probability(threshold)
         if limit is not None and limit < 1:
             raise UserError(f"--limit must be >= 1, got {limit}")
         keys = split_keys(root, split, limit)

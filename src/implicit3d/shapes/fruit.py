@@ -77,13 +77,10 @@ def _banana(rng: np.random.Generator, length: float) -> tuple[SDF, dict]:
     bend = uniform(rng, 0.3, 1.6)  # radians of arc
     radius = length * uniform(rng, 0.09, 0.14)
     n = 6
-    s = np.linspace(-0.5, 0.5, n + 1)
-    if bend > 1e-3:
-        arc_r = length / bend
-        pts = np.stack([arc_r * np.sin(s * bend), np.zeros_like(s), arc_r * (1.0 - np.cos(s * bend))], axis=1)
-    else:  # pragma: no cover - the draw's bend is at least 0.3
-        pts = np.stack([s * length, np.zeros_like(s), np.zeros_like(s)], axis=1)
-    taper = 1.0 - 0.55 * np.abs(2.0 * (s[:-1] + s[1:]) / 2.0) ** 1.5  # thinner towards both ends
+    s = np.linspace(-0.5, 0.5, n + 1)  # arc length / length of the capsules' ends
+    arc_r = length / bend
+    pts = np.stack([arc_r * np.sin(s * bend), np.zeros_like(s), arc_r * (1.0 - np.cos(s * bend))], axis=1)
+    taper = 1.0 - 0.55 * np.abs(s[:-1] + s[1:]) ** 1.5  # thinner towards both ends (|s| of a capsule's middle x 2)
     sdf: SDF = Capsule(pts[0], pts[1], max(radius * taper[0], 0.004))
     for i in range(1, n):
         sdf = SmoothUnion(sdf, Capsule(pts[i], pts[i + 1], max(radius * taper[i], 0.004)), 0.3 * radius)
