@@ -241,3 +241,23 @@ def test_drop_outliers_removes_a_trail_of_flying_pixels(root, tmp_path):
     assert trail_points(1.0) == 0
     with pytest.raises(ValueError, match="drop_outliers"):
         ImplicitDataset(copy, input="partial", drop_outliers=1.5)
+
+
+def test_sparse_inputs_thin_a_view_to_a_random_count_of_distinct_points(root):
+    def distinct(ds: ImplicitDataset, epochs: int = 6) -> list[int]:
+        counts = []
+        for epoch in range(epochs):
+            ds.set_epoch(epoch)
+            x = ds[0]["inputs"].numpy()
+            assert x.shape == (48, 3)  # always the model's input count: repeats fill the batch
+            counts.append(len(np.unique(x, axis=0)))
+        return counts
+
+    full = distinct(ImplicitDataset(root, input="partial", n_inputs=48, seed=3))
+    assert min(full) == 48  # the fixture's views hold ~70 points: 48 distinct ones every time
+    thin = distinct(ImplicitDataset(root, input="partial", n_inputs=48, seed=3, sparse_inputs=1.0, sparse_min=6))
+    assert all(6 <= c <= 48 for c in thin) and min(thin) < 40 and len(set(thin)) > 2
+    with pytest.raises(ValueError, match="sparse_inputs"):
+        ImplicitDataset(root, input="partial", sparse_inputs=-0.1)
+    with pytest.raises(ValueError, match="sparse_min"):
+        ImplicitDataset(root, input="partial", sparse_min=0)

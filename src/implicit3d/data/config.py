@@ -21,7 +21,9 @@ class DataConfig:
     picked at random), ``n_inputs`` points (fewer are resampled with replacement). Queries: ``n_points`` from
     ``points_source`` ``"uniform"`` (cube), ``"near"`` (near-surface) or ``"mixed"`` (half each). Augmentation:
     ``pose`` (see :data:`implicit3d.geometry.frames.POSES`), uniform random ``scale_range``, Gaussian input ``noise``
-    (std, normalized units). Frame: ``normalize`` ``"object"`` (the stored frame) or ``"visible"`` (the observed
+    (std, normalized units); ``sparse_inputs``: probability that a partial view keeps only ``k`` of its points, ``k``
+    log-uniform in ``[sparse_min, n_inputs]`` (a far or small object seen by a real sensor gives a few hundred points,
+    the renders thousands). Frame: ``normalize`` ``"object"`` (the stored frame) or ``"visible"`` (the observed
     input's own box, longest edge ``visible_extent``). Validation uses ``val_points_source`` and ``val_n_points``
     (default: ``max(n_points, 8192)``) without query augmentation. ``seed`` (default: ``train.seed``) seeds every
     item; ``cache`` keeps loaded files in memory.
@@ -34,6 +36,8 @@ class DataConfig:
     points_source: str = "uniform"  #: uniform | near | mixed
     noise: float = 0.0  #: std of Gaussian input noise, normalized units
     drop_outliers: float = 0.0  #: probability that a partial view loses its statistical outliers (flying pixels)
+    sparse_inputs: float = 0.0  #: probability that an item's input is thinned to a random count (see above)
+    sparse_min: int = 200  #: fewest input points a thinned item keeps
     pose: str = "canonical"  #: canonical | yaw | so3 | view | camera | gravity
     scale_range: tuple[float, float] | None = None  #: uniform random scale (lo, hi), or none
     normalize: str = "object"  #: object | visible
@@ -63,6 +67,10 @@ class DataConfig:
             raise ValueError(f"data.val_n_points must be >= 1, got {self.val_n_points}")
         if not 0.0 <= self.drop_outliers <= 1.0:
             raise ValueError(f"data.drop_outliers is a probability in [0, 1], got {self.drop_outliers}")
+        if not 0.0 <= self.sparse_inputs <= 1.0:
+            raise ValueError(f"data.sparse_inputs is a probability in [0, 1], got {self.sparse_inputs}")
+        if self.sparse_min < 1:
+            raise ValueError(f"data.sparse_min must be >= 1, got {self.sparse_min}")
         if not self.noise >= 0:
             raise ValueError(f"data.noise must be >= 0, got {self.noise}")
         if self.scale_range is not None and not 0 < self.scale_range[0] <= self.scale_range[1]:

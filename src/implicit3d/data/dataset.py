@@ -30,6 +30,7 @@ independent of DataLoader worker count, and differ between epochs after :meth:`I
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 from pathlib import Path
@@ -180,7 +181,12 @@ class ImplicitDataset(Dataset):
         else:
             cloud = self._load(key, formats.POINTCLOUD)["points"]
             rotation = None
-        idx = subsample_indices(rng, len(cloud), self.config.n_inputs, fill=True)
+        n = self.config.n_inputs
+        if self.config.sparse_inputs > 0 and rng.random() < self.config.sparse_inputs:
+            lo = min(self.config.sparse_min, n)
+            keep = int(round(math.exp(rng.uniform(math.log(lo), math.log(n)))))
+            cloud = cloud[subsample_indices(rng, len(cloud), keep)]  # distinct points; the fill below repeats them
+        idx = subsample_indices(rng, len(cloud), n, fill=True)
         return cloud[idx].astype(np.float64), rotation
 
     def _fill_empty(
