@@ -235,3 +235,10 @@ def test_evaluate_real_objects_rows(tmp_path_factory):
         R.evaluate_real_objects(model, meta, [obj], draws=0)
     with pytest.raises(ValueError, match="protocols"):
         R.evaluate_real_objects(model, meta, [obj], protocols=("shelf",))
+    with torch_threads(1):
+        thin = R.evaluate_real_objects(model, meta, [obj], protocols=("free",), draws=2, resolution=16,
+                                       n_points=5_000, chamfer_points=2_000, max_points=40)
+    assert [r["n_points"] for r in thin] == [40, 40] and all(r["n_points"] > 40 for r in rows[:2])
+    assert [r["size_m"] for r in thin] == [r["size_m"] for r in rows[:2]]  # the same views, thinned
+    with pytest.raises(ValueError, match="max_points"):
+        R.evaluate_real_objects(model, meta, [obj], max_points=0)

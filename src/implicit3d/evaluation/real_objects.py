@@ -510,6 +510,7 @@ def evaluate_real_objects(
     chamfer_points: int = 30_000,
     table_size_range: Sequence[float] | None = None,
     table_outliers: bool = True,
+    max_points: int | None = None,
     skipped: list[tuple[str, str]] | None = None,
     on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
@@ -519,7 +520,9 @@ def evaluate_real_objects(
     Views: ``free`` — :func:`implicit3d.evaluation.scans.scan_object` (10-30 cm, SO(3), 0.5-0.8 m), completed with
     ``up = -y``; ``table`` — :func:`scan_on_table` (real size unless ``table_size_range``), completed with ``up`` =
     the table normal; ``table_outliers=False`` keeps the statistical outliers in its cloud (``outliers`` of
-    :func:`scan_on_table`). Random streams: :func:`view_rng`. Completion: :func:`implicit3d.completion.complete_points`
+    :func:`scan_on_table`). ``max_points``: every view's cloud thinned to at most that many points (uniformly at
+    random, stream 2; a far or small object gives a real sensor a few hundred), for the completion and the hull
+    alike. Random streams: :func:`view_rng`. Completion: :func:`implicit3d.completion.complete_points`
     (viewpoint the origin, ``resolution``, ``turns`` (default: the model's), ``seed``, ``device``). Both
     predictions are scored by :func:`score_prediction` on the same ``n_points`` IoU samples and ``chamfer_points``
     ground-truth surface samples. Returns one dict per view with the keys of :data:`ROW_FIELDS` (``error`` /
@@ -532,6 +535,8 @@ def evaluate_real_objects(
 
     if isinstance(draws, bool) or int(draws) != draws or draws < 1:
         raise ValueError(f"draws must be a positive integer, got {draws!r}")
+    if max_points is not None and (isinstance(max_points, bool) or int(max_points) != max_points or max_points < 1):
+        raise ValueError(f"max_points must be a positive integer, got {max_points!r}")
     bad = [p for p in protocols if p not in PROTOCOLS]
     if bad or not protocols:
         raise ValueError(f"protocols must be a non-empty subset of {PROTOCOLS}, got {list(protocols)!r}")
@@ -556,18 +561,22 @@ def evaluate_real_objects(
                     if skipped is not None:
                         skipped.append((f"{obj.name} ({protocol}, draw {draw})", str(exc)))
                     continue
+                cloud = scan.cloud
+                if max_points is not None and len(cloud) > max_points:
+                    thin = view_rng(seed, obj.name, protocol, draw, 2)
+                    cloud = cloud[np.sort(thin.choice(len(cloud), int(max_points), replace=False))]
                 rng = view_rng(seed, obj.name, protocol, draw, 1)
                 samples = iou_samples(scan.mesh, rng, n_points)
                 gt_pts, _ = sample_surface(scan.mesh, int(chamfer_points), rng)
                 row: dict[str, Any] = {
                     "protocol": protocol, "name": obj.name, "category": obj.category, "draw": draw,
-                    "units": obj.units, "gt_rule": rule, "n_points": int(len(scan.cloud)),
+                    "units": obj.units, "gt_rule": rule, "n_points": int(len(cloud)),
                     "size_m": float(scan.size_m), "distance_m": float(scan.distance_m),
                     "elevation_deg": float(getattr(scan, "elevation_deg", float("nan"))),
                     "true_volume_cm3": 1e6 * float(samples.occupancy.mean()) * samples.side**3,
                 }
                 pred, hull = complete_with_hull(
-                    scan.cloud, row, model, meta, resolution=resolution, up=up, seed=seed, device=device, turns=turns
+                    cloud, row, model, meta, resolution=resolution, up=up, seed=seed, device=device, turns=turns
                 )
                 for key, prediction in (("model", pred), ("hull", hull)):
                     scores = score_prediction(prediction, samples, gt_pts, rng, int(chamfer_points))
