@@ -60,3 +60,39 @@ def test_export_errors(tmp_path, capsys, exported) -> None:
     assert main(["export", str(tmp_path / "missing"), "-o", str(tmp_path / "w.safetensors")]) == 2
     assert "not found" in capsys.readouterr().err
     assert not (tmp_path / "w.safetensors").exists()
+
+
+def test_export_average_is_the_mean_of_the_weights(tmp_path, capsys, exported) -> None:
+    from safetensors.torch import load_file, save_file
+
+    run, out = exported
+    a = load_file(str(out))
+    shifted = tmp_path / "shifted.safetensors"  # the same model with every float weight + 1
+    save_file({k: v + 1.0 if v.is_floating_point() else v for k, v in a.items()}, str(shifted))
+    shifted.with_suffix(".json").write_text(out.with_suffix(".json").read_text())
+    soup = tmp_path / "soup.safetensors"
+    assert main(["export", str(run), "-o", str(soup), "--average", str(shifted)]) == 0
+    assert "averaged with" in capsys.readouterr().out
+    b = load_file(str(soup))
+    assert set(b) == set(a)
+    for k in a:
+        if a[k].is_floating_point():
+            assert torch.allclose(b[k], a[k] + 0.5, atol=1e-6), k
+    assert json.loads(soup.with_suffix(".json").read_text())["averaged_with"] == ["shifted.safetensors"]
+    with torch_threads(1):
+        model, _ = load_model(str(soup))  # the soup loads as any exported pair
+    assert sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_export_average_refuses_another_model(tmp_path, capsys, exported) -> None:
+    run, out = exported
+    other = tmp_path / "other.safetensors"
+    other.write_bytes(out.read_bytes())
+    meta = json.loads(out.with_suffix(".json").read_text())
+    meta["model_config"]["c_dim"] = meta["model_config"].get("c_dim", 32) + 1
+    other.with_suffix(".json").write_text(json.dumps(meta))
+    target = tmp_path / "soup.safetensors"
+    assert main(["export", str(run), "-o", str(target), "--average", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "--average" in err and "Traceback" not in err
+    assert not target.exists()

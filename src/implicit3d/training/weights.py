@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ SHIPPED = {"bundled": "default", "tabletop": "tabletop"}  #: names of the shippe
 TRAIN_HINT = "train one with `implicit3d train configs/conv_onet_grid_small.yaml --data DATASET_DIR`"
 #: metadata keys an exported pair keeps (everything else, e.g. optimizer layout and file hashes, is dropped)
 EXPORTED_KEYS = ("model_config", "input_contract", "data_config", "train_config", "normalization", "dataset", "step",
-                 "epoch", "val", "best_metric", "best_step", "implicit3d_version", "init")
+                 "epoch", "val", "best_metric", "best_step", "implicit3d_version", "init", "averaged_with")
 
 
 def bundled_weights(name: str = "default") -> tuple[Path, Path] | None:
@@ -142,6 +143,14 @@ def init_weights(model: torch.nn.Module, model_config: dict[str, Any], source: s
     return "bundled" if source == "bundled" else str(meta.get("weights") or meta.get("directory") or source)
 
 
+def portable_name(path: str | os.PathLike) -> str:
+    """A weights source named without local folders: a run's checkpoint ``.../RUN/checkpoints/best`` as
+    ``RUN/checkpoints/best``, anything else by its last component (``bundled`` stays ``bundled``)."""
+    p = Path(str(path))
+    # a run's checkpoint (RUN/checkpoints/best) is named by its run folder: "RUN/checkpoints/best"
+    return str(Path(p.parent.parent.name, p.parent.name, p.name)) if p.parent.name == "checkpoints" else p.name
+
+
 def export_metadata(meta: dict[str, Any], note: str | None = None) -> dict[str, Any]:
     """The JSON written beside exported weights: the inference-relevant part of a checkpoint's ``meta``, with its
     input contract.
@@ -161,19 +170,55 @@ def export_metadata(meta: dict[str, Any], note: str | None = None) -> dict[str, 
     if data.get("root"):
         data["root"] = Path(str(data["root"])).name
     if out.get("init"):
-        init = Path(str(out["init"]))
-        # a run's checkpoint (RUN/checkpoints/best) is named by its run folder: "RUN/checkpoints/best"
-        out["init"] = str(Path(init.parent.parent.name, init.parent.name, init.name)) if (
-            init.parent.name == "checkpoints") else init.name
+        out["init"] = portable_name(out["init"])
     out["data_config"] = data
     if note:
         out["note"] = note
     return out
 
 
-def export_weights(checkpoint: str | os.PathLike, target: str | os.PathLike, note: str | None = None) -> dict[str, Any]:
+def average_state(
+    tensors: dict[str, torch.Tensor], others: Sequence[str | os.PathLike], model_config: dict[str, Any] | None
+) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """The element-wise mean of ``tensors`` and the weights of ``others`` (checkpoints or ``NAME.safetensors``, all
+    with the same ``model_config``), every one counted once; non-float tensors (counters) are kept from
+    ``tensors``. Returns ``(mean, the others' names)``. Averaging the weights of fine-tunes of one model (a "model
+    soup") keeps much of what each learned at the cost of one model; unrelated models do not average.
+    Raises :class:`UserError` for another architecture or mismatched tensors."""
+    from implicit3d.training.checkpoint import model_state_tensors
+
+    total = {k: v.double() if v.is_floating_point() else v for k, v in tensors.items()}
+    names = []
+    for other in others:
+        try:
+            model, meta = load_model(other, "cpu")
+        except UserError as exc:
+            raise UserError(f"--average: {exc}") from None
+        if (meta.get("model_config") or {}) != (model_config or {}):
+            raise UserError(f"--average {other}: another model ({(meta.get('model_config') or {}).get('name')}, "
+                            "or other settings); only weights of the same model average")
+        state = model_state_tensors(model)
+        if set(state) != set(total) or any(state[k].shape != total[k].shape for k in total):
+            raise UserError(f"--average {other}: its tensors do not match the checkpoint's")
+        for k, v in state.items():
+            if v.is_floating_point():
+                total[k] = total[k] + v.detach().cpu().double()
+        source = meta.get("weights") or meta.get("directory") or other
+        names.append("bundled" if str(other) == "bundled" else str(source))
+    n = 1 + len(names)
+    mean = {k: (v / n).to(tensors[k].dtype) if v.is_floating_point() else v for k, v in total.items()}
+    return mean, names
+
+
+def export_weights(
+    checkpoint: str | os.PathLike,
+    target: str | os.PathLike,
+    note: str | None = None,
+    average: Sequence[str | os.PathLike] = (),
+) -> dict[str, Any]:
     """Write the model of ``checkpoint`` as ``target`` (``NAME.safetensors``) + ``NAME.json`` (:func:`export_metadata`),
-    atomically. Returns ``{"weights", "metadata", "bytes", "parameters", "step", "source"}``."""
+    atomically; with ``average``, its weights averaged with theirs (:func:`average_state`; the JSON lists them under
+    ``averaged_with``). Returns ``{"weights", "metadata", "bytes", "parameters", "step", "source"}``."""
     from safetensors.torch import save as st_save
 
     from implicit3d.fileio import atomic_write_bytes, atomic_write_text
@@ -187,6 +232,10 @@ def export_weights(checkpoint: str | os.PathLike, target: str | os.PathLike, not
     model, meta = load_model(checkpoint, "cpu")
     tensors = {k: v.detach().contiguous().cpu() for k, v in model_state_tensors(model).items()}
     meta_out = export_metadata(meta, note)
+    if average:
+        tensors, names = average_state(tensors, average, meta.get("model_config"))
+        tensors = {k: v.contiguous() for k, v in tensors.items()}
+        meta_out["averaged_with"] = [portable_name(n) for n in names]
     atomic_write_bytes(target, st_save(tensors))
     atomic_write_text(target.with_suffix(".json"), json.dumps(meta_out, indent=1, sort_keys=True) + "\n")
     return {"weights": target, "metadata": target.with_suffix(".json"), "bytes": target.stat().st_size,
