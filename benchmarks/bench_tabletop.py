@@ -27,8 +27,10 @@ import numpy as np
 import torch
 import trimesh
 
+from implicit3d.errors import UserError
 from implicit3d.evaluation.real_objects import load_meshes
 from implicit3d.evaluation.tabletop import make_tabletop_scene, score_scene
+from implicit3d.limits import check_probability
 from implicit3d.scene import SceneSettings, complete_scene, load_scene_model
 
 DEFAULT_MESHES = Path(__file__).resolve().parents[2] / "shared" / "realobjects" / "meshes"
@@ -63,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="occupancy probability of the surface (default 0.5, as `scene`)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = ap.parse_args(argv)
-    if not 0.0 < args.threshold < 1.0:
-        ap.error(f"--threshold is a probability in (0, 1), got {args.threshold}")
+    try:
+        check_probability(args.threshold)
+    except UserError as exc:
+        ap.error(str(exc))
     if args.threads:
         torch.set_num_threads(args.threads)
     meshes = load_meshes(args.meshes)

@@ -96,3 +96,9 @@ def test_export_average_refuses_another_model(tmp_path, capsys, exported) -> Non
     err = capsys.readouterr().err
     assert "--average" in err and "Traceback" not in err
     assert not target.exists()
+    meta["model_config"]["c_dim"] -= 1  # the same tensors, another setting: loads, but is not the same model
+    meta["model_config"]["sample_mode"] = "nearest"
+    other.with_suffix(".json").write_text(json.dumps(meta))
+    assert main(["export", str(run), "-o", str(target), "--average", str(other)]) == 2
+    assert "only weights of the same model average" in capsys.readouterr().err
+    assert not target.exists()

@@ -184,7 +184,7 @@ def average_state(
     with the same ``model_config``), every one counted once; non-float tensors (counters) are kept from
     ``tensors``. Returns ``(mean, the others' names)``. Averaging the weights of fine-tunes of one model (a "model
     soup") keeps much of what each learned at the cost of one model; unrelated models do not average.
-    Raises :class:`UserError` for another architecture or mismatched tensors."""
+    Raises :class:`UserError` for another model or other settings."""
     from implicit3d.training.checkpoint import model_state_tensors
 
     total = {k: v.double() if v.is_floating_point() else v for k, v in tensors.items()}
@@ -197,12 +197,9 @@ def average_state(
         if (meta.get("model_config") or {}) != (model_config or {}):
             raise UserError(f"--average {other}: another model ({(meta.get('model_config') or {}).get('name')}, "
                             "or other settings); only weights of the same model average")
-        state = model_state_tensors(model)
-        if set(state) != set(total) or any(state[k].shape != total[k].shape for k in total):
-            raise UserError(f"--average {other}: its tensors do not match the checkpoint's")
-        for k, v in state.items():
+        for k, v in model_state_tensors(model).items():  # same model_config: load_model checked names and shapes
             if v.is_floating_point():
-                total[k] = total[k] + v.detach().cpu().double()
+                total[k] = total[k] + v.double()
         source = meta.get("weights") or meta.get("directory") or other
         names.append("bundled" if str(other) == "bundled" else str(source))
     n = 1 + len(names)
@@ -234,7 +231,6 @@ def export_weights(
     meta_out = export_metadata(meta, note)
     if average:
         tensors, names = average_state(tensors, average, meta.get("model_config"))
-        tensors = {k: v.contiguous() for k, v in tensors.items()}
         meta_out["averaged_with"] = [portable_name(n) for n in names]
     atomic_write_bytes(target, st_save(tensors))
     atomic_write_text(target.with_suffix(".json"), json.dumps(meta_out, indent=1, sort_keys=True) + "\n")
