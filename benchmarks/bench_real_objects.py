@@ -70,7 +70,7 @@ from implicit3d.evaluation.real_objects import (
     object_class,
 )
 from implicit3d.evaluation.scans import real_object_meshes
-from implicit3d.evaluation.summary import OVERFILL_RATIO, SHELL_RATIO, aggregate
+from implicit3d.evaluation.summary import OVERFILL_RATIO, SHELL_RATIO, aggregate, uncertainty_ranking
 from implicit3d.fileio import atomic_writer
 
 PYBULLET_SIZE = (0.10, 0.30)  #: table-protocol size of pybullet_data meshes (their files have no common unit)
@@ -153,6 +153,12 @@ def print_protocol(protocol: str, rows: list[dict[str, Any]]) -> None:
               f"{s['model_chamfer_mm']:6.1f} {s['hull_chamfer_mm']:6.1f} {s['model_fscore_5mm']:5.2f} "
               f"{s['hull_fscore_5mm']:5.2f} {s['model_fscore_10mm']:5.2f} {s['hull_fscore_10mm']:5.2f}")
     print_summary(rows)
+    rank = uncertainty_ranking([r.get("undecided_ratio") for r in rows], [r["model_iou"] for r in rows])
+    if rank is not None:
+        t, c = rank["terciles"], rank["cuts"]
+        print(f"undecided ratio (known without ground truth) vs IoU over {rank['n']} views: "
+              f"Spearman {rank['rho']:+.2f}; mean IoU of the surest third {t[0]:.3f}, middle {t[1]:.3f}, "
+              f"least sure {t[2]:.3f} (cuts {c[0]:.2f}, {c[1]:.2f})")
 
 
 def print_summary(rows: list[dict[str, Any]]) -> None:

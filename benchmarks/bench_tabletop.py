@@ -29,6 +29,7 @@ import trimesh
 
 from implicit3d.errors import UserError
 from implicit3d.evaluation.real_objects import load_meshes
+from implicit3d.evaluation.summary import uncertainty_ranking
 from implicit3d.evaluation.tabletop import make_tabletop_scene, score_scene
 from implicit3d.limits import check_probability
 from implicit3d.scene import SceneSettings, complete_scene, load_scene_model
@@ -50,6 +51,29 @@ def hull_baseline(result: object) -> object:
         o.mesh = trimesh.convex.convex_hull(pts)
         base.objects.append(o)
     return base
+
+
+UNCERTAINTY_MEASURES = (  # scene.json's per-object uncertainty summaries, signed so that larger = less sure
+    ("undecided_ratio", 1.0, "undecided ratio"),
+    ("mean", 1.0, "copy spread, mean over vertices"),
+    ("uncertain_share", 1.0, "share of vertices with spread > 0.2"),
+    ("observed_surface_share", -1.0, "observed surface share (negated)"),
+)
+
+
+def print_confidence(confidence: dict[str, list[tuple[float, dict]]]) -> None:
+    """How well each uncertainty summary of ``scene.json`` ranks the found objects by their (unknown) IoU."""
+    print("\nuncertainty vs IoU (found objects): Spearman rank correlation (-1: the less sure, the worse; 0: no "
+          "information), and mean IoU by tercile of the measure (surest third / middle / least sure)")
+    for name, rows in confidence.items():
+        print(f"  {name} ({len(rows)} objects):")
+        for key, sign, label in UNCERTAINTY_MEASURES:
+            measure = [None if r[1][key] is None else sign * r[1][key] for r in rows]
+            rank = uncertainty_ranking(measure, [r[0] for r in rows])
+            if rank is not None:
+                t, c = rank["terciles"], rank["cuts"]
+                print(f"    {label:<38} rho {rank['rho']:+.2f}   IoU {t[0]:.3f} / {t[1]:.3f} / {t[2]:.3f}   "
+                      f"(tercile cuts {sign * c[0]:.2f}, {sign * c[1]:.2f})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print("-" * len(header))
     per_object: dict[str, list[float]] = {}
+    confidence: dict[str, list[tuple[float, dict]]] = {}
     for name, model, meta in models:
         rows = {"model": [], "hull": []}
         times = []
@@ -111,8 +136,11 @@ def main(argv: list[str] | None = None) -> int:
             times.append(time.perf_counter() - t0)
             rows["model"].append(score_scene(sc, res, np.random.default_rng(1)))
             rows["hull"].append(score_scene(sc, hull_baseline(res), np.random.default_rng(1)))
-            for n, iou in zip(rows["model"][-1]["names"], rows["model"][-1]["ious"], strict=True):
+            for n, iou, obj in zip(rows["model"][-1]["names"], rows["model"][-1]["ious"],
+                                   rows["model"][-1]["matched"], strict=True):
                 per_object.setdefault(f"{n} ({name})", []).append(iou)
+                if obj is not None:
+                    confidence.setdefault(name, []).append((iou, obj.summary(settings.seen_distance)["uncertainty"]))
         for label, rs in ((name, rows["model"]), ("  table-closed convex hull", rows["hull"])):
             vis = sum(r["visible"] for r in rs) or 1
             found = sum(r["found"] for r in rs)
@@ -122,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             t = statistics.mean(times) if times and label == name else float("nan")
             print(f"{label[:36]:<36} {found / vis:>6.0%} {extra / vis:>6.0%} "
                   f"{(statistics.mean(ious) if ious else float('nan')):>9.3f} {below:>9.2%} {t:>8.2f}")
+    print_confidence(confidence)
     print("\nper object (IoU, mean over its appearances):")
     for key in sorted(per_object):
         print(f"  {key:<60} {statistics.mean(per_object[key]):.3f} ({len(per_object[key])}x)")

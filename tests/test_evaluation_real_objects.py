@@ -222,6 +222,7 @@ def test_evaluate_real_objects_rows(tmp_path_factory):
     for r in rows:
         assert set(R.ROW_FIELDS) - set(r) == {"error", "hull_error"}
         assert r["category"] == "box" and r["gt_rule"] == "signed"
+        assert r["undecided_ratio"] is None or r["undecided_ratio"] >= 0.0  # None: the tiny model completed nothing
         assert 0.0 < r["hull_iou"] <= min(r["hull_precision"], r["hull_recall"]) + 1e-12
         for k in ("model", "hull"):
             assert r[f"{k}_shell"] == float(r[f"{k}_volume_ratio"] < 0.5)

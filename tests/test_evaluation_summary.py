@@ -106,3 +106,18 @@ def test_aggregate_means_shares_and_counts():
     overall = Y.aggregate(rows, ["iou"])
     assert list(overall) == ["all"] and overall["all"]["iou"] == pytest.approx(0.5)
     assert overall["all"]["objects"] == 4
+
+
+def test_uncertainty_ranking_of_a_perfect_and_an_uninformative_measure() -> None:
+    from implicit3d.evaluation.summary import uncertainty_ranking
+
+    quality = 1.0 - 0.1 * np.arange(9)
+    perfect = uncertainty_ranking(np.arange(9.0), quality)  # the least sure are the worst
+    assert perfect["n"] == 9 and perfect["rho"] == pytest.approx(-1.0)
+    assert perfect["terciles"] == pytest.approx([0.9, 0.6, 0.3])
+    assert perfect["cuts"] == pytest.approx([8 / 3, 16 / 3])
+    backwards = uncertainty_ranking(-np.arange(9.0), quality)
+    assert backwards["rho"] == pytest.approx(1.0) and backwards["terciles"][0] < backwards["terciles"][2]
+    # unknown values are left out; too few known ones give no verdict
+    assert uncertainty_ranking([None, *range(6)], [0.5, *np.linspace(1, 0, 6)])["n"] == 6
+    assert uncertainty_ranking([None, 1, 2, 3, 4, 5], np.ones(6)) is None

@@ -82,12 +82,15 @@ def test_scene_command_writes_meshes_json_glb_and_figure(frame, tmp_path, capsys
     assert len(doc["objects"]) >= 1
     first = doc["objects"][0]
     assert first["watertight"] and 0 <= first["uncertainty"]["mean"] <= 0.5 and first["observed_points"] > 0
+    assert first["uncertainty"]["undecided_ratio"] > 0  # a soft field: some of the cube is undecided
     mesh = trimesh.load(out / first["file"], process=False)
     assert len(mesh.faces) > 0
     assert len(trimesh.load(out / "scene.glb").geometry) == len(doc["objects"]) + 1  # objects and the table
     html = (out / "scene.html").read_text()
     assert "view from the sensor" in html and "100vh" in html
-    assert "objects" in capsys.readouterr().out
+    assert f"undecided ratio {first['uncertainty']['undecided_ratio']:.2f}" in html  # in the completion's legend
+    printed = capsys.readouterr().out
+    assert "objects" in printed and f"undecided ratio {first['uncertainty']['undecided_ratio']:.2f}" in printed
 
 
 def test_scene_errors_are_one_line(frame, tmp_path, capsys) -> None:

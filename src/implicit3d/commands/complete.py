@@ -178,6 +178,8 @@ def run(args: argparse.Namespace) -> int:
             + (f", mean of {info['turns']} turned copies" if info.get("turns", 1) > 1 else "")
             + ") "
             f"in {time.perf_counter() - t0:.1f} s"
+            + (f"; undecided ratio {info['undecided_ratio']:.2f} (lower is surer; docs/complete.md)"
+               if info.get("undecided_ratio") is not None else "")
             + (f"; figure {args.html}" if args.html else "")
         )
         if obs.dropped:

@@ -27,7 +27,9 @@ PinholeCameraIntrinsic JSON; ROS CameraInfo YAML; BOP scene_camera.json; a 3x3 m
 Output: OUT/object_NN.ply (watertight; vertex attribute 'uncertainty', vertex colours blue = certain, red =
 uncertain), OUT/scene.json (the plane: normal pointing up, d with normal . x + d = 0; per object: file, observed
 points, centroid, bounding box, volume, uncertainty summary, seconds; skipped clusters by reason), OUT/scene.glb
-(all objects and the table patch). Exit code 2 with one line for: no plane (try --no-plane), no object, labels or
+(all objects and the table patch). How far to trust each object: its 'undecided_ratio' in scene.json (the
+undecided volume of its occupancy over its completed volume; below about 1 the completion is usually good, above
+about 1.5 it is doubtful: docs/scene.md). Exit code 2 with one line for: no plane (try --no-plane), no object, labels or
 intrinsics of another size.
 """
 
@@ -105,6 +107,11 @@ def run(args: argparse.Namespace) -> int:
         s = obj.summary(result.settings.seen_distance)
         size = np.subtract(s["bbox_max"], s["bbox_min"])
         print(f"  object_{i:02d}.ply: {s['observed_points']} points, {' x '.join(f'{v * 100:.1f}' for v in size)} cm, "
-              f"uncertainty {s['uncertainty']['mean']:.3f}, {s['uncertainty']['observed_surface_share']:.0%} of the "
-              f"surface observed" + (", rests on the table" if obj.rests_on_table else ""))
+              f"undecided ratio {_ratio(s['uncertainty']['undecided_ratio'])}, "
+              f"{s['uncertainty']['observed_surface_share']:.0%} of the surface observed"
+              + (", rests on the table" if obj.rests_on_table else ""))
     return 0
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

@@ -467,7 +467,7 @@ ROW_FIELDS = (
     "protocol", "name", "category", "draw", "units", "gt_rule", "n_points", "size_m", "distance_m", "elevation_deg",
     "true_volume_cm3",
     *(f"{k}_{m}" for k in ("model", "hull") for m in MEASURES),
-    "seconds", "hull_seconds", "error", "hull_error",
+    "undecided_ratio", "seconds", "hull_seconds", "error", "hull_error",
 )
 
 

@@ -403,7 +403,8 @@ def complete_with_hull(
     turns: int | None,
 ) -> tuple[trimesh.Trimesh | None, trimesh.Trimesh | None]:
     """The model's completion of a camera-frame ``cloud (N, 3)`` (viewpoint the origin) and the convex hull of the same
-    points, each timed into ``row`` (``seconds``, ``hull_seconds``); a failure leaves ``None`` and its message in
+    points, each timed into ``row`` (``seconds``, ``hull_seconds``; the completion's ``undecided_ratio``,
+    :mod:`implicit3d.extraction.confidence`, or ``None``); a failure leaves ``None`` and its message in
     ``row["error"]`` / ``row["hull_error"]``."""
     from implicit3d.completion import complete_points
     from implicit3d.evaluation.baselines import convex_hull
@@ -418,6 +419,7 @@ def complete_with_hull(
     except (UserError, ValueError) as exc:
         row["error"] = str(exc)
     row["seconds"] = time.perf_counter() - t0
+    row["undecided_ratio"] = None if pred is None else pred.metadata.get("extraction", {}).get("undecided_ratio")
     hull: trimesh.Trimesh | None = None
     t0 = time.perf_counter()
     try:

@@ -11,6 +11,8 @@
   surface samples in metres (:func:`implicit3d.evaluation.metrics.point_metrics`).
 - :func:`aggregate` — means of row fields per group (e.g. per object class) and overall; a 0/1 field's mean is a
   share (e.g. ``model_shell``: the share of shell failures).
+- :func:`uncertainty_ranking` — how well an uncertainty measure (known without ground truth) ranks results by their
+  quality: Spearman's rank correlation and the mean quality per tercile of the measure.
 """
 
 from __future__ import annotations
@@ -114,3 +116,24 @@ def aggregate(
         stats["objects"] = float(len({r.get(unit) for r in group}))
         out[key] = stats
     return out
+
+
+def uncertainty_ranking(uncertainty: Sequence[float | None], quality: Sequence[float]) -> dict[str, Any] | None:
+    """How well ``uncertainty`` (one value per result, larger = less sure; ``None`` = unknown, left out) ranks the
+    results by ``quality`` (e.g. IoU). Returns ``{"n", "rho", "terciles", "cuts"}``: Spearman's rank correlation
+    (-1: the less sure, the worse, always; 0: no information), the mean quality of the surest third, the middle
+    third and the least sure third (ties kept in input order), and the two measure values between the thirds;
+    ``None`` with fewer than 6 known values."""
+    from scipy.stats import spearmanr
+
+    known = [(float(u), float(q)) for u, q in zip(uncertainty, quality, strict=True) if u is not None]
+    if len(known) < 6:
+        return None
+    u, q = np.array(known).T
+    order = np.argsort(u, kind="stable")
+    return {
+        "n": len(known),
+        "rho": float(spearmanr(u, q).statistic),
+        "terciles": [float(q[part].mean()) for part in np.array_split(order, 3)],
+        "cuts": [float(c) for c in np.quantile(u, [1 / 3, 2 / 3])],
+    }

@@ -117,7 +117,8 @@ def score_scene(scene: TabletopScene, result: Any, rng: np.random.Generator, n_s
 
     A true object counts as visible with at least ``min_visible`` labelled pixels; it is found when a completed
     object holds at least 30 % of those pixels (the best such one is its match). Returns ``{"visible", "found",
-    "extra", "ious": [...], "names": [...], "below_share", "seconds"}`` with ``below_share`` the share of all
+    "extra", "ious": [...], "names": [...], "matched": [...], "below_share", "seconds"}`` (per visible object its
+    IoU, name and matched :class:`implicit3d.scene.CompletedObject` or ``None``) with ``below_share`` the share of all
     completed vertices more than :data:`BELOW_TOLERANCE` below the true table.
     """
     from implicit3d.evaluation.scans import iou_samples, scan_iou
@@ -132,10 +133,11 @@ def score_scene(scene: TabletopScene, result: Any, rng: np.random.Generator, n_s
             matched[k] = int(ids[np.argmax(counts)])
     used = set(matched.values())
     extra = sum(1 for o in result.objects if o.label not in used)
-    ious, names = [], []
+    ious, names, objects = [], [], []
     by_label = {o.label: o for o in result.objects}
     for k in visible:
         names.append(scene.names[k - 1])
+        objects.append(by_label[matched[k]] if k in matched else None)
         if k not in matched:
             ious.append(0.0)
             continue
@@ -145,4 +147,5 @@ def score_scene(scene: TabletopScene, result: Any, rng: np.random.Generator, n_s
     allv = np.vstack(verts) if verts else np.zeros((0, 3))
     below = allv @ scene.plane_normal + scene.plane_d < -BELOW_TOLERANCE
     return {"visible": len(visible), "found": len(matched), "extra": extra, "ious": ious, "names": names,
-            "below_share": float(below.mean()) if len(allv) else 0.0, "seconds": result.seconds.get("total")}
+            "matched": objects, "below_share": float(below.mean()) if len(allv) else 0.0,
+            "seconds": result.seconds.get("total")}

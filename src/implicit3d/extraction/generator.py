@@ -23,7 +23,9 @@ from typing import Any
 
 import numpy as np
 import trimesh
+from scipy.special import expit
 
+from implicit3d.extraction.confidence import coarse_samples, undecided_ratio
 from implicit3d.extraction.dense import DEFAULT_BOUNDS, Extraction, check_bounds, check_resolution, extract_dense
 from implicit3d.extraction.field import Field, ModelField
 from implicit3d.extraction.mise import extract_mise
@@ -77,7 +79,8 @@ class MeshGenerator:
     its default).
 
     The returned meshes carry ``mesh.metadata["extraction"]``: method, resolution, level, points evaluated,
-    seconds per stage.
+    seconds per stage and, for occupancy, the field's ``undecided_ratio``
+    (:mod:`implicit3d.extraction.confidence`).
     """
 
     def __init__(
@@ -128,7 +131,8 @@ class MeshGenerator:
             batch_size=self.batch_size, progress=self.progress,
         )
 
-    def _finish(self, ext: Extraction, loc: Any, scale: float | None, pose: Any) -> trimesh.Trimesh:
+    def _finish(self, ext: Extraction, loc: Any, scale: float | None, pose: Any,
+                probabilities: np.ndarray | None = None) -> trimesh.Trimesh:
         t0 = time.perf_counter()
         mesh = ext.mesh
         if self.simplify is not None and len(mesh.faces):
@@ -146,6 +150,9 @@ class MeshGenerator:
             "seconds": seconds,
             "empty": len(mesh.faces) == 0,
         }
+        if probabilities is not None:
+            mesh.metadata["extraction"]["undecided_ratio"] = undecided_ratio(
+                coarse_samples(probabilities, ext.resolution, self.initial_resolution), self.threshold)
         return mesh
 
     def extract(
@@ -163,8 +170,8 @@ class MeshGenerator:
         """
         if self.kind == "occupancy":
             ext = self._extract(field, self.threshold, "above")
-        else:
-            ext = self._extract(field, self.level, "below")
+            return self._finish(ext, loc, scale, pose, probabilities=ext.values)
+        ext = self._extract(field, self.level, "below")
         return self._finish(ext, loc, scale, pose)
 
     def model_field(self, model: Any, inputs: Any) -> ModelField:
@@ -188,7 +195,8 @@ class MeshGenerator:
         if self.kind == "occupancy":
             t = self.threshold
             ext = self._extract(field, probability_to_logit(t), "above")
-        else:
-            ext = self._extract(field, self.level, "below")
+            ext.seconds = {"encode": encode, **ext.seconds}
+            return self._finish(ext, loc, scale, pose, probabilities=expit(ext.values))
+        ext = self._extract(field, self.level, "below")
         ext.seconds = {"encode": encode, **ext.seconds}
         return self._finish(ext, loc, scale, pose)

@@ -1,0 +1,61 @@
+"""The undecided ratio of an occupancy field (implicit3d.extraction.confidence), against a closed form."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import expit
+from test_extraction import CentroidSphereModel
+
+from implicit3d.extraction import MeshGenerator, extract_mise
+from implicit3d.extraction.confidence import UNDECIDED_BAND, coarse_samples, undecided_ratio
+
+
+def soft_sphere(radius: float, sharpness: float):
+    """Occupancy probability ``sigmoid(sharpness * (radius - |x|))`` of a sphere at the origin."""
+    return lambda p: expit(sharpness * (radius - np.linalg.norm(p, axis=1)))
+
+
+def band_ratio(radius: float, sharpness: float) -> float:
+    """Closed form: the shell where the probability is inside UNDECIDED_BAND over the ball above 0.5."""
+    a = np.log(UNDECIDED_BAND[1] / (1 - UNDECIDED_BAND[1])) / sharpness  # the band is symmetric: |logit| < a * s
+    return ((radius + a) ** 3 - (radius - a) ** 3) / radius**3
+
+
+@pytest.mark.parametrize("sharpness", [25.0, 50.0, 100.0])
+def test_undecided_ratio_of_a_soft_sphere_matches_the_closed_form(sharpness: float) -> None:
+    mesh = MeshGenerator(resolution=64).extract(soft_sphere(0.3, sharpness))
+    got = mesh.metadata["extraction"]["undecided_ratio"]
+    assert got == pytest.approx(band_ratio(0.3, sharpness), rel=0.12)
+
+
+def test_a_sharper_field_is_more_decided_and_empty_fields_have_none() -> None:
+    ratios = [MeshGenerator(resolution=32).extract(soft_sphere(0.3, s)).metadata["extraction"]["undecided_ratio"]
+              for s in (10.0, 30.0, 1000.0)]
+    assert ratios[0] > ratios[1] > ratios[2]
+    assert ratios[2] < 0.1
+    assert undecided_ratio(np.full((5, 5, 5), 0.3)) is None  # nothing completed
+    assert undecided_ratio(np.array([0.95, 0.6, 0.4, 0.05])) == pytest.approx(2 / 2)
+
+
+def test_model_logits_and_field_probabilities_give_the_same_ratio() -> None:
+    """generate() extracts logits, extract() probabilities: both report the ratio of the probabilities."""
+    cloud = np.zeros((64, 3))
+    from_model = MeshGenerator(resolution=64).generate(CentroidSphereModel(), cloud)  # sharpness 50
+    from_field = MeshGenerator(resolution=64).extract(soft_sphere(0.3, 50.0))
+    a = from_model.metadata["extraction"]["undecided_ratio"]
+    b = from_field.metadata["extraction"]["undecided_ratio"]
+    assert a == pytest.approx(b, rel=1e-3)
+    assert "undecided_ratio" not in MeshGenerator(kind="sdf", resolution=32).extract(
+        lambda p: np.linalg.norm(p, axis=1) - 0.3).metadata["extraction"]
+
+
+@pytest.mark.parametrize("resolution", [32, 64, 128])
+def test_coarse_samples_are_the_ones_mise_evaluated(resolution: int) -> None:
+    field = soft_sphere(0.25, 40.0)
+    ext = extract_mise(field, resolution=resolution, level=0.5, inside="above")
+    coarse = coarse_samples(ext.values, resolution)
+    assert coarse.shape == (33, 33, 33)
+    axis = np.linspace(ext.bounds[0, 0], ext.bounds[1, 0], 33)
+    grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)
+    np.testing.assert_allclose(coarse.reshape(-1), field(grid), atol=1e-6)
