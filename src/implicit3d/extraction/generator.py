@@ -132,7 +132,9 @@ class MeshGenerator:
         )
 
     def _finish(self, ext: Extraction, loc: Any, scale: float | None, pose: Any,
-                probabilities: np.ndarray | None = None) -> trimesh.Trimesh:
+                occupancy: str | None = None) -> trimesh.Trimesh:
+        """The mesh of ``ext`` in world coordinates with its metadata; ``occupancy``: ``"probabilities"`` or
+        ``"logits"`` when ``ext.values`` are occupancies (their undecided ratio is then recorded)."""
         t0 = time.perf_counter()
         mesh = ext.mesh
         if self.simplify is not None and len(mesh.faces):
@@ -150,9 +152,10 @@ class MeshGenerator:
             "seconds": seconds,
             "empty": len(mesh.faces) == 0,
         }
-        if probabilities is not None:
-            mesh.metadata["extraction"]["undecided_ratio"] = undecided_ratio(
-                coarse_samples(probabilities, ext.resolution, self.initial_resolution), self.threshold)
+        if occupancy is not None:
+            coarse = coarse_samples(ext.values, ext.resolution, self.initial_resolution)
+            probabilities = expit(coarse) if occupancy == "logits" else coarse
+            mesh.metadata["extraction"]["undecided_ratio"] = undecided_ratio(probabilities, self.threshold)
         return mesh
 
     def extract(
@@ -170,7 +173,7 @@ class MeshGenerator:
         """
         if self.kind == "occupancy":
             ext = self._extract(field, self.threshold, "above")
-            return self._finish(ext, loc, scale, pose, probabilities=ext.values)
+            return self._finish(ext, loc, scale, pose, occupancy="probabilities")
         ext = self._extract(field, self.level, "below")
         return self._finish(ext, loc, scale, pose)
 
@@ -196,7 +199,7 @@ class MeshGenerator:
             t = self.threshold
             ext = self._extract(field, probability_to_logit(t), "above")
             ext.seconds = {"encode": encode, **ext.seconds}
-            return self._finish(ext, loc, scale, pose, probabilities=expit(ext.values))
+            return self._finish(ext, loc, scale, pose, occupancy="logits")
         ext = self._extract(field, self.level, "below")
         ext.seconds = {"encode": encode, **ext.seconds}
         return self._finish(ext, loc, scale, pose)
