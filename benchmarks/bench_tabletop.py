@@ -55,8 +55,8 @@ def hull_baseline(result: object) -> object:
 
 UNCERTAINTY_MEASURES = (  # scene.json's per-object uncertainty summaries, signed so that larger = less sure
     ("undecided_ratio", 1.0, "undecided ratio"),
-    ("mean", 1.0, "copy spread, mean over vertices"),
-    ("uncertain_share", 1.0, "share of vertices with spread > 0.2"),
+    ("mean", 1.0, "softness, mean over vertices"),
+    ("uncertain_share", 1.0, "share of vertices with softness > 0.5"),
     ("observed_surface_share", -1.0, "observed surface share (negated)"),
 )
 
@@ -74,6 +74,24 @@ def print_confidence(confidence: dict[str, list[tuple[float, dict]]]) -> None:
                 t, c = rank["terciles"], rank["cuts"]
                 print(f"    {label:<38} rho {rank['rho']:+.2f}   IoU {t[0]:.3f} / {t[1]:.3f} / {t[2]:.3f}   "
                       f"(tercile cuts {sign * c[0]:.2f}, {sign * c[1]:.2f})")
+
+
+def print_vertex_uncertainty(vertices: dict[str, list[tuple[np.ndarray, np.ndarray]]]) -> None:
+    """How well the per-vertex uncertainty (softness) tells completed vertices near the true surface from far ones."""
+    from scipy.stats import spearmanr
+
+    print("\nper-vertex uncertainty vs the vertex's distance to the true surface (found objects, all vertices)")
+    for name, pairs in vertices.items():
+        u = np.concatenate([p[0] for p in pairs])
+        d = 1000.0 * np.concatenate([p[1] for p in pairs])
+        if len(u) < 10:
+            continue
+        med = np.median(u)
+        within = [spearmanr(a, b).statistic for a, b in pairs if len(a) > 10 and np.ptp(a) > 0]
+        print(f"  {name}: {len(u)} vertices; Spearman {spearmanr(u, d).statistic:+.2f} pooled, "
+              f"{np.nanmedian(within):+.2f} within objects (median); mean distance {d[u <= med].mean():.1f} mm at "
+              f"or below the median uncertainty ({med:.2f}), {d[u > med].mean():.1f} mm above, "
+              f"{d[u > np.quantile(u, 0.9)].mean():.1f} mm in the top tenth")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(header))
     per_object: dict[str, list[float]] = {}
     confidence: dict[str, list[tuple[float, dict]]] = {}
+    vertices: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     for name, model, meta in models:
         rows = {"model": [], "hull": []}
         times = []
@@ -136,11 +155,13 @@ def main(argv: list[str] | None = None) -> int:
             times.append(time.perf_counter() - t0)
             rows["model"].append(score_scene(sc, res, np.random.default_rng(1)))
             rows["hull"].append(score_scene(sc, hull_baseline(res), np.random.default_rng(1)))
-            for n, iou, obj in zip(rows["model"][-1]["names"], rows["model"][-1]["ious"],
-                                   rows["model"][-1]["matched"], strict=True):
+            last = rows["model"][-1]
+            for n, iou, obj, dist in zip(last["names"], last["ious"], last["matched"], last["surface_distance"],
+                                         strict=True):
                 per_object.setdefault(f"{n} ({name})", []).append(iou)
                 if obj is not None:
                     confidence.setdefault(name, []).append((iou, obj.summary(settings.seen_distance)["uncertainty"]))
+                    vertices.setdefault(name, []).append((obj.uncertainty, dist))
         for label, rs in ((name, rows["model"]), ("  table-closed convex hull", rows["hull"])):
             vis = sum(r["visible"] for r in rs) or 1
             found = sum(r["found"] for r in rs)
@@ -151,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label[:36]:<36} {found / vis:>6.0%} {extra / vis:>6.0%} "
                   f"{(statistics.mean(ious) if ious else float('nan')):>9.3f} {below:>9.2%} {t:>8.2f}")
     print_confidence(confidence)
+    print_vertex_uncertainty(vertices)
     print("\nper object (IoU, mean over its appearances):")
     for key in sorted(per_object):
         print(f"  {key:<60} {statistics.mean(per_object[key]):.3f} ({len(per_object[key])}x)")

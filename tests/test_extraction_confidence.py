@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.special import expit
-from test_extraction import CentroidSphereModel
 
 from implicit3d.extraction import MeshGenerator, extract_mise
 from implicit3d.extraction.confidence import UNDECIDED_BAND, coarse_samples, undecided_ratio
+from test_extraction import CentroidSphereModel
 
 
 def soft_sphere(radius: float, sharpness: float):
@@ -59,3 +59,19 @@ def test_coarse_samples_are_the_ones_mise_evaluated(resolution: int) -> None:
     axis = np.linspace(ext.bounds[0, 0], ext.bounds[1, 0], 33)
     grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)
     np.testing.assert_allclose(coarse.reshape(-1), field(grid), atol=1e-6)
+
+
+@pytest.mark.parametrize("sharpness", [10.0, 60.0, 400.0])
+def test_surface_softness_of_a_soft_sphere_matches_the_closed_form(sharpness: float) -> None:
+    """p = sigmoid(s (r - |x|)): the drop across the surface at |x| = r over +-h is tanh(s h / 2)."""
+    from implicit3d.extraction.confidence import SOFTNESS_STEP, surface_softness
+
+    rng = np.random.default_rng(0)
+    normals = rng.normal(size=(200, 3))
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    soft = surface_softness(soft_sphere(0.3, sharpness), 0.3 * normals, normals)
+    assert soft.shape == (200,) and soft.dtype == np.float32
+    np.testing.assert_allclose(soft, 1.0 - np.tanh(sharpness * SOFTNESS_STEP / 2), atol=1e-5)
+    # inward normals (a flipped surface) read as a complete guess, never below 0 or above 1
+    assert np.all(surface_softness(soft_sphere(0.3, sharpness), 0.3 * normals, -normals) == 1.0)
+    assert surface_softness(soft_sphere(0.3, sharpness), np.zeros((0, 3)), np.zeros((0, 3))).shape == (0,)

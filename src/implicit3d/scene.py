@@ -13,12 +13,13 @@
 4. **The table as evidence**: nothing is completed below the plane, and an object that rests on it (its lowest
    observed point within ``rest_gap`` of it) is extended straight down to it, so its mesh closes on the plane.
 5. **Uncertainty**: the object is completed from ``copies`` copies of its input (turned copies for models trained
-   on turned inputs, otherwise the input and its mirror image) and the mesh is the surface of their mean occupancy;
-   each vertex carries the standard deviation of the copies' occupancy there (0: they agree, 0.5: they disagree
-   completely), and the share of the surface that was observed (within ``seen_distance`` of a measured
-   point) is reported. Per object, the **undecided ratio** of the mean occupancy (its volume between 0.1 and 0.9
-   over its completed volume, :mod:`implicit3d.extraction.confidence`) says how far to trust the completion: it
-   ranks objects by their IoU where the copies' spread does not (``benchmarks/bench_tabletop.py``).
+   on turned inputs, otherwise the input and its mirror image) and the mesh is the surface of their mean occupancy.
+   Each vertex carries its **softness** (:func:`implicit3d.extraction.confidence.surface_softness`): one minus the
+   drop of that occupancy across the surface there, 0 where the field is sharp (a decided surface), 1 where it
+   hardly changes (a guess); soft vertices lie further from the true surface. The share of the surface that was
+   observed (within ``seen_distance`` of a measured point) is reported. Per object, the **undecided ratio** of the
+   mean occupancy (its volume between 0.1 and 0.9 over its completed volume) says how far to trust the completion:
+   it ranks objects by their IoU (``benchmarks/bench_tabletop.py``, docs/scene.md).
 
 :func:`write_scene` writes ``object_NN.ply`` (vertex attribute ``uncertainty``, colours from it), ``scene.json``,
 ``scene.glb`` (objects and the table patch) and, optionally, an interactive figure.
@@ -54,7 +55,7 @@ class SceneSettings:
     rest_gap: float = 0.03  #: an object whose lowest point is this close to the plane rests on it (metres)
     resolution: int = 64  #: extraction grid cells per axis (MISE)
     threshold: float = 0.5  #: occupancy probability of the surface (of the copies' mean)
-    copies: int = 2  #: copies of each input completed (turned, or mirrored): their spread is the uncertainty
+    copies: int = 2  #: copies of each input completed (turned, or mirrored) and averaged
     seen_distance: float = 0.006  #: a completed surface point this close to a measured point counts as observed
     seed: int = 0
 
@@ -91,7 +92,7 @@ class CompletedObject:
             "uncertainty": {
                 "mean": float(u.mean()) if len(u) else None,
                 "p90": float(np.quantile(u, 0.9)) if len(u) else None,
-                "uncertain_share": float(np.mean(u > 0.2)) if len(u) else None,
+                "uncertain_share": float(np.mean(u > 0.5)) if len(u) else None,
                 "observed_surface_share": float(seen.mean()) if len(seen) else None,
                 "undecided_ratio": self.undecided_ratio,
             },
@@ -191,6 +192,7 @@ def complete_object(
 ) -> tuple[trimesh.Trimesh, np.ndarray, bool]:
     """``(mesh, per-vertex uncertainty, rests on the table)`` of one object's camera-frame ``points (N, 3)``."""
     from implicit3d.extraction import MeanField, MeshGenerator, ModelField
+    from implicit3d.extraction.confidence import SOFTNESS_STEP, surface_softness
 
     if contract.pose == "gravity" and plane is None:
         raise UserError("this model completes objects in the support plane's gravity frame: it needs a plane "
@@ -214,18 +216,16 @@ def complete_object(
     mesh = gen.extract(table, loc=ref.loc, scale=ref.scale, pose=ref.pose)
     if len(mesh.faces) == 0:
         return mesh, np.zeros(0), rests
-    above, lifted = table.lift(np.asarray(mesh.vertices, dtype=np.float64))
-    probs = np.stack([m(f.to_model(lifted)) for m, f in zip(members, frames_k, strict=True)])
-    probs[:, ~above] = 0.0
-    uncertainty = probs.std(axis=0).astype(np.float32)
+    uncertainty = surface_softness(lambda x: table(ref.to_model(x)), np.asarray(mesh.vertices),
+                                   np.asarray(mesh.vertex_normals), SOFTNESS_STEP * ref.scale)
     mesh.vertex_attributes["uncertainty"] = uncertainty
     mesh.visual.vertex_colors = uncertainty_colors(uncertainty)
     return mesh, uncertainty, rests
 
 
 def uncertainty_colors(u: np.ndarray) -> np.ndarray:
-    """``(N, 4) uint8`` colours of uncertainties in ``[0, 0.5]``: blue (the copies agree) to red (they do not)."""
-    t = np.clip(np.asarray(u, dtype=np.float64) / 0.3, 0.0, 1.0)[:, None]
+    """``(N, 4) uint8`` colours of uncertainties in ``[0, 1]``: blue (a decided surface) to red (a guess)."""
+    t = np.clip(np.asarray(u, dtype=np.float64), 0.0, 1.0)[:, None]
     blue, red = np.array([60, 110, 220]), np.array([220, 50, 40])
     rgb = (1 - t) * blue + t * red
     return np.concatenate([rgb, np.full((len(rgb), 1), 255)], axis=1).astype(np.uint8)
@@ -365,9 +365,10 @@ def scene_json(result: SceneResult, files: list[str]) -> dict[str, Any]:
         "objects": [{"file": f, "label": o.label, **o.summary(result.settings.seen_distance)}
                     for f, o in zip(files, result.objects, strict=True)],
         "skipped": skipped_summary(result.skipped),
-        "uncertainty": "per vertex: standard deviation of the occupancy of the completion's copies (turned inputs, "
-        "or the input and its mirror image), 0 = they agree, 0.5 = they disagree completely; "
-        "uncertain_share: vertices above 0.2; observed_surface_share: vertices within "
+        "uncertainty": "per vertex: softness of the completed occupancy there, one minus its drop from 1/58 of the "
+        "model cube inside the surface to as far outside, 0 = a sharp, decided surface, 1 = a guess (soft vertices "
+        "lie further from the true surface); mean, p90 and uncertain_share (vertices above 0.5) summarize it; "
+        "observed_surface_share: vertices within "
         f"{result.settings.seen_distance * 1000:.0f} mm of a measured point; undecided_ratio: the volume where the "
         "mean occupancy is between 0.1 and 0.9 over the completed volume (33^3 samples of the model cube around "
         "the object): the larger, the less the completion is to be trusted (simulated tabletop frames of real "

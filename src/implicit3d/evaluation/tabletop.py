@@ -117,11 +117,13 @@ def score_scene(scene: TabletopScene, result: Any, rng: np.random.Generator, n_s
 
     A true object counts as visible with at least ``min_visible`` labelled pixels; it is found when a completed
     object holds at least 30 % of those pixels (the best such one is its match). Returns ``{"visible", "found",
-    "extra", "ious": [...], "names": [...], "matched": [...], "below_share", "seconds"}`` (per visible object its
-    IoU, name and matched :class:`implicit3d.scene.CompletedObject` or ``None``) with ``below_share`` the share of all
-    completed vertices more than :data:`BELOW_TOLERANCE` below the true table.
+    "extra", "ious": [...], "names": [...], "matched": [...], "surface_distance": [...], "below_share", "seconds"}``
+    (per visible object its IoU, name, matched :class:`implicit3d.scene.CompletedObject` or ``None``, and the
+    distance ``(V,)`` in metres of each of that completion's vertices to the true surface, or ``None``) with
+    ``below_share`` the share of all completed vertices more than :data:`BELOW_TOLERANCE` below the true table.
     """
     from implicit3d.evaluation.scans import iou_samples, scan_iou
+    from implicit3d.geometry.distance import unsigned_distance
 
     visible = [k for k in range(1, len(scene.meshes) + 1) if (scene.labels == k).sum() >= min_visible]
     pred = result.labels
@@ -133,19 +135,21 @@ def score_scene(scene: TabletopScene, result: Any, rng: np.random.Generator, n_s
             matched[k] = int(ids[np.argmax(counts)])
     used = set(matched.values())
     extra = sum(1 for o in result.objects if o.label not in used)
-    ious, names, objects = [], [], []
+    ious, names, objects, distances = [], [], [], []
     by_label = {o.label: o for o in result.objects}
     for k in visible:
         names.append(scene.names[k - 1])
-        objects.append(by_label[matched[k]] if k in matched else None)
-        if k not in matched:
+        obj = by_label[matched[k]] if k in matched else None
+        objects.append(obj)
+        distances.append(None if obj is None else unsigned_distance(scene.meshes[k - 1], obj.mesh.vertices))
+        if obj is None:
             ious.append(0.0)
             continue
         samples = iou_samples(scene.meshes[k - 1], rng, n_samples)
-        ious.append(float(scan_iou(by_label[matched[k]].mesh, samples)))
+        ious.append(float(scan_iou(obj.mesh, samples)))
     verts = [np.asarray(o.mesh.vertices) for o in result.objects if len(o.mesh.vertices)]
     allv = np.vstack(verts) if verts else np.zeros((0, 3))
     below = allv @ scene.plane_normal + scene.plane_d < -BELOW_TOLERANCE
     return {"visible": len(visible), "found": len(matched), "extra": extra, "ious": ious, "names": names,
-            "matched": objects, "below_share": float(below.mean()) if len(allv) else 0.0,
+            "matched": objects, "surface_distance": distances, "below_share": float(below.mean()) if len(allv) else 0.0,
             "seconds": result.seconds.get("total")}

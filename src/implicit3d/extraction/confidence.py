@@ -1,4 +1,4 @@
-"""How decided an occupancy field is: the *undecided ratio* of a completion.
+"""How decided an occupancy field is: per object, the *undecided ratio*; per surface point, the *softness*.
 
 A completion from one partial view is sure where it saw the object and where nothing can be, and undecided where it
 guesses (the unseen back, a thin wall it cannot resolve). The undecided ratio measures that guess in units of the
@@ -14,15 +14,28 @@ simulated views of real household objects it ranks completions by their IoU (Spe
 with 8 turned copies, ``bench_real_objects.py``; ``scene`` with 2 copies, ``bench_tabletop.py``) where the spread
 of the copies does not (docs/complete.md, docs/scene.md). Its scale depends on the copies averaged (more copies,
 a wider band): compare ratios made with the same settings.
+
+Per surface point, the **softness** says where on the completed surface the field guesses:
+
+    softness = 1 - (p(x - h n) - p(x + h n)),   clipped to [0, 1]
+
+with ``n`` the outward normal and ``h`` = :data:`SOFTNESS_STEP` (one cell of a 64^3 grid over the model cube): 0 where
+the occupancy jumps from empty to full across the surface (a decided, usually observed, surface), 1 where it hardly
+changes (a guess). On simulated tabletop frames of real household objects, vertices with a softness above the median
+lie 2.7-3.4 mm from the true surface against 1.2-1.3 mm below it (Spearman +0.44 to +0.51 with the distance; the
+spread of two turned copies: -0.04 to 0.00).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
 from implicit3d.extraction.mise import mise_levels
 
 UNDECIDED_BAND = (0.1, 0.9)  #: occupancy probabilities that count as undecided
+SOFTNESS_STEP = 1.1 / 64  #: model-frame offset of :func:`surface_softness` (one cell of 64^3 over the model cube)
 
 
 def coarse_samples(values: np.ndarray, resolution: int, initial_resolution: int = 32) -> np.ndarray:
@@ -42,3 +55,17 @@ def undecided_ratio(probabilities: np.ndarray, threshold: float = 0.5,
     if solid == 0:
         return None
     return float(np.count_nonzero((p > band[0]) & (p < band[1])) / solid)
+
+
+def surface_softness(field: Callable[[np.ndarray], np.ndarray], points: np.ndarray, normals: np.ndarray,
+                     step: float = SOFTNESS_STEP) -> np.ndarray:
+    """``(N,) float32`` softness in ``[0, 1]`` of an occupancy ``field`` (probabilities, ``(M, 3) -> (M,)``) at
+    surface ``points (N, 3)`` with outward unit ``normals (N, 3)``, in the field's frame: one minus the drop of the
+    probability from ``step`` inside to ``step`` outside (module docstring). Two field calls of N points each."""
+    p = np.asarray(points, dtype=np.float64)
+    n = np.asarray(normals, dtype=np.float64)
+    if len(p) == 0:
+        return np.zeros(0, dtype=np.float32)
+    inner = np.asarray(field(p - step * n), dtype=np.float64)
+    outer = np.asarray(field(p + step * n), dtype=np.float64)
+    return (1.0 - np.clip(inner - outer, 0.0, 1.0)).astype(np.float32)

@@ -325,9 +325,9 @@ OBJECT_COLORS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0
 def scene_figure(result: object, color: np.ndarray | None = None, max_points: int = 40_000) -> go.Figure:
     """A completed tabletop scene (:class:`implicit3d.scene.SceneResult`) in the camera frame: the observed points
     coloured by object (or by ``color (H, W, 3)``, the registered RGB image), each completion coloured by its
-    per-vertex uncertainty (its legend entry gives the object's undecided ratio), the support plane's patch and the
-    camera; buttons switch between an overview and the view from the sensor. Axes in metres (OpenCV camera frame:
-    y down, z forward)."""
+    per-vertex uncertainty (softness; its legend entry gives the object's undecided ratio), the support plane's
+    patch and the camera; buttons switch between an overview and the view from the sensor. Axes in metres (OpenCV
+    camera frame: y down, z forward)."""
     from implicit3d.scene import table_mesh
 
     r = result
@@ -354,11 +354,11 @@ def scene_figure(result: object, color: np.ndarray | None = None, max_points: in
             v, f = np.asarray(m.vertices), np.asarray(m.faces)
             traces.append(go.Mesh3d(
                 x=v[:, 0], y=v[:, 1], z=v[:, 2], i=f[:, 0], j=f[:, 1], k=f[:, 2], intensity=obj.uncertainty,
-                colorscale=[[0, "rgb(60,110,220)"], [1, "rgb(220,50,40)"]], cmin=0.0, cmax=0.3, opacity=0.85,
+                colorscale=[[0, "rgb(60,110,220)"], [1, "rgb(220,50,40)"]], cmin=0.0, cmax=1.0, opacity=0.85,
                 name=f"object {i + 1}: completion" + ("" if obj.undecided_ratio is None
                                                       else f" (undecided ratio {obj.undecided_ratio:.2f})"),
                 showlegend=True, showscale=i == 0,
-                colorbar=dict(title="uncertainty", x=1.0, len=0.5), hovertext=[f"{u:.2f}" for u in obj.uncertainty],
+                colorbar=dict(title="softness", x=1.0, len=0.5), hovertext=[f"{u:.2f}" for u in obj.uncertainty],
                 hoverinfo="name+text", lighting=dict(ambient=0.5, diffuse=0.7, specular=0.1),
             ))
     if r.table_outline is not None:
