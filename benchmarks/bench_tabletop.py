@@ -8,7 +8,9 @@ elevation (:mod:`implicit3d.evaluation.tabletop`). Every model runs the whole pi
 segmentation, completion with the table as evidence); the baseline is the **table-closed convex hull**: the convex
 hull of each found object's observed points together with their projection onto the fitted plane. Per model: objects
 found, extra objects, mean IoU per object (the true mesh's volume, 30k samples), the share of completed vertices more
-than 5 mm below the table, seconds per frame (model loaded once; with --threads, torch threads).
+than 5 mm below the table, seconds per frame (model loaded once; with --threads, torch threads). Then how well
+``scene.json``'s uncertainty summaries rank the found objects by IoU (Spearman; IoU per tercile), and how well the
+per-vertex uncertainty (softness) tells vertices near the true surface from far ones.
 
 Issue 16's goal: >= 95 % found, <= 10 % extra, mean IoU >= 0.75, <= 1 % of vertices below the table, every run exits 0;
 <= 3 s for a 640x480 frame with three objects on a 2-core CPU. This script measures; it never fails on a value.
