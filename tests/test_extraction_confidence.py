@@ -75,3 +75,19 @@ def test_surface_softness_of_a_soft_sphere_matches_the_closed_form(sharpness: fl
     # inward normals (a flipped surface) read as a complete guess, never below 0 or above 1
     assert np.all(surface_softness(soft_sphere(0.3, sharpness), 0.3 * normals, -normals) == 1.0)
     assert surface_softness(soft_sphere(0.3, sharpness), np.zeros((0, 3)), np.zeros((0, 3))).shape == (0,)
+
+
+@pytest.mark.parametrize("resolution", [64, 128])
+def test_meshes_carry_the_softness_read_from_the_grid(resolution: int) -> None:
+    """MeshGenerator stores each vertex's softness, interpolated from its grid, close to the field's own."""
+    from implicit3d.extraction.confidence import SOFTNESS_STEP
+
+    for sharpness in (15.0, 60.0):
+        mesh = MeshGenerator(resolution=resolution).extract(soft_sphere(0.3, sharpness))
+        soft = mesh.vertex_attributes["uncertainty"]
+        assert soft.shape == (len(mesh.vertices),)
+        assert np.median(soft) == pytest.approx(1.0 - np.tanh(sharpness * SOFTNESS_STEP / 2), abs=0.05)
+    model_mesh = MeshGenerator(resolution=resolution).generate(CentroidSphereModel(), np.zeros((64, 3)))
+    field_mesh = MeshGenerator(resolution=resolution).extract(soft_sphere(0.3, 50.0))
+    assert np.median(model_mesh.vertex_attributes["uncertainty"]) == pytest.approx(
+        np.median(field_mesh.vertex_attributes["uncertainty"]), abs=0.02)

@@ -192,7 +192,6 @@ def complete_object(
 ) -> tuple[trimesh.Trimesh, np.ndarray, bool]:
     """``(mesh, per-vertex uncertainty, rests on the table)`` of one object's camera-frame ``points (N, 3)``."""
     from implicit3d.extraction import MeanField, MeshGenerator, ModelField
-    from implicit3d.extraction.confidence import SOFTNESS_STEP, surface_softness
 
     if contract.pose == "gravity" and plane is None:
         raise UserError("this model completes objects in the support plane's gravity frame: it needs a plane "
@@ -216,9 +215,7 @@ def complete_object(
     mesh = gen.extract(table, loc=ref.loc, scale=ref.scale, pose=ref.pose)
     if len(mesh.faces) == 0:
         return mesh, np.zeros(0), rests
-    uncertainty = surface_softness(lambda x: table(ref.to_model(x)), np.asarray(mesh.vertices),
-                                   np.asarray(mesh.vertex_normals), SOFTNESS_STEP * ref.scale)
-    mesh.vertex_attributes["uncertainty"] = uncertainty
+    uncertainty = mesh.vertex_attributes["uncertainty"]  # the softness, from the extraction grid
     mesh.visual.vertex_colors = uncertainty_colors(uncertainty)
     return mesh, uncertainty, rests
 

@@ -25,7 +25,7 @@ import numpy as np
 import trimesh
 from scipy.special import expit
 
-from implicit3d.extraction.confidence import coarse_samples, undecided_ratio
+from implicit3d.extraction.confidence import coarse_samples, grid_softness, undecided_ratio
 from implicit3d.extraction.dense import DEFAULT_BOUNDS, Extraction, check_bounds, check_resolution, extract_dense
 from implicit3d.extraction.field import Field, ModelField
 from implicit3d.extraction.mise import extract_mise
@@ -79,7 +79,8 @@ class MeshGenerator:
     its default).
 
     The returned meshes carry ``mesh.metadata["extraction"]``: method, resolution, level, points evaluated,
-    seconds per stage and, for occupancy, the field's ``undecided_ratio``
+    seconds per stage and, for occupancy, the field's ``undecided_ratio``; occupancy meshes also carry each vertex's
+    softness as ``mesh.vertex_attributes["uncertainty"]`` (0: a decided surface, 1: a guess), read from the grid
     (:mod:`implicit3d.extraction.confidence`).
     """
 
@@ -139,7 +140,13 @@ class MeshGenerator:
         mesh = ext.mesh
         if self.simplify is not None and len(mesh.faces):
             mesh = simplify_mesh(mesh, self.simplify)
+        softness = None
+        if occupancy is not None and len(mesh.faces):
+            softness = grid_softness(ext.values, ext.bounds, np.asarray(mesh.vertices),
+                                     np.asarray(mesh.vertex_normals), logits=occupancy == "logits")
         mesh = to_world(mesh, loc, scale, pose)
+        if softness is not None:
+            mesh.vertex_attributes["uncertainty"] = softness
         seconds = dict(ext.seconds)
         seconds["finish"] = time.perf_counter() - t0
         mesh.metadata["extraction"] = {
