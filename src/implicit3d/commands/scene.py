@@ -24,13 +24,13 @@ examples:
 intrinsics: this project's JSON {fx, fy, cx, cy, width, height}; a JSON with a 3x3 "K"; Open3D
 PinholeCameraIntrinsic JSON; ROS CameraInfo YAML; BOP scene_camera.json; a 3x3 matrix in .txt or .npy.
 
-Output: OUT/object_NN.ply (watertight; vertex attribute 'uncertainty', vertex colours blue = certain, red =
-uncertain), OUT/scene.json (the plane: normal pointing up, d with normal . x + d = 0; per object: file, observed
-points, centroid, bounding box, volume, uncertainty summary, seconds; skipped clusters by reason), OUT/scene.glb
-(all objects and the table patch). How far to trust each object: its 'undecided_ratio' in scene.json (the
-undecided volume of its occupancy over its completed volume; below about 1 the completion is usually good, above
-about 1.5 it is doubtful: docs/scene.md). Exit code 2 with one line for: no plane (try --no-plane), no object, labels or
-intrinsics of another size.
+Output: OUT/object_NN.ply (watertight; vertex attribute 'uncertainty': the softness of the surface, vertex
+colours blue = decided, red = a guess), OUT/scene.json (the plane: normal pointing up, d with
+normal . x + d = 0; per object: file, observed points, centroid, bounding box, volume, uncertainty summary,
+seconds; skipped clusters by reason), OUT/scene.glb (all objects and the table patch). How far to trust each
+object: its 'undecided_ratio' in scene.json (the undecided volume of its occupancy over its completed volume;
+below about 1 the completion is usually good, above about 1.5 it is doubtful: docs/scene.md). Exit code 2 with
+one line for: no plane (try --no-plane), no object, labels or intrinsics of another size.
 """
 
 

@@ -135,7 +135,8 @@ class MeshGenerator:
     def _finish(self, ext: Extraction, loc: Any, scale: float | None, pose: Any,
                 occupancy: str | None = None) -> trimesh.Trimesh:
         """The mesh of ``ext`` in world coordinates with its metadata; ``occupancy``: ``"probabilities"`` or
-        ``"logits"`` when ``ext.values`` are occupancies (their undecided ratio is then recorded)."""
+        ``"logits"`` when ``ext.values`` are occupancies (the undecided ratio and each vertex's softness are then
+        recorded)."""
         t0 = time.perf_counter()
         mesh = ext.mesh
         if self.simplify is not None and len(mesh.faces):
