@@ -153,13 +153,16 @@ def print_protocol(protocol: str, rows: list[dict[str, Any]]) -> None:
               f"{s['model_chamfer_mm']:6.1f} {s['hull_chamfer_mm']:6.1f} {s['model_fscore_5mm']:5.2f} "
               f"{s['hull_fscore_5mm']:5.2f} {s['model_fscore_10mm']:5.2f} {s['hull_fscore_10mm']:5.2f}")
     print_summary(rows)
-    rank = uncertainty_ranking([r.get("undecided_ratio") for r in rows], [r["model_iou"] for r in rows])
-    if rank is not None:
-        t, c = rank["terciles"], rank["cuts"]
-        print(f"undecided ratio (known without ground truth) vs IoU over {rank['n']} views: "
-              f"Spearman {rank['rho']:+.2f}; mean IoU of the surest third {t[0]:.3f}, middle {t[1]:.3f}, "
-              f"least sure {t[2]:.3f} (cuts {c[0]:.2f}, {c[1]:.2f})")
-
+    iou = [r["model_iou"] for r in rows]
+    for label, measure in (
+        ("undecided ratio (known without ground truth)", [r.get("undecided_ratio") for r in rows]),
+        ("baseline: fewer observed points", [-float(r["n_points"]) for r in rows]),
+    ):
+        rank = uncertainty_ranking(measure, iou)
+        if rank is not None:
+            t = rank["terciles"]
+            print(f"{label} vs IoU over {rank['n']} views: Spearman {rank['rho']:+.2f}; mean IoU of the surest "
+                  f"third {t[0]:.3f}, middle {t[1]:.3f}, least sure {t[2]:.3f}")
 
 def print_summary(rows: list[dict[str, Any]]) -> None:
     """Overall means, model beside the hull, with their ratio."""

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import trimesh
+from scipy.spatial import cKDTree
 
 from implicit3d.errors import UserError
 from implicit3d.evaluation.real_objects import load_meshes
@@ -60,6 +61,7 @@ UNCERTAINTY_MEASURES = (  # scene.json's per-object uncertainty summaries, signe
     ("mean", 1.0, "softness, mean over vertices"),
     ("uncertain_share", 1.0, "share of vertices with softness > 0.5"),
     ("observed_surface_share", -1.0, "observed surface share (negated)"),
+    ("observed_points", -1.0, "baseline: fewer observed points"),
 )
 
 
@@ -70,7 +72,7 @@ def print_confidence(confidence: dict[str, list[tuple[float, dict]]]) -> None:
     for name, rows in confidence.items():
         print(f"  {name} ({len(rows)} objects):")
         for key, sign, label in UNCERTAINTY_MEASURES:
-            measure = [None if r[1][key] is None else sign * r[1][key] for r in rows]
+            measure = [None if r[1][key] is None else sign * r[1][key] for r in rows]  # r[1]: summary
             rank = uncertainty_ranking(measure, [r[0] for r in rows])
             if rank is not None:
                 t, c = rank["terciles"], rank["cuts"]
@@ -78,22 +80,25 @@ def print_confidence(confidence: dict[str, list[tuple[float, dict]]]) -> None:
                       f"(tercile cuts {sign * c[0]:.2f}, {sign * c[1]:.2f})")
 
 
-def print_vertex_uncertainty(vertices: dict[str, list[tuple[np.ndarray, np.ndarray]]]) -> None:
-    """How well the per-vertex uncertainty (softness) tells completed vertices near the true surface from far ones."""
+def print_vertex_uncertainty(vertices: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]) -> None:
+    """How well the per-vertex uncertainty (softness) tells completed vertices near the true surface from far ones,
+    beside a baseline: the vertex's distance to the nearest observed point."""
     from scipy.stats import spearmanr
 
     print("\nper-vertex uncertainty vs the vertex's distance to the true surface (found objects, all vertices)")
-    for name, pairs in vertices.items():
-        u = np.concatenate([p[0] for p in pairs])
-        d = 1000.0 * np.concatenate([p[1] for p in pairs])
-        if len(u) < 10:
+    for name, triples in vertices.items():
+        d = 1000.0 * np.concatenate([t[2] for t in triples])
+        if len(d) < 10:
             continue
-        med = np.median(u)
-        within = [spearmanr(a, b).statistic for a, b in pairs if len(a) > 10 and np.ptp(a) > 0]
-        print(f"  {name}: {len(u)} vertices; Spearman {spearmanr(u, d).statistic:+.2f} pooled, "
-              f"{np.nanmedian(within):+.2f} within objects (median); mean distance {d[u <= med].mean():.1f} mm at "
-              f"or below the median uncertainty ({med:.2f}), {d[u > med].mean():.1f} mm above, "
-              f"{d[u > np.quantile(u, 0.9)].mean():.1f} mm in the top tenth")
+        print(f"  {name}, {len(d)} vertices:")
+        for k, label in ((0, "softness (stored)"), (1, "baseline: distance to the nearest observed point")):
+            u = np.concatenate([t[k] for t in triples])
+            med = np.median(u)
+            within = [spearmanr(t[k], t[2]).statistic for t in triples if len(t[k]) > 10 and np.ptp(t[k]) > 0]
+            print(f"    {label:<50} Spearman {spearmanr(u, d).statistic:+.2f} pooled, "
+                  f"{np.nanmedian(within):+.2f} within objects (median); mean distance to the truth "
+                  f"{d[u <= med].mean():.1f} mm at or below its median, {d[u > med].mean():.1f} mm above, "
+                  f"{d[u > np.quantile(u, 0.9)].mean():.1f} mm in its top tenth")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(header))
     per_object: dict[str, list[float]] = {}
     confidence: dict[str, list[tuple[float, dict]]] = {}
-    vertices: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    vertices: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
     for name, model, meta in models:
         rows = {"model": [], "hull": []}
         times = []
@@ -162,8 +167,11 @@ def main(argv: list[str] | None = None) -> int:
                                          strict=True):
                 per_object.setdefault(f"{n} ({name})", []).append(iou)
                 if obj is not None:
-                    confidence.setdefault(name, []).append((iou, obj.summary(settings.seen_distance)["uncertainty"]))
-                    vertices.setdefault(name, []).append((obj.uncertainty, dist))
+                    summary = obj.summary(settings.seen_distance)
+                    confidence.setdefault(name, []).append(
+                        (iou, {**summary["uncertainty"], "observed_points": summary["observed_points"]}))
+                    unseen = cKDTree(obj.points).query(obj.mesh.vertices)[0]
+                    vertices.setdefault(name, []).append((obj.uncertainty, unseen, dist))
         for label, rs in ((name, rows["model"]), ("  table-closed convex hull", rows["hull"])):
             vis = sum(r["visible"] for r in rs) or 1
             found = sum(r["found"] for r in rs)
