@@ -147,7 +147,6 @@ def portable_name(path: str | os.PathLike) -> str:
     """A weights source named without local folders: a run's checkpoint ``.../RUN/checkpoints/best`` as
     ``RUN/checkpoints/best``, anything else by its last component (``bundled`` stays ``bundled``)."""
     p = Path(str(path))
-    # a run's checkpoint (RUN/checkpoints/best) is named by its run folder: "RUN/checkpoints/best"
     return str(Path(p.parent.parent.name, p.parent.name, p.name)) if p.parent.name == "checkpoints" else p.name
 
 
