@@ -171,6 +171,40 @@ def test_gradients_reach_encoder_and_decoder(name):
         assert sum(float(g.abs().sum()) for g in grads) > 0
 
 
+def test_detail_planes_add_to_the_grid_and_start_at_zero():
+    torch.manual_seed(0)
+    plain = create_model("conv_onet_grid_small")
+    grown = create_model("conv_onet_grid_small", detail_resolution=32)
+    assert grown.config["detail_resolution"] == 32 and plain.config["detail_resolution"] == 0
+    assert plain.detail is None
+    missing, unexpected = grown.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith(("detail.", "detail_out.")) for k in missing)
+    inputs, points = _cloud(2, 300, 1), _cloud(2, 80, 2)
+    plain.eval(), grown.eval()
+    with torch.no_grad():
+        maps = grown.encode(inputs)
+        assert sorted(maps) == ["grid", "xy", "xz", "yz"] and maps["xy"].shape == (2, 32, 32, 32)
+        # the zero-initialized 1x1 output: the grown model computes exactly what the plain one did
+        assert torch.equal(grown(inputs, points), plain(inputs, points))
+    grown.train()
+    opt = torch.optim.SGD(grown.parameters(), lr=1e-2)
+    for _ in range(2):  # the zero output gets gradient first, then the planes behind it
+        opt.zero_grad()
+        (grown(inputs, points) - 1.0).square().mean().backward()
+        opt.step()
+    assert float(grown.detail_out.weight.detach().abs().sum()) > 0
+    assert sum(float(p.grad.abs().sum()) for p in grown.detail.parameters()) > 0
+    with torch.no_grad():
+        assert not torch.equal(grown.eval()(inputs, points), plain(inputs, points))
+
+
+@pytest.mark.parametrize("bad", [dict(detail_resolution=-1), dict(detail_resolution=30, detail_levels=3),
+                                 dict(detail_resolution=32, detail_filters=0)])
+def test_detail_planes_settings_are_checked(bad):
+    with pytest.raises(ValueError, match="detail_"):
+        create_model("conv_onet_grid_small", **bad)
+
+
 def test_sdf_head_fits_a_sphere_sdf():
     torch.manual_seed(0)
     model = create_model("conv_onet_grid_small", output="sdf")

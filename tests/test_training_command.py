@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 
+import numpy as np
 import pytest
 import yaml
 
@@ -167,3 +168,29 @@ def test_init_starts_from_other_weights(tmp_path, monkeypatch, capsys) -> None:
     assert "--init" in err and "decoder_hidden 16 -> 32" in err and not (tmp_path / "x" / "checkpoints").exists()
     assert main(base + ["--out", str(tmp_path / "y"), "--init", str(tmp_path / "nothing")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_init_grows_a_grid_model_by_detail_planes(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(
+        train_run, "build_datasets", lambda cfg, seed: (SphereDataset(8, 16, 32, seed=seed), None)
+    )
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump({
+        "model": {"name": "conv_onet_grid_small", "grid_resolution": 8, "unet_levels": 2},
+        "data": {"root": "unused"},
+        "train": {"batch_size": 4, "lr": 1e-3, "max_steps": 2, "ckpt_every": 2, "val_every": 0, "seed": 1},
+    }))
+    base = ["train", str(path), "--no-progress", "--device", "cpu"]
+    plain, grown = tmp_path / "plain", tmp_path / "grown"
+    detail = ["--set", "model.detail_resolution=16", "--set", "model.detail_levels=2"]
+    assert main(base + ["--out", str(plain)]) == 0
+    capsys.readouterr()
+    assert main(base + ["--out", str(grown), "--init", str(plain), "--max-steps", "1", "--set", "train.lr=1e-12"]
+                + detail) == 0
+    assert "grown with detail planes" in capsys.readouterr().out
+    a, b = _weights(plain), _weights(grown)
+    assert all(np.allclose(a[k], b[k], atol=1e-6) for k in a)  # the plain model's weights carried over
+    assert any(k.startswith("detail_out.") for k in b) and len(b) > len(a)
+    # the other way round drops trained parameters: refused, nothing trained
+    assert main(base + ["--out", str(tmp_path / "back"), "--init", str(grown)]) == 2
+    assert "detail" in capsys.readouterr().err and not (tmp_path / "back" / "checkpoints").exists()

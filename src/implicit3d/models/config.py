@@ -70,7 +70,7 @@ class ModelConfig:
 
 MAX_GRID = 256  #: cap on a feature grid / plane / voxel resolution (256^3 cells x channels is already GiBs)
 MAX_WIDTH = 16_384  #: cap on any other integer setting (widths, depths, counts)
-_GRID_FIELDS = ("grid_resolution", "plane_resolution", "resolution")
+_GRID_FIELDS = ("grid_resolution", "plane_resolution", "resolution", "detail_resolution")
 
 
 def _positive(cfg: ModelConfig, *names: str) -> None:
@@ -159,11 +159,26 @@ class ConvONetGridConfig(_ConvONetConfig):
     unet_levels: int = 3  #: 3D U-Net levels (ConvONet grid32: 3)
     unet_filters: int = 32  #: 3D U-Net filters at the first level, doubled per level (ConvONet: 32)
     unet_groups: int = 8  #: GroupNorm groups in the 3D U-Net (pytorch-3dunet default: 8)
+    #: cells per side of three axis-aligned detail planes (xz, xy, yz) whose features are added to the grid's at
+    #: each query point: finer detail (thin walls) than the grid holds, at a 2D cost; 0 = none. The planes have
+    #: their own local-pool PointNet (``detail_blocks``) and 2D U-Net (``detail_levels``, ``detail_filters``), and a
+    #: zero-initialized 1x1 output, so a grid model grown with them computes what it did (``train --init``).
+    detail_resolution: int = 0
+    detail_blocks: int = 2  #: local-pool PointNet blocks of the detail planes
+    detail_levels: int = 3  #: 2D U-Net levels of the detail planes
+    detail_filters: int = 16  #: 2D U-Net filters at the detail planes' first level, doubled per level
 
     def validate(self) -> None:
         super().validate()
         _positive(self, "grid_resolution", "unet_levels", "unet_filters", "unet_groups")
         _halvable(self, "grid_resolution", self.unet_levels - 1, "unet_levels-1")
+        if self.detail_resolution < 0:
+            raise ValueError(
+                f"{self.name or self.family}: detail_resolution must be >= 0, got {self.detail_resolution}"
+            )
+        if self.detail_resolution:
+            _positive(self, "detail_blocks", "detail_levels", "detail_filters")
+            _halvable(self, "detail_resolution", self.detail_levels - 1, "detail_levels-1")
 
 
 @dataclass

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from implicit3d.models.config import (
+    PLANES,
     ConvONetGridConfig,
     ConvONetPlanesConfig,
     IFNetConfig,
@@ -109,10 +110,25 @@ class ConvolutionalOccupancyNetwork(ImplicitModel):
             **layout,
         )
         self.decoder = LocalDecoder(cfg.c_dim, cfg.decoder_hidden, cfg.decoder_blocks, cfg.padding, cfg.sample_mode)
+        self.detail: LocalFeatureEncoder | None = None
+        self.detail_out: nn.Conv2d | None = None
+        if isinstance(cfg, ConvONetGridConfig) and cfg.detail_resolution:
+            self.detail = LocalFeatureEncoder(
+                padding=cfg.padding, c_dim=cfg.c_dim, hidden=cfg.encoder_hidden, n_blocks=cfg.detail_blocks,
+                pool=cfg.local_pool, planes=PLANES, plane_resolution=cfg.detail_resolution,
+                unet_depth=cfg.detail_levels, unet_filters=cfg.detail_filters,
+            )
+            self.detail_out = nn.Conv2d(cfg.c_dim, cfg.c_dim, 1)  # zero at first: a grown model computes what it did
+            nn.init.zeros_(self.detail_out.weight)
+            nn.init.zeros_(self.detail_out.bias)
 
     def encode(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``(B, N, 3)`` -> ``{"xz": (B, C, R, R), ...}`` (planes) or ``{"grid": (B, C, R, R, R)}``."""
-        return self.encoder(check_points(inputs, "inputs"))
+        """``(B, N, 3)`` -> ``{"xz": (B, C, R, R), ...}`` (planes) or ``{"grid": (B, C, R, R, R)}`` (with detail planes
+        also ``"xz"``, ``"xy"``, ``"yz"``: ``(B, C, R_d, R_d)``)."""
+        maps = self.encoder(check_points(inputs, "inputs"))
+        if self.detail is not None and self.detail_out is not None:
+            maps.update({key: self.detail_out(fmap) for key, fmap in self.detail(inputs).items()})
+        return maps
 
     def decode(self, points: torch.Tensor, c: dict[str, torch.Tensor]) -> torch.Tensor:
         batch = next(iter(c.values())).shape[0]

@@ -117,11 +117,16 @@ def load_model(
         raise CheckpointError(f"{p}: cannot rebuild the model ({exc})") from None
 
 
+GROWN_PREFIXES = ("detail.", "detail_out.")  #: parameters a grid model may gain under ``train --init`` (detail planes)
+
+
 def init_weights(model: torch.nn.Module, model_config: dict[str, Any], source: str) -> str:
     """Copy the weights of ``source`` (``"bundled"``, a run folder, a checkpoint or ``NAME.safetensors``) into
     ``model`` (``train --init``). The run file's model settings may differ from theirs only in settings that keep
     every parameter's name and shape (e.g. ``grid_resolution``: the same kernels on a finer grid; the differences
-    are printed); otherwise :class:`UserError`. Returns what was loaded."""
+    are printed), or that grow a grid model without detail planes by them (``detail_resolution``: the new
+    parameters keep their initialization, whose output is zero); otherwise :class:`UserError`. Returns what was
+    loaded."""
     loaded, meta = load_model(None if source == "bundled" else source)
     theirs = json.loads(json.dumps(meta.get("model_config"))) or {}
     ours = json.loads(json.dumps(model_config))
@@ -132,6 +137,13 @@ def init_weights(model: torch.nn.Module, model_config: dict[str, Any], source: s
     mismatched = sorted(
         set(state) ^ set(own) | {k for k in set(state) & set(own) if tuple(state[k].shape) != tuple(own[k].shape)}
     )
+    grown = [k for k in mismatched if k in own and k not in state and k.startswith(GROWN_PREFIXES)]
+    if grown and len(grown) == len(mismatched) and not theirs.get("detail_resolution"):
+        # detail planes added to a grid model: their output starts at zero, so the grown model computes the same
+        print(f"--init {source}: grown with detail planes ({len(grown)} new tensors, zero output at first); "
+              f"changed settings: {changes}")
+        state = {**own, **state}
+        changes, mismatched = "", []
     if mismatched:
         raise UserError(
             f"--init {source}: its weights do not fit the run file's model ({len(mismatched)} parameters differ in "
