@@ -47,7 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="WEIGHTS",
         help="start from these weights instead of a random init (fine-tuning): 'bundled' for the shipped model, a "
         "run folder, a checkpoint or an exported NAME.safetensors; the run file's model must have the same "
-        "parameters (settings that change no parameter's shape, e.g. grid_resolution, may differ). The optimizer "
+        "parameters (settings that change no parameter's shape, e.g. grid_resolution, may differ; a grid model may "
+        "be grown by detail planes, model.detail_resolution, which start with a zero output). The optimizer "
         "and schedule start afresh; ignored when --resume finds a checkpoint to continue",
     )
     p.add_argument("--max-steps", type=int, default=None, help="total optimizer steps (overrides train.max_steps)")
