@@ -71,8 +71,17 @@ class CompletedObject:
     mesh: trimesh.Trimesh
     rests_on_table: bool
     seconds: float
-    uncertainty: np.ndarray
-    undecided_ratio: float | None = None  #: :mod:`implicit3d.extraction.confidence` of the copies' mean field
+
+    @property
+    def uncertainty(self) -> np.ndarray:
+        """``(V,) float32`` each vertex's softness (the mesh's vertex attribute ``uncertainty``)."""
+        return self.mesh.vertex_attributes.get("uncertainty", np.zeros(len(self.mesh.vertices), dtype=np.float32))
+
+    @property
+    def undecided_ratio(self) -> float | None:
+        """The undecided ratio of the copies' mean field (:mod:`implicit3d.extraction.confidence`), from the mesh's
+        extraction metadata."""
+        return self.mesh.metadata.get("extraction", {}).get("undecided_ratio")
 
     def summary(self, seen_distance: float) -> dict[str, Any]:
         from scipy.spatial import cKDTree
@@ -189,8 +198,9 @@ def complete_object(
     plane: Plane | None,
     settings: SceneSettings,
     device: str | None = None,
-) -> tuple[trimesh.Trimesh, np.ndarray, bool]:
-    """``(mesh, per-vertex uncertainty, rests on the table)`` of one object's camera-frame ``points (N, 3)``."""
+) -> tuple[trimesh.Trimesh, bool]:
+    """``(mesh, rests on the table)`` of one object's camera-frame ``points (N, 3)``; the mesh's vertices carry their
+    softness (vertex attribute ``uncertainty``) and colours from it."""
     from implicit3d.extraction import MeanField, MeshGenerator, ModelField
 
     if contract.pose == "gravity" and plane is None:
@@ -213,11 +223,9 @@ def complete_object(
     table = _TableField(mean, ref, plane, floor)
     gen = MeshGenerator(kind="occupancy", threshold=settings.threshold, resolution=settings.resolution, device=device)
     mesh = gen.extract(table, loc=ref.loc, scale=ref.scale, pose=ref.pose)
-    if len(mesh.faces) == 0:
-        return mesh, np.zeros(0), rests
-    uncertainty = mesh.vertex_attributes["uncertainty"]  # the softness, from the extraction grid
-    mesh.visual.vertex_colors = uncertainty_colors(uncertainty)
-    return mesh, uncertainty, rests
+    if len(mesh.faces):
+        mesh.visual.vertex_colors = uncertainty_colors(mesh.vertex_attributes["uncertainty"])
+    return mesh, rests
 
 
 def uncertainty_colors(u: np.ndarray) -> np.ndarray:
@@ -337,10 +345,8 @@ def complete_scene(
     t0 = time.perf_counter()
     for obj in seg.objects:
         t = time.perf_counter()
-        mesh, unc, rests = complete_object(obj.points, model, contract, plane, settings, device)
-        undecided = mesh.metadata.get("extraction", {}).get("undecided_ratio")
-        objects.append(CompletedObject(obj.label, obj.points, obj.pixels, mesh, rests, time.perf_counter() - t, unc,
-                                       undecided))
+        mesh, rests = complete_object(obj.points, model, contract, plane, settings, device)
+        objects.append(CompletedObject(obj.label, obj.points, obj.pixels, mesh, rests, time.perf_counter() - t))
         log(f"  object {obj.label}: {len(obj.points)} points -> {len(mesh.vertices)} vertices "
             f"({time.perf_counter() - t:.2f} s)")
     seconds["completion"] = time.perf_counter() - t0
