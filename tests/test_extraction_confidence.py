@@ -91,3 +91,22 @@ def test_meshes_carry_the_softness_read_from_the_grid(resolution: int) -> None:
     field_mesh = MeshGenerator(resolution=resolution).extract(soft_sphere(0.3, 50.0))
     assert np.median(model_mesh.vertex_attributes["uncertainty"]) == pytest.approx(
         np.median(field_mesh.vertex_attributes["uncertainty"]), abs=0.02)
+
+
+def test_unseen_softness_is_zero_on_observed_points_and_full_from_the_ramp_on() -> None:
+    """softness x min(1, distance to the nearest observed point / ramp), against the formula on a line of vertices."""
+    from implicit3d.extraction.confidence import unseen_softness
+
+    x = np.linspace(0.0, 0.05, 51)
+    vertices = np.stack([x, np.zeros_like(x), np.zeros_like(x)], axis=1)
+    softness = np.full(len(x), 0.8, dtype=np.float32)
+    observed = np.array([[0.0, 0.0, 0.0], [-0.01, 0.0, 0.0]])
+    u = unseen_softness(softness, vertices, observed, ramp=0.012)
+    assert u.dtype == np.float32 and u.shape == (51,)
+    np.testing.assert_allclose(u, 0.8 * np.minimum(1.0, x / 0.012), atol=1e-6)
+    assert u[0] == 0.0 and np.all(u[x >= 0.012] == np.float32(0.8)) and np.all(np.diff(u) >= 0)
+    # nothing observed: the softness unchanged (a copy); a ramp that is not positive is refused
+    same = unseen_softness(softness, vertices, np.zeros((0, 3)), ramp=0.012)
+    assert np.array_equal(same, softness) and same is not softness
+    with pytest.raises(ValueError, match="ramp"):
+        unseen_softness(softness, vertices, observed, ramp=0.0)

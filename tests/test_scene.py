@@ -48,9 +48,13 @@ def test_objects_are_found_completed_above_the_table_and_closed_on_it(frame, res
             assert h.min() < 0.01  # its bottom lies on the plane
         u = obj.mesh.vertex_attributes["uncertainty"]
         assert u.shape == (len(obj.mesh.vertices),) and 0.0 <= u.min() and u.max() <= 1.0
-        # softness: the surface the sensor saw is more decided than the one the model guessed
-        seen = cKDTree(obj.points).query(obj.mesh.vertices)[0] < 0.006
-        assert u[seen].mean() < u[~seen].mean()
+        # the surface the sensor saw is more decided than the one the model guessed, by the softness alone too
+        near = cKDTree(obj.points).query(obj.mesh.vertices)[0]
+        soft = obj.mesh.vertex_attributes["softness"]
+        assert soft[near < 0.006].mean() < soft[near >= 0.006].mean()
+        assert u[near < 0.006].mean() < u[near >= 0.006].mean()
+        # the uncertainty is the softness, scaled down within guess_distance of the measured points
+        np.testing.assert_allclose(u, soft * np.minimum(1.0, near / result.settings.guess_distance), atol=1e-5)
 
 
 def test_surface_threshold_sets_how_much_is_completed(frame, result) -> None:
@@ -89,6 +93,8 @@ def test_scene_command_writes_meshes_json_glb_and_figure(frame, tmp_path, capsys
     assert first["uncertainty"]["undecided_ratio"] > 0  # a soft field: some of the cube is undecided
     mesh = trimesh.load(out / first["file"], process=False)
     assert len(mesh.faces) > 0
+    ply = (out / first["file"]).read_bytes()[:2000]
+    assert b"property float uncertainty" in ply and b"property float softness" in ply  # both vertex attributes
     assert len(trimesh.load(out / "scene.glb").geometry) == len(doc["objects"]) + 1  # objects and the table
     html = (out / "scene.html").read_text()
     assert "view from the sensor" in html and "100vh" in html

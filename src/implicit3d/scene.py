@@ -16,7 +16,9 @@
    on turned inputs, otherwise the input and its mirror image) and the mesh is the surface of their mean occupancy.
    Each vertex carries its **softness** (:func:`implicit3d.extraction.confidence.surface_softness`): one minus the
    drop of that occupancy across the surface there, 0 where the field is sharp (a decided surface), 1 where it
-   hardly changes (a guess); soft vertices lie further from the true surface. The share of the surface that was
+   hardly changes (a guess); and its **uncertainty**: the softness scaled down within ``guess_distance`` of the
+   measured points (:func:`~implicit3d.extraction.confidence.unseen_softness`), 0 on the surface the sensor saw;
+   uncertain vertices lie further from the true surface. The share of the surface that was
    observed (within ``seen_distance`` of a measured point) is reported. Per object, the **undecided ratio** of the
    mean occupancy (its volume between 0.1 and 0.9 over its completed volume) says how far to trust the completion:
    it ranks objects by their IoU (``benchmarks/bench_tabletop.py``, docs/scene.md).
@@ -57,13 +59,15 @@ class SceneSettings:
     threshold: float = 0.5  #: occupancy probability of the surface (of the copies' mean)
     copies: int = 2  #: copies of each input completed (turned, or mirrored) and averaged
     seen_distance: float = 0.006  #: a completed surface point this close to a measured point counts as observed
+    guess_distance: float = 0.012  #: a vertex's uncertainty is its full softness this far (metres) from every
+    #: measured point, linearly less nearer, 0 on them (:func:`implicit3d.extraction.confidence.unseen_softness`)
     seed: int = 0
 
 
 @dataclass
 class CompletedObject:
-    """One object of a scene: ``mesh`` (camera frame, metres; ``vertex_attributes["uncertainty"]``), its observed
-    ``points (N, 3)`` and ``pixels (N, 2)``, and what was measured of it."""
+    """One object of a scene: ``mesh`` (camera frame, metres; ``vertex_attributes["uncertainty"]`` and
+    ``["softness"]``), its observed ``points (N, 3)`` and ``pixels (N, 2)``, and what was measured of it."""
 
     label: int
     points: np.ndarray
@@ -74,7 +78,8 @@ class CompletedObject:
 
     @property
     def uncertainty(self) -> np.ndarray:
-        """``(V,) float32`` each vertex's softness (the mesh's vertex attribute ``uncertainty``)."""
+        """``(V,) float32`` each vertex's uncertainty in ``[0, 1]``: its softness, scaled down within
+        ``guess_distance`` of the measured points (the mesh's vertex attribute ``uncertainty``)."""
         return self.mesh.vertex_attributes.get("uncertainty", np.zeros(len(self.mesh.vertices), dtype=np.float32))
 
     @property
@@ -200,8 +205,10 @@ def complete_object(
     device: str | None = None,
 ) -> tuple[trimesh.Trimesh, bool]:
     """``(mesh, rests on the table)`` of one object's camera-frame ``points (N, 3)``; the mesh's vertices carry their
-    softness (vertex attribute ``uncertainty``) and colours from it."""
+    ``softness`` and their ``uncertainty`` (the softness scaled down near ``points``: :func:`unseen_softness`) as
+    vertex attributes, and colours from the uncertainty."""
     from implicit3d.extraction import MeanField, MeshGenerator, ModelField
+    from implicit3d.extraction.confidence import unseen_softness
 
     if contract.pose == "gravity" and plane is None:
         raise UserError("this model completes objects in the support plane's gravity frame: it needs a plane "
@@ -224,6 +231,9 @@ def complete_object(
     gen = MeshGenerator(kind="occupancy", threshold=settings.threshold, resolution=settings.resolution, device=device)
     mesh = gen.extract(table, loc=ref.loc, scale=ref.scale, pose=ref.pose)
     if len(mesh.faces):
+        soft = mesh.vertex_attributes.pop("uncertainty")  # MeshGenerator's: the softness alone
+        mesh.vertex_attributes["softness"] = soft
+        mesh.vertex_attributes["uncertainty"] = unseen_softness(soft, mesh.vertices, points, settings.guess_distance)
         mesh.visual.vertex_colors = uncertainty_colors(mesh.vertex_attributes["uncertainty"])
     return mesh, rests
 
@@ -369,8 +379,11 @@ def scene_json(result: SceneResult, files: list[str]) -> dict[str, Any]:
                     for f, o in zip(files, result.objects, strict=True)],
         "skipped": skipped_summary(result.skipped),
         "uncertainty": "per vertex: softness of the completed occupancy there, one minus its drop from 1/58 of the "
-        "model cube inside the surface to as far outside, 0 = a sharp, decided surface, 1 = a guess (soft vertices "
-        "lie further from the true surface); mean, p90 and uncertain_share (vertices above 0.5) summarize it; "
+        "model cube inside the surface to as far outside, 0 = a sharp, decided surface, 1 = a guess; scaled by the "
+        "vertex's distance to the nearest measured point over "
+        f"{result.settings.guess_distance * 1000:.0f} mm (at most 1): 0 on the surface the sensor saw (uncertain "
+        "vertices lie further from the true surface); mean, p90 and uncertain_share (vertices above 0.5) summarize "
+        "it; "
         "observed_surface_share: vertices within "
         f"{result.settings.seen_distance * 1000:.0f} mm of a measured point; undecided_ratio: the volume where the "
         "mean occupancy is between 0.1 and 0.9 over the completed volume (33^3 samples of the model cube around "

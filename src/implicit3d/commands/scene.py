@@ -24,7 +24,8 @@ examples:
 intrinsics: this project's JSON {fx, fy, cx, cy, width, height}; a JSON with a 3x3 "K"; Open3D
 PinholeCameraIntrinsic JSON; ROS CameraInfo YAML; BOP scene_camera.json; a 3x3 matrix in .txt or .npy.
 
-Output: OUT/object_NN.ply (watertight; vertex attribute 'uncertainty': the softness of the surface, vertex
+Output: OUT/object_NN.ply (watertight; vertex attributes 'softness' (how little the occupancy changes across the
+surface there) and 'uncertainty' (the softness, 0 on the measured surface and in full from 12 mm off it); vertex
 colours blue = decided, red = a guess), OUT/scene.json (the plane: normal pointing up, d with
 normal . x + d = 0; per object: file, observed points, centroid, bounding box, volume, uncertainty summary,
 seconds; skipped clusters by reason), OUT/scene.glb (all objects and the table patch). How far to trust each

@@ -27,6 +27,11 @@ changes (a guess). :class:`~implicit3d.extraction.MeshGenerator` reads it from i
 lie 2.7-3.4 mm from the true surface against 1.3 mm below it (Spearman +0.41 to +0.50 with the distance; the spread
 of two turned copies: -0.04 to 0.00; the distance to the nearest observed point, which needs the input: +0.54 to
 +0.55 overall, but the softness's top tenth lies further off, 3.9-5.6 mm against 3.3-4.2 mm).
+
+Where the input cloud is known (``scene``), the two combine: :func:`unseen_softness` scales the softness down near
+the measured points (the surface there is right, whatever the field says) and keeps it in full where the surface is a
+guess. It ranks vertices as well as the distance alone overall and finds the worst ones like the softness
+(docs/scene.md).
 """
 
 from __future__ import annotations
@@ -92,3 +97,18 @@ def grid_softness(values: np.ndarray, bounds: np.ndarray, points: np.ndarray, no
         return expit(v) if logits else v
 
     return surface_softness(field, points, normals, step)
+
+
+def unseen_softness(softness: np.ndarray, vertices: np.ndarray, observed: np.ndarray, ramp: float) -> np.ndarray:
+    """``(N,) float32`` the ``softness (N,)`` of surface ``vertices (N, 3)`` scaled by ``min(1, d / ramp)``, with
+    ``d`` each vertex's distance to the nearest ``observed (M, 3)`` point (same frame and units as ``ramp``): 0 on the
+    measured surface, the full softness from ``ramp`` away. No observed points: the softness unchanged."""
+    from scipy.spatial import cKDTree
+
+    s = np.asarray(softness, dtype=np.float32)
+    if ramp <= 0:
+        raise ValueError(f"ramp must be positive, got {ramp}")
+    if len(s) == 0 or len(observed) == 0:
+        return s.copy()
+    d = cKDTree(np.asarray(observed, dtype=np.float64)).query(np.asarray(vertices, dtype=np.float64), k=1)[0]
+    return (s * np.minimum(1.0, d / ramp)).astype(np.float32)

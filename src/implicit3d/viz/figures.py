@@ -325,9 +325,9 @@ OBJECT_COLORS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0
 def scene_figure(result: object, color: np.ndarray | None = None, max_points: int = 40_000) -> go.Figure:
     """A completed tabletop scene (:class:`implicit3d.scene.SceneResult`) in the camera frame: the observed points
     coloured by object (or by ``color (H, W, 3)``, the registered RGB image), each completion coloured by its
-    per-vertex uncertainty (softness; its legend entry gives the object's undecided ratio), the support plane's
-    patch and the camera; buttons switch between an overview and the view from the sensor. Axes in metres (OpenCV
-    camera frame: y down, z forward)."""
+    per-vertex uncertainty (the softness away from the measured points; its legend entry gives the object's
+    undecided ratio), the support plane's patch and the camera; buttons switch between an overview and the view
+    from the sensor. Axes in metres (OpenCV camera frame: y down, z forward)."""
     from implicit3d.scene import table_mesh
 
     r = result
@@ -358,7 +358,7 @@ def scene_figure(result: object, color: np.ndarray | None = None, max_points: in
                 name=f"object {i + 1}: completion" + ("" if obj.undecided_ratio is None
                                                       else f" (undecided ratio {obj.undecided_ratio:.2f})"),
                 showlegend=True, showscale=i == 0,
-                colorbar=dict(title="softness", x=1.0, len=0.5), hovertext=[f"{u:.2f}" for u in obj.uncertainty],
+                colorbar=dict(title="uncertainty", x=1.0, len=0.5), hovertext=[f"{u:.2f}" for u in obj.uncertainty],
                 hoverinfo="name+text", lighting=dict(ambient=0.5, diffuse=0.7, specular=0.1),
             ))
     if r.table_outline is not None:
