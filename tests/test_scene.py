@@ -4,6 +4,7 @@ closed on it, with uncertainties; the outputs; one-line errors."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -68,6 +69,30 @@ def test_surface_threshold_sets_how_much_is_completed(frame, result) -> None:
     for a, b in zip(result.objects, strict.objects, strict=True):
         assert np.array_equal(a.points, b.points)
         assert b.mesh.volume < 0.97 * a.mesh.volume, (a.mesh.volume, b.mesh.volume)
+
+
+def test_large_frames_are_segmented_at_a_stride_and_answered_at_full_size(frame, result) -> None:
+    """A frame over ``max_pixels`` is segmented from every k-th pixel: the same frame at twice the size (each pixel
+    repeated, intrinsics doubled) gives the same plane and objects from the same points, with labels and pixels at
+    its own size."""
+    from implicit3d.scene import processing_stride
+
+    assert processing_stride((480, 640), 2 * 640 * 480) == 1 and processing_stride((720, 1280), 2 * 640 * 480) == 2
+    assert processing_stride((2160, 3840), 2 * 640 * 480) == 4 and processing_stride((2160, 3840), 0) == 1
+    k = SMALL
+    big = Intrinsics(fx=2 * k.fx, fy=2 * k.fy, cx=2 * k.cx, cy=2 * k.cy, width=2 * k.width, height=2 * k.height)
+    depth2 = np.repeat(np.repeat(frame.depth, 2, axis=0), 2, axis=1)
+    settings = replace(result.settings, max_pixels=k.width * k.height)
+    small = segment_scene(frame.depth, frame.intrinsics, settings=settings)
+    found = segment_scene(depth2, big, settings=settings)
+    assert found.segmentation.labels.shape == depth2.shape and found.points_map.shape == (*depth2.shape, 3)
+    assert np.allclose(found.plane.normal, small.plane.normal, atol=1e-6)
+    assert len(found.segmentation.objects) == len(small.segmentation.objects) >= 1
+    for a, b in zip(small.segmentation.objects, found.segmentation.objects, strict=True):
+        np.testing.assert_array_equal(b.pixels, 2 * a.pixels)  # the processed pixels, at full-size coordinates
+        np.testing.assert_allclose(b.points, a.points, atol=1e-9)
+        assert np.all(found.segmentation.labels[b.pixels[:, 0], b.pixels[:, 1]] == b.label)
+        assert (found.segmentation.labels == b.label).sum() > 3 * len(b.pixels)  # the blocks around them too
 
 
 def test_segment_scene_is_the_first_half_of_complete_scene(frame, result) -> None:

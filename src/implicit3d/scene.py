@@ -61,7 +61,19 @@ class SceneSettings:
     seen_distance: float = 0.006  #: a completed surface point this close to a measured point counts as observed
     guess_distance: float = 0.012  #: a vertex's uncertainty is its full softness this far (metres) from every
     #: measured point, linearly less nearer, 0 on them (:func:`implicit3d.extraction.confidence.unseen_softness`)
+    max_pixels: int = 2 * 640 * 480  #: larger frames are segmented at a pixel stride (every k-th row and column,
+    #: the smallest k that brings them under this; labels and pixels are given back at full size); 0: never
     seed: int = 0
+
+
+def processing_stride(shape: tuple[int, int], max_pixels: int) -> int:
+    """The smallest pixel stride ``k`` with ``ceil(H / k) * ceil(W / k) <= max_pixels`` for an image of ``shape (H,
+    W)`` (1 when it fits, or ``max_pixels`` is 0)."""
+    h, w = int(shape[0]), int(shape[1])
+    k = 1
+    while max_pixels > 0 and -(-h // k) * -(-w // k) > max_pixels:
+        k += 1
+    return k
 
 
 @dataclass
@@ -273,7 +285,10 @@ def segment_scene(
 ) -> SceneSegmentation:
     """The support plane and the objects on it of one depth frame ``depth (H, W)`` (metres, 0 = no data), without
     completing them (the first half of :func:`complete_scene`; arguments as there). Raises :class:`UserError` (one
-    line) for a frame with no plane (unless ``no_plane``), no object, or labels / intrinsics of another size."""
+    line) for a frame with no plane (unless ``no_plane``), no object, or labels / intrinsics of another size.
+    A frame of more than ``settings.max_pixels`` pixels is segmented at a pixel stride k (:func:`processing_stride`:
+    its plane and objects from every k-th row and column, the objects' points those pixels' points); the labels
+    image, the objects' pixels and the organized cloud are given at the frame's own size."""
     from implicit3d.sensing.segment import NoPlaneError, find_planes, find_support_plane, segment_objects, table_region
 
     settings = settings or SceneSettings()
@@ -285,9 +300,13 @@ def segment_scene(
         lab = np.asarray(labels)
         raise UserError(f"the labels image is {lab.shape[1] if lab.ndim > 1 else '?'}x{lab.shape[0]} pixels but "
                         f"{source} is {depth.shape[1]}x{depth.shape[0]}")
-    pm, valid = points_map_of(depth, intrinsics)
-    if valid.sum() < 100:
-        raise UserError(f"{source} has {int(valid.sum())} valid depth pixels: too few for a scene")
+    full_pm, full_valid = points_map_of(depth, intrinsics)
+    if full_valid.sum() < 100:
+        raise UserError(f"{source} has {int(full_valid.sum())} valid depth pixels: too few for a scene")
+    k = processing_stride(depth.shape, settings.max_pixels)
+    pm, valid = full_pm[::k, ::k], full_valid[::k, ::k]
+    if labels is not None:
+        labels = np.asarray(labels)[::k, ::k]
     rng = np.random.default_rng(settings.seed)
     pts = pm[valid]
     t0 = time.perf_counter()
@@ -305,17 +324,23 @@ def segment_scene(
         outline = region.outline(inliers)
     seconds = {"plane": time.perf_counter() - t0}
     t0 = time.perf_counter()
-    min_points = max(20, int(settings.segment.min_points * depth.size / (640 * 480)))
+    min_points = max(20, int(settings.segment.min_points * valid.size / (640 * 480)))
     seg: Segmentation = segment_objects(
         pm, valid, region, labels=None if labels is None else np.asarray(labels), structures=structures,
-        focal=0.5 * (intrinsics.fx + intrinsics.fy), settings=replace(settings.segment, min_points=min_points),
+        focal=0.5 * (intrinsics.fx + intrinsics.fy) / k, settings=replace(settings.segment, min_points=min_points),
     )
+    if k > 1:  # back to the frame's own size: each pixel takes the label of the processed pixel of its k x k block
+        h, w = depth.shape
+        blocks = np.repeat(np.repeat(seg.labels, k, axis=0), k, axis=1)[:h, :w]
+        seg.labels = np.where(full_valid, blocks, 0).astype(np.int32)
+        for obj in seg.objects:
+            obj.pixels = obj.pixels * k
     seconds["segmentation"] = time.perf_counter() - t0
     if not seg.objects:
         reasons = ", ".join(sorted({s["reason"].split(" (")[0] for s in seg.skipped})) or "nothing above the plane"
         raise UserError(f"{source}: no object found on the support plane ({len(seg.skipped)} clusters skipped: "
                         f"{reasons})")
-    return SceneSegmentation(plane, outline, seg, pm, valid, seconds)
+    return SceneSegmentation(plane, outline, seg, full_pm, full_valid, seconds)
 
 
 def complete_scene(
