@@ -11,9 +11,10 @@ from implicit3d.commands.options import add_model_options
 HELP = "find the support plane and every object on it in one depth frame, and complete each object"
 DESCRIPTION = """\
 From one raw depth image and its intrinsics: fit the supporting plane (RANSAC), segment the objects standing
-on it (or take an instance label image), complete each one with a trained model in a gravity-aligned frame,
-never below the table and closed on it, with a per-vertex uncertainty; write one mesh per object, scene.json,
-scene.glb and optionally an interactive figure. Everything is in the camera frame (OpenCV), metres.
+on it (or take an instance label image), complete each one with a trained model, never below the table and
+closed on it, with a per-vertex uncertainty; write one mesh per object, scene.json, scene.glb and optionally an
+interactive figure. Everything is in the camera frame (OpenCV), metres. Frames of more than 2 x 640x480 pixels
+(1280x720 and up) are segmented from every k-th row and column, so they take about as long as a 640x480 one.
 """
 EPILOG = """\
 examples:
