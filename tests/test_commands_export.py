@@ -102,3 +102,22 @@ def test_export_average_refuses_another_model(tmp_path, capsys, exported) -> Non
     assert main(["export", str(run), "-o", str(target), "--average", str(other)]) == 2
     assert "only weights of the same model average" in capsys.readouterr().err
     assert not target.exists()
+
+
+def test_export_average_accepts_a_config_written_before_a_setting_existed(tmp_path, capsys, exported) -> None:
+    """A checkpoint's model_config that leaves out a setting at its default (older JSON) is the same model."""
+    from implicit3d.training.weights import resolved_config
+
+    run, out = exported
+    meta = json.loads(out.with_suffix(".json").read_text())
+    cfg = meta["model_config"]
+    absent = [k for k in cfg if k != "name" and resolved_config({q: v for q, v in cfg.items() if q != k})
+              == resolved_config(cfg)]
+    assert absent, cfg  # some setting is at its default
+    older = tmp_path / "older.safetensors"
+    older.write_bytes(out.read_bytes())
+    meta["model_config"] = {q: v for q, v in cfg.items() if q not in absent}
+    older.with_suffix(".json").write_text(json.dumps(meta))
+    target = tmp_path / "soup.safetensors"
+    assert main(["export", str(run), "-o", str(target), "--average", str(older)]) == 0, capsys.readouterr().err
+    assert target.is_file()

@@ -128,8 +128,8 @@ def init_weights(model: torch.nn.Module, model_config: dict[str, Any], source: s
     parameters keep their initialization, whose output is zero); otherwise :class:`UserError`. Returns what was
     loaded."""
     loaded, meta = load_model(None if source == "bundled" else source)
-    theirs = json.loads(json.dumps(meta.get("model_config"))) or {}
-    ours = json.loads(json.dumps(model_config))
+    theirs = json.loads(json.dumps(resolved_config(meta.get("model_config"))))
+    ours = json.loads(json.dumps(resolved_config(model_config)))
     diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
     changes = ", ".join(f"{k} {theirs.get(k)!r} -> {ours.get(k)!r}" for k in diff)
     state = loaded.state_dict()
@@ -188,6 +188,19 @@ def export_metadata(meta: dict[str, Any], note: str | None = None) -> dict[str, 
     return out
 
 
+def resolved_config(model_config: dict[str, Any] | None) -> dict[str, Any]:
+    """A checkpoint's ``model_config`` with every setting it leaves out at its default (a config written before a
+    setting existed names the same model as one that states it); the dict itself where it names no known model."""
+    import dataclasses
+
+    from implicit3d.models.registry import config_from_dict
+
+    try:
+        return dataclasses.asdict(config_from_dict(dict(model_config or {}), "model_config"))
+    except (KeyError, TypeError, ValueError):
+        return dict(model_config or {})
+
+
 def average_state(
     tensors: dict[str, torch.Tensor], others: Sequence[str | os.PathLike], model_config: dict[str, Any] | None
 ) -> tuple[dict[str, torch.Tensor], list[str]]:
@@ -205,7 +218,7 @@ def average_state(
             model, meta = load_model(other, "cpu")
         except UserError as exc:
             raise UserError(f"--average: {exc}") from None
-        if (meta.get("model_config") or {}) != (model_config or {}):
+        if resolved_config(meta.get("model_config")) != resolved_config(model_config):
             raise UserError(f"--average {other}: another model ({(meta.get('model_config') or {}).get('name')}, "
                             "or other settings); only weights of the same model average")
         for k, v in model_state_tensors(model).items():  # same model_config: load_model checked names and shapes
