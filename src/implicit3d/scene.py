@@ -326,7 +326,7 @@ def segment_scene(
     t0 = time.perf_counter()
     min_points = max(20, int(settings.segment.min_points * valid.size / (640 * 480)))
     seg: Segmentation = segment_objects(
-        pm, valid, region, labels=None if labels is None else np.asarray(labels), structures=structures,
+        pm, valid, region, labels=labels, structures=structures,
         focal=0.5 * (intrinsics.fx + intrinsics.fy) / k, settings=replace(settings.segment, min_points=min_points),
     )
     if k > 1:  # back to the frame's own size: each pixel takes the label of the processed pixel of its k x k block
