@@ -275,22 +275,16 @@ def pixel_normals(points_map: np.ndarray, valid: np.ndarray, step: int = 3) -> n
     return n
 
 
-def _pixel_components(
+def _pixel_links(
     points_map: np.ndarray, mask: np.ndarray, tolerance: np.ndarray, normals: np.ndarray | None = None,
     concave_cos: float = 0.85,
-) -> np.ndarray:
-    """Connected components ``(H, W) int64`` (-1 outside ``mask``) of the pixels in ``mask``, four-neighbours joined
-    when their 3D distance is below ``tolerance`` (per pixel, ``(H, W)``) and, with ``normals``, the surface between
-    them is not a concave crease (normals more than ``arccos(concave_cos)`` apart and turning towards each other:
-    where two objects touch)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
+) -> list[np.ndarray]:
+    """Which four-neighbours of ``mask`` join: ``[right (H, W-1) bool, down (H-1, W) bool]``, a pixel and its right
+    (lower) neighbour joined when both lie in ``mask``, their 3D distance is below ``tolerance`` (per pixel, ``(H,
+    W)``) and, with ``normals``, the surface between them is not a concave crease (normals more than
+    ``arccos(concave_cos)`` apart and turning towards each other: where two objects touch)."""
     h, w = mask.shape
-    index = np.full((h, w), -1, dtype=np.int64)
-    n = int(mask.sum())
-    index[mask] = np.arange(n)
-    rows, cols = [], []
+    links = []
     for dv, du in ((0, 1), (1, 0)):
         a = mask[: h - dv, : w - du] & mask[dv:, du:]
         diff = points_map[dv:, du:] - points_map[: h - dv, : w - du]
@@ -304,9 +298,26 @@ def _pixel_components(
             bend = np.einsum("hwc,hwc->hw", n1 - n0, diff)  # < 0: the surface folds towards the camera (concave)
             crease = (np.einsum("hwc,hwc->hw", n0, n1) < concave_cos) & (bend < 0)
             join &= ~crease
-        rows.append(index[: h - dv, : w - du][join])
-        cols.append(index[dv:, du:][join])
-    r, c = np.concatenate(rows), np.concatenate(cols)
+        links.append(join)
+    return links
+
+
+def _pixel_components(
+    points_map: np.ndarray, mask: np.ndarray, tolerance: np.ndarray, normals: np.ndarray | None = None,
+    concave_cos: float = 0.85,
+) -> np.ndarray:
+    """Connected components ``(H, W) int64`` (-1 outside ``mask``) of the pixels in ``mask``, four-neighbours joined
+    as :func:`_pixel_links` says."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    h, w = mask.shape
+    index = np.full((h, w), -1, dtype=np.int64)
+    n = int(mask.sum())
+    index[mask] = np.arange(n)
+    links = _pixel_links(points_map, mask, tolerance, normals, concave_cos)
+    r = np.concatenate([index[: h - dv, : w - du][j] for (dv, du), j in zip(((0, 1), (1, 0)), links, strict=True)])
+    c = np.concatenate([index[dv:, du:][j] for (dv, du), j in zip(((0, 1), (1, 0)), links, strict=True)])
     graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(n, n))
     _, comp = connected_components(graph, directed=False)
     out = np.full((h, w), -1, dtype=np.int64)
@@ -447,6 +458,26 @@ def _planar_share(points: np.ndarray, threshold: float = 0.01) -> float:
     return float(np.mean(np.abs((points - c) @ _plane_normal(points)) < threshold))
 
 
+def _continuing_pixels(comp: np.ndarray, beyond: np.ndarray, links: list[np.ndarray]
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Per component id of ``comp (H, W)`` (-1: none): how many of its pixels are joined (``links``,
+    :func:`_pixel_links`: close and no crease between) to a four-neighbour in ``beyond (H, W) bool`` — their surface
+    runs on into it — and how many have a neighbour outside the component (its outline). Two ``(max id + 1,)
+    int64`` arrays."""
+    h, w = comp.shape
+    inside = comp >= 0
+    runs_on = np.zeros((h, w), dtype=bool)
+    outline = np.zeros((h, w), dtype=bool)
+    for (dv, du), join in zip(((0, 1), (1, 0)), links, strict=True):
+        a, b = (slice(0, h - dv), slice(0, w - du)), (slice(dv, h), slice(du, w))
+        differ = comp[a] != comp[b]
+        for p, q in ((a, b), (b, a)):
+            runs_on[p] |= inside[p] & beyond[q] & join
+            outline[p] |= inside[p] & differ
+    n = int(comp.max()) + 1 if inside.any() else 0
+    return (np.bincount(comp[runs_on], minlength=n), np.bincount(comp[outline], minlength=n))
+
+
 @dataclass
 class SegmentSettings:
     """Thresholds of :func:`segment_objects` (metres unless said; defaults for 640x480 frames of objects 3–60 cm tall
@@ -461,6 +492,9 @@ class SegmentSettings:
     edge_pixels: float = 4.0  #: ... plus this many pixel footprints (depth / focal)
     fragment_gap: float = 0.015  #: small pieces this close to a larger one join it
     rest_gap: float = 0.05  #: clusters whose lowest point is higher above the plane are not resting on it
+    run_on_share: float = 0.1  #: clusters whose outline runs on smoothly (no depth edge, no crease) for more than
+    #: this share into what stands above the plane but is no candidate (off the table region, a wall, higher than
+    #: ``max_height``) are part of something larger: a chair at the table, a door, a wall's foot
 
 
 def segment_objects(
@@ -484,9 +518,11 @@ def segment_objects(
     occlusion-split pieces rejoin their neighbour); with ``labels (H, W) int`` (an instance segmentation, 0 =
     background) each label is an object. Clusters with fewer than ``min_points`` points, larger than ``max_size``
     metres, or flat (thinner than 5 mm and lower than 2 cm: table texture, paper), not resting on the support
-    (lowest point more than ``rest_gap`` metres above it: a shelf, the back of a chair, flying pixels) or one plane
-    larger than 40 cm (a wall) are skipped with the reason; each object first loses its statistical outliers
-    (:func:`remove_outliers`).
+    (lowest point more than ``rest_gap`` metres above it: a shelf, the back of a chair, flying pixels), one plane
+    larger than 40 cm (a wall), or — found without ``labels`` — part of something larger (more than ``run_on_share``
+    of its outline runs on, with no depth edge and no crease, into pixels above the plane that are no candidates: off
+    the table region, on a structure; a chair's seat at a desk, a door) are skipped with the reason; each object first
+    loses its statistical outliers (:func:`remove_outliers`).
     """
     cfg = settings or SegmentSettings()
     min_points, max_size = cfg.min_points, cfg.max_size
@@ -498,16 +534,22 @@ def segment_objects(
         candidate = valid.copy()
     for other in structures or []:  # among the candidates only: the floor along a wall's foot is no part of it
         candidate &= ~structure_mask(points_map, candidate, other, cfg.plane_threshold)
+    run_on = outline = None
     if labels is not None:
         comp = np.where(candidate & (labels > 0), labels.astype(np.int64), -1)
     else:
         tol = cfg.edge_tolerance + cfg.edge_pixels * points_map[..., 2] / focal
-        comp = _pixel_components(points_map, candidate, tol, pixel_normals(points_map, valid))
+        normals = pixel_normals(points_map, valid)
+        comp = _pixel_components(points_map, candidate, tol, normals)
         coarse = _pixel_components(points_map, candidate, tol)
         comp = _merge_fragments(comp, coarse, 3 * min_points)
         if region is not None:
             comp = _merge_inside_hull(comp, coarse, points_map, region.plane)
         comp = _attach_fragments(comp, points_map, 3 * min_points, cfg.fragment_gap)
+        if region is not None:  # what the surface runs on into: above the table, yet no candidate
+            beyond = valid & (h_above > cfg.min_height) & ~candidate
+            run_on, outline = _continuing_pixels(comp, beyond, _pixel_links(points_map, candidate | beyond, tol,
+                                                                            normals))
     ids, counts = np.unique(comp[comp >= 0], return_counts=True)
     result = Segmentation(objects=[], labels=np.zeros(valid.shape, dtype=np.int32))
     for cid, count in zip(ids[np.argsort(-counts)], np.sort(counts)[::-1], strict=True):
@@ -543,6 +585,11 @@ def segment_objects(
                 and region.depth_inside(pts[heights < np.quantile(heights, 0.2)]) < 0.1):
             result.skipped.append({"points": int(count),
                                    "reason": f"a wall ({extent:.2f} m, one vertical plane along the support's edge)"})
+            continue
+        share = float(run_on[cid]) / max(int(outline[cid]), 1) if run_on is not None else 0.0
+        if share > cfg.run_on_share:
+            result.skipped.append({"points": int(count), "reason": f"part of something larger ({share:.0%} of its "
+                                   "outline runs on off the table or into a wall)"})
             continue
         label = len(result.objects) + 1
         result.labels[pix[:, 0], pix[:, 1]] = label
