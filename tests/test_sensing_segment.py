@@ -14,6 +14,7 @@ from implicit3d.sensing.segment import (
     NoPlaneError,
     Plane,
     SegmentSettings,
+    _attach_fragments,
     _merge_inside_hull,
     find_planes,
     find_support_plane,
@@ -169,3 +170,30 @@ def test_a_surface_running_on_off_the_table_is_no_object(noise: str) -> None:
     assert any(r.startswith("part of something larger") for r in reasons)
     found_without, _ = owners(SegmentSettings(min_points=40, run_on_share=1.0))
     assert found_without == [1, 2, 3]
+
+
+def test_attach_fragments_matches_a_loop_over_pieces() -> None:
+    """Small pieces join the piece owning their nearest point when it lies within the gap (vectorized), exactly as a
+    loop over the pieces does it."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(3)
+    h, w = 60, 80
+    comp = rng.integers(-1, 40, (h, w))  # 41 ids, some large (many pixels), some dropped to a few pixels below
+    comp[(comp >= 25) & (rng.random((h, w)) < 0.9)] = -1
+    points_map = np.dstack([*np.meshgrid(np.arange(w) * 0.01, np.arange(h) * 0.01), rng.normal(1.0, 0.02, (h, w))])
+    max_fragment, gap = 60, 0.015
+    ids, counts = np.unique(comp[comp >= 0], return_counts=True)
+    small, large = ids[counts < max_fragment], ids[counts >= max_fragment]
+    assert len(small) >= 10 and len(large) >= 10
+    big = np.isin(comp, large)
+    tree, owner = cKDTree(points_map[big]), comp[big]
+    expected = comp.copy()
+    for cid in small:  # the slow reference
+        here = comp == cid
+        dist, idx = tree.query(points_map[here], k=1)
+        if dist.min() < gap:
+            expected[here] = owner[idx[np.argmin(dist)]]
+    got = _attach_fragments(comp, points_map, max_fragment, gap)
+    assert (got == expected).all()
+    assert (got != comp).any() and (got[np.isin(comp, small)] == comp[np.isin(comp, small)]).any()

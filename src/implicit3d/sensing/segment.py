@@ -391,14 +391,17 @@ def _attach_fragments(comp: np.ndarray, points_map: np.ndarray, max_fragment: in
     if len(small) == 0 or len(large) == 0:
         return comp
     big = np.isin(comp, large)
-    tree = cKDTree(points_map[big])
     owner = comp[big]
+    is_small = np.isin(comp, small)
+    piece = comp[is_small]
+    dist, idx = cKDTree(points_map[big]).query(points_map[is_small], k=1)
+    order = np.lexsort((dist, piece))  # per piece, its pixel nearest to a larger piece first (stable on ties)
+    nearest = order[np.r_[0, np.flatnonzero(np.diff(piece[order])) + 1]]
+    joins = dist[nearest] < gap
+    lut = np.arange(int(comp.max()) + 1)
+    lut[piece[nearest[joins]]] = owner[idx[nearest[joins]]]
     out = comp.copy()
-    for cid in small:
-        here = comp == cid
-        dist, idx = tree.query(points_map[here], k=1)
-        if dist.min() < gap:
-            out[here] = owner[idx[np.argmin(dist)]]
+    out[comp >= 0] = lut[comp[comp >= 0]]
     return out
 
 
@@ -553,11 +556,11 @@ def segment_objects(
     ids, counts = np.unique(comp[comp >= 0], return_counts=True)
     result = Segmentation(objects=[], labels=np.zeros(valid.shape, dtype=np.int32))
     for cid, count in zip(ids[np.argsort(-counts)], np.sort(counts)[::-1], strict=True):
-        pix = np.argwhere(comp == cid)
-        pts = points_map[pix[:, 0], pix[:, 1]]
-        if count < min_points:
+        if count < min_points:  # before looking up its pixels: a frame can hold hundreds of such specks
             result.skipped.append({"points": int(count), "reason": f"too small (< {min_points} points)"})
             continue
+        pix = np.argwhere(comp == cid)
+        pts = points_map[pix[:, 0], pix[:, 1]]
         keep = remove_outliers(pts)
         pts, pix = pts[keep], pix[keep]
         extent = float(np.ptp(pts, axis=0).max())
