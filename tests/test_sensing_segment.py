@@ -179,9 +179,11 @@ def test_attach_fragments_matches_a_loop_over_pieces() -> None:
 
     rng = np.random.default_rng(3)
     h, w = 60, 80
-    comp = rng.integers(-1, 40, (h, w))  # 41 ids, some large (many pixels), some dropped to a few pixels below
-    comp[(comp >= 25) & (rng.random((h, w)) < 0.9)] = -1
-    points_map = np.dstack([*np.meshgrid(np.arange(w) * 0.01, np.arange(h) * 0.01), rng.normal(1.0, 0.02, (h, w))])
+    comp = rng.integers(-1, 25, (h, w))  # the left half: 25 large pieces, mixed
+    cols = np.broadcast_to(np.arange(w), (h, w))
+    sparse = rng.random((h, w)) < 0.3
+    comp[:, 40:] = np.where(sparse, 25 + (cols - 40) // 3, -1)[:, 40:]  # the right: 3-column bands of ~54 pixels
+    points_map = np.dstack([*np.meshgrid(np.arange(w) * 0.01, np.arange(h) * 0.01), rng.normal(1.0, 0.005, (h, w))])
     max_fragment, gap = 60, 0.015
     ids, counts = np.unique(comp[comp >= 0], return_counts=True)
     small, large = ids[counts < max_fragment], ids[counts >= max_fragment]
