@@ -16,6 +16,7 @@ from implicit3d.sensing.segment import (
     SegmentSettings,
     _attach_fragments,
     _merge_inside_hull,
+    crease_pixels,
     find_planes,
     find_support_plane,
     fit_plane,
@@ -199,3 +200,15 @@ def test_attach_fragments_matches_a_loop_over_pieces() -> None:
     got = _attach_fragments(comp, points_map, max_fragment, gap)
     assert (got == expected).all()
     assert (got != comp).any() and (got[np.isin(comp, small)] == comp[np.isin(comp, small)]).any()
+
+
+def test_crease_pixels_keep_a_length_on_the_surface() -> None:
+    """The normals' pixel step is the crease scale at the objects' median depth: 4 mm at 1 m is 4 px at f = 1000
+    and 2 px (at least 3) at f = 500; near and far it is clamped to 3-10 px; a scale of 0 gives 3 px."""
+    depths = np.array([0.9, 1.0, 1.1])
+    assert crease_pixels(0.004, 1000.0, depths) == 4
+    assert crease_pixels(0.004, 500.0, depths) == 3
+    assert crease_pixels(0.004, 1067.0, depths * 0.5) == 9
+    assert crease_pixels(0.004, 1067.0, depths * 0.2) == 10
+    assert crease_pixels(0.0, 1067.0, depths) == 3
+    assert crease_pixels(0.004, 1000.0, np.zeros(0)) == 3

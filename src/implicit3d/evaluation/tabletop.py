@@ -37,8 +37,10 @@ class TabletopScene:
     plane_d: float
 
 
-def _place(meshes: list[trimesh.Trimesh], rng: np.random.Generator, spread: float) -> list[trimesh.Trimesh] | None:
-    """The meshes set down on z = 0 at random non-overlapping places within ``spread`` of the origin (or None)."""
+def _place(meshes: list[trimesh.Trimesh], rng: np.random.Generator, spread: float,
+           touching: bool = False) -> list[trimesh.Trimesh] | None:
+    """The meshes set down on z = 0 at random non-overlapping places within ``spread`` of the origin (or None).
+    ``touching``: each mesh after the first is pushed against one placed before (:func:`_push_against`)."""
     from implicit3d.geometry.transforms import resting_rotation, stable_rotations
 
     placed, circles = [], []
@@ -47,15 +49,68 @@ def _place(meshes: list[trimesh.Trimesh], rng: np.random.Generator, spread: floa
         v = np.asarray(mesh.vertices) @ rot.T
         v -= np.array([*(v[:, :2].min(axis=0) + v[:, :2].max(axis=0)) / 2.0, v[:, 2].min()])
         radius = float(np.linalg.norm(v[:, :2], axis=1).max())
-        for _ in range(200):
-            xy = rng.uniform(-spread, spread, 2)
-            if all(np.linalg.norm(xy - c) > radius + r + 0.01 for c, r in circles):
-                break
+        if touching and placed:
+            xy = _push_against(trimesh.Trimesh(v, mesh.faces, process=False), placed, circles, rng)
         else:
-            return None
+            for _ in range(200):
+                xy = rng.uniform(-spread, spread, 2)
+                if all(np.linalg.norm(xy - c) > radius + r + 0.01 for c, r in circles):
+                    break
+            else:
+                return None
         circles.append((xy, radius))
         placed.append(trimesh.Trimesh(v + np.array([xy[0], xy[1], 0.0]), mesh.faces, process=False))
     return placed
+
+
+def _plan_points(mesh: trimesh.Trimesh, n: int = 4000) -> np.ndarray:
+    """``(n + V, 2)`` plan-view (x, y) points of ``mesh``: its vertices and ``n`` surface samples (seeded: the same
+    mesh gives the same points)."""
+    samples, _ = trimesh.sample.sample_surface(mesh, n, seed=0)
+    return np.vstack([np.asarray(mesh.vertices)[:, :2], np.asarray(samples)[:, :2]])
+
+
+def _plan_outline(points: np.ndarray, spacing: float) -> np.ndarray:
+    """Points ``(M, 2)`` every ``spacing`` metres along the convex hull of ``points (N, 2)``: what of a mesh's plan
+    view can first meet another's as it slides in (a concave side stays a little apart)."""
+    from scipy.spatial import ConvexHull
+
+    corners = points[ConvexHull(points).vertices]
+    edges = np.roll(corners, -1, axis=0) - corners
+    out = [corners]
+    for start, edge in zip(corners, edges, strict=True):
+        n = int(np.ceil(np.linalg.norm(edge) / spacing))
+        out.append(start + np.outer(np.arange(1, n) / n, edge))
+    return np.vstack(out)
+
+
+def _push_against(mesh: trimesh.Trimesh, placed: list[trimesh.Trimesh], circles: list[tuple[np.ndarray, float]],
+                  rng: np.random.Generator, contact: float = 0.003, step: float = 0.002) -> np.ndarray:
+    """The (x, y) offset that sets ``mesh`` (centred on the origin, resting on z = 0) against one of the ``placed``
+    meshes: from a random side of a random one it slides in by ``step`` metres, from where the bounding circles are
+    1 cm apart, until the convex outline of its plan view (:func:`_plan_outline`) comes within ``contact`` metres of
+    any placed mesh's plan view (for upright convex objects: touching, or nearly, where they are widest). A start
+    that already meets another mesh is drawn again."""
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(np.vstack([_plan_points(p) for p in placed]))
+    mine = _plan_outline(_plan_points(mesh), step)
+    radius = float(np.linalg.norm(np.asarray(mesh.vertices)[:, :2], axis=1).max())
+    xy = np.zeros(2)
+    for _ in range(50):
+        centre, other = circles[int(rng.integers(len(placed)))]
+        angle = rng.uniform(0.0, 2.0 * np.pi)
+        direction = np.array([np.cos(angle), np.sin(angle)])
+        xy = centre + direction * (radius + other + 0.01)
+        if tree.query(mine + xy, k=1)[0].min() < contact:
+            continue  # its start meets a third mesh
+        for dist in np.arange(radius + other + 0.01 - step, 0.0, -step):
+            candidate = centre + direction * dist
+            if tree.query(mine + candidate, k=1)[0].min() < contact:
+                break
+            xy = candidate
+        return xy
+    return xy
 
 
 def table_mesh(size: tuple[float, float, float] = TABLE_SIZE) -> trimesh.Trimesh:
@@ -75,16 +130,19 @@ def make_tabletop_scene(
     elevation_deg: tuple[float, float] = (30.0, 70.0),
     noise: str = "realsense_d435",
     spread: float = 0.22,
+    touching: bool = False,
 ) -> TabletopScene:
     """A depth frame of ``objects`` (``(name, mesh in metres)``) resting on a table, seen from a random robot
-    viewpoint (``distance`` from the table centre, ``elevation_deg`` above it, any azimuth)."""
+    viewpoint (``distance`` from the table centre, ``elevation_deg`` above it, any azimuth). ``touching``: each
+    object after the first is pushed against one set down before, as in clutter (else they stand at least 1 cm
+    apart, by their bounding circles)."""
     from implicit3d.sensing.camera import look_at
     from implicit3d.sensing.noise import noise_preset
     from implicit3d.sensing.render import render
 
     intr = intrinsics or Intrinsics(fx=525.0, fy=525.0, cx=319.5, cy=239.5, width=640, height=480)
     for _ in range(20):
-        placed = _place([m for _, m in objects], rng, spread)
+        placed = _place([m for _, m in objects], rng, spread, touching)
         if placed is not None:
             break
     else:
@@ -116,9 +174,9 @@ def score_scene(scene: TabletopScene, result: Any, rng: np.random.Generator, n_s
     """Match ``result`` (:class:`implicit3d.scene.SceneResult`) to ``scene``'s objects and score it.
 
     A true object counts as visible with at least ``min_visible`` labelled pixels; it is found when a completed
-    object holds at least 30 % of those pixels (the best such one is its match). Returns ``{"visible", "found",
-    "extra", "ious": [...], "names": [...], "matched": [...], "surface_distance": [...], "below_share", "seconds"}``
-    (per visible object its IoU, name, matched :class:`implicit3d.scene.CompletedObject` or ``None``, and the
+    object holds at least 30 % of those pixels (the best such one is its match; ``merged`` counts the true objects
+    whose match is also another's). Returns ``{"visible", "found", "extra", "merged", "ious": [...], "names":
+    [...], "matched": [...], "surface_distance": [...], "below_share", "seconds"}`` (per visible object its IoU, name, matched :class:`implicit3d.scene.CompletedObject` or ``None``, and the
     distance ``(V,)`` in metres of each of that completion's vertices to the true surface, or ``None``) with
     ``below_share`` the share of all completed vertices more than :data:`BELOW_TOLERANCE` below the true table.
     """
@@ -135,6 +193,8 @@ def score_scene(scene: TabletopScene, result: Any, rng: np.random.Generator, n_s
             matched[k] = int(ids[np.argmax(counts)])
     used = set(matched.values())
     extra = sum(1 for o in result.objects if o.label not in used)
+    shared = [label for label in used if sum(v == label for v in matched.values()) > 1]
+    merged = sum(1 for v in matched.values() if v in shared)
     ious, names, objects, distances = [], [], [], []
     by_label = {o.label: o for o in result.objects}
     for k in visible:
@@ -150,6 +210,7 @@ def score_scene(scene: TabletopScene, result: Any, rng: np.random.Generator, n_s
     verts = [np.asarray(o.mesh.vertices) for o in result.objects if len(o.mesh.vertices)]
     allv = np.vstack(verts) if verts else np.zeros((0, 3))
     below = allv @ scene.plane_normal + scene.plane_d < -BELOW_TOLERANCE
-    return {"visible": len(visible), "found": len(matched), "extra": extra, "ious": ious, "names": names,
+    return {"visible": len(visible), "found": len(matched), "extra": extra, "merged": merged, "ious": ious,
+            "names": names,
             "matched": objects, "surface_distance": distances, "below_share": float(below.mean()) if len(allv) else 0.0,
             "seconds": result.seconds.get("total")}

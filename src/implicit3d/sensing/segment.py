@@ -277,12 +277,13 @@ def pixel_normals(points_map: np.ndarray, valid: np.ndarray, step: int = 3) -> n
 
 def _pixel_links(
     points_map: np.ndarray, mask: np.ndarray, tolerance: np.ndarray, normals: np.ndarray | None = None,
-    concave_cos: float = 0.85,
+    concave_cos: float = 0.85, offset: int = 3,
 ) -> list[np.ndarray]:
     """Which four-neighbours of ``mask`` join: ``[right (H, W-1) bool, down (H-1, W) bool]``, a pixel and its right
     (lower) neighbour joined when both lie in ``mask``, their 3D distance is below ``tolerance`` (per pixel, ``(H,
     W)``) and, with ``normals``, the surface between them is not a concave crease (normals more than
-    ``arccos(concave_cos)`` apart and turning towards each other: where two objects touch)."""
+    ``arccos(concave_cos)`` apart and turning towards each other: where two objects touch), the normals read
+    ``offset`` pixels to either side of the pair."""
     h, w = mask.shape
     links = []
     for dv, du in ((0, 1), (1, 0)):
@@ -292,7 +293,7 @@ def _pixel_links(
         tol = np.minimum(tolerance[: h - dv, : w - du], tolerance[dv:, du:])
         join = a & (dist < tol)
         if normals is not None:  # the normals a few pixels to either side of the pair, so a crease between shows
-            k = 3
+            k = int(offset)
             n0 = np.roll(normals, (k * dv, k * du), axis=(0, 1))[: h - dv, : w - du]
             n1 = np.roll(normals, (-k * dv, -k * du), axis=(0, 1))[dv:, du:]
             bend = np.einsum("hwc,hwc->hw", n1 - n0, diff)  # < 0: the surface folds towards the camera (concave)
@@ -304,7 +305,7 @@ def _pixel_links(
 
 def _pixel_components(
     points_map: np.ndarray, mask: np.ndarray, tolerance: np.ndarray, normals: np.ndarray | None = None,
-    concave_cos: float = 0.85,
+    concave_cos: float = 0.85, offset: int = 3,
 ) -> np.ndarray:
     """Connected components ``(H, W) int64`` (-1 outside ``mask``) of the pixels in ``mask``, four-neighbours joined
     as :func:`_pixel_links` says."""
@@ -315,7 +316,7 @@ def _pixel_components(
     index = np.full((h, w), -1, dtype=np.int64)
     n = int(mask.sum())
     index[mask] = np.arange(n)
-    links = _pixel_links(points_map, mask, tolerance, normals, concave_cos)
+    links = _pixel_links(points_map, mask, tolerance, normals, concave_cos, offset)
     r = np.concatenate([index[: h - dv, : w - du][j] for (dv, du), j in zip(((0, 1), (1, 0)), links, strict=True)])
     c = np.concatenate([index[dv:, du:][j] for (dv, du), j in zip(((0, 1), (1, 0)), links, strict=True)])
     graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(n, n))
@@ -481,6 +482,16 @@ def _continuing_pixels(comp: np.ndarray, beyond: np.ndarray, links: list[np.ndar
     return (np.bincount(comp[runs_on], minlength=n), np.bincount(comp[outline], minlength=n))
 
 
+def crease_pixels(scale: float, focal: float, depths: np.ndarray, least: int = 3, most: int = 10) -> int:
+    """The pixel step of the normals that find creases: ``scale`` metres at the median of ``depths (N,)`` (metres)
+    seen with ``focal`` pixels, within ``least``–``most`` pixels; ``least`` when ``scale`` is 0 or nothing is given.
+    A noisy sensor's depth steps (an Xtion's are millimetres at a metre) turn normals taken 3 pixels apart by tens
+    of degrees: a fixed length on the surface keeps them steady at any focal length and distance."""
+    if scale <= 0 or len(depths) == 0:
+        return least
+    return int(np.clip(round(scale * focal / float(np.median(depths))), least, most))
+
+
 @dataclass
 class SegmentSettings:
     """Thresholds of :func:`segment_objects` (metres unless said; defaults for 640x480 frames of objects 3–60 cm tall
@@ -494,6 +505,8 @@ class SegmentSettings:
     edge_tolerance: float = 0.004  #: neighbouring pixels join when closer than this ...
     edge_pixels: float = 4.0  #: ... plus this many pixel footprints (depth / focal)
     fragment_gap: float = 0.015  #: small pieces this close to a larger one join it
+    crease_scale: float = 0.004  #: creases are found from normals this far apart on the surface (metres, at the
+    #: objects' median depth; :func:`crease_pixels`); 0: 3 pixels
     rest_gap: float = 0.05  #: clusters whose lowest point is higher above the plane are not resting on it
     run_on_share: float = 0.1  #: clusters whose outline runs on smoothly (no depth edge, no crease) for more than
     #: this share into what stands above the plane but is no candidate (off the table region, a wall, higher than
@@ -542,8 +555,9 @@ def segment_objects(
         comp = np.where(candidate & (labels > 0), labels.astype(np.int64), -1)
     else:
         tol = cfg.edge_tolerance + cfg.edge_pixels * points_map[..., 2] / focal
-        normals = pixel_normals(points_map, valid)
-        comp = _pixel_components(points_map, candidate, tol, normals)
+        step = crease_pixels(cfg.crease_scale, focal, points_map[..., 2][candidate])
+        normals = pixel_normals(points_map, valid, step=step)
+        comp = _pixel_components(points_map, candidate, tol, normals, offset=step)
         coarse = _pixel_components(points_map, candidate, tol)
         comp = _merge_fragments(comp, coarse, 3 * min_points)
         if region is not None:
@@ -552,7 +566,7 @@ def segment_objects(
         if region is not None:  # what the surface runs on into: above the table, yet no candidate
             beyond = valid & (h_above > cfg.min_height) & ~candidate
             run_on, outline = _continuing_pixels(comp, beyond, _pixel_links(points_map, candidate | beyond, tol,
-                                                                            normals))
+                                                                            normals, offset=step))
     ids, counts = np.unique(comp[comp >= 0], return_counts=True)
     result = Segmentation(objects=[], labels=np.zeros(valid.shape, dtype=np.int32))
     for cid, count in zip(ids[np.argsort(-counts)], np.sort(counts)[::-1], strict=True):

@@ -1,0 +1,48 @@
+"""Simulated tabletop scenes (evaluation/tabletop.py): objects set down apart or pushed together."""
+
+from __future__ import annotations
+
+import numpy as np
+import trimesh
+from scipy.spatial import cKDTree
+
+from implicit3d import shapes
+from implicit3d.evaluation.tabletop import _place, _plan_points
+
+
+def _plan_gaps(placed: list[trimesh.Trimesh]) -> list[float]:
+    """For each mesh, the plan-view distance (metres) from its points to the nearest other mesh's."""
+    pts = [_plan_points(m) for m in placed]
+    gaps = []
+    for i, p in enumerate(pts):
+        others = np.vstack([q for j, q in enumerate(pts) if j != i])
+        gaps.append(float(cKDTree(others).query(p)[0].min()))
+    return gaps
+
+
+def _meshes() -> list[trimesh.Trimesh]:
+    return [shapes.generate(c, s).mesh for c, s in (("can", 1), ("box", 2), ("bottle", 3), ("can", 4))]
+
+
+def test_touching_placement_sets_objects_against_each_other_without_overlap(monkeypatch) -> None:
+    """Pushed together, every object comes within a few millimetres of another in plan view, and no object's
+    footprint reaches into another's (their plan-view points stay apart); set down apart, they keep > 1 cm."""
+    from implicit3d.geometry import transforms
+    from implicit3d.geometry.inside import inside
+
+    # upright or on their side as modelled (the resting poses take seconds per mesh and are not what is tested)
+    monkeypatch.setattr(transforms, "stable_rotations", lambda mesh: (np.eye(3)[None], np.ones(1)))
+
+    meshes = _meshes()
+    for seed in range(2):
+        touching = _place(meshes, np.random.default_rng(seed), 0.22, touching=True)
+        assert touching is not None
+        gaps = _plan_gaps(touching)
+        assert max(gaps) < 0.008, gaps  # each touches (or nearly) another
+        for i, a in enumerate(touching):  # and none pierces another: no surface sample of one inside another
+            samples, _ = trimesh.sample.sample_surface(a, 3000, seed=1)
+            for j, b in enumerate(touching):
+                if i != j:
+                    assert inside(b, samples).mean() < 0.002
+        apart = _place(meshes, np.random.default_rng(seed), 0.22)
+        assert min(_plan_gaps(apart)) > 0.01
