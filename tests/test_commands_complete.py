@@ -56,6 +56,13 @@ def test_depth_png_round_trip_with_html(run_dir, view, tmp_path, capsys) -> None
     assert trimesh.load(out2).bounds.mean(0)[2] < mesh.bounds.mean(0)[2]
     text = html.read_text()
     assert "plotly" in text.lower() and f"observed points ({len(cloud)})" in text and "completed mesh" in text
+    # a depth image is in metres: the uncertainty is the softness ramped in over 12 mm from the measured points
+    raw = mesh.metadata["_ply_raw"]["vertex"]["data"]
+    soft, unc = np.asarray(raw["softness"], float), np.asarray(raw["uncertainty"], float)
+    from scipy.spatial import cKDTree
+
+    ramp = np.minimum(1.0, cKDTree(cloud).query(mesh.vertices)[0] / 0.012)
+    assert np.allclose(unc, soft * ramp, atol=2e-3) and (unc < soft - 0.01).any()
     assert not list(tmp_path.glob(".*"))  # atomic writes leave no temp files
 
 
@@ -104,7 +111,7 @@ def test_pcd_with_extra_fields(tmp_path) -> None:
 def test_cloud_cli_outputs_and_depth_npy(run_dir, view, tmp_path, capsys) -> None:
     cloud = view["cloud"]
     np.save(tmp_path / "scan.npy", cloud)
-    for ext in ("obj", "glb"):
+    for ext in ("obj", "glb", "ply"):
         out = tmp_path / f"mesh.{ext}"
         rc = main(["complete", str(tmp_path / "scan.npy"), "-o", str(out), "--checkpoint", str(run_dir),
                    "--resolution", "16", "--up=-y", "--turns", "2"])
@@ -114,6 +121,9 @@ def test_cloud_cli_outputs_and_depth_npy(run_dir, view, tmp_path, capsys) -> Non
         mesh = trimesh.load(out, force="mesh")
         assert len(mesh.faces) > 0
         assert _overlap(mesh.bounds[0], mesh.bounds[1], cloud.min(0), cloud.max(0))
+        if ext == "ply":  # a cloud's units are unknown: its uncertainty is the softness alone, no second property
+            names = trimesh.load(out).metadata["_ply_raw"]["vertex"]["data"].dtype.names
+            assert "uncertainty" in names and "softness" not in names
     # metres depth .npy + intrinsics, with a mask keeping the left half of the object
     mask = np.zeros(view["depth"].shape, np.uint8)
     mask[:, :80] = 255

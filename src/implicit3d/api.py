@@ -59,6 +59,7 @@ def complete(
     method: str = "mise",
     device: str | None = None,
     turns: int | None = None,
+    guess_distance: float | None = None,
 ) -> trimesh.Trimesh:
     """Complete the object seen as ``points: (N, 3)`` (any unit); returns a mesh in the same frame.
 
@@ -75,7 +76,11 @@ def complete(
     ``resolution``: grid cells per axis of the extraction (MISE). ``turns``: average the predictions for the
     input turned about its line of sight (or up axis) in that many steps (default 8 for models trained on turned
     inputs, as the bundled one; 1 = a single pass, ``turns`` times faster). The mesh's
-    ``metadata["completion"]`` records the normalization and extraction statistics.
+    ``metadata["completion"]`` records the normalization and extraction statistics, and
+    ``vertex_attributes["uncertainty"]`` each vertex's softness (0: decided, 1: a guess); with ``guess_distance``
+    (input units; 0.012 for a cloud in metres) that softness moves to ``vertex_attributes["softness"]`` and the
+    uncertainty is 0 on the measured surface, the full softness from that distance off it
+    (:func:`implicit3d.completion.complete_points`).
     """
     if model is None:
         model, loaded = _load_model(None, device or "cpu")
@@ -83,6 +88,7 @@ def complete(
     result = complete_points(
         points, model, config, resolution=resolution, up=up, size=size, threshold=threshold,
         n_inputs=n_inputs, seed=seed, method=method, device=device, viewpoint=viewpoint, turns=turns,
+        guess_distance=guess_distance,
     )
     result.mesh.metadata["completion"] = result.info
     return result.mesh

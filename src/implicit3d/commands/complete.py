@@ -30,10 +30,16 @@ camera frame — give it for clouds in another frame). Models trained on upright
 --up, the input's up direction (default z for clouds, -y for depth images, i.e. a level camera); for a single view
 the object is then assumed as deep as it is wide behind what the sensor saw (--viewpoint: default the camera for
 depth images, none for clouds). See docs/complete.md for the pose, scale and centre assumptions.
+
+A .ply mesh carries a vertex property 'uncertainty' (0: decided, 1: a guess): for a point cloud the softness of the
+surface there; for a depth image (metres) that softness scaled down within 12 mm of the measured points, with the
+softness alone as a second property 'softness' (as `implicit3d scene` writes them).
 """
 
 
 HELP = "complete a whole object mesh from a partial point cloud or depth image"
+GUESS_DISTANCE = 0.012  #: metres: a depth image's mesh gets its uncertainty ramped in over this distance from the
+#: measured points, as `scene` does (a cloud's units are unknown: it keeps the softness alone)
 DESCRIPTION = """\
 Complete the full shape of an object seen from one side: the observed points are normalized like the training
 data, a trained implicit model predicts the occupancy of the whole object and the surface is extracted with
@@ -150,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     result = complete_points(
         obs.points, model, meta, resolution=args.resolution, up=up, size=args.scale, threshold=args.threshold,
         n_inputs=args.n_inputs, seed=args.seed, device=device, viewpoint=viewpoint, turns=args.turns,
-        source=str(args.input),
+        source=str(args.input), guess_distance=GUESS_DISTANCE if obs.kind == "depth" else None,
     )
     mesh = result.mesh
     if len(mesh.faces) == 0:

@@ -176,9 +176,10 @@ def score_scene(scene: TabletopScene, result: Any, rng: np.random.Generator, n_s
     A true object counts as visible with at least ``min_visible`` labelled pixels; it is found when a completed
     object holds at least 30 % of those pixels (the best such one is its match; ``merged`` counts the true objects
     whose match is also another's). Returns ``{"visible", "found", "extra", "merged", "ious": [...], "names":
-    [...], "matched": [...], "surface_distance": [...], "below_share", "seconds"}`` (per visible object its IoU, name, matched :class:`implicit3d.scene.CompletedObject` or ``None``, and the
-    distance ``(V,)`` in metres of each of that completion's vertices to the true surface, or ``None``) with
-    ``below_share`` the share of all completed vertices more than :data:`BELOW_TOLERANCE` below the true table.
+    [...], "matched": [...], "surface_distance": [...], "below_share", "seconds"}`` (per visible object its IoU,
+    name, matched :class:`implicit3d.scene.CompletedObject` or ``None``, and the distance ``(V,)`` in metres of each
+    of that completion's vertices to the true surface, or ``None``) with ``below_share`` the share of all completed
+    vertices more than :data:`BELOW_TOLERANCE` below the true table.
     """
     from implicit3d.evaluation.scans import iou_samples, scan_iou
     from implicit3d.geometry.distance import unsigned_distance
