@@ -7,8 +7,8 @@ real household objects of ``../shared/realobjects``, never training data), 640x4
 sets from the same draws: **apart** (bounding circles at least 1 cm apart, as ``bench_tabletop.py``) and
 **touching** (each object pushed against one set down before, as in clutter).
 
-Per setting and set, over the visible true objects (>= 150 pixels): **found** — one segmented object holds at least
-half of its pixels and is at least half made of them; **merged** — its best object also holds 30 % of another
+Per setting and set, over the visible true objects (>= 150 pixels): **found** — one segmented object holds most of its
+pixels and is mostly made of them; **merged** — its best object also holds 30 % of another
 visible object's pixels; **split** — two or more objects each hold 20 % of its pixels; and **extra** segmented
 objects (30 % of no true object), per visible object. ``--frames DIR``: per real frame (``depth.png``,
 ``intrinsics.json``, ``frame.json`` with ``depth_scale``, as ``../shared/realframes``) the number of objects each
@@ -30,38 +30,12 @@ import numpy as np
 
 from implicit3d.errors import UserError
 from implicit3d.evaluation.real_objects import load_meshes
-from implicit3d.evaluation.tabletop import make_tabletop_scene
+from implicit3d.evaluation.tabletop import make_tabletop_scene, score_segmentation
 from implicit3d.scene import SceneSettings, segment_scene
 from implicit3d.sensing.camera import Intrinsics
 from implicit3d.sensing.segment import SegmentSettings
 
 DEFAULT_MESHES = Path(__file__).resolve().parents[1].parent / "shared" / "realobjects" / "meshes"
-
-
-def score_labels(truth: np.ndarray, pred: np.ndarray, min_visible: int = 150) -> dict[str, int]:
-    """Counts of a predicted instance image ``pred (H, W)`` against the true one ``truth (H, W)`` (0: neither):
-    ``visible``, ``found``, ``merged``, ``split`` true objects and ``extra`` predicted ones (module docstring)."""
-    ids = [k for k in np.unique(truth) if k > 0 and (truth == k).sum() >= min_visible]
-    n_pred = int(pred.max())
-    overlap = np.zeros((int(truth.max()) + 1, n_pred + 1), dtype=np.int64)
-    np.add.at(overlap, (truth.ravel(), pred.ravel()), 1)
-    pred_sizes = overlap.sum(axis=0)
-    found = merged = split = 0
-    for k in ids:
-        row = overlap[k, 1:]
-        size = int((truth == k).sum())
-        if row.sum() == 0:
-            continue
-        best = int(np.argmax(row)) + 1
-        if row[best - 1] >= 0.5 * size and row[best - 1] >= 0.5 * pred_sizes[best]:
-            found += 1
-        if any(overlap[j, best] >= 0.3 * (truth == j).sum() for j in ids if j != k):
-            merged += 1
-        if (row >= 0.2 * size).sum() >= 2:
-            split += 1
-    extra = sum(1 for p in range(1, n_pred + 1)
-                if not any(overlap[k, p] >= 0.3 * (truth == k).sum() for k in ids))
-    return {"visible": len(ids), "found": found, "merged": merged, "split": split, "extra": extra}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                 except UserError:  # no object found: every visible one is missed
                     labels = np.zeros_like(sc.labels)
                 seconds.append(time.perf_counter() - t0)
-                for key, value in score_labels(sc.labels, labels).items():
+                for key, value in score_segmentation(sc.labels, labels).items():
                     total[key] += value
             vis = max(total["visible"], 1)
             label = f"{scale * 1000:.1f} mm" if scale > 0 else "3 px"

@@ -7,7 +7,7 @@ import trimesh
 from scipy.spatial import cKDTree
 
 from implicit3d import shapes
-from implicit3d.evaluation.tabletop import _place, _plan_points
+from implicit3d.evaluation.tabletop import _place, _plan_points, score_segmentation
 
 
 def _plan_gaps(placed: list[trimesh.Trimesh]) -> list[float]:
@@ -46,3 +46,20 @@ def test_touching_placement_sets_objects_against_each_other_without_overlap(monk
                     assert inside(b, samples).mean() < 0.002
         apart = _place(meshes, np.random.default_rng(seed), 0.22)
         assert min(_plan_gaps(apart)) > 0.01
+
+
+def test_score_segmentation_counts_found_merged_split_and_extra() -> None:
+    """Four true objects of 400 pixels: one segmented exactly (found), two as one object (merged, neither found),
+    one in two halves (split, not found); plus a predicted object over the background (extra)."""
+    truth = np.zeros((40, 100), dtype=np.int32)
+    pred = np.zeros_like(truth)
+    for k in range(4):
+        truth[:20, 20 * k : 20 * k + 20] = k + 1
+    pred[:20, 0:20] = 1  # object 1, exactly
+    pred[:20, 20:60] = 2  # objects 2 and 3 as one
+    pred[:10, 60:80], pred[10:20, 60:80] = 3, 4  # object 4 in two halves
+    pred[25:35, 85:95] = 5  # nothing there
+    got = score_segmentation(truth, pred)
+    assert got == {"visible": 4, "found": 1, "merged": 2, "split": 1, "extra": 1}
+    assert score_segmentation(truth, truth) == {"visible": 4, "found": 4, "merged": 0, "split": 0, "extra": 0}
+    assert score_segmentation(truth, pred, min_visible=500)["visible"] == 0

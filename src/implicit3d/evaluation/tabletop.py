@@ -4,7 +4,9 @@
 yaw, not overlapping), renders one depth frame from a robot's viewpoint with the project's rasterizer and a sensor
 noise preset, and returns the frame with the objects' ground truth in the camera frame. :func:`score_scene` matches
 the completed objects to the true ones by their pixels and measures: objects found, extra objects, volumetric IoU per
-object, and the share of completed vertices more than 5 mm below the table.
+object, and the share of completed vertices more than 5 mm below the table. :func:`score_segmentation` scores an
+instance label image alone (found whole, merged, split, extra). ``touching=True`` pushes the objects together, as in
+clutter.
 """
 
 from __future__ import annotations
@@ -215,3 +217,32 @@ def score_scene(scene: TabletopScene, result: Any, rng: np.random.Generator, n_s
             "names": names,
             "matched": objects, "surface_distance": distances, "below_share": float(below.mean()) if len(allv) else 0.0,
             "seconds": result.seconds.get("total")}
+
+
+def score_segmentation(truth: np.ndarray, pred: np.ndarray, min_visible: int = 150) -> dict[str, int]:
+    """Counts of a predicted instance image ``pred (H, W) int`` against the true one ``truth (H, W) int`` (0: no
+    object): true objects ``visible`` (at least ``min_visible`` pixels), ``found`` (one predicted object holds most
+    of its pixels and is mostly made of them), ``merged`` (its best predicted object also holds 30 % of another
+    visible object's pixels), ``split`` (two or more predicted objects hold 20 % of its pixels each), and ``extra``
+    predicted objects (30 % of no visible true object)."""
+    ids = [k for k in np.unique(truth) if k > 0 and (truth == k).sum() >= min_visible]
+    n_pred = int(pred.max())
+    overlap = np.zeros((int(truth.max()) + 1, n_pred + 1), dtype=np.int64)
+    np.add.at(overlap, (truth.ravel(), pred.ravel()), 1)
+    pred_sizes = overlap.sum(axis=0)
+    found = merged = split = 0
+    for k in ids:
+        row = overlap[k, 1:]
+        size = int((truth == k).sum())
+        if row.sum() == 0:
+            continue
+        best = int(np.argmax(row)) + 1
+        if row[best - 1] > 0.5 * size and row[best - 1] > 0.5 * pred_sizes[best]:
+            found += 1
+        if any(overlap[j, best] >= 0.3 * (truth == j).sum() for j in ids if j != k):
+            merged += 1
+        if (row >= 0.2 * size).sum() >= 2:
+            split += 1
+    extra = sum(1 for p in range(1, n_pred + 1)
+                if not any(overlap[k, p] >= 0.3 * (truth == k).sum() for k in ids))
+    return {"visible": len(ids), "found": found, "merged": merged, "split": split, "extra": extra}
