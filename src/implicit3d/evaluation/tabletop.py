@@ -52,7 +52,10 @@ def _place(meshes: list[trimesh.Trimesh], rng: np.random.Generator, spread: floa
         v -= np.array([*(v[:, :2].min(axis=0) + v[:, :2].max(axis=0)) / 2.0, v[:, 2].min()])
         radius = float(np.linalg.norm(v[:, :2], axis=1).max())
         if touching and placed:
-            xy = _push_against(trimesh.Trimesh(v, mesh.faces, process=False), placed, circles, rng)
+            pushed = _push_against(trimesh.Trimesh(v, mesh.faces, process=False), placed, circles, rng)
+            if pushed is None:
+                return None
+            xy = pushed
         else:
             for _ in range(200):
                 xy = rng.uniform(-spread, spread, 2)
@@ -87,18 +90,17 @@ def _plan_outline(points: np.ndarray, spacing: float) -> np.ndarray:
 
 
 def _push_against(mesh: trimesh.Trimesh, placed: list[trimesh.Trimesh], circles: list[tuple[np.ndarray, float]],
-                  rng: np.random.Generator, contact: float = 0.003, step: float = 0.002) -> np.ndarray:
+                  rng: np.random.Generator, contact: float = 0.003, step: float = 0.002) -> np.ndarray | None:
     """The (x, y) offset that sets ``mesh`` (centred on the origin, resting on z = 0) against one of the ``placed``
     meshes: from a random side of a random one it slides in by ``step`` metres, from where the bounding circles are
     1 cm apart, until the convex outline of its plan view (:func:`_plan_outline`) comes within ``contact`` metres of
     any placed mesh's plan view (for upright convex objects: touching, or nearly, where they are widest). A start
-    that already meets another mesh is drawn again."""
+    that already meets another mesh is drawn again (None after 50 such draws)."""
     from scipy.spatial import cKDTree
 
     tree = cKDTree(np.vstack([_plan_points(p) for p in placed]))
     mine = _plan_outline(_plan_points(mesh), step)
     radius = float(np.linalg.norm(np.asarray(mesh.vertices)[:, :2], axis=1).max())
-    xy = np.zeros(2)
     for _ in range(50):
         centre, other = circles[int(rng.integers(len(placed)))]
         angle = rng.uniform(0.0, 2.0 * np.pi)
@@ -112,7 +114,7 @@ def _push_against(mesh: trimesh.Trimesh, placed: list[trimesh.Trimesh], circles:
                 break
             xy = candidate
         return xy
-    return xy
+    return None
 
 
 def table_mesh(size: tuple[float, float, float] = TABLE_SIZE) -> trimesh.Trimesh:
