@@ -509,8 +509,8 @@ class SegmentSettings:
     #: objects' median depth; :func:`crease_pixels`); 0: 3 pixels
     rest_gap: float = 0.05  #: clusters whose lowest point is higher above the plane are not resting on it
     run_on_share: float = 0.1  #: clusters whose outline runs on smoothly (no depth edge, no crease) for more than
-    #: this share into what stands above the plane but is no candidate (off the table region, a wall, higher than
-    #: ``max_height``) are part of something larger: a chair at the table, a door, a wall's foot
+    #: this share into what stands above the plane beyond the table region's edge are part of something larger: a
+    #: chair pushed to the table, a door (not into a wall's plane: objects stand against walls, in totes)
 
 
 def segment_objects(
@@ -536,16 +536,17 @@ def segment_objects(
     metres, or flat (thinner than 5 mm and lower than 2 cm: table texture, paper), not resting on the support
     (lowest point more than ``rest_gap`` metres above it: a shelf, the back of a chair, flying pixels), one plane
     larger than 40 cm (a wall), or — found without ``labels`` — part of something larger (more than ``run_on_share``
-    of its outline runs on, with no depth edge and no crease, into pixels above the plane that are no candidates: off
-    the table region, on a structure; a chair's seat at a desk, a door) are skipped with the reason; each object first
-    loses its statistical outliers (:func:`remove_outliers`).
+    of its outline runs on, with no depth edge and no crease, into pixels above the plane beyond the table region's
+    edge: a chair's seat at a desk, a door) are skipped with the reason; each object first loses its statistical
+    outliers (:func:`remove_outliers`).
     """
     cfg = settings or SegmentSettings()
     min_points, max_size = cfg.min_points, cfg.max_size
     if region is not None:
         h_above = region.plane.height(points_map.reshape(-1, 3)).reshape(valid.shape)
         candidate = valid & (h_above > cfg.min_height) & (h_above < cfg.max_height)
-        candidate &= region.contains(points_map.reshape(-1, 3)).reshape(valid.shape)
+        over_table = region.contains(points_map.reshape(-1, 3)).reshape(valid.shape)
+        candidate &= over_table
     else:  # no support plane: every valid pixel may belong to an object
         candidate = valid.copy()
     for other in structures or []:  # among the candidates only: the floor along a wall's foot is no part of it
@@ -563,8 +564,8 @@ def segment_objects(
         if region is not None:
             comp = _merge_inside_hull(comp, coarse, points_map, region.plane)
         comp = _attach_fragments(comp, points_map, 3 * min_points, cfg.fragment_gap)
-        if region is not None:  # what the surface runs on into: above the table, yet no candidate
-            beyond = valid & (h_above > cfg.min_height) & ~candidate
+        if region is not None:  # what the surface runs on into: above the plane, beyond the table's edge
+            beyond = valid & (h_above > cfg.min_height) & ~over_table
             run_on, outline = _continuing_pixels(comp, beyond, _pixel_links(points_map, candidate | beyond, tol,
                                                                             normals, offset=step))
     ids, counts = np.unique(comp[comp >= 0], return_counts=True)
@@ -606,7 +607,7 @@ def segment_objects(
         share = float(run_on[cid]) / max(int(outline[cid]), 1) if run_on is not None else 0.0
         if share > cfg.run_on_share:
             result.skipped.append({"points": int(count), "reason": f"part of something larger ({share:.0%} of its "
-                                   "outline runs on off the table or into a wall)"})
+                                   "outline runs on beyond the table's edge)"})
             continue
         label = len(result.objects) + 1
         result.labels[pix[:, 0], pix[:, 1]] = label
