@@ -118,6 +118,17 @@ def test_merge_inside_hull_joins_a_piece_within_the_footprint_only():
     assert (merged == fine).all()  # nothing joins a wall
 
 
+def _segment_frame(pm: np.ndarray, valid: np.ndarray, settings: SegmentSettings):
+    """The objects of an organized cloud of the small camera: plane, table region, other planes as structures."""
+    pts = pm[valid]
+    rng = np.random.default_rng(0)
+    planes = find_planes(pts, rng)
+    plane = find_support_plane(pts, rng, planes=planes)
+    region = table_region(plane, pts[np.abs(plane.height(pts)) < 0.01])
+    return segment_objects(pm, valid, region, structures=[p for p in planes if p is not plane], focal=SMALL.fx,
+                           settings=settings)
+
+
 def _plank_frame(noise: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A rendered frame (points map, valid, true labels) of a table with a cube in the middle, a can by its far edge,
     and a plank that rests on the table at its far edge and rises beyond it (like a chair's seat at a desk, a
@@ -154,15 +165,9 @@ def test_a_surface_running_on_off_the_table_is_no_object(noise: str) -> None:
     outline runs on, with no depth edge and no crease, into what stands beyond the table); the cube and the can by
     the same edge are found. With the rule off, the plank would be an object."""
     pm, valid, labels = _plank_frame(noise)
-    pts = pm[valid]
-    rng = np.random.default_rng(0)
-    planes = find_planes(pts, rng)
-    plane = find_support_plane(pts, rng, planes=planes)
-    region = table_region(plane, pts[np.abs(plane.height(pts)) < 0.01])
 
     def owners(settings: SegmentSettings) -> tuple[list[int], list[str]]:
-        seg = segment_objects(pm, valid, region, structures=[p for p in planes if p is not plane], focal=SMALL.fx,
-                              settings=settings)
+        seg = _segment_frame(pm, valid, settings)
         found = [int(np.bincount(labels[o.pixels[:, 0], o.pixels[:, 1]]).argmax()) for o in seg.objects]
         return sorted(found), [s["reason"] for s in seg.skipped]
 
@@ -255,16 +260,8 @@ def test_objects_against_a_tote_wall_are_not_part_of_something_larger(seed: int)
     """Objects pushed against a tote's walls meet the wall's plane without a depth edge: the run-on rule looks only
     beyond the table region's edge, so it skips none of them (when it also looked into the walls' planes, it dropped
     one object in each of these three frames)."""
-    pm, valid, labels = _tote_frame(seed)
-    pts = pm[valid]
-    rng = np.random.default_rng(0)
-    planes = find_planes(pts, rng)
-    plane = find_support_plane(pts, rng, planes=planes)
-    region = table_region(plane, pts[np.abs(plane.height(pts)) < 0.01])
-    structures = [p for p in planes if p is not plane]
-    on = segment_objects(pm, valid, region, structures=structures, focal=SMALL.fx,
-                         settings=SegmentSettings(min_points=40))
-    off = segment_objects(pm, valid, region, structures=structures, focal=SMALL.fx,
-                          settings=SegmentSettings(min_points=40, run_on_share=1.0))
+    pm, valid, _ = _tote_frame(seed)
+    on = _segment_frame(pm, valid, SegmentSettings(min_points=40))
+    off = _segment_frame(pm, valid, SegmentSettings(min_points=40, run_on_share=1.0))
     assert not any(s["reason"].startswith("part of something larger") for s in on.skipped)
     assert len(on.objects) == len(off.objects) >= 1
