@@ -3,9 +3,11 @@ ground truth, for several settings side by side; optionally the object counts on
 
 Frames: :func:`implicit3d.evaluation.tabletop.make_tabletop_scene` with 2-5 meshes of ``--meshes`` (default: the
 real household objects of ``../shared/realobjects``, never training data), 640x480, ``--noise`` (default
-``realsense_d435``; ``kinect_v1`` quantizes depth as the Xtion of the YCB-Video frames does), ``--focal``; two
-sets from the same draws: **apart** (bounding circles at least 1 cm apart, as ``bench_tabletop.py``) and
-**touching** (each object pushed against one set down before, as in clutter).
+``realsense_d435``; ``kinect_v1`` quantizes depth as the Xtion of the YCB-Video frames does), ``--focal``; three
+sets from the same draws: **apart** (bounding circles at least 1 cm apart, as ``bench_tabletop.py``),
+**touching** (each object pushed against one set down before, as in clutter) and **tote** (up to 4 of them, each
+against a wall of a 60 x 40 cm tote with 15 cm walls, seen from above:
+:func:`implicit3d.evaluation.tabletop.make_tote_scene`; draws whose objects do not fit are left out).
 
 Per setting and set, over the visible true objects (>= 150 pixels): **found** — one segmented object holds most of its
 pixels and is mostly made of them; **merged** — its best object also holds 30 % of another
@@ -30,7 +32,7 @@ import numpy as np
 
 from implicit3d.errors import UserError
 from implicit3d.evaluation.real_objects import load_meshes
-from implicit3d.evaluation.tabletop import make_tabletop_scene, score_segmentation
+from implicit3d.evaluation.tabletop import make_tabletop_scene, make_tote_scene, score_segmentation
 from implicit3d.scene import SceneSettings, segment_scene
 from implicit3d.sensing.camera import Intrinsics
 from implicit3d.sensing.segment import SegmentSettings
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     scales = args.crease_scale or sorted({0.0, SegmentSettings().crease_scale})
     meshes = load_meshes(args.meshes)
-    sets: dict[str, list] = {"apart": [], "touching": []}
+    sets: dict[str, list] = {"apart": [], "touching": [], "tote": []}
     rng = np.random.default_rng(args.seed)
     draws = []
     for _ in range(args.scenes):
@@ -64,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         for scene_seed, picks in draws:
             sets[name].append(make_tabletop_scene(picks, np.random.default_rng(scene_seed), intrinsics=intr,
                                                   noise=args.noise, touching=touching))
+    for scene_seed, picks in draws:  # at most 4 objects in the 60 x 40 cm tote; one that does not fit: no frame
+        try:
+            sets["tote"].append(make_tote_scene(picks[:4], np.random.default_rng(scene_seed), intrinsics=intr,
+                                                noise=args.noise))
+        except ValueError:
+            continue
     print(f"# bench_segmentation — {args.scenes} simulated 640x480 frames per set of {len(meshes)} meshes from "
           f"{args.meshes} (2-5 objects each, seed {args.seed}), {args.noise} noise, focal {args.focal:g} px; "
           f"crease scales {scales} (first: baseline)")

@@ -63,3 +63,28 @@ def test_score_segmentation_counts_found_merged_split_and_extra() -> None:
     assert got == {"visible": 4, "found": 1, "merged": 2, "split": 1, "extra": 1}
     assert score_segmentation(truth, truth) == {"visible": 4, "found": 4, "merged": 0, "split": 0, "extra": 0}
     assert score_segmentation(truth, pred, min_visible=500)["visible"] == 0
+
+
+def test_tote_scene_sets_each_object_against_a_wall(monkeypatch) -> None:
+    """In a tote every object stands on the floor against one of the walls (its footprint within 2 mm of a wall's
+    inner face), every object is seen, the support plane is the floor; an object larger than the tote is refused."""
+    import pytest
+
+    from implicit3d.evaluation.tabletop import make_tote_scene
+    from implicit3d.geometry import transforms
+
+    monkeypatch.setattr(transforms, "stable_rotations", lambda mesh: (np.eye(3)[None], np.ones(1)))
+    objects = [(f"m{k}", m) for k, m in enumerate(_meshes()[:3])]
+    scene = make_tote_scene(objects, np.random.default_rng(0))
+    world = scene.cam_to_world  # camera -> world
+    for k, mesh in enumerate(scene.meshes, start=1):
+        v = np.asarray(mesh.vertices) @ world[:3, :3].T + world[:3, 3]
+        gaps = [0.3 - v[:, 0].max(), v[:, 0].min() + 0.3, 0.2 - v[:, 1].max(), v[:, 1].min() + 0.2]
+        assert min(gaps) > -1e-6 and min(gaps) < 0.002, gaps
+        assert abs(v[:, 2].min()) < 1e-6  # on the floor
+        assert (scene.labels == k).sum() > 100
+    up = scene.cam_to_world[:3, :3] @ scene.plane_normal
+    floor_point = np.linalg.inv(scene.cam_to_world) @ np.array([0.1, -0.05, 0.0, 1.0])  # on the floor, camera frame
+    assert up[2] > 0.999 and abs(scene.plane_normal @ floor_point[:3] + scene.plane_d) < 1e-9
+    with pytest.raises(ValueError, match="does not fit"):
+        make_tote_scene([("big", trimesh.creation.box((0.7, 0.1, 0.1)))], np.random.default_rng(0))

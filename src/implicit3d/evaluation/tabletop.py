@@ -140,10 +140,6 @@ def make_tabletop_scene(
     viewpoint (``distance`` from the table centre, ``elevation_deg`` above it, any azimuth). ``touching``: each
     object after the first is pushed against one set down before, as in clutter (else they stand at least 1 cm
     apart, by their bounding circles)."""
-    from implicit3d.sensing.camera import look_at
-    from implicit3d.sensing.noise import noise_preset
-    from implicit3d.sensing.render import render
-
     intr = intrinsics or Intrinsics(fx=525.0, fy=525.0, cx=319.5, cy=239.5, width=640, height=480)
     for _ in range(20):
         placed = _place([m for _, m in objects], rng, spread, touching)
@@ -151,15 +147,29 @@ def make_tabletop_scene(
             break
     else:
         raise ValueError(f"cannot place {len(objects)} objects within {spread} m without overlap")
-    parts = [table_mesh(), *placed]
+    return _render_scene([table_mesh()], placed, [n for n, _ in objects], rng, intr, distance, elevation_deg, noise,
+                         0.05)
+
+
+def _render_scene(support: list[trimesh.Trimesh], placed: list[trimesh.Trimesh], names: list[str],
+                  rng: np.random.Generator, intr: Intrinsics, distance: tuple[float, float],
+                  elevation_deg: tuple[float, float], noise: str, target_z: float) -> TabletopScene:
+    """One frame of the ``placed`` meshes (world frame, the support's top at z = 0) on the ``support`` meshes
+    (label 0), seen from a random viewpoint ``distance`` from ``(0, 0, target_z)`` at ``elevation_deg``, any
+    azimuth, with ``noise``."""
+    from implicit3d.sensing.camera import look_at
+    from implicit3d.sensing.noise import noise_preset
+    from implicit3d.sensing.render import render
+
+    parts = [*support, *placed]
     offsets = np.cumsum([0] + [len(p.vertices) for p in parts])
     vertices = np.vstack([p.vertices for p in parts])
     faces = np.vstack([p.faces + o for p, o in zip(parts, offsets[:-1], strict=True)])
-    face_owner = np.concatenate([np.full(len(p.faces), k) for k, p in enumerate(parts)])
+    face_owner = np.concatenate([np.full(len(p.faces), max(0, k - len(support) + 1)) for k, p in enumerate(parts)])
     d = rng.uniform(*distance)
     el, az = np.radians(rng.uniform(*elevation_deg)), rng.uniform(0.0, 2.0 * np.pi)
     eye = d * np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
-    cam = look_at(eye, (0.0, 0.0, 0.05))
+    cam = look_at(eye, (0.0, 0.0, target_z))
     res = render((vertices, faces), intr, cam, return_faces=True)
     depth = noise_preset(noise).apply(res.depth, rng, normals=res.normals_cam, intrinsics=intr)
     labels = np.where(res.face_index >= 0, face_owner[np.maximum(res.face_index, 0)], 0).astype(np.int32)
@@ -169,8 +179,62 @@ def make_tabletop_scene(
                               process=False) for p in placed]
     normal = world_to_cam[:3, :3] @ np.array([0.0, 0.0, 1.0])
     plane_d = -float(normal @ world_to_cam[:3, 3])
-    return TabletopScene(depth.astype(np.float64), intr, cam, labels, meshes, [n for n, _ in objects], normal,
-                         plane_d)
+    return TabletopScene(depth.astype(np.float64), intr, cam, labels, meshes, names, normal, plane_d)
+
+
+def make_tote_scene(
+    objects: list[tuple[str, trimesh.Trimesh]],
+    rng: np.random.Generator,
+    intrinsics: Intrinsics | None = None,
+    size: tuple[float, float, float] = (0.6, 0.4, 0.15),
+    distance: tuple[float, float] = (0.6, 0.9),
+    elevation_deg: tuple[float, float] = (50.0, 80.0),
+    noise: str = "realsense_d435",
+) -> TabletopScene:
+    """A depth frame of ``objects`` (``(name, mesh in metres)``) in a tote — a floor of ``size[:2]`` metres with
+    walls ``size[2]`` high and 1 cm thick — each set down (upright or in a resting pose, random yaw) against one of
+    its walls at a random place along it, as in a bin a robot picks from; seen from above (``elevation_deg``) from
+    any side. The support plane is the tote's floor. Raises ``ValueError`` when the objects do not fit."""
+    from implicit3d.geometry.transforms import resting_rotation, stable_rotations
+
+    intr = intrinsics or Intrinsics(fx=525.0, fy=525.0, cx=319.5, cy=239.5, width=640, height=480)
+    lx, ly, lz = (float(v) for v in size)
+    walls = []
+    for box, pos in (((lx, 0.01, lz), (0.0, ly / 2 + 0.005, lz / 2)), ((lx, 0.01, lz), (0.0, -ly / 2 - 0.005, lz / 2)),
+                     ((0.01, ly, lz), (lx / 2 + 0.005, 0.0, lz / 2)), ((0.01, ly, lz), (-lx / 2 - 0.005, 0.0, lz / 2))):
+        wall = trimesh.creation.box(box)
+        wall.apply_translation(pos)
+        walls.append(wall)
+    for _attempt in range(20):
+        placed, circles = [], []
+        for _name, mesh in objects:
+            v = np.asarray(mesh.vertices) @ resting_rotation(rng, stable_rotations(mesh)).T
+            v -= np.array([*(v[:, :2].min(axis=0) + v[:, :2].max(axis=0)) / 2.0, v[:, 2].min()])
+            half = np.ptp(v[:, :2], axis=0) / 2.0
+            radius = float(np.linalg.norm(v[:, :2], axis=1).max())
+            if np.any(half >= np.array([lx, ly]) / 2.0):
+                raise ValueError(f"an object of {2 * half[0]:.2f} x {2 * half[1]:.2f} m does not fit a {lx} x {ly} m "
+                                 "tote")
+            for _try in range(50):
+                side = int(rng.integers(4))
+                axis, sign = (1, 1.0 if side == 0 else -1.0) if side < 2 else (0, 1.0 if side == 2 else -1.0)
+                xy = np.zeros(2)
+                xy[axis] = sign * ([lx, ly][axis] / 2.0 - half[axis] - 0.001)
+                other = 1 - axis
+                xy[other] = rng.uniform(-1.0, 1.0) * ([lx, ly][other] / 2.0 - half[other])
+                if all(np.linalg.norm(xy - c) > radius + r + 0.005 for c, r in circles):
+                    break
+            else:
+                break
+            circles.append((xy, radius))
+            placed.append(trimesh.Trimesh(v + np.array([xy[0], xy[1], 0.0]), mesh.faces, process=False))
+        if len(placed) == len(objects):
+            break
+    else:
+        raise ValueError(f"cannot set {len(objects)} objects against the walls of a {lx} x {ly} m tote")
+    floor = table_mesh((lx, ly, 0.02))
+    return _render_scene([floor, *walls], placed, [n for n, _ in objects], rng, intr, distance, elevation_deg, noise,
+                         0.03)
 
 
 def score_scene(scene: TabletopScene, result: Any, rng: np.random.Generator, n_samples: int = 30_000,
