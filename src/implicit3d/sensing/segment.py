@@ -419,12 +419,14 @@ def remove_outliers(points: np.ndarray, k: int = 8, n_std: float = 2.5) -> np.nd
 
 
 def structure_mask(
-    points_map: np.ndarray, valid: np.ndarray, plane: Plane, threshold: float = 0.01, min_size: float = 0.4
+    points_map: np.ndarray, valid: np.ndarray, plane: Plane, threshold: float = 0.01, min_size: float = 0.4,
+    region: TableRegion | None = None,
 ) -> np.ndarray:
     """``(H, W) bool``: the ``valid`` pixels of ``plane`` that belong to a structure rather than an object — a
     connected patch of its inlier pixels longer than ``min_size`` metres that runs out of the image (a wall, a tote
-    side), or longer than a metre; not a big box's face in full view, nor an object's face that happens to be
-    coplanar with far-away points."""
+    side), or longer than a metre, or, given the support's ``region``, a patch of a vertical ``plane`` longer than
+    30 cm whose lowest fifth stands within 10 cm of the region's edge (a tote's wall in full view); not a big box's
+    face in full view on the table, nor an object's face that happens to be coplanar with far-away points."""
     from scipy import ndimage
 
     inlier = valid & (np.abs(plane.height(points_map.reshape(-1, 3)).reshape(valid.shape)) < threshold)
@@ -440,7 +442,11 @@ def structure_mask(
             continue
         extent = float(np.ptp(patch, axis=0).max())
         at_border = sl[0].start == 0 or sl[1].start == 0 or sl[0].stop == valid.shape[0] or sl[1].stop == valid.shape[1]
-        if extent > 1.0 or (extent > min_size and at_border):
+        wall = False
+        if region is not None and extent > 0.3 and abs(plane.normal @ region.plane.normal) < 0.3:
+            h = region.plane.height(patch)
+            wall = region.depth_inside(patch[h <= np.quantile(h, 0.2)]) < 0.1
+        if extent > 1.0 or (extent > min_size and at_border) or wall:
             out[sl] |= comp[sl] == k
     return out
 
@@ -550,7 +556,7 @@ def segment_objects(
     else:  # no support plane: every valid pixel may belong to an object
         candidate = valid.copy()
     for other in structures or []:  # among the candidates only: the floor along a wall's foot is no part of it
-        candidate &= ~structure_mask(points_map, candidate, other, cfg.plane_threshold)
+        candidate &= ~structure_mask(points_map, candidate, other, cfg.plane_threshold, region=region)
     run_on = outline = None
     if labels is not None:
         comp = np.where(candidate & (labels > 0), labels.astype(np.int64), -1)
