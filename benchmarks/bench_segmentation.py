@@ -29,12 +29,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from implicit3d.errors import UserError
 from implicit3d.evaluation.real_objects import load_meshes
 from implicit3d.evaluation.tabletop import make_tabletop_scene, make_tote_scene, score_segmentation
 from implicit3d.scene import SceneSettings, segment_scene
 from implicit3d.sensing.camera import Intrinsics
+from implicit3d.sensing.io import read_intrinsics
 from implicit3d.sensing.segment import SegmentSettings
 
 DEFAULT_MESHES = Path(__file__).resolve().parents[1].parent / "shared" / "realobjects" / "meshes"
@@ -101,10 +103,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.frames is not None:
         print("\nreal frames: objects found per crease scale")
         for folder in sorted(p for p in args.frames.iterdir() if (p / "depth.png").exists()):
-            from PIL import Image
-
-            from implicit3d.sensing.io import read_intrinsics
-
             scale_of = json.loads((folder / "frame.json").read_text())["depth_scale"]
             depth = np.asarray(Image.open(folder / "depth.png"), dtype=np.float64) / float(scale_of)
             intr = read_intrinsics(folder / "intrinsics.json")

@@ -110,3 +110,20 @@ def test_unseen_softness_is_zero_on_observed_points_and_full_from_the_ramp_on() 
     assert np.array_equal(same, softness) and same is not softness
     with pytest.raises(ValueError, match="ramp"):
         unseen_softness(softness, vertices, observed, ramp=0.0)
+
+
+def test_mark_unseen_moves_the_softness_and_ramps_the_uncertainty() -> None:
+    """The generator's uncertainty (the softness) moves to "softness"; the new uncertainty is it times
+    min(1, d / ramp); a mesh without the attribute is left alone."""
+    import trimesh
+
+    from implicit3d.extraction.confidence import mark_unseen
+
+    mesh = trimesh.Trimesh(np.array([[0.0, 0, 0], [0.01, 0, 0], [0.05, 0, 0]]), np.array([[0, 1, 2]]), process=False)
+    mesh.vertex_attributes["uncertainty"] = np.array([0.5, 0.5, 0.8], dtype=np.float32)
+    mark_unseen(mesh, np.zeros((1, 3)), 0.02)
+    np.testing.assert_allclose(mesh.vertex_attributes["softness"], [0.5, 0.5, 0.8])
+    np.testing.assert_allclose(mesh.vertex_attributes["uncertainty"], [0.0, 0.25, 0.8], atol=1e-6)
+    bare = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
+    mark_unseen(bare, np.zeros((1, 3)), 0.02)
+    assert "softness" not in bare.vertex_attributes

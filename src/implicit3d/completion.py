@@ -135,6 +135,8 @@ def complete_points(
         )
     if size is not None and not (np.isfinite(size) and size > 0):
         raise UserError(f"--scale must be a positive size in the input's units, got {size}")
+    if guess_distance is not None and not (np.isfinite(guess_distance) and guess_distance > 0):
+        raise UserError(f"guess_distance must be a positive distance, got {guess_distance}")
     n_inputs = contract.n_inputs if n_inputs is None else int(n_inputs)
     # a very large cloud is framed on a fixed subset (its box and line of sight barely change), and only the points
     # given to the model are mapped into each frame
@@ -170,14 +172,10 @@ def complete_points(
         encode = time.perf_counter() - t0
         mesh = gen.extract(mean_field, loc=frame.loc, scale=frame.scale, pose=frame.pose)
         mesh.metadata["extraction"]["seconds"] = {"encode": encode, **mesh.metadata["extraction"]["seconds"]}
-    if guess_distance is not None and "uncertainty" in mesh.vertex_attributes and len(mesh.vertices):
-        from implicit3d.extraction.confidence import unseen_softness
+    if guess_distance is not None:
+        from implicit3d.extraction.confidence import mark_unseen
 
-        if not (np.isfinite(guess_distance) and guess_distance > 0):
-            raise UserError(f"guess_distance must be a positive distance, got {guess_distance}")
-        soft = mesh.vertex_attributes.pop("uncertainty")
-        mesh.vertex_attributes["softness"] = soft
-        mesh.vertex_attributes["uncertainty"] = unseen_softness(soft, mesh.vertices, pts, float(guess_distance))
+        mark_unseen(mesh, pts, float(guess_distance))
     info = {
         "n_observed": int(len(pts)),
         "n_inputs": int(len(inputs)),

@@ -217,10 +217,10 @@ def complete_object(
     device: str | None = None,
 ) -> tuple[trimesh.Trimesh, bool]:
     """``(mesh, rests on the table)`` of one object's camera-frame ``points (N, 3)``; the mesh's vertices carry their
-    ``softness`` and their ``uncertainty`` (the softness scaled down near ``points``: :func:`unseen_softness`) as
-    vertex attributes, and colours from the uncertainty."""
+    ``softness`` and their ``uncertainty`` (the softness scaled down near ``points``:
+    :func:`~implicit3d.extraction.confidence.mark_unseen`) as vertex attributes, and colours from the uncertainty."""
     from implicit3d.extraction import MeanField, MeshGenerator, ModelField
-    from implicit3d.extraction.confidence import unseen_softness
+    from implicit3d.extraction.confidence import mark_unseen
 
     if contract.pose == "gravity" and plane is None:
         raise UserError("this model completes objects in the support plane's gravity frame: it needs a plane "
@@ -243,9 +243,7 @@ def complete_object(
     gen = MeshGenerator(kind="occupancy", threshold=settings.threshold, resolution=settings.resolution, device=device)
     mesh = gen.extract(table, loc=ref.loc, scale=ref.scale, pose=ref.pose)
     if len(mesh.faces):
-        soft = mesh.vertex_attributes.pop("uncertainty")  # MeshGenerator's: the softness alone
-        mesh.vertex_attributes["softness"] = soft
-        mesh.vertex_attributes["uncertainty"] = unseen_softness(soft, mesh.vertices, points, settings.guess_distance)
+        mark_unseen(mesh, points, settings.guess_distance)  # MeshGenerator's uncertainty is the softness alone
         mesh.visual.vertex_colors = uncertainty_colors(mesh.vertex_attributes["uncertainty"])
     return mesh, rests
 

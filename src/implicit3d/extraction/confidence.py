@@ -37,6 +37,7 @@ guess. It ranks vertices as well as the distance alone overall and finds the wor
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -112,3 +113,14 @@ def unseen_softness(softness: np.ndarray, vertices: np.ndarray, observed: np.nda
         return s.copy()
     d = cKDTree(np.asarray(observed, dtype=np.float64)).query(np.asarray(vertices, dtype=np.float64), k=1)[0]
     return (s * np.minimum(1.0, d / ramp)).astype(np.float32)
+
+
+def mark_unseen(mesh: Any, observed: np.ndarray, ramp: float) -> None:
+    """In place: a mesh whose ``vertex_attributes["uncertainty"]`` is the softness (as :class:`MeshGenerator` leaves
+    it) keeps that as ``"softness"`` and gets :func:`unseen_softness` (``observed (M, 3)`` points, ``ramp`` in their
+    units) as ``"uncertainty"``. A mesh without the attribute or without vertices is left alone."""
+    if "uncertainty" not in mesh.vertex_attributes or len(mesh.vertices) == 0:
+        return
+    soft = mesh.vertex_attributes.pop("uncertainty")
+    mesh.vertex_attributes["softness"] = soft
+    mesh.vertex_attributes["uncertainty"] = unseen_softness(soft, mesh.vertices, observed, ramp)
