@@ -7,7 +7,8 @@ down before, as in clutter), and renders
 one 640x480 RealSense-D435-like frame (fx = fy = 525 px, ``realsense_d435`` noise) from 0.5–1.0 m at 30–70 degrees
 elevation (:mod:`implicit3d.evaluation.tabletop`). Every model runs the whole pipeline on the same frames (plane,
 segmentation, completion with the table as evidence); the baseline is the **table-closed convex hull**: the convex
-hull of each found object's observed points together with their projection onto the fitted plane. Per model: objects
+hull of each found object's observed points together with their projection onto the fitted plane. Per model (and per
+``--precision``, e.g. ``--precision fp32 --precision bf16`` for both side by side, fp32 the baseline): objects
 found, extra objects, merged (true objects whose match is also another's), mean IoU per object (the true mesh's
 volume, 30k samples), the share of completed vertices more than 5 mm below the table, seconds per frame (model loaded
 once; with --threads, torch threads). Then how well
@@ -19,7 +20,7 @@ Issue 16's goal: >= 95 % found, <= 10 % extra, mean IoU >= 0.75, <= 1 % of verti
 <= 3 s for a 640x480 frame with three objects on a 2-core CPU. This script measures; it never fails on a value.
 
 Usage: ``python benchmarks/bench_tabletop.py [--scenes 10] [--seed 0] [--touching] [--meshes DIR] [--checkpoint RUN
-...]``
+...] [--precision fp32 --precision bf16]``
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threshold", type=float, default=0.5,
                     help="occupancy probability of the surface (default 0.5, as `scene`)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--precision", action="append", choices=("fp32", "bf16"), default=None,
+                    help="model arithmetic to compare (repeatable; the first is the baseline; default fp32; bf16: "
+                    "autocast, `scene --precision bf16`)")
     ap.add_argument("--touching", action="store_true",
                     help="push each object against one set down before (clutter; default: at least 1 cm apart)")
     args = ap.parse_args(argv)
@@ -158,14 +163,18 @@ def main(argv: list[str] | None = None) -> int:
     per_object: dict[str, list[float]] = {}
     confidence: dict[str, list[tuple[float, dict]]] = {}
     vertices: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
-    for name, model, meta in models:
+    precisions = args.precision or ["fp32"]
+    runs = [(name if len(precisions) == 1 else f"{name[:31]} {p}", model, meta, p)
+            for name, model, meta in models for p in precisions]
+    for name, model, meta, precision in runs:
+        run_settings = replace(settings, bf16=precision == "bf16")
         rows = {"model": [], "hull": []}
         times = []
         for sc in scenes:
             t0 = time.perf_counter()
             try:
                 res = complete_scene(sc.depth, sc.intrinsics, model=model, meta=meta, model_name=name,
-                                     settings=settings)
+                                     settings=run_settings)
             except Exception as exc:  # a failed frame is reported, not hidden
                 print(f"  frame failed: {exc}")
                 continue

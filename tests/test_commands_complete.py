@@ -200,3 +200,20 @@ def test_bad_inputs_are_one_line_errors(run_dir, view, tmp_path, capsys) -> None
         err = _error(["complete", str(tmp_path / "ok.npy"), "-o", out], capsys)
     assert "no bundled model" in err and "--checkpoint" in err and "implicit3d train" in err
     assert not (tmp_path / "m.ply").exists() or (tmp_path / "m.ply").stat().st_size > 0
+
+
+def test_precision_bf16_reaches_the_completion(run_dir, view, tmp_path, capsys, monkeypatch) -> None:
+    """``--precision bf16`` completes under bf16 autocast (said in the summary line);
+    ``fp32`` (the default) does not."""
+    import implicit3d.training.trainer as trainer
+
+    monkeypatch.setattr(trainer, "cpu_bf16_capability", lambda: "avx512_bf16")  # no warning either way
+    np.save(tmp_path / "scan.npy", view["cloud"])
+    common = [str(tmp_path / "scan.npy"), "--checkpoint", str(run_dir), "--resolution", "16", "--up=-y"]
+    assert main(["complete", *common, "-o", str(tmp_path / "a.ply"), "--precision", "bf16"]) == 0
+    captured = capsys.readouterr()
+    assert ", bf16)" in captured.out and captured.err == ""
+    assert main(["complete", *common, "-o", str(tmp_path / "b.ply")]) == 0
+    assert ", bf16)" not in capsys.readouterr().out
+    a, b = trimesh.load(tmp_path / "a.ply"), trimesh.load(tmp_path / "b.ply")
+    assert len(a.faces) > 0 and len(b.faces) > 0

@@ -311,3 +311,22 @@ def test_model_field_bf16_is_close_to_fp32_and_plumbed_from_the_generator():
     assert np.mean(np.sign(a) == np.sign(b)) > 0.995  # the same inside / outside almost everywhere
     assert MeshGenerator(bf16=True).model_field(model, cloud).bf16
     assert not MeshGenerator().model_field(model, cloud).bf16
+
+
+def test_inference_precision_is_bf16_where_the_hardware_has_it(monkeypatch):
+    """``--precision``: fp32 never autocasts; bf16 always, with a note where the CPU only emulates it; auto follows
+    the CPU's native bf16 (:func:`implicit3d.training.trainer.cpu_bf16_capability`)."""
+    import implicit3d.training.trainer as trainer
+    from implicit3d.extraction.field import inference_bf16
+
+    monkeypatch.setattr(trainer, "cpu_bf16_capability", lambda: None)
+    assert inference_bf16("fp32") == (False, None)
+    assert inference_bf16("auto") == (False, None)
+    bf16, note = inference_bf16("bf16", "cpu")
+    assert bf16 and "emulated" in note
+    monkeypatch.setattr(trainer, "cpu_bf16_capability", lambda: "avx512_bf16")
+    assert inference_bf16("auto") == (True, None)
+    assert inference_bf16("bf16") == (True, None)
+    assert inference_bf16("fp32") == (False, None)
+    with pytest.raises(ValueError, match="precision"):
+        inference_bf16("fp16")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from implicit3d.commands.options import add_model_options
+from implicit3d.commands.options import add_model_options, model_bf16
 from implicit3d.errors import UserError
 
 EPILOG = """\
@@ -148,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.viewpoint is None and viewpoint is None:
         check_sensor_frame(obs.points, obs.source)
     device = resolve_device(args.device)
+    bf16 = model_bf16(args, device)
     model, meta = load_model(args.checkpoint, device)
     contract = model_contract(meta)
     for note in unused_hints(contract, up=args.up is not None, size=args.scale is not None,
@@ -156,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     result = complete_points(
         obs.points, model, meta, resolution=args.resolution, up=up, size=args.scale, threshold=args.threshold,
         n_inputs=args.n_inputs, seed=args.seed, device=device, viewpoint=viewpoint, turns=args.turns,
-        source=str(args.input), guess_distance=GUESS_DISTANCE if obs.kind == "depth" else None,
+        source=str(args.input), guess_distance=GUESS_DISTANCE if obs.kind == "depth" else None, bf16=bf16,
     )
     mesh = result.mesh
     if len(mesh.faces) == 0:
@@ -182,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
             + ("aligned to the line of sight" if pose == "camera" else f"up {up_spec}")
             + f", trained with pose {pose}"
             + (f", mean of {info['turns']} turned copies" if info.get("turns", 1) > 1 else "")
+            + (", bf16" if bf16 else "")
             + ") "
             f"in {time.perf_counter() - t0:.1f} s"
             + (f"; undecided ratio {info['undecided_ratio']:.2f} (lower is surer; docs/complete.md)"

@@ -10,9 +10,27 @@ CHECKPOINT_HELP = ("trained model: run folder, checkpoint folder or file, or NAM
 
 
 def add_model_options(p: argparse.ArgumentParser, checkpoint_help: str = CHECKPOINT_HELP) -> None:
-    """``--checkpoint`` (default: the bundled model) and ``--device``."""
+    """``--checkpoint`` (default: the bundled model), ``--device`` and ``--precision``."""
     p.add_argument("--checkpoint", default=None, metavar="DIR_OR_FILE", help=checkpoint_help)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: cuda if available")
+    p.add_argument(
+        "--precision", choices=("fp32", "bf16", "auto"), default="fp32",
+        help="model arithmetic: fp32 (default: the same result on every machine), bf16 (autocast: faster on a CPU "
+        "with AMX or AVX-512 BF16 and on recent GPUs; the surface moves by a fraction of a grid cell), auto (bf16 "
+        "where the CPU or GPU has it natively)",
+    )
+
+
+def model_bf16(args: argparse.Namespace, device: Any) -> bool:
+    """Whether ``--precision`` on ``device`` runs the model in bf16; warns (one line) when bf16 is asked for on a
+    machine that only emulates it."""
+    from implicit3d.errors import warn_user
+    from implicit3d.extraction.field import inference_bf16
+
+    bf16, note = inference_bf16(args.precision, device)
+    if note:
+        warn_user(f"--precision bf16: {note}")
+    return bf16
 
 
 def add_dataset_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,9 +55,11 @@ def add_dataset_arguments(p: argparse.ArgumentParser) -> None:
 def open_dataset_run(args: argparse.Namespace) -> Any:
     """The :class:`~implicit3d.evaluation.dataset_inference.DatasetRun` of :func:`add_dataset_arguments`' options."""
     from implicit3d.evaluation.dataset_inference import DatasetRun
+    from implicit3d.training.run import resolve_device
 
     return DatasetRun.open(
         args.checkpoint, args.data, args.split, limit=args.limit, resolution=args.resolution,
-        threshold=args.threshold, device=args.device, progress=not args.no_progress, input=args.input,
+        threshold=args.threshold, device=args.device, progress=not args.no_progress,
+        bf16=model_bf16(args, resolve_device(args.device)), input=args.input,
         n_inputs=args.n_inputs, noise=args.noise, view=args.view, seed=args.seed,
     )

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from implicit3d.commands.options import add_model_options
+from implicit3d.commands.options import add_model_options, model_bf16
 
 HELP = "find the support plane and every object on it in one depth frame, and complete each object"
 DESCRIPTION = """\
@@ -88,8 +88,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.color} is {color.shape[1]}x{color.shape[0]} pixels but {args.depth} is "
                         f"{depth.shape[1]}x{depth.shape[0]}")
     device = resolve_device(args.device)
+    bf16 = model_bf16(args, device)
     model, meta, name = load_scene_model(args.checkpoint, device)
-    settings = SceneSettings(resolution=args.resolution, seed=args.seed, threshold=args.threshold)
+    settings = SceneSettings(resolution=args.resolution, seed=args.seed, threshold=args.threshold, bf16=bf16)
     log = (lambda _m: None) if args.quiet else print
     result = complete_scene(depth, intrinsics, model=model, meta=meta, model_name=name, labels=labels, up=up,
                             no_plane=args.no_plane, settings=settings, device=device, log=log,
@@ -102,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     plane = "no plane" if p is None else (f"plane normal ({', '.join(f'{v:.3f}' for v in p.normal)}), d {p.d:.3f} m, "
                                           f"{p.inliers} points")
     skipped = len(result.skipped)
-    print(f"{args.output}: {len(result.objects)} objects ({plane}; {skipped} clusters skipped) with {name} in "
+    print(f"{args.output}: {len(result.objects)} objects ({plane}; {skipped} clusters skipped) with {name}"
+          f"{' (bf16)' if bf16 else ''} in "
           f"{time.perf_counter() - t0:.1f} s (segmentation {result.seconds['segmentation']:.2f} s, completion "
           f"{result.seconds['completion']:.2f} s)" + (f"; figure {args.html}" if args.html else ""))
     for i, obj in enumerate(result.objects, start=1):

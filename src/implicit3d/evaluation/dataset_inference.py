@@ -214,10 +214,11 @@ class DatasetRun:
     def open(
         cls, checkpoint: str | None, root: str | Path, split: str, *, limit: int | None = None,
         resolution: int = 128, threshold: float = 0.5, device: str = "auto", progress: bool = True,
-        **inputs: Any,
+        bf16: bool = False, **inputs: Any,
     ) -> DatasetRun:
         """Load the model (``None``: the bundled one) and the split; ``inputs``: ``input``, ``n_inputs``,
-        ``noise``, ``view``, ``seed`` (:meth:`InferenceSettings.for_model`)."""
+        ``noise``, ``view``, ``seed`` (:meth:`InferenceSettings.for_model`); ``bf16``: evaluate the model under bf16
+        autocast (:class:`implicit3d.extraction.MeshGenerator`)."""
         from implicit3d.completion import model_contract
         from implicit3d.extraction import MeshGenerator
         from implicit3d.limits import MAX_POINTS, check_int, check_probability, check_resolution, check_seed
@@ -236,7 +237,7 @@ class DatasetRun:
         model, meta = load_model(checkpoint, device)
         contract = model_contract(meta)
         settings = InferenceSettings.for_model(contract, **inputs)
-        gen = MeshGenerator(kind=contract.task, threshold=threshold, resolution=resolution, device=device)
+        gen = MeshGenerator(kind=contract.task, threshold=threshold, resolution=resolution, device=device, bf16=bf16)
         return cls(model, meta, contract, Path(root), keys, settings, gen, progress)
 
     def shapes(self, desc: str) -> Iterator[ShapeInput]:

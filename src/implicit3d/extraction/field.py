@@ -22,6 +22,35 @@ OUTPUTS = ("occupancy", "logits", "sdf")
 
 #: :class:`ModelField`'s ``bf16`` when not given (fp32: see :class:`ModelField`; README, Performance).
 DEFAULT_BF16 = False
+PRECISIONS = ("fp32", "bf16", "auto")  #: inference precisions of the commands (``--precision``)
+
+
+def inference_bf16(precision: str, device: Any = "cpu") -> tuple[bool, str | None]:
+    """``(bf16, note)``: whether inference at ``precision`` (:data:`PRECISIONS`) on ``device`` runs under bf16
+    autocast, and a one-line note for the user or ``None``.
+
+    ``fp32``: never. ``bf16``: always (on a CPU without native bf16 it is emulated and slower than fp32: the note
+    says so). ``auto``: on a CUDA GPU that supports bf16, or on a CPU with native bf16 (AMX or AVX-512 BF16,
+    :func:`implicit3d.training.trainer.cpu_bf16_capability`); else fp32.
+    """
+    import torch
+
+    from implicit3d.training.trainer import cpu_bf16_capability
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "fp32":
+        return False, None
+    kind = torch.device(device).type
+    if kind == "cuda":
+        native = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    else:
+        native = cpu_bf16_capability() is not None
+    if precision == "auto":
+        return native, None
+    note = None if native else (f"bf16 on this {'GPU' if kind == 'cuda' else 'CPU'} is emulated (no native bf16 "
+                                "instructions): expect it slower than fp32")
+    return True, note
 
 
 def _batch_size(batch_size: int) -> int:
