@@ -330,3 +330,21 @@ def test_inference_precision_is_bf16_where_the_hardware_has_it(monkeypatch):
     assert inference_bf16("fp32") == (False, None)
     with pytest.raises(ValueError, match="precision"):
         inference_bf16("fp16")
+
+
+def test_precision_bf16_warns_in_one_line_where_bf16_is_emulated(monkeypatch):
+    import implicit3d.training.trainer as trainer
+    from implicit3d.errors import InputWarning
+    from implicit3d.extraction.field import precision_bf16
+
+    monkeypatch.setattr(trainer, "cpu_bf16_capability", lambda: None)
+    with pytest.warns(InputWarning, match=r"^--precision bf16: bf16 on this CPU is emulated"):
+        assert precision_bf16("bf16", "cpu")
+    with pytest.warns(InputWarning, match=r"^precision='bf16': "):
+        assert precision_bf16("bf16", "cpu", "precision='bf16'")
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert not precision_bf16("auto", "cpu")  # auto: fp32 on such a CPU, silently
+    assert not caught

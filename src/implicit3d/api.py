@@ -27,21 +27,11 @@ import trimesh
 from implicit3d.completion import complete_points
 from implicit3d.completion import load_model as _load_model
 from implicit3d.extraction.dense import DEFAULT_BOUNDS
+from implicit3d.extraction.field import precision_bf16
 from implicit3d.geometry.distance import signed_distance
 from implicit3d.geometry.inside import inside
 
 __all__ = ["complete", "complete_scene", "extract_mesh", "inside", "load_model", "signed_distance"]
-
-
-def _bf16(precision: str, device: str | None) -> bool:
-    """Whether ``precision`` runs the model in bf16 on ``device`` (warns where bf16 is only emulated)."""
-    from implicit3d.errors import warn_user
-    from implicit3d.extraction.field import inference_bf16
-
-    bf16, note = inference_bf16(precision, device or "cpu")
-    if note:
-        warn_user(f"precision='bf16': {note}")
-    return bf16
 
 
 def load_model(
@@ -102,7 +92,7 @@ def complete(
     result = complete_points(
         points, model, config, resolution=resolution, up=up, size=size, threshold=threshold,
         n_inputs=n_inputs, seed=seed, method=method, device=device, viewpoint=viewpoint, turns=turns,
-        guess_distance=guess_distance, bf16=_bf16(precision, device),
+        guess_distance=guess_distance, bf16=precision_bf16(precision, device or "cpu", f"precision={precision!r}"),
     )
     result.mesh.metadata["completion"] = result.info
     return result.mesh
@@ -140,13 +130,14 @@ def complete_scene(
     depth = np.asarray(depth, dtype=np.float64)
     if not isinstance(intrinsics, Intrinsics):
         intrinsics = read_intrinsics(intrinsics, size=depth.shape)
+    bf16 = precision_bf16(precision, device or "cpu", f"precision={precision!r}")
     name = None
     if model is None:
         model, config, name = load_scene_model(None, device or "cpu")
     return _complete_scene(depth, intrinsics, model=model, meta=config, model_name=name, labels=labels, up=up,
                            no_plane=no_plane,
-                           settings=SceneSettings(resolution=resolution, threshold=threshold,
-                                                  bf16=_bf16(precision, device)), device=device)
+                           settings=SceneSettings(resolution=resolution, threshold=threshold, bf16=bf16),
+                           device=device)
 
 
 def extract_mesh(

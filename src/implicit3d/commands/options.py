@@ -23,14 +23,10 @@ def add_model_options(p: argparse.ArgumentParser, checkpoint_help: str = CHECKPO
 
 def model_bf16(args: argparse.Namespace, device: Any) -> bool:
     """Whether ``--precision`` on ``device`` runs the model in bf16; warns (one line) when bf16 is asked for on a
-    machine that only emulates it."""
-    from implicit3d.errors import warn_user
-    from implicit3d.extraction.field import inference_bf16
+    machine that only emulates it (:func:`implicit3d.extraction.field.precision_bf16`)."""
+    from implicit3d.extraction.field import precision_bf16
 
-    bf16, note = inference_bf16(args.precision, device)
-    if note:
-        warn_user(f"--precision bf16: {note}")
-    return bf16
+    return precision_bf16(args.precision, device)
 
 
 def add_dataset_arguments(p: argparse.ArgumentParser) -> None:

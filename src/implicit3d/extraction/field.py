@@ -53,6 +53,17 @@ def inference_bf16(precision: str, device: Any = "cpu") -> tuple[bool, str | Non
     return True, note
 
 
+def precision_bf16(precision: str, device: Any = "cpu", asked: str | None = None) -> bool:
+    """:func:`inference_bf16`'s answer, its note (if any) given to the user as a one-line warning that starts with
+    ``asked`` (how the user asked for it; default ``--precision PRECISION``)."""
+    from implicit3d.errors import warn_user
+
+    bf16, note = inference_bf16(precision, device)
+    if note:
+        warn_user(f"{asked or f'--precision {precision}'}: {note}")
+    return bf16
+
+
 def _batch_size(batch_size: int) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
