@@ -298,3 +298,26 @@ def test_a_tote_wall_in_full_view_is_a_structure(monkeypatch) -> None:
         assert structure_mask(pm, above, wall)[on_wall].mean() < 0.05
         for k in (1, 2, 3):
             assert with_region[scene.labels == k].mean() < 0.1  # 3 % at most here
+
+
+def test_links_of_a_larger_mask_cut_to_a_smaller_one_equal_its_own_links() -> None:
+    """segment_objects computes the pixel links once, for the candidates and what lies beyond the table, and cuts
+    them down to the candidates: the same links as computed for the candidates alone."""
+    from implicit3d.sensing.segment import _links_within, _pixel_links, pixel_normals
+
+    rng = np.random.default_rng(0)
+    h, w = 40, 50
+    vv, uu = np.mgrid[:h, :w]
+    depth = 0.8 + 0.05 * np.sin(uu / 6.0) * np.cos(vv / 5.0) + rng.normal(0, 0.002, (h, w))
+    pm = np.stack([(uu - 25) / 500 * depth, (vv - 20) / 500 * depth, depth], axis=2)
+    valid = np.ones((h, w), bool)
+    normals = pixel_normals(pm, valid, step=3)
+    tol = np.full((h, w), 0.006)
+    big = rng.uniform(size=(h, w)) < 0.9
+    small = big & (rng.uniform(size=(h, w)) < 0.8)
+    cut = _links_within(_pixel_links(pm, big, tol, normals, offset=4), small)
+    own = _pixel_links(pm, small, tol, normals, offset=4)
+    assert any(j.any() for j in own) and any((j_b & ~j_s).any() for j_b, j_s in zip(
+        _pixel_links(pm, big, tol, normals, offset=4), own, strict=True))  # the cut removes something
+    for a, b in zip(cut, own, strict=True):
+        assert np.array_equal(a, b)

@@ -303,12 +303,20 @@ def _pixel_links(
     return links
 
 
+def _links_within(links: list[np.ndarray], mask: np.ndarray) -> list[np.ndarray]:
+    """:func:`_pixel_links` of a larger mask cut down to the pairs whose both pixels lie in ``mask (H, W) bool`` —
+    the same as computing them for ``mask`` (a pair's link depends on its two pixels only)."""
+    h, w = mask.shape
+    return [j & mask[: h - dv, : w - du] & mask[dv:, du:]
+            for (dv, du), j in zip(((0, 1), (1, 0)), links, strict=True)]
+
+
 def _pixel_components(
     points_map: np.ndarray, mask: np.ndarray, tolerance: np.ndarray, normals: np.ndarray | None = None,
-    concave_cos: float = 0.85, offset: int = 3,
+    concave_cos: float = 0.85, offset: int = 3, links: list[np.ndarray] | None = None,
 ) -> np.ndarray:
     """Connected components ``(H, W) int64`` (-1 outside ``mask``) of the pixels in ``mask``, four-neighbours joined
-    as :func:`_pixel_links` says."""
+    as :func:`_pixel_links` says (``links``: those links already computed for ``mask`` or a larger mask)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -316,7 +324,10 @@ def _pixel_components(
     index = np.full((h, w), -1, dtype=np.int64)
     n = int(mask.sum())
     index[mask] = np.arange(n)
-    links = _pixel_links(points_map, mask, tolerance, normals, concave_cos, offset)
+    if links is None:
+        links = _pixel_links(points_map, mask, tolerance, normals, concave_cos, offset)
+    else:
+        links = _links_within(links, mask)
     r = np.concatenate([index[: h - dv, : w - du][j] for (dv, du), j in zip(((0, 1), (1, 0)), links, strict=True)])
     c = np.concatenate([index[dv:, du:][j] for (dv, du), j in zip(((0, 1), (1, 0)), links, strict=True)])
     graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(n, n))
@@ -564,16 +575,18 @@ def segment_objects(
         tol = cfg.edge_tolerance + cfg.edge_pixels * points_map[..., 2] / focal
         step = crease_pixels(cfg.crease_scale, focal, points_map[..., 2][candidate])
         normals = pixel_normals(points_map, valid, step=step)
-        comp = _pixel_components(points_map, candidate, tol, normals, offset=step)
+        links = beyond = None
+        if region is not None:  # what the surface may run on into: above the plane, beyond the table's edge
+            beyond = valid & (h_above > cfg.min_height) & ~over_table
+            links = _pixel_links(points_map, candidate | beyond, tol, normals, offset=step)
+        comp = _pixel_components(points_map, candidate, tol, normals, offset=step, links=links)
         coarse = _pixel_components(points_map, candidate, tol)
         comp = _merge_fragments(comp, coarse, 3 * min_points)
         if region is not None:
             comp = _merge_inside_hull(comp, coarse, points_map, region.plane)
         comp = _attach_fragments(comp, points_map, 3 * min_points, cfg.fragment_gap)
-        if region is not None:  # what the surface runs on into: above the plane, beyond the table's edge
-            beyond = valid & (h_above > cfg.min_height) & ~over_table
-            run_on, outline = _continuing_pixels(comp, beyond, _pixel_links(points_map, candidate | beyond, tol,
-                                                                            normals, offset=step))
+        if links is not None:
+            run_on, outline = _continuing_pixels(comp, beyond, links)
     ids, counts = np.unique(comp[comp >= 0], return_counts=True)
     result = Segmentation(objects=[], labels=np.zeros(valid.shape, dtype=np.int32))
     for cid, count in zip(ids[np.argsort(-counts)], np.sort(counts)[::-1], strict=True):
