@@ -26,6 +26,26 @@ def test_contract_round_trips_and_validates() -> None:
         InputContract(task="normals")
 
 
+def test_footprint_depth_is_part_of_the_contract_and_frames_a_users_cloud() -> None:
+    import numpy as np
+
+    c = contract_for_training(DataConfig(input="partial", pose="camera", normalize="visible",
+                                         visible_depth="footprint"), "occupancy")
+    assert read_contract(json.loads(json.dumps({CONTRACT_KEY: c.to_dict()}))) == c
+    assert read_contract({"data_config": {"input": "partial", "pose": "camera", "normalize": "visible",
+                                          "visible_depth": "footprint"}}).visible_depth == "footprint"
+    assert read_contract({}).visible_depth == "observed"  # models trained before the option
+    # a box face-on, 0.7 m in front of a camera at the origin: its front is put half its width ahead of the centre
+    rng = np.random.default_rng(0)
+    face = rng.uniform([-0.05, -0.04, 0.7], [0.05, 0.04, 0.701], (4000, 3))
+    z = c.observation_frame(face).to_model(face)[:, 2]
+    assert abs(np.quantile(z, 0.005) + 0.35 * 0.08 / 0.1) < 0.01
+    flat = InputContract(input="partial", pose="camera", normalize="visible")
+    assert abs(np.median(flat.observation_frame(face).to_model(face)[:, 2])) < 0.01
+    with pytest.raises(ValueError, match="visible_depth"):
+        InputContract(visible_depth="deeper")
+
+
 def test_legacy_metadata_is_read_from_its_old_keys() -> None:
     meta = {"data_config": {"input": "partial", "n_inputs": 512, "pose": "camera", "normalize": "visible",
                             "root": "/gone", "points_source": "mixed"},

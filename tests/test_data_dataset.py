@@ -204,6 +204,32 @@ def test_camera_pose_items(root):
         ImplicitDataset(root, input="surface", pose="camera")
 
 
+def test_footprint_depth_items_match_the_completion_frame(root):
+    from implicit3d.data.contract import contract_for_training
+    from implicit3d.geometry.transforms import visible_box_params
+
+    kw = dict(input="partial", n_inputs=400, n_points=500, pose="camera", normalize="visible", seed=3)
+    deep = ImplicitDataset(root, visible_depth="footprint", **kw)
+    flat = ImplicitDataset(root, **kw)
+    shifted = 0
+    for i in range(len(deep)):
+        a, b = deep[i], flat[i]
+        x = a["inputs"].double().numpy()
+        loc, scale = visible_box_params(x, 0.7, depth="footprint")
+        np.testing.assert_allclose(loc, 0.0, atol=1e-5)
+        np.testing.assert_allclose(scale, 1.0, rtol=1e-5)
+        dz = b["inputs"].double().numpy()[:, 2] - x[:, 2]  # the same view, moved along the line of sight only
+        np.testing.assert_allclose(a["inputs"].numpy()[:, :2], b["inputs"].numpy()[:, :2], atol=1e-5)
+        assert np.ptp(dz) < 1e-5 and dz[0] >= -1e-6  # the footprint box puts the view further ahead (or the same)
+        shifted += dz[0] > 1e-3
+    assert shifted > 0
+    # what training records, completion reads back
+    contract = contract_for_training(deep.config, "occupancy")
+    assert contract.visible_depth == "footprint"
+    with pytest.raises(ValueError, match="visible_depth"):
+        ImplicitDataset(root, input="partial", pose="so3", normalize="visible", visible_depth="footprint")
+
+
 def test_drop_outliers_removes_a_trail_of_flying_pixels(root, tmp_path):
     import shutil
 

@@ -117,6 +117,27 @@ def test_visible_box_params_frames_the_observed_box_robustly() -> None:
         visible_box_params(np.ones((10, 3)))
 
 
+def test_visible_box_footprint_depth_leaves_room_behind_a_shallow_view() -> None:
+    from implicit3d.geometry.transforms import visible_box_params
+
+    rng = np.random.default_rng(1)
+    # a can seen end-on: a disc 6 cm wide, 2 mm deep, 0.6 m in front of the sensor (which looks along +z)
+    r = 0.03 * np.sqrt(rng.uniform(0, 1, 5000))
+    a = rng.uniform(0, 2 * np.pi, 5000)
+    disc = np.stack([r * np.cos(a), r * np.sin(a), 0.6 + rng.uniform(0, 0.002, 5000)], axis=1)
+    loc_o, scale_o = visible_box_params(disc, 0.7, quantile=0.0)
+    loc_f, scale_f = visible_box_params(disc, 0.7, quantile=0.0, depth="footprint")
+    assert scale_f == scale_o and np.allclose(loc_f[:2], loc_o[:2])
+    front = (disc[:, 2].min() - loc_f[2]) / scale_f
+    assert abs(front - (-0.35)) < 0.01  # as deep as wide: the front lies half the box ahead of the centre
+    assert abs((disc[:, 2].min() - loc_o[2]) / scale_o) < 0.02  # the observed box: the front at the centre
+    # a view already as deep as it is wide keeps its box
+    blob = rng.uniform([-0.02, -0.03, 0.5], [0.02, 0.03, 0.56], (5000, 3))
+    np.testing.assert_allclose(visible_box_params(blob, depth="footprint")[0], visible_box_params(blob)[0])
+    with pytest.raises(ValueError, match="depth"):
+        visible_box_params(blob, depth="deep")
+
+
 def test_rotation_to_direction_and_view_rotation() -> None:
     from implicit3d.geometry.transforms import rotation_to_direction, view_rotation
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from implicit3d.geometry.frames import NORMALIZATIONS, POSES, VISIBLE_EXTENT
+from implicit3d.geometry.frames import NORMALIZATIONS, POSES, VISIBLE_DEPTHS, VISIBLE_EXTENT
 
 INPUTS = ("surface", "partial")
 POINT_SOURCES = ("uniform", "near", "mixed")
@@ -24,9 +24,10 @@ class DataConfig:
     (std, normalized units); ``sparse_inputs``: probability that a partial view keeps only ``k`` of its points, ``k``
     log-uniform in ``[sparse_min, n_inputs]`` (a far or small object seen by a real sensor gives a few hundred points,
     the renders thousands). Frame: ``normalize`` ``"object"`` (the stored frame) or ``"visible"`` (the observed
-    input's own box, longest edge ``visible_extent``). Validation uses ``val_points_source`` and ``val_n_points``
-    (default: ``max(n_points, 8192)``) without query augmentation. ``seed`` (default: ``train.seed``) seeds every
-    item; ``cache`` keeps loaded files in memory.
+    input's own box, longest edge ``visible_extent``; ``visible_depth: footprint`` deepens it behind its front to its
+    smaller side across the line of sight, for ``pose: camera``). Validation uses ``val_points_source`` and
+    ``val_n_points`` (default: ``max(n_points, 8192)``) without query augmentation. ``seed`` (default:
+    ``train.seed``) seeds every item; ``cache`` keeps loaded files in memory.
     """
 
     root: str = ""  #: dataset folder built by `implicit3d prepare`
@@ -42,6 +43,7 @@ class DataConfig:
     scale_range: tuple[float, float] | None = None  #: uniform random scale (lo, hi), or none
     normalize: str = "object"  #: object | visible
     visible_extent: float = VISIBLE_EXTENT  #: longest edge of the observed box with normalize: visible
+    visible_depth: str = "observed"  #: observed | footprint (room behind shallow views; pose: camera)
     seed: int | None = None  #: item seed (default: train.seed)
     cache: bool = False  #: keep loaded files in memory
     val_points_source: str = "uniform"  #: query source of the validation split
@@ -53,11 +55,15 @@ class DataConfig:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad value."""
         for name, allowed in (("input", INPUTS), ("points_source", POINT_SOURCES), ("pose", POSES),
-                              ("normalize", NORMALIZATIONS), ("val_points_source", POINT_SOURCES)):
+                              ("normalize", NORMALIZATIONS), ("val_points_source", POINT_SOURCES),
+                              ("visible_depth", VISIBLE_DEPTHS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"data.{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.pose in ("view", "camera", "gravity") and self.input != "partial":
             raise ValueError(f'data.pose "{self.pose}" uses the recorded poses of a depth view: needs input: partial')
+        if self.visible_depth != "observed" and (self.normalize != "visible" or self.pose != "camera"):
+            raise ValueError(f'data.visible_depth "{self.visible_depth}" deepens the observed box along the line of '
+                             f'sight: needs normalize: visible and pose: camera')
         if not 0.0 < self.visible_extent <= 1.0:
             raise ValueError(f"data.visible_extent must be in (0, 1], got {self.visible_extent}")
         for name in ("n_inputs", "n_points"):

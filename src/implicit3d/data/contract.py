@@ -16,6 +16,7 @@ from implicit3d.geometry.frames import (
     DEFAULT_PADDING,
     NORMALIZATIONS,
     POSES,
+    VISIBLE_DEPTHS,
     VISIBLE_EXTENT,
     ModelFrame,
     observation_frame,
@@ -35,9 +36,10 @@ class InputContract:
     ``task``: ``occupancy`` (the model returns logits) or ``sdf`` (signed distance, negative inside). ``input``:
     ``partial`` (single depth views) or ``surface`` (samples of the whole surface), ``n_inputs`` points of it,
     with Gaussian ``noise`` (std, normalized units) added in training. ``pose``: the rotation convention
-    (:data:`implicit3d.geometry.frames.POSES`); ``normalize`` / ``visible_extent`` / ``padding``: the box
-    (:meth:`implicit3d.geometry.frames.ModelFrame.fit`). ``sensor`` is the noise preset of the training views and
-    ``view_pose`` how their objects were posed (``none``, ``yaw``, ``so3``), when the dataset had views.
+    (:data:`implicit3d.geometry.frames.POSES`); ``normalize`` / ``visible_extent`` / ``visible_depth`` /
+    ``padding``: the box (:meth:`implicit3d.geometry.frames.ModelFrame.fit`). ``sensor`` is the noise preset of the
+    training views and ``view_pose`` how their objects were posed (``none``, ``yaw``, ``so3``), when the dataset had
+    views.
     """
 
     task: str = "occupancy"
@@ -47,12 +49,14 @@ class InputContract:
     pose: str = "canonical"
     normalize: str = "object"
     visible_extent: float = VISIBLE_EXTENT
+    visible_depth: str = "observed"
     padding: float = DEFAULT_PADDING
     sensor: str | None = None
     view_pose: str | None = None
 
     def __post_init__(self) -> None:
-        for name, allowed in (("task", TASKS), ("input", INPUTS), ("pose", POSES), ("normalize", NORMALIZATIONS)):
+        for name, allowed in (("task", TASKS), ("input", INPUTS), ("pose", POSES), ("normalize", NORMALIZATIONS),
+                              ("visible_depth", VISIBLE_DEPTHS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"input contract: {name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.n_inputs < 1:
@@ -86,7 +90,8 @@ class InputContract:
         """The frame of a user's observed cloud for this model (:func:`implicit3d.geometry.frames.observation_frame`;
         ``kwargs``: ``up``, ``viewpoint``, ``size``, ``turn``)."""
         return observation_frame(points, pose=self.pose, normalize=self.normalize,
-                                 visible_extent=self.visible_extent, padding=self.padding, **kwargs)
+                                 visible_extent=self.visible_extent, visible_depth=self.visible_depth,
+                                 padding=self.padding, **kwargs)
 
     def dataset_frame(self, inputs: Any, view_rotations: dict[str, Any] | None = None) -> ModelFrame:
         """The frame of a dataset shape's input ``inputs (N, 3)`` (its normalized frame, where the whole object's box
@@ -95,7 +100,7 @@ class InputContract:
         ``visible`` models, else the identity."""
         rotation = (view_rotations or {}).get(self.pose)
         return ModelFrame.fit(inputs, rotation, normalize=self.normalize, visible_extent=self.visible_extent,
-                              padding=self.padding, known_box=True)
+                              visible_depth=self.visible_depth, padding=self.padding, known_box=True)
 
 
 def view_rotations(cloud: Any, cam_to_world: Any, object_pose: Any, object_scale: float) -> dict[str, Any]:
@@ -114,7 +119,7 @@ def contract_for_training(data: DataConfig, task: str, dataset_settings: dict[st
     padding = settings.get("padding", DEFAULT_PADDING)
     return InputContract(
         task=task, input=data.input, n_inputs=data.n_inputs, noise=data.noise, pose=data.pose,
-        normalize=data.normalize, visible_extent=data.visible_extent,
+        normalize=data.normalize, visible_extent=data.visible_extent, visible_depth=data.visible_depth,
         padding=float(padding) if isinstance(padding, (int, float)) else DEFAULT_PADDING,
         sensor=_text(settings.get("noise")), view_pose=_text(settings.get("view_pose")),
     )
@@ -136,7 +141,8 @@ def read_contract(meta: dict[str, Any] | None) -> InputContract:
     settings = dict((dataset.get("settings") if isinstance(dataset, dict) else None) or {})
     if isinstance(norm, dict) and "padding" in norm:
         settings["padding"] = norm["padding"]
-    values = {k: data[k] for k in ("n_inputs", "noise", "pose", "normalize", "visible_extent") if k in data}
+    values = {k: data[k] for k in ("n_inputs", "noise", "pose", "normalize", "visible_extent",
+                                        "visible_depth") if k in data}
     values["input"] = data.get("input", "partial") if data.get("input", "partial") in INPUTS else "surface"
     legacy = from_dict(DataConfig, values, "data_config")
     return contract_for_training(legacy, "sdf" if task == "sdf" else "occupancy", settings)

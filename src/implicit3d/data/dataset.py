@@ -236,7 +236,8 @@ class ImplicitDataset(Dataset):
         transform = np.eye(4)
         transform[:3, :3] = linear
         if cfg.normalize == "visible":
-            frame = ModelFrame.fit(inputs, normalize="visible", visible_extent=cfg.visible_extent)
+            frame = ModelFrame.fit(inputs, normalize="visible", visible_extent=cfg.visible_extent,
+                                   visible_depth=cfg.visible_depth)
             inputs, points = frame.to_model(inputs), frame.to_model(points)
             sdf = sdf / frame.scale
             transform[:3, :3] /= frame.scale

@@ -31,6 +31,7 @@ import numpy as np
 
 from implicit3d.geometry.transforms import (
     DEFAULT_PADDING,
+    VISIBLE_DEPTHS,
     VISIBLE_EXTENT,
     normalization_params,
     rotation_about_z,
@@ -40,7 +41,8 @@ from implicit3d.geometry.transforms import (
 )
 
 __all__ = [
-    "DEFAULT_PADDING", "MODEL_HALF_EXTENT", "NORMALIZATIONS", "POSES", "VISIBLE_EXTENT", "ModelFrame",
+    "DEFAULT_PADDING", "MODEL_HALF_EXTENT", "NORMALIZATIONS", "POSES", "VISIBLE_DEPTHS", "VISIBLE_EXTENT",
+    "ModelFrame",
     "camera_rotation", "dataset_gravity_rotation", "gravity_rotation",
     "half_extent", "observation_frame", "parse_up", "probability_to_logit", "rotation_to_z", "subsample",
     "subsample_indices", "symmetric_footprint_box",
@@ -236,6 +238,7 @@ class ModelFrame:
         *,
         normalize: str = "object",
         visible_extent: float = VISIBLE_EXTENT,
+        visible_depth: str = "observed",
         padding: float = DEFAULT_PADDING,
         known_box: bool = False,
         viewpoint: np.ndarray | None = None,
@@ -243,7 +246,8 @@ class ModelFrame:
     ) -> ModelFrame:
         """The frame of ``points (N, 3)`` turned by ``rotation`` (default: none).
 
-        ``normalize="visible"``: the rotated cloud's own robust box, longest edge ``visible_extent``. Otherwise the
+        ``normalize="visible"``: the rotated cloud's own robust box, longest edge ``visible_extent``, as deep as
+        ``visible_depth`` says (:func:`implicit3d.geometry.transforms.visible_box_params`). Otherwise the
         whole object's box: the identity when the points are already in it (``known_box``, a dataset shape), else
         estimated — the rotated cloud's box, extended behind the visible front when the sensor position
         ``viewpoint (3,)`` (input frame) is given (:func:`symmetric_footprint_box`), with its longest edge
@@ -255,7 +259,7 @@ class ModelFrame:
             return cls(rot, np.zeros(3), 1.0, float(padding))
         canon = np.asarray(points, dtype=np.float64) @ rot.T
         if normalize == "visible":
-            loc, scale = visible_box_params(canon, visible_extent)
+            loc, scale = visible_box_params(canon, visible_extent, depth=visible_depth)
         elif normalize == "object":
             box = canon
             if viewpoint is not None:
@@ -296,6 +300,7 @@ def observation_frame(
     pose: str,
     normalize: str,
     visible_extent: float = VISIBLE_EXTENT,
+    visible_depth: str = "observed",
     padding: float = DEFAULT_PADDING,
     up: Any = "z",
     viewpoint: Any | None = None,
@@ -322,5 +327,5 @@ def observation_frame(
         rot = rotation_to_z(up)
     if turn:
         rot = rotation_about_z(turn) @ rot
-    return ModelFrame.fit(pts, rot, normalize=normalize, visible_extent=visible_extent, padding=padding,
-                          viewpoint=viewpoint, size=size)
+    return ModelFrame.fit(pts, rot, normalize=normalize, visible_extent=visible_extent, visible_depth=visible_depth,
+                          padding=padding, viewpoint=viewpoint, size=size)

@@ -39,10 +39,11 @@ def normalization_params(vertices: np.ndarray, padding: float = DEFAULT_PADDING)
 
 VISIBLE_EXTENT = 0.7  #: longest edge of an observed cloud's box after visible-box normalization
 VISIBLE_QUANTILE = 0.005  #: per-axis quantile that trims the observed box (flying pixels, outliers)
+VISIBLE_DEPTHS = ("observed", "footprint")  #: how deep behind its front the observed box is taken (``depth``)
 
 
 def visible_box_params(
-    points: np.ndarray, extent: float = VISIBLE_EXTENT, quantile: float = VISIBLE_QUANTILE
+    points: np.ndarray, extent: float = VISIBLE_EXTENT, quantile: float = VISIBLE_QUANTILE, depth: str = "observed"
 ) -> tuple[np.ndarray, float]:
     """``(loc (3,) float64, scale float)`` that normalize an *observed* cloud ``points (N, 3)`` by its own box.
 
@@ -51,7 +52,14 @@ def visible_box_params(
     box (robust to a few flying pixels) and ``scale`` makes its longest edge measure ``extent``. ``extent`` < 1
     leaves room for the unseen back of the object inside the model's cube. Used identically by training
     (``data.normalize: visible``) and completion, so the two see inputs in the same frame.
+
+    ``depth="footprint"`` (for clouds seen along +z, the sensor in front at smaller z) takes the box as deep behind
+    its front as the larger of its observed depth and its smaller side across the line of sight, and centres
+    ``loc`` there along z (``scale`` unchanged): a shallow view (a can seen end-on, a box face-on) gets room for the
+    unseen back, and the front of any view lies at most ``extent / 2`` in front of the centre.
     """
+    if depth not in VISIBLE_DEPTHS:
+        raise ValueError(f"depth must be one of {VISIBLE_DEPTHS}, got {depth!r}")
     if not 0.0 < extent <= 1.0:
         raise ValueError(f"extent must be in (0, 1], got {extent}")
     if not 0.0 <= quantile < 0.5:
@@ -66,7 +74,10 @@ def visible_box_params(
     longest = float((hi - lo).max())
     if not longest > 0.0:
         raise ValueError("cannot normalize a degenerate point cloud: its bounding box has zero size")
-    return (lo + hi) / 2.0, longest / extent
+    loc = (lo + hi) / 2.0
+    if depth == "footprint":
+        loc[2] = lo[2] + max(float(hi[2] - lo[2]), float(min(hi[0] - lo[0], hi[1] - lo[1]))) / 2.0
+    return loc, longest / extent
 
 
 def rotation_to_direction(direction: np.ndarray, target: np.ndarray | None = None) -> np.ndarray:
