@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from implicit3d.commands.options import add_model_options, model_bf16
+from implicit3d.commands.options import add_depth_scale_option, add_model_options, depth_scale, model_bf16
 from implicit3d.errors import UserError
 
 EPILOG = """\
@@ -53,7 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_options(p)
     p.add_argument("--intrinsics", default=None, metavar="K.json", help="camera intrinsics of a depth image")
     p.add_argument("--mask", default=None, metavar="MASK.png", help="object mask of a depth image (non-zero = object)")
-    p.add_argument("--depth-scale", type=float, default=1000.0, help="PNG depth units per metre (default 1000: mm)")
+    add_depth_scale_option(p)
     p.add_argument(
         "--up", default=None, metavar="AXIS",
         help="the input's up direction: x, y, z, -x, -y, -z or three numbers; write negative values as --up=-y "
@@ -131,12 +131,11 @@ def run(args: argparse.Namespace) -> int:
         check_int(args.n_inputs, "--n-inputs", 1, MAX_POINTS)
     if args.turns is not None:
         check_int(args.turns, "--turns", 1, MAX_TURNS)
-    if not args.depth_scale > 0:
-        raise UserError(f"--depth-scale must be > 0, got {args.depth_scale}")
     if args.scale is not None and not (np.isfinite(args.scale) and args.scale > 0):
         raise UserError(f"--scale must be a positive size in the input's units, got {args.scale}")
 
-    obs = read_observation(args.input, args.intrinsics, args.mask, args.drop_invalid, args.depth_scale)
+    scale = depth_scale(args, args.input, args.intrinsics, log=print if not args.quiet else (lambda _m: None))
+    obs = read_observation(args.input, args.intrinsics, args.mask, args.drop_invalid, scale)
     up_spec = args.up if args.up is not None else ("-y" if obs.kind == "depth" else "z")
     try:
         up = parse_up(up_spec)

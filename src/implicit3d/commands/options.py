@@ -59,3 +59,31 @@ def open_dataset_run(args: argparse.Namespace) -> Any:
         bf16=model_bf16(args, resolve_device(args.device)), input=args.input,
         n_inputs=args.n_inputs, noise=args.noise, view=args.view, seed=args.seed,
     )
+
+
+DEPTH_SCALE_HELP = ("PNG depth units per metre (default: the depth_scale of a BOP scene_camera.json given as "
+                    "--intrinsics, else 1000: mm; e.g. 5000 for TUM RGB-D)")
+
+
+def add_depth_scale_option(p: argparse.ArgumentParser) -> None:
+    """``--depth-scale`` (resolved by :func:`depth_scale`)."""
+    p.add_argument("--depth-scale", type=float, default=None, help=DEPTH_SCALE_HELP)
+
+
+def depth_scale(args: argparse.Namespace, depth: Any, intrinsics: Any, log: Any = print) -> float:
+    """The PNG depth units per metre: ``--depth-scale`` when given, else the one the intrinsics file states (a BOP
+    ``scene_camera.json``; said with ``log``), else 1000. :class:`UserError` for a non-positive value."""
+    from implicit3d.errors import UserError
+    from implicit3d.sensing.io import read_depth_scale
+
+    if args.depth_scale is not None:
+        if not args.depth_scale > 0:
+            raise UserError(f"--depth-scale must be > 0, got {args.depth_scale}")
+        return float(args.depth_scale)
+    if intrinsics is None or str(depth).lower().endswith((".npy", ".tif", ".tiff")):
+        return 1000.0
+    stated = read_depth_scale(intrinsics, image=depth)
+    if stated is None:
+        return 1000.0
+    log(f"depth scale {stated:g} units per metre, from the depth_scale of {intrinsics} (--depth-scale to override)")
+    return stated

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from implicit3d.commands.options import add_model_options, model_bf16
+from implicit3d.commands.options import add_depth_scale_option, add_model_options, depth_scale, model_bf16
 
 HELP = "find the support plane and every object on it in one depth frame, and complete each object"
 DESCRIPTION = """\
@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("depth", help="depth image: 16-bit .png (--depth-scale units per metre), float .tif or .npy metres")
     p.add_argument("--intrinsics", required=True, metavar="FILE", help="camera intrinsics (formats below)")
     p.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="output folder")
-    p.add_argument("--depth-scale", type=float, default=1000.0, help="PNG depth units per metre (default 1000: mm)")
+    add_depth_scale_option(p)
     p.add_argument("--labels", default=None, metavar="LABELS.png",
                    help="instance label image of the same size (0 = background) instead of the built-in segmentation")
     p.add_argument("--color", default=None, metavar="RGB.png", help="registered colour image: colours the figure")
@@ -72,16 +72,15 @@ def run(args: argparse.Namespace) -> int:
     check_resolution(args.resolution)
     check_probability(args.threshold)
     check_seed(args.seed)
-    if not args.depth_scale > 0:
-        raise UserError(f"--depth-scale must be > 0, got {args.depth_scale}")
     if args.html is not None and Path(args.html).suffix.lower() not in (".html", ".htm"):
         raise UserError(f"--html {args.html}: the figure is an HTML file (use a .html name)")
     try:
         up = None if args.up is None else parse_up(args.up)
     except ValueError as exc:
         raise UserError(f"--up: {exc}") from None
-    depth = read_depth(args.depth, args.depth_scale)
-    intrinsics = read_intrinsics(args.intrinsics, size=depth.shape)
+    depth = read_depth(args.depth, depth_scale(args, args.depth, args.intrinsics,
+                                               log=print if not args.quiet else (lambda _m: None)))
+    intrinsics = read_intrinsics(args.intrinsics, size=depth.shape, image=args.depth)
     labels = None if args.labels is None else read_label_image(args.labels)
     color = None if args.color is None else read_label_image(args.color, color=True)
     if color is not None and color.shape[:2] != depth.shape:

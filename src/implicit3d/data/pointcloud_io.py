@@ -411,7 +411,7 @@ def depth_observation(
     depth_scale: float = 1000.0,
 ) -> np.ndarray:
     """Back-project a depth image (optionally masked) to ``(N, 3) float64`` camera-frame points in metres."""
-    from implicit3d.sensing.io import read_intrinsics_json
+    from implicit3d.sensing.io import read_intrinsics
     from implicit3d.sensing.project import depth_to_points
 
     if intrinsics_path is None:
@@ -420,7 +420,7 @@ def depth_observation(
             "(keys fx, fy, cx, cy, width, height)"
         )
     depth = read_depth(depth_path, depth_scale)
-    intr = read_intrinsics_json(intrinsics_path)
+    intr = read_intrinsics(intrinsics_path, size=depth.shape, image=depth_path)
     if depth.shape != intr.shape:
         raise PointCloudFileError(
             f"{depth_path}: the depth image is {depth.shape[1]}x{depth.shape[0]} pixels but {intrinsics_path} says "

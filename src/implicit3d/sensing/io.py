@@ -156,12 +156,16 @@ def _from_k(k: np.ndarray, width: Any, height: Any, p: Path, size: tuple[int, in
         raise SensingFileError(f"{p}: {exc}") from None
 
 
-def read_intrinsics(path: str | os.PathLike, size: tuple[int, int] | None = None) -> Intrinsics:
+def read_intrinsics(
+    path: str | os.PathLike, size: tuple[int, int] | None = None, image: str | os.PathLike | None = None
+) -> Intrinsics:
     """Camera intrinsics as people have them, by content:
 
     - JSON ``{fx, fy, cx, cy, width, height}`` (this project's), or with a 3x3 ``"K"`` (row-major);
     - Open3D ``PinholeCameraIntrinsic`` JSON (``intrinsic_matrix``: 9 numbers, column-major, with ``width``/``height``);
-    - BOP ``scene_camera.json`` (``{"<frame id>": {"cam_K": [9 numbers, row-major], ...}}``: the first frame's);
+    - BOP ``scene_camera.json`` (``{"<frame id>": {"cam_K": [9 numbers, row-major], ...}}``: the entry of ``image``,
+      the depth image the intrinsics are for, by its file number as BOP names them (``depth/000042.png`` -> ``"42"``),
+      else the first);
     - ROS ``CameraInfo`` YAML (``K``/``k`` or ``camera_matrix: {data}``, ``width``/``height`` or
       ``image_width``/``image_height``);
     - a 3x3 matrix as text (``.txt``, whitespace or commas) or ``.npy``.
@@ -202,9 +206,9 @@ def read_intrinsics(path: str | os.PathLike, size: tuple[int, int] | None = None
     if "intrinsic_matrix" in data:  # Open3D: column-major
         return _from_k(_matrix_k(data["intrinsic_matrix"], p, "intrinsic_matrix", column_major=True),
                        data.get("width"), data.get("height"), p, size)
-    frames = [v for v in data.values() if isinstance(v, dict) and "cam_K" in v]
-    if frames:  # BOP scene_camera.json
-        return _from_k(_matrix_k(frames[0]["cam_K"], p, "cam_K"), None, None, p, size)
+    frame = _bop_frame(data, image)
+    if frame is not None:  # BOP scene_camera.json
+        return _from_k(_matrix_k(frame["cam_K"], p, "cam_K"), None, None, p, size)
     for key in ("K", "k"):
         if key in data:
             return _from_k(_matrix_k(data[key], p, key), data.get("width", data.get("image_width")),
@@ -214,6 +218,39 @@ def read_intrinsics(path: str | os.PathLike, size: tuple[int, int] | None = None
                        data.get("image_width"), data.get("image_height"), p, size)
     raise SensingFileError(f"{p}: no camera intrinsics found (expected fx/fy/cx/cy, K, intrinsic_matrix, cam_K or "
                            "camera_matrix)")
+
+
+def _bop_frame(data: dict[str, Any], image: str | os.PathLike | None) -> dict[str, Any] | None:
+    """The entry of a BOP ``scene_camera.json`` mapping for the depth image ``image`` (by its file number), else the
+    first entry; ``None`` when ``data`` is not such a mapping."""
+    frames = {k: v for k, v in data.items() if isinstance(v, dict) and "cam_K" in v}
+    if not frames:
+        return None
+    stem = Path(image).stem if image is not None else ""
+    if stem.isdigit() and str(int(stem)) in frames:
+        return frames[str(int(stem))]
+    return next(iter(frames.values()))
+
+
+def read_depth_scale(path: str | os.PathLike, image: str | os.PathLike | None = None) -> float | None:
+    """PNG depth units per metre stated by an intrinsics file, or ``None`` when it states none.
+
+    Only BOP ``scene_camera.json`` states one: its ``depth_scale`` is millimetres per depth unit (0.1 for YCB-Video
+    and T-LESS: 10000 units per metre), read from the entry of ``image`` as :func:`read_intrinsics` picks it.
+    Raises :class:`SensingFileError` for a ``depth_scale`` that is not a positive number.
+    """
+    p = _existing(path, "intrinsics")
+    if p.suffix.lower() != ".json":
+        return None
+    data = read_json_file(p, SensingFileError)
+    frame = _bop_frame(data, image) if isinstance(data, dict) else None
+    if frame is None or "depth_scale" not in frame:
+        return None
+    value = frame["depth_scale"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (np.isfinite(value) and value > 0):
+        raise SensingFileError(f"{p}: depth_scale must be a positive number (millimetres per depth unit), "
+                               f"got {value!r}")
+    return 1000.0 / float(value)
 
 
 def read_intrinsics_json(path: str | os.PathLike) -> Intrinsics:

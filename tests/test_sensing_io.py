@@ -1,0 +1,68 @@
+"""Depth images and intrinsics as people have them: BOP's per-image entries and depth scale."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from implicit3d.sensing.camera import Intrinsics
+from implicit3d.sensing.io import SensingFileError, read_depth_scale, read_intrinsics, write_depth_png
+
+K0 = [[600.0, 0, 320.0], [0, 601.0, 240.0], [0, 0, 1]]
+K7 = [[1066.0, 0, 312.0], [0, 1067.0, 241.0], [0, 0, 1]]
+
+
+def _bop(tmp_path, scale7=0.1):
+    path = tmp_path / "scene_camera.json"
+    path.write_text(json.dumps({"0": {"cam_K": list(np.reshape(K0, -1)), "depth_scale": 1.0},
+                                "7": {"cam_K": list(np.reshape(K7, -1)), "depth_scale": scale7}}))
+    return path
+
+
+def test_bop_entry_of_the_depth_image_by_its_number(tmp_path) -> None:
+    path = _bop(tmp_path)
+    first = read_intrinsics(path, size=(480, 640))
+    assert (first.fx, first.cx) == (600.0, 320.0)
+    mine = read_intrinsics(path, size=(480, 640), image=tmp_path / "depth" / "000007.png")
+    assert mine == Intrinsics(fx=1066.0, fy=1067.0, cx=312.0, cy=241.0, width=640, height=480)
+    # a file name that is not a BOP number, or a number the file lacks: the first entry
+    assert read_intrinsics(path, size=(480, 640), image="frame.png") == first
+    assert read_intrinsics(path, size=(480, 640), image="000003.png") == first
+    # BOP: millimetres per depth unit; here: depth units per metre
+    assert read_depth_scale(path, image="000007.png") == pytest.approx(10000.0)
+    assert read_depth_scale(path) == pytest.approx(1000.0)
+    k_json = tmp_path / "K.json"
+    k_json.write_text(json.dumps({"fx": 600, "fy": 600, "cx": 320, "cy": 240, "width": 640, "height": 480}))
+    assert read_depth_scale(k_json) is None
+    np.savetxt(tmp_path / "K.txt", K0)
+    assert read_depth_scale(tmp_path / "K.txt") is None
+    with pytest.raises(SensingFileError, match="depth_scale"):
+        read_depth_scale(_bop(tmp_path, scale7=-1), image="7.png")
+
+
+def test_depth_scale_option_takes_the_bop_scale_unless_given(tmp_path) -> None:
+    from implicit3d.commands.options import depth_scale
+    from implicit3d.data.pointcloud_io import depth_observation
+    from implicit3d.errors import UserError
+
+    path = _bop(tmp_path)
+    depth = np.zeros((480, 640), np.float32)
+    depth[200:280, 300:340] = 0.75  # metres
+    png = tmp_path / "000007.png"
+    write_depth_png(png, depth, depth_scale=10000.0)  # YCB-Video's 0.1 mm units
+    said: list[str] = []
+    scale = depth_scale(argparse.Namespace(depth_scale=None), png, path, log=said.append)
+    assert scale == pytest.approx(10000.0) and len(said) == 1 and "scene_camera.json" in said[0]
+    pts = depth_observation(png, path, depth_scale=scale)
+    np.testing.assert_allclose(pts[:, 2], 0.75, atol=1e-4)  # read as millimetres it would be 7.5 m
+    assert depth_scale(argparse.Namespace(depth_scale=5000.0), png, path, log=said.append) == 5000.0
+    assert depth_scale(argparse.Namespace(depth_scale=None), png, None) == 1000.0
+    with pytest.raises(UserError, match="--depth-scale"):
+        depth_scale(argparse.Namespace(depth_scale=0.0), png, path)
+    # a bare 3x3 matrix takes its image size from the depth image (complete as well as scene)
+    np.savetxt(tmp_path / "K.txt", K7)
+    pts_txt = depth_observation(png, tmp_path / "K.txt", depth_scale=scale)
+    np.testing.assert_allclose(pts_txt, pts, atol=1e-9)
