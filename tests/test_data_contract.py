@@ -44,6 +44,8 @@ def test_footprint_depth_is_part_of_the_contract_and_frames_a_users_cloud() -> N
     assert abs(np.median(flat.observation_frame(face).to_model(face)[:, 2])) < 0.01
     with pytest.raises(ValueError, match="visible_depth"):
         InputContract(visible_depth="deeper")
+    with pytest.raises(ValueError, match="visible_depth"):
+        InputContract(input="partial", pose="so3", normalize="visible", visible_depth="footprint")
 
 
 def test_legacy_metadata_is_read_from_its_old_keys() -> None:

@@ -59,6 +59,9 @@ class InputContract:
                               ("visible_depth", VISIBLE_DEPTHS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"input contract: {name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.visible_depth != "observed" and (self.normalize != "visible" or self.pose != "camera"):
+            raise ValueError(f'input contract: visible_depth "{self.visible_depth}" needs normalize "visible" and '
+                             f'pose "camera"')
         if self.n_inputs < 1:
             raise ValueError(f"input contract: n_inputs must be >= 1, got {self.n_inputs}")
         if not 0.0 < self.visible_extent <= 1.0 or not 0.0 <= self.padding < 1.0 or not self.noise >= 0:
