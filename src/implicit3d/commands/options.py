@@ -80,7 +80,7 @@ def depth_scale(args: argparse.Namespace, depth: Any, intrinsics: Any, log: Any 
         if not args.depth_scale > 0:
             raise UserError(f"--depth-scale must be > 0, got {args.depth_scale}")
         return float(args.depth_scale)
-    if intrinsics is None or str(depth).lower().endswith((".npy", ".tif", ".tiff")):
+    if intrinsics is None or not str(depth).lower().endswith(".png"):  # only a PNG has depth units
         return 1000.0
     stated = read_depth_scale(intrinsics, image=depth)
     if stated is None:
