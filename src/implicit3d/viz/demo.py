@@ -414,7 +414,9 @@ def _completion_section(model: Any, meta: dict[str, Any] | None, model_path: Pat
         rows.append(mean)
     name = html.escape((meta.get("model_config") or {}).get("name", "?"))
     if contract.normalize == "visible":
-        frame_text = ("Each view is framed by its own bounding box (centred, longest edge 0.7), as for a real scan "
+        deep = (", taken as deep behind its front as its smaller side across the line of sight"
+                if contract.visible_depth == "footprint" else "")
+        frame_text = (f"Each view is framed by its own bounding box (longest edge 0.7{deep}), as for a real scan "
                       "whose full extent is unknown, and the mesh is mapped back.")
     else:
         frame_text = ("Inputs are normalized like the training data (the object's bounding box centred, longest "
