@@ -43,7 +43,7 @@ def test_bop_entry_of_the_depth_image_by_its_number(tmp_path) -> None:
         read_depth_scale(_bop(tmp_path, scale7=-1), image="7.png")
 
 
-def test_depth_scale_option_takes_the_bop_scale_unless_given(tmp_path) -> None:
+def test_depth_scale_option_takes_the_bop_scale_unless_given(tmp_path, capsys) -> None:
     from implicit3d.commands.options import depth_scale
     from implicit3d.data.pointcloud_io import depth_observation
     from implicit3d.errors import UserError
@@ -53,12 +53,14 @@ def test_depth_scale_option_takes_the_bop_scale_unless_given(tmp_path) -> None:
     depth[200:280, 300:340] = 0.75  # metres
     png = tmp_path / "000007.png"
     write_depth_png(png, depth, depth_scale=10000.0)  # YCB-Video's 0.1 mm units
-    said: list[str] = []
-    scale = depth_scale(argparse.Namespace(depth_scale=None), png, path, log=said.append)
+    scale = depth_scale(argparse.Namespace(depth_scale=None, quiet=False), png, path)
+    said = capsys.readouterr().out.strip().splitlines()
     assert scale == pytest.approx(10000.0) and len(said) == 1 and "scene_camera.json" in said[0]
+    assert depth_scale(argparse.Namespace(depth_scale=None, quiet=True), png, path) == scale
+    assert capsys.readouterr().out == ""  # --quiet: nothing said
     pts = depth_observation(png, path, depth_scale=scale)
     np.testing.assert_allclose(pts[:, 2], 0.75, atol=1e-4)  # read as millimetres it would be 7.5 m
-    assert depth_scale(argparse.Namespace(depth_scale=5000.0), png, path, log=said.append) == 5000.0
+    assert depth_scale(argparse.Namespace(depth_scale=5000.0), png, path) == 5000.0
     assert depth_scale(argparse.Namespace(depth_scale=None), png, None) == 1000.0
     with pytest.raises(UserError, match="--depth-scale"):
         depth_scale(argparse.Namespace(depth_scale=0.0), png, path)

@@ -134,8 +134,8 @@ def run(args: argparse.Namespace) -> int:
     if args.scale is not None and not (np.isfinite(args.scale) and args.scale > 0):
         raise UserError(f"--scale must be a positive size in the input's units, got {args.scale}")
 
-    scale = depth_scale(args, args.input, args.intrinsics, log=print if not args.quiet else (lambda _m: None))
-    obs = read_observation(args.input, args.intrinsics, args.mask, args.drop_invalid, scale)
+    obs = read_observation(args.input, args.intrinsics, args.mask, args.drop_invalid,
+                           depth_scale(args, args.input, args.intrinsics))
     up_spec = args.up if args.up is not None else ("-y" if obs.kind == "depth" else "z")
     try:
         up = parse_up(up_spec)

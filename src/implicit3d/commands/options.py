@@ -70,9 +70,10 @@ def add_depth_scale_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--depth-scale", type=float, default=None, help=DEPTH_SCALE_HELP)
 
 
-def depth_scale(args: argparse.Namespace, depth: Any, intrinsics: Any, log: Any = print) -> float:
+def depth_scale(args: argparse.Namespace, depth: Any, intrinsics: Any) -> float:
     """The PNG depth units per metre: ``--depth-scale`` when given, else the one the intrinsics file states (a BOP
-    ``scene_camera.json``; said with ``log``), else 1000. :class:`UserError` for a non-positive value."""
+    ``scene_camera.json``; said in one line unless ``--quiet``), else 1000. :class:`UserError` for a non-positive
+    value."""
     from implicit3d.errors import UserError
     from implicit3d.sensing.io import read_depth_scale
 
@@ -85,5 +86,7 @@ def depth_scale(args: argparse.Namespace, depth: Any, intrinsics: Any, log: Any 
     stated = read_depth_scale(intrinsics, image=depth)
     if stated is None:
         return 1000.0
-    log(f"depth scale {stated:g} units per metre, from the depth_scale of {intrinsics} (--depth-scale to override)")
+    if not getattr(args, "quiet", False):
+        print(f"depth scale {stated:g} units per metre, from the depth_scale of {intrinsics} (--depth-scale to "
+              "override)")
     return stated

@@ -78,8 +78,7 @@ def run(args: argparse.Namespace) -> int:
         up = None if args.up is None else parse_up(args.up)
     except ValueError as exc:
         raise UserError(f"--up: {exc}") from None
-    depth = read_depth(args.depth, depth_scale(args, args.depth, args.intrinsics,
-                                               log=print if not args.quiet else (lambda _m: None)))
+    depth = read_depth(args.depth, depth_scale(args, args.depth, args.intrinsics))
     intrinsics = read_intrinsics(args.intrinsics, size=depth.shape, image=args.depth)
     labels = None if args.labels is None else read_label_image(args.labels)
     color = None if args.color is None else read_label_image(args.color, color=True)
