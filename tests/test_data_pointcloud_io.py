@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from implicit3d.data.pointcloud_io import (
+    TABLETOP_DEPTH_M,
     PointCloudFileError,
     check_cloud,
     check_sensor_frame,
@@ -83,6 +84,29 @@ def test_png_no_data_and_odd_depth(tmp_path) -> None:
     Image.fromarray((units == 600).astype(np.uint16)).save(tmp_path / "m.png")  # metres saved as mm: 0 or 1
     with pytest.warns(InputWarning, match="median depth is 0.001 m.*--depth-scale"):
         read_depth(tmp_path / "m.png")
+
+
+def test_tabletop_range_names_the_scale_that_fits(tmp_path) -> None:
+    """A YCB-Video / PoseCNN frame (1/10000 m units) read as millimetres: 9.6 m is a possible depth for a sensor, so
+    the general check is silent, but not for a tabletop frame, and the warning names the scale that fits."""
+    units = np.zeros((30, 40), np.uint16)
+    units[5:25, 5:35] = 9640
+    Image.fromarray(units).save(tmp_path / "ycb.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_depth(tmp_path / "ycb.png")
+    with pytest.warns(InputWarning, match=r"9\.64 m, outside the usual 0\.15-3 m of tabletop.*--depth-scale 10000.*"
+                                          r"0\.964 m"):
+        read_depth(tmp_path / "ycb.png", usual=TABLETOP_DEPTH_M)
+    with warnings.catch_warnings():  # read at its own scale: silent
+        warnings.simplefilter("error")
+        got = read_depth(tmp_path / "ycb.png", 10000.0, usual=TABLETOP_DEPTH_M)
+    assert got.max() == pytest.approx(0.964)
+    units[units > 0] = 40000  # 40 m as mm, 4 m at 1/10000 m: no common scale brings it to 0.15-3 m
+    Image.fromarray(units).save(tmp_path / "far.png")
+    with pytest.warns(InputWarning) as caught:
+        read_depth(tmp_path / "far.png", usual=TABLETOP_DEPTH_M)
+    assert "it would be" not in str(caught[0].message)
 
 
 def test_too_few_points_names_the_file(tmp_path) -> None:

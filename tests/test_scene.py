@@ -142,6 +142,11 @@ def test_scene_errors_are_one_line(frame, tmp_path, capsys) -> None:
     Image.fromarray(np.zeros((10, 10), np.uint8)).save(tmp_path / "labels.png")
     assert main(base + ["--labels", str(tmp_path / "labels.png")]) == 2
     assert "labels" in capsys.readouterr().err
+    # a frame in 1/10000 m units (YCB-Video) read as millimetres: warned, with the scale that fits
+    write_depth_png(tmp_path / "ycb.png", frame.depth.astype(np.float32), depth_scale=10000.0)
+    assert main([base[0], str(tmp_path / "ycb.png"), *base[2:], "--labels", str(tmp_path / "labels.png")]) == 2
+    err = capsys.readouterr().err
+    assert "tabletop frames" in err and "--depth-scale 10000" in err
     # a column-major K (last row not 0 0 1) is refused
     k = np.array([[262.5, 0, 159.5], [0, 262.5, 119.5], [0, 0, 1]])
     np.savetxt(tmp_path / "K.txt", k.T)

@@ -60,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from implicit3d.data.pointcloud_io import read_depth
+    from implicit3d.data.pointcloud_io import TABLETOP_DEPTH_M, read_depth
     from implicit3d.errors import UserError
     from implicit3d.geometry.frames import parse_up
     from implicit3d.limits import check_probability, check_resolution, check_seed
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         up = None if args.up is None else parse_up(args.up)
     except ValueError as exc:
         raise UserError(f"--up: {exc}") from None
-    depth = read_depth(args.depth, depth_scale(args, args.depth, args.intrinsics))
+    depth = read_depth(args.depth, depth_scale(args, args.depth, args.intrinsics), usual=TABLETOP_DEPTH_M)
     intrinsics = read_intrinsics(args.intrinsics, size=depth.shape, image=args.depth)
     labels = None if args.labels is None else read_label_image(args.labels)
     color = None if args.color is None else read_label_image(args.color, color=True)

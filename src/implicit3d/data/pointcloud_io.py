@@ -19,7 +19,8 @@ Depth images (camera frame, OpenCV: x right, y down, z forward; metres):
 - ``.tif`` / ``.tiff`` — 32-bit float single-channel depth in metres.
 
 Odd but usable inputs are accepted with a one-line warning (:func:`implicit3d.errors.warn_user`): a depth image whose
-median valid depth is outside 0.1-10 m (a depth in metres saved as a millimetre PNG, a wrong ``depth_scale``), 65535
+median valid depth is outside 0.1-10 m (0.15-3 m for ``scene``'s tabletop frames; a depth in metres saved as a
+millimetre PNG, a wrong ``depth_scale``: the warning names the common scale that fits), 65535
 "no data" pixels, a cloud whose sensor would sit inside it (a world-frame cloud without ``--viewpoint``).
 
 A depth image needs the intrinsics JSON (``fx, fy, cx, cy, width, height``) and may take a mask PNG of the same
@@ -44,6 +45,13 @@ DEPTH_EXTENSIONS = (".png", ".npy", ".tif", ".tiff")
 MIN_POINTS = 4  #: fewest points a completion accepts
 MAX_COORDINATE = 1e12  #: larger coordinates cannot be normalized in float64 without overflow or loss
 USUAL_DEPTH_M = (0.1, 10.0)  #: median depths outside this range get a warning
+#: median depths of a tabletop frame (``implicit3d scene``): a robot's camera looks at a table from 0.2-2 m; beyond
+#: this range a frame is far more likely read at the wrong depth scale (e.g. 1/10000 m units read as millimetres)
+TABLETOP_DEPTH_M = (0.15, 3.0)
+#: PNG depth units per metre in common use, and who uses them (suggested when a PNG's median depth is unusual)
+COMMON_DEPTH_SCALES = ((1000.0, "millimetres: most RealSense, Kinect and Xtion drivers"),
+                       (5000.0, "TUM RGB-D"),
+                       (10000.0, "YCB-Video, PoseCNN, ARC SR300"))
 
 _PCD_TYPES = {("F", 4): "<f4", ("F", 8): "<f8", ("I", 1): "<i1", ("I", 2): "<i2", ("I", 4): "<i4", ("I", 8): "<i8",
               ("U", 1): "<u1", ("U", 2): "<u2", ("U", 4): "<u4", ("U", 8): "<u8"}
@@ -335,11 +343,15 @@ def read_point_cloud(path: str | os.PathLike, drop_invalid: bool = False) -> tup
 # ------------------------------------------------------------------------------------------------ depth images
 
 
-def read_depth(path: str | os.PathLike, depth_scale: float = 1000.0) -> np.ndarray:
+def read_depth(
+    path: str | os.PathLike, depth_scale: float = 1000.0, usual: tuple[float, float] = USUAL_DEPTH_M
+) -> np.ndarray:
     """Depth image -> ``(H, W) float64`` metres (non-finite and negative values become 0 = no return).
 
     ``.png``: 16-bit millimetres (``depth_scale`` units per metre; 65535 = no data); ``.npy``: float metres;
-    ``.tif``/``.tiff``: 32-bit float metres. A median valid depth outside :data:`USUAL_DEPTH_M` gets a warning.
+    ``.tif``/``.tiff``: 32-bit float metres. A median valid depth outside ``usual`` (metres; default
+    :data:`USUAL_DEPTH_M`, ``scene`` uses :data:`TABLETOP_DEPTH_M`) gets a one-line warning; for a PNG it names the
+    common depth scale (:data:`COMMON_DEPTH_SCALES`) that would bring the median into that range, if one does.
     """
     p = _existing(path, "depth image")
     ext = p.suffix.lower()
@@ -367,14 +379,20 @@ def read_depth(path: str | os.PathLike, depth_scale: float = 1000.0) -> np.ndarr
     valid = depth[depth > 0]
     if len(valid):
         median = float(np.median(valid))
-        lo, hi = USUAL_DEPTH_M
+        lo, hi = usual
         if not lo <= median <= hi:
             if ext == ".png":
                 hint = f"; PNG depth is read as 1/{depth_scale:g} m units: pass --depth-scale for other units"
+                fits = [(scale, who) for scale, who in COMMON_DEPTH_SCALES
+                        if scale != depth_scale and lo <= median * depth_scale / scale <= hi]
+                if fits:
+                    scale, who = min(fits, key=lambda f: abs(np.log(median * depth_scale / f[0] / np.sqrt(lo * hi))))
+                    hint += (f" (with --depth-scale {scale:g}, the units of {who}, it would be "
+                             f"{median * depth_scale / scale:.3g} m)")
             else:
                 hint = f"; {ext} depth is read as metres"
-            warn_user(f"{p}: the median depth is {median:.4g} m, outside the usual {lo:g}-{hi:g} m of depth "
-                      f"sensors{hint}")
+            warn_user(f"{p}: the median depth is {median:.4g} m, outside the usual {lo:g}-{hi:g} m of "
+                      f"{'depth sensors' if usual == USUAL_DEPTH_M else 'tabletop frames'}{hint}")
     return depth
 
 
