@@ -119,4 +119,8 @@ def serial_twin(kernel, calls: dict | None = None):  # noqa: ANN001, ANN201 - a 
     twin.__module__ = fn.__module__
     twin.__doc__ = fn.__doc__
     options = {k: v for k, v in kernel.targetoptions.items() if k not in ("parallel", "nopython")}
-    return njit(**options)(twin)
+    # ``cache`` is the dispatcher's, not a target option: without passing it again the twin would be compiled anew
+    # in every process (~12 s for ``closed_inside``'s)
+    from numba.core.caching import NullCache
+
+    return njit(cache=not isinstance(kernel._cache, NullCache), **options)(twin)
