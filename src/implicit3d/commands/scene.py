@@ -110,10 +110,16 @@ def run(args: argparse.Namespace) -> int:
         size = np.subtract(s["bbox_max"], s["bbox_min"])
         print(f"  object_{i:02d}.ply: {s['observed_points']} points, {' x '.join(f'{v * 100:.1f}' for v in size)} cm, "
               f"undecided ratio {_ratio(s['uncertainty']['undecided_ratio'])}, "
-              f"{s['uncertainty']['observed_surface_share']:.0%} of the surface observed"
+              + ("empty completion (try a higher --resolution)" if len(obj.mesh.faces) == 0 else
+                 f"{_share(s['uncertainty']['observed_surface_share'])} of the surface observed"
+                 + ("" if s.get("watertight", True) else ", not watertight"))
               + (", rests on the table" if obj.rests_on_table else ""))
     return 0
 
 
 def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"

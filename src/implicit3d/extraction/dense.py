@@ -79,8 +79,23 @@ def mesh_from_grid(values: np.ndarray, bounds: Any, level: float, inside: str) -
 
     Cropping gives exactly the triangles of the full grid (only cells with a sign change on an edge produce any)
     while running marching cubes on a fraction of the samples. Returns an empty mesh if the level is not crossed.
+    An inside region that reaches the grid's faces is capped there (the grid is padded with outside samples and the
+    cap's vertices are put on the bounds), so the mesh is always closed.
     """
     b = check_bounds(bounds)
+    values = np.asarray(values)
+    shape0 = np.asarray(values.shape)
+    step = (b[1] - b[0]) / (shape0 - 1)
+    outside = float(level) + (-1.0 if inside == "above" else 1.0) * max(1.0, abs(float(level)))
+    values = np.pad(values, 1, constant_values=outside)
+    padded = np.stack([b[0] - step, b[1] + step])
+    mesh = _mesh_from_padded(values, padded, level, inside)
+    if len(mesh.vertices):
+        mesh.vertices = np.clip(np.asarray(mesh.vertices), b[0], b[1])
+    return mesh
+
+
+def _mesh_from_padded(values: np.ndarray, b: np.ndarray, level: float, inside: str) -> trimesh.Trimesh:
     ins = inside_mask(values, level, inside)
     lo_idx, hi_idx = [], []
     for axis in range(3):
