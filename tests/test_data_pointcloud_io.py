@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from implicit3d.data.pointcloud_io import (
-    TABLETOP_DEPTH_M,
+    CLOSE_RANGE_DEPTH_M,
     PointCloudFileError,
     check_cloud,
     check_sensor_frame,
@@ -95,17 +95,17 @@ def test_tabletop_range_names_the_scale_that_fits(tmp_path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         read_depth(tmp_path / "ycb.png")
-    with pytest.warns(InputWarning, match=r"9\.64 m, outside the usual 0\.15-3 m of tabletop.*--depth-scale 10000.*"
+    with pytest.warns(InputWarning, match=r"9\.64 m, outside the usual 0\.15-3 m of close-range.*--depth-scale 10000.*"
                                           r"0\.964 m"):
-        read_depth(tmp_path / "ycb.png", usual=TABLETOP_DEPTH_M)
+        read_depth(tmp_path / "ycb.png", usual=CLOSE_RANGE_DEPTH_M)
     with warnings.catch_warnings():  # read at its own scale: silent
         warnings.simplefilter("error")
-        got = read_depth(tmp_path / "ycb.png", 10000.0, usual=TABLETOP_DEPTH_M)
+        got = read_depth(tmp_path / "ycb.png", 10000.0, usual=CLOSE_RANGE_DEPTH_M)
     assert got.max() == pytest.approx(0.964)
     units[units > 0] = 40000  # 40 m as mm, 4 m at 1/10000 m: no common scale brings it to 0.15-3 m
     Image.fromarray(units).save(tmp_path / "far.png")
     with pytest.warns(InputWarning) as caught:
-        read_depth(tmp_path / "far.png", usual=TABLETOP_DEPTH_M)
+        read_depth(tmp_path / "far.png", usual=CLOSE_RANGE_DEPTH_M)
     assert "it would be" not in str(caught[0].message)
 
 

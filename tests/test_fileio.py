@@ -111,3 +111,41 @@ def test_atomic_write_errors_name_the_target(tmp_path, monkeypatch) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(NotADirectoryError):
         fileio.atomic_write_bytes(tmp_path / "file" / "out.bin", b"x")
+
+
+def _refuse_mkstemp(monkeypatch, folder) -> None:
+    """Make creating files in ``folder`` fail as in a read-only or immutable folder (root ignores permission bits)."""
+    import errno
+    import tempfile
+
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):  # noqa: A002 - tempfile's own name
+        if dir is not None and os.path.samefile(dir, folder):
+            name = os.path.join(dir, ".x.tmp")
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), name)
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+
+def test_outputs_in_a_folder_that_refuses_writes_are_refused_before_work(tmp_path, monkeypatch) -> None:
+    from implicit3d import fileio
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    _refuse_mkstemp(monkeypatch, locked)
+    with pytest.raises(UserError, match=r"-o .*locked/a\.ply: cannot write in .*locked"):
+        fileio.check_output_file(locked / "a.ply", "-o")
+    with pytest.raises(UserError, match=r"cannot write in .*locked"):
+        fileio.check_output_folder(locked / "new" / "deeper", "-o")  # the missing folders would go there
+    with pytest.raises(UserError, match="is a file, a folder was expected"):
+        (tmp_path / "f").write_text("x")
+        fileio.check_output_folder(tmp_path / "f")
+    assert fileio.check_output_folder(tmp_path / "fresh" / "out") == tmp_path / "fresh" / "out"
+    assert not (tmp_path / "fresh").exists()  # checking creates nothing
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f", "locked"]
+    # a write that fails there names the target, not the hidden temp file
+    with pytest.raises(PermissionError) as info:
+        fileio.atomic_write_bytes(locked / "a.ply", b"x")
+    assert info.value.filename == str(locked / "a.ply")

@@ -4,7 +4,9 @@ closed on it, with uncertainties; the outputs; one-line errors."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ from scipy.spatial import cKDTree
 from implicit3d import shapes
 from implicit3d.cli import main
 from implicit3d.evaluation.tabletop import make_tabletop_scene, score_scene
-from implicit3d.scene import SceneSettings, complete_scene, load_scene_model, segment_scene
+from implicit3d.scene import SceneSettings, complete_scene, load_scene_model, segment_scene, write_scene
 from implicit3d.sensing.camera import Intrinsics
 from implicit3d.sensing.io import write_depth_png, write_intrinsics_json
 from implicit3d.sensing.segment import SegmentSettings
@@ -146,7 +148,7 @@ def test_scene_errors_are_one_line(frame, tmp_path, capsys) -> None:
     write_depth_png(tmp_path / "ycb.png", frame.depth.astype(np.float32), depth_scale=10000.0)
     assert main([base[0], str(tmp_path / "ycb.png"), *base[2:], "--labels", str(tmp_path / "labels.png")]) == 2
     err = capsys.readouterr().err
-    assert "tabletop frames" in err and "--depth-scale 10000" in err
+    assert "close-range frames" in err and "--depth-scale 10000" in err
     # a column-major K (last row not 0 0 1) is refused
     k = np.array([[262.5, 0, 159.5], [0, 262.5, 119.5], [0, 0, 1]])
     np.savetxt(tmp_path / "K.txt", k.T)
@@ -218,3 +220,41 @@ def test_bf16_completes_the_same_objects_nearly_alike(frame, result, tmp_path, c
     monkeypatch.setattr(trainer, "cpu_bf16_capability", lambda: "amx_bf16")
     assert main([*base, "--precision", "auto"]) == 0
     assert "(bf16) in" in capsys.readouterr().out
+
+
+def test_a_reused_folder_holds_only_this_scenes_objects(result, tmp_path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    n = len(result.objects)
+    for name in (f"object_{n + 1:02d}.ply", "object_99.ply"):  # an earlier scene's extra objects
+        (out / name).write_text("old")
+    (out / "object_notes.ply").write_text("the user's")  # not a name write_scene gives
+    write_scene(result, out)
+    assert sorted(p.name for p in out.glob("object_*.ply")) == sorted(
+        [f"object_{i:02d}.ply" for i in range(1, n + 1)] + ["object_notes.ply"])
+
+
+def test_scene_refuses_an_unwritable_output_before_any_work(frame, tmp_path, capsys, monkeypatch) -> None:
+    import errno
+    import tempfile
+
+    write_depth_png(tmp_path / "depth.png", frame.depth.astype(np.float32))
+    write_intrinsics_json(tmp_path / "K.json", frame.intrinsics)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):  # noqa: A002 - creating files in `locked` fails (as root ignores modes)
+        if dir is not None and Path(dir).resolve() == locked.resolve():
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(Path(dir) / ".x.tmp"))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    base = ["scene", str(tmp_path / "depth.png"), "--intrinsics", str(tmp_path / "K.json")]
+    assert main([*base, "-o", str(tmp_path / "out"), "--html", str(locked / "f.html")]) == 2
+    err = capsys.readouterr().err
+    assert "--html" in err and "cannot write in" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()  # nothing computed, nothing written
+    assert main([*base, "-o", str(locked / "out")]) == 2
+    assert "cannot write in" in capsys.readouterr().err
+    assert list(locked.iterdir()) == []

@@ -61,6 +61,10 @@ def atomic_writer(path: str | os.PathLike, mode: str = "wb", fsync: bool = False
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except FileExistsError as exc:  # a parent is a file
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), exc.filename or str(path)) from None
+    except OSError as exc:  # name the target, not the temp file
+        if exc.errno is None:
+            raise
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     try:
         with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as fh:
             yield fh
@@ -165,17 +169,43 @@ def ensure_folder(path: str | os.PathLike, what: str = "output") -> Path:
     return path
 
 
-def check_output_file(path: str | os.PathLike, what: str = "output") -> Path:
-    """Refuse, before any work, an output file path that cannot be written: an existing folder, or a path under a
-    file (:class:`UserError` naming it). Missing parent folders are fine: writers create them."""
-    path = Path(path)
-    if path.is_dir():
-        raise UserError(f"{what} {path}: is a folder, a file name was expected")
+def _check_can_create_in(path: Path, what: str) -> None:
+    """:class:`UserError` unless a file can be created where ``path`` will be made: in its nearest existing ancestor
+    (missing folders below it are created by the writers). Probed with a temp file that is removed at once (the
+    permission bits do not tell: root, read-only mounts, immutable folders)."""
     for parent in path.parents:
         if parent.exists():
             if not parent.is_dir():
                 raise UserError(f"{what} {path}: {parent} is a file, not a folder")
-            break
+            try:
+                fd, probe = tempfile.mkstemp(prefix=".implicit3d-write-check.", dir=parent)
+            except OSError as exc:
+                raise UserError(f"{what} {path}: cannot write in {parent} ({exc.strerror or exc})") from None
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(probe)
+            return
+
+
+def check_output_file(path: str | os.PathLike, what: str = "output") -> Path:
+    """Refuse, before any work, an output file path that cannot be written: an existing folder, a path under a
+    file, or one in a folder this process cannot write to (:class:`UserError` naming it). Missing parent folders are
+    fine: writers create them."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{what} {path}: is a folder, a file name was expected")
+    _check_can_create_in(path, what)
+    return path
+
+
+def check_output_folder(path: str | os.PathLike, what: str = "output folder") -> Path:
+    """Refuse, before any work, an output folder that cannot be written: an existing file, a path under a file, or a
+    folder this process cannot write to (:class:`UserError` naming it). A missing folder is fine (created when the
+    results are written)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{what} {path}: is a file, a folder was expected")
+    _check_can_create_in(path / "probe", what)
     return path
 
 

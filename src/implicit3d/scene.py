@@ -30,6 +30,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -436,7 +437,9 @@ def table_mesh(outline: np.ndarray) -> trimesh.Trimesh:
 
 def write_scene(result: SceneResult, out_dir: str | Path, html: str | Path | None = None,
                 color: np.ndarray | None = None) -> list[Path]:
-    """Write ``object_NN.ply``, ``scene.json``, ``scene.glb`` (and ``html``) atomically; returns the paths."""
+    """Write ``object_NN.ply``, ``scene.json``, ``scene.glb`` (and ``html``) atomically; returns the paths. Object
+    files of an earlier scene in ``out_dir`` beyond this one's count (``object_08.ply`` when 7 objects are found)
+    are removed, so the folder's ``object_*.ply`` are this scene's objects."""
     from implicit3d.fileio import atomic_write_bytes, atomic_write_text, ensure_folder, write_mesh
 
     out = ensure_folder(Path(out_dir))
@@ -445,6 +448,9 @@ def write_scene(result: SceneResult, out_dir: str | Path, html: str | Path | Non
         name = f"object_{i:02d}.ply"
         written.append(write_mesh(out / name, obj.mesh))
         files.append(name)
+    for old in out.glob("object_*.ply"):
+        if re.fullmatch(r"object_\d{2,}\.ply", old.name) and old.name not in files and old.is_file():
+            old.unlink()
     atomic_write_text(out / "scene.json", json.dumps(scene_json(result, files), indent=1) + "\n")
     written.append(out / "scene.json")
     scene = trimesh.Scene()

@@ -110,7 +110,7 @@ def _figure_points(points: np.ndarray, limit: int = 20_000) -> np.ndarray:
 
 def run(args: argparse.Namespace) -> int:
     from implicit3d.completion import complete_points, load_model, mesh_format, model_contract, unused_hints, write_mesh
-    from implicit3d.data.pointcloud_io import check_sensor_frame, read_observation
+    from implicit3d.data.pointcloud_io import CLOSE_RANGE_DEPTH_M, check_sensor_frame, read_observation
     from implicit3d.errors import warn_user
     from implicit3d.fileio import check_output_file
     from implicit3d.geometry.frames import parse_up
@@ -118,10 +118,10 @@ def run(args: argparse.Namespace) -> int:
     from implicit3d.training.run import resolve_device
 
     t0 = time.perf_counter()
-    mesh_format(args.output)  # refuse a bad output name before any work
+    check_output_file(args.output, "-o")  # refuse an output that cannot be written before any work
+    mesh_format(args.output)
     if args.html is not None and Path(args.html).suffix.lower() not in (".html", ".htm"):
         raise UserError(f"--html {args.html}: the figure is an HTML file (use a .html name)")
-    check_output_file(args.output, "-o")
     if args.html is not None:
         check_output_file(args.html, "--html")
     check_resolution(args.resolution)
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--scale must be a positive size in the input's units, got {args.scale}")
 
     obs = read_observation(args.input, args.intrinsics, args.mask, args.drop_invalid,
-                           depth_scale(args, args.input, args.intrinsics))
+                           depth_scale(args, args.input, args.intrinsics), usual_depth=CLOSE_RANGE_DEPTH_M)
     up_spec = args.up if args.up is not None else ("-y" if obs.kind == "depth" else "z")
     try:
         up = parse_up(up_spec)

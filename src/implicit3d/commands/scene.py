@@ -60,8 +60,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from implicit3d.data.pointcloud_io import TABLETOP_DEPTH_M, read_depth
+    from implicit3d.data.pointcloud_io import CLOSE_RANGE_DEPTH_M, read_depth
     from implicit3d.errors import UserError
+    from implicit3d.fileio import check_output_file, check_output_folder
     from implicit3d.geometry.frames import parse_up
     from implicit3d.limits import check_probability, check_resolution, check_seed
     from implicit3d.scene import SceneSettings, complete_scene, load_scene_model, write_scene
@@ -74,11 +75,14 @@ def run(args: argparse.Namespace) -> int:
     check_seed(args.seed)
     if args.html is not None and Path(args.html).suffix.lower() not in (".html", ".htm"):
         raise UserError(f"--html {args.html}: the figure is an HTML file (use a .html name)")
+    check_output_folder(args.output, "-o")  # refuse outputs that cannot be written before any work
+    if args.html is not None:
+        check_output_file(args.html, "--html")
     try:
         up = None if args.up is None else parse_up(args.up)
     except ValueError as exc:
         raise UserError(f"--up: {exc}") from None
-    depth = read_depth(args.depth, depth_scale(args, args.depth, args.intrinsics), usual=TABLETOP_DEPTH_M)
+    depth = read_depth(args.depth, depth_scale(args, args.depth, args.intrinsics), usual=CLOSE_RANGE_DEPTH_M)
     intrinsics = read_intrinsics(args.intrinsics, size=depth.shape, image=args.depth)
     labels = None if args.labels is None else read_label_image(args.labels)
     color = None if args.color is None else read_label_image(args.color, color=True)

@@ -19,8 +19,8 @@ Depth images (camera frame, OpenCV: x right, y down, z forward; metres):
 - ``.tif`` / ``.tiff`` — 32-bit float single-channel depth in metres.
 
 Odd but usable inputs are accepted with a one-line warning (:func:`implicit3d.errors.warn_user`): a depth image whose
-median valid depth is outside 0.1-10 m (0.15-3 m for ``scene``'s tabletop frames; a depth in metres saved as a
-millimetre PNG, a wrong ``depth_scale``: the warning names the common scale that fits), 65535
+median valid depth is outside 0.1-10 m (0.15-3 m for the close-range frames of ``scene`` and ``complete``; a depth
+in metres saved as a millimetre PNG, a wrong ``depth_scale``: the warning names the common scale that fits), 65535
 "no data" pixels, a cloud whose sensor would sit inside it (a world-frame cloud without ``--viewpoint``).
 
 A depth image needs the intrinsics JSON (``fx, fy, cx, cy, width, height``) and may take a mask PNG of the same
@@ -45,9 +45,10 @@ DEPTH_EXTENSIONS = (".png", ".npy", ".tif", ".tiff")
 MIN_POINTS = 4  #: fewest points a completion accepts
 MAX_COORDINATE = 1e12  #: larger coordinates cannot be normalized in float64 without overflow or loss
 USUAL_DEPTH_M = (0.1, 10.0)  #: median depths outside this range get a warning
-#: median depths of a tabletop frame (``implicit3d scene``): a robot's camera looks at a table from 0.2-2 m; beyond
-#: this range a frame is far more likely read at the wrong depth scale (e.g. 1/10000 m units read as millimetres)
-TABLETOP_DEPTH_M = (0.15, 3.0)
+#: median depths of a close-range frame (``implicit3d scene`` and ``complete``: objects on a table, in a bin, in a
+#: hand): a robot's camera sees them from 0.2-2 m; beyond this range a frame is far more likely read at the wrong
+#: depth scale (e.g. 1/10000 m units read as millimetres)
+CLOSE_RANGE_DEPTH_M = (0.15, 3.0)
 #: PNG depth units per metre in common use, and who uses them (suggested when a PNG's median depth is unusual)
 COMMON_DEPTH_SCALES = ((1000.0, "millimetres: most RealSense, Kinect and Xtion drivers"),
                        (5000.0, "TUM RGB-D"),
@@ -350,8 +351,9 @@ def read_depth(
 
     ``.png``: 16-bit millimetres (``depth_scale`` units per metre; 65535 = no data); ``.npy``: float metres;
     ``.tif``/``.tiff``: 32-bit float metres. A median valid depth outside ``usual`` (metres; default
-    :data:`USUAL_DEPTH_M`, ``scene`` uses :data:`TABLETOP_DEPTH_M`) gets a one-line warning; for a PNG it names the
-    common depth scale (:data:`COMMON_DEPTH_SCALES`) that would bring the median into that range, if one does.
+    :data:`USUAL_DEPTH_M`; ``scene`` and ``complete`` use :data:`CLOSE_RANGE_DEPTH_M`) gets a one-line warning; for a
+    PNG it names the common depth scale (:data:`COMMON_DEPTH_SCALES`) that would bring the median into that range,
+    if one does.
     """
     p = _existing(path, "depth image")
     ext = p.suffix.lower()
@@ -392,7 +394,7 @@ def read_depth(
             else:
                 hint = f"; {ext} depth is read as metres"
             warn_user(f"{p}: the median depth is {median:.4g} m, outside the usual {lo:g}-{hi:g} m of "
-                      f"{'depth sensors' if usual == USUAL_DEPTH_M else 'tabletop frames'}{hint}")
+                      f"{'depth sensors' if usual == USUAL_DEPTH_M else 'close-range frames (objects, tables)'}{hint}")
     return depth
 
 
@@ -427,8 +429,10 @@ def depth_observation(
     intrinsics_path: str | os.PathLike | None,
     mask_path: str | os.PathLike | None = None,
     depth_scale: float = 1000.0,
+    usual_depth: tuple[float, float] = USUAL_DEPTH_M,
 ) -> np.ndarray:
-    """Back-project a depth image (optionally masked) to ``(N, 3) float64`` camera-frame points in metres."""
+    """Back-project a depth image (optionally masked) to ``(N, 3) float64`` camera-frame points in metres;
+    ``usual_depth``: see :func:`read_depth`'s ``usual``."""
     from implicit3d.sensing.io import read_intrinsics
     from implicit3d.sensing.project import depth_to_points
 
@@ -437,7 +441,7 @@ def depth_observation(
             f"{depth_path}: a depth image needs the camera intrinsics: pass --intrinsics K.json "
             "(keys fx, fy, cx, cy, width, height)"
         )
-    depth = read_depth(depth_path, depth_scale)
+    depth = read_depth(depth_path, depth_scale, usual=usual_depth)
     intr = read_intrinsics(intrinsics_path, size=depth.shape, image=depth_path)
     if depth.shape != intr.shape:
         raise PointCloudFileError(
@@ -461,12 +465,14 @@ def read_observation(
     mask: str | os.PathLike | None = None,
     drop_invalid: bool = False,
     depth_scale: float = 1000.0,
+    usual_depth: tuple[float, float] = USUAL_DEPTH_M,
 ) -> Observation:
     """Read what the user observed: a point cloud file, or a depth image + intrinsics (+ mask).
 
     ``.png`` and ``.tif`` are always depth images; ``.npy`` is a depth image when ``intrinsics`` is given or the
     array is not ``(N, 3)``-like, else a point cloud. Raises :class:`PointCloudFileError` naming the file on any
-    problem, e.g. fewer than :data:`MIN_POINTS` points.
+    problem, e.g. fewer than :data:`MIN_POINTS` points. ``usual_depth``: the median depth range (metres) below and
+    above which a depth image gets a warning (:func:`read_depth`).
     """
     p = _existing(path, "input")
     ext = p.suffix.lower()
@@ -481,7 +487,7 @@ def read_observation(
     if not is_depth and mask is not None:
         raise PointCloudFileError(f"{mask}: --mask applies to depth images only, but {p} is a point cloud")
     if is_depth:
-        pts = depth_observation(p, intrinsics, mask, depth_scale)
+        pts = depth_observation(p, intrinsics, mask, depth_scale, usual_depth)
         pts, dropped = check_cloud(pts, str(p))
         obs = Observation(pts, "depth", str(p), dropped)
     elif intrinsics is not None:
