@@ -144,6 +144,10 @@ def test_scene_errors_are_one_line(frame, tmp_path, capsys) -> None:
     Image.fromarray(np.zeros((10, 10), np.uint8)).save(tmp_path / "labels.png")
     assert main(base + ["--labels", str(tmp_path / "labels.png")]) == 2
     assert "labels" in capsys.readouterr().err
+    # labels without any object: said so, naming the label file
+    Image.fromarray(np.zeros(frame.depth.shape, np.uint8)).save(tmp_path / "none.png")
+    assert main(base + ["--labels", str(tmp_path / "none.png")]) == 2
+    assert "none.png: the label image holds no object" in capsys.readouterr().err
     # a frame in 1/10000 m units (YCB-Video) read as millimetres: warned, with the scale that fits
     write_depth_png(tmp_path / "ycb.png", frame.depth.astype(np.float32), depth_scale=10000.0)
     assert main([base[0], str(tmp_path / "ycb.png"), *base[2:], "--labels", str(tmp_path / "labels.png")]) == 2

@@ -68,3 +68,8 @@ def test_depth_scale_option_takes_the_bop_scale_unless_given(tmp_path, capsys) -
     np.savetxt(tmp_path / "K.txt", K7)
     pts_txt = depth_observation(png, tmp_path / "K.txt", depth_scale=scale)
     np.testing.assert_allclose(pts_txt, pts, atol=1e-9)
+
+
+def test_a_folder_given_as_intrinsics_is_named_as_one(tmp_path) -> None:
+    with pytest.raises(SensingFileError, match=r"is a folder; the intrinsics file was expected"):
+        read_intrinsics(tmp_path)

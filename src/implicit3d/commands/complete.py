@@ -66,9 +66,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--viewpoint", default=None, metavar="X,Y,Z|none",
-        help="sensor position in the input frame for a single-view cloud: the object is assumed as deep as wide "
-        "behind what it shows (default: 0,0,0 for depth images, none for point clouds); write a negative first "
-        "value as --viewpoint=-0.1,0,0",
+        help="sensor position in the input frame (default: the origin, i.e. a cloud in the camera frame, as a "
+        "depth image gives). The bundled model (pose camera) looks at the cloud from there; upright models (pose "
+        "yaw) use it to assume the object as deep as wide behind what it shows, and take none by default for point "
+        "clouds; write a negative first value as --viewpoint=-0.1,0,0",
     )
     p.add_argument("--resolution", type=int, default=128, help="extraction grid cells per axis (default 128)")
     p.add_argument("--threshold", type=float, default=0.5, help="occupancy probability of the surface (default 0.5)")
@@ -177,7 +178,8 @@ def run(args: argparse.Namespace) -> int:
         extent = np.ptp(mesh.vertices, axis=0)
         print(
             f"{args.output}: {len(mesh.vertices)} vertices, {len(mesh.faces)} faces, extent "
-            f"{' x '.join(f'{e:.4g}' for e in extent)} (input units) from {info['n_observed']} observed points "
+            f"{' x '.join(f'{e:.4g}' for e in extent)} ({'m' if obs.kind == 'depth' else 'input units'}) from "
+            f"{info['n_observed']} observed points "
             f"({info['n_inputs']} to the model, "
             + ("aligned to the line of sight" if pose == "camera" else f"up {up_spec}")
             + f", trained with pose {pose}"

@@ -85,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     depth = read_depth(args.depth, depth_scale(args, args.depth, args.intrinsics), usual=CLOSE_RANGE_DEPTH_M)
     intrinsics = read_intrinsics(args.intrinsics, size=depth.shape, image=args.depth)
     labels = None if args.labels is None else read_label_image(args.labels)
+    if labels is not None and not np.any(labels):
+        raise UserError(f"{args.labels}: the label image holds no object (every pixel is 0, the background)")
     color = None if args.color is None else read_label_image(args.color, color=True)
     if color is not None and color.shape[:2] != depth.shape:
         raise UserError(f"{args.color} is {color.shape[1]}x{color.shape[0]} pixels but {args.depth} is "

@@ -41,6 +41,8 @@ def _atomic_write(path: Path, write: Any, suffix: str) -> None:
 
 def _existing(path: str | os.PathLike, what: str) -> Path:
     p = Path(path)
+    if p.is_dir():
+        raise SensingFileNotFoundError(f"{p}: is a folder; the {what} file was expected")
     if not p.is_file():
         raise SensingFileNotFoundError(f"{what} file not found: {p}")
     return p
