@@ -320,3 +320,20 @@ def test_prepare_lock(tmp_path) -> None:
     with dataset_lock(root):
         pass
     assert not (root / LOCK_FILE).exists()
+
+
+def test_workers_of_a_script_without_main_guard_fail_fast_and_say_why(tmp_path):
+    """Pasted into a script without ``if __name__ == "__main__":``, each spawned worker imports the script and calls
+    prepare again; before, multiprocessing.Pool started the dying workers again forever (a hang)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from implicit3d.data.prepare import PrepareConfig, prepare\n"
+        f"prepare('catalogue:bottle', {str(tmp_path / 'ds')!r}, count=2, config=PrepareConfig(n_views=1, "
+        "n_uniform=500, n_near=500, n_surface=500), workers=2, progress=False)\n"
+    )
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode != 0
+    assert 'if __name__ == "__main__":' in run.stderr and "a worker process died" in run.stderr

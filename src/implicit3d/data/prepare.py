@@ -462,6 +462,8 @@ def prepare(
     manifest (``complete: true``) and split files are written at the end.
     """
     config = config or PrepareConfig()
+    if getattr(mp.current_process(), "_inheriting", False):  # a worker re-running an unguarded script
+        raise RuntimeError(MAIN_GUARD_HINT)
     if workers < 1:
         raise UserError(f"--workers must be >= 1, got {workers}")
     root = Path(out)
@@ -494,6 +496,10 @@ def prepare(
 
 
 LOCK_FILE = ".prepare.lock"
+MAIN_GUARD_HINT = (
+    "prepare() with workers > 1 starts fresh Python processes that import the calling script again: put the "
+    "script's top-level code under `if __name__ == \"__main__\":` (or use workers=1)"
+)
 
 
 @contextlib.contextmanager
@@ -582,10 +588,19 @@ def _prepare_locked(
             for a in args:
                 record(*_worker(a))
         else:
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+            from concurrent.futures.process import BrokenProcessPool
+
+            # a pool that fails when a worker dies (multiprocessing.Pool would start it again, forever: e.g. a
+            # worker that cannot start because the calling script has no main guard)
             ctx = mp.get_context(start_method)
-            with ctx.Pool(min(workers, len(todo)), initializer=_worker_init) as pool:
-                for res in pool.imap_unordered(_worker, args, chunksize=1):
-                    record(*res)
+            try:
+                with ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx, initializer=_worker_init) as pool:
+                    for fut in as_completed([pool.submit(_worker, a) for a in args]):
+                        record(*fut.result())
+            except BrokenProcessPool:
+                raise UserError(f"{root}: a worker process died (out of memory, killed, or it could not start; "
+                                f"{MAIN_GUARD_HINT}); run again to resume") from None
     finally:
         bar.close()
     result.seconds = time.perf_counter() - t0
