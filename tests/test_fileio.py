@@ -149,3 +149,12 @@ def test_outputs_in_a_folder_that_refuses_writes_are_refused_before_work(tmp_pat
     with pytest.raises(PermissionError) as info:
         fileio.atomic_write_bytes(locked / "a.ply", b"x")
     assert info.value.filename == str(locked / "a.ply")
+
+
+def test_read_mesh_takes_a_text_mesh_that_is_not_utf8(tmp_path):
+    """An OBJ with a Latin-1 comment (trimesh needs charset-normalizer to decode it: a dependency)."""
+    box = trimesh.creation.box()
+    text = "# mod\xe8le caf\xe9\n" + box.export(file_type="obj")
+    (tmp_path / "box.obj").write_bytes(text.encode("latin-1"))
+    mesh = read_mesh(tmp_path / "box.obj")
+    assert len(mesh.faces) == 12 and mesh.volume == pytest.approx(1.0)
