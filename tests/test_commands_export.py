@@ -102,6 +102,15 @@ def test_export_average_refuses_another_model(tmp_path, capsys, exported) -> Non
     assert main(["export", str(run), "-o", str(target), "--average", str(other)]) == 2
     assert "only weights of the same model average" in capsys.readouterr().err
     assert not target.exists()
+    meta["model_config"]["sample_mode"] = json.loads(out.with_suffix(".json").read_text())["model_config"].get(
+        "sample_mode", "bilinear")  # the same model, trained on inputs framed otherwise
+    contract = meta["input_contract"]
+    contract["visible_depth"] = "footprint" if contract.get("visible_depth") != "footprint" else "observed"
+    contract["normalize"], contract["pose"] = "visible", "camera"  # footprint needs both
+    other.with_suffix(".json").write_text(json.dumps(meta))
+    assert main(["export", str(run), "-o", str(target), "--average", str(other)]) == 2
+    assert "framed otherwise" in capsys.readouterr().err
+    assert not target.exists()
 
 
 def test_export_average_accepts_a_config_written_before_a_setting_existed(tmp_path, capsys, exported) -> None:

@@ -201,14 +201,31 @@ def resolved_config(model_config: dict[str, Any] | None) -> dict[str, Any]:
         return dict(model_config or {})
 
 
+#: input-contract fields that decide how a model reads its inputs (task, frame, box): models averaged by
+#: :func:`average_state` must agree on them (noise, sensor, input count are only how it was trained)
+FRAMING_FIELDS = ("task", "input", "pose", "normalize", "visible_extent", "visible_depth", "padding")
+
+
+def framing_differences(contract: Any, meta: dict[str, Any] | None) -> list[str]:
+    """``"field a vs b"`` for each of :data:`FRAMING_FIELDS` where the input contract ``contract`` and that of the
+    model metadata ``meta`` differ (empty: they read inputs alike)."""
+    from implicit3d.data.contract import read_contract
+
+    theirs = read_contract(meta)
+    return [f"{k} {getattr(contract, k)!r} vs {getattr(theirs, k)!r}" for k in FRAMING_FIELDS
+            if getattr(contract, k) != getattr(theirs, k)]
+
+
 def average_state(
-    tensors: dict[str, torch.Tensor], others: Sequence[str | os.PathLike], model_config: dict[str, Any] | None
+    tensors: dict[str, torch.Tensor], others: Sequence[str | os.PathLike], model_config: dict[str, Any] | None,
+    contract: Any | None = None,
 ) -> tuple[dict[str, torch.Tensor], list[str]]:
     """The element-wise mean of ``tensors`` and the weights of ``others`` (checkpoints or ``NAME.safetensors``, all
-    with the same ``model_config``), every one counted once; non-float tensors (counters) are kept from
+    with the same ``model_config`` and, when ``contract`` (an :class:`~implicit3d.data.contract.InputContract`) is
+    given, the same :data:`FRAMING_FIELDS`), every one counted once; non-float tensors (counters) are kept from
     ``tensors``. Returns ``(mean, the others' names)``. Averaging the weights of fine-tunes of one model (a "model
     soup") keeps much of what each learned at the cost of one model; unrelated models do not average.
-    Raises :class:`UserError` for another model or other settings."""
+    Raises :class:`UserError` for another model, other settings or inputs framed otherwise."""
     from implicit3d.training.checkpoint import model_state_tensors
 
     total = {k: v.double() if v.is_floating_point() else v for k, v in tensors.items()}
@@ -221,6 +238,11 @@ def average_state(
         if resolved_config(meta.get("model_config")) != resolved_config(model_config):
             raise UserError(f"--average {other}: another model ({(meta.get('model_config') or {}).get('name')}, "
                             "or other settings); only weights of the same model average")
+        if contract is not None:
+            differ = framing_differences(contract, meta)
+            if differ:
+                raise UserError(f"--average {other}: trained on inputs framed otherwise ({', '.join(differ)}); "
+                                "only weights of models that read their inputs alike average")
         for k, v in model_state_tensors(model).items():  # same model_config: load_model checked names and shapes
             if v.is_floating_point():
                 total[k] = total[k] + v.double()
@@ -254,7 +276,9 @@ def export_weights(
     tensors = {k: v.detach().contiguous().cpu() for k, v in model_state_tensors(model).items()}
     meta_out = export_metadata(meta, note)
     if average:
-        tensors, names = average_state(tensors, average, meta.get("model_config"))
+        from implicit3d.data.contract import read_contract
+
+        tensors, names = average_state(tensors, average, meta.get("model_config"), read_contract(meta))
         meta_out["averaged_with"] = [portable_name(n) for n in names]
     atomic_write_bytes(target, st_save(tensors))
     atomic_write_text(target.with_suffix(".json"), json.dumps(meta_out, indent=1, sort_keys=True) + "\n")
