@@ -101,3 +101,17 @@ def test_packaged_run_files_resolve_by_name_from_any_folder(tmp_path, monkeypatc
     assert load_run_config("configs/occnet.yaml").model.name == "occnet"
     with pytest.raises(UserError, match="shipped run files"):
         load_run_config("no_such_model.yaml")
+
+
+def test_a_run_that_never_leaves_its_warmup_is_warned_of() -> None:
+    import warnings
+
+    from implicit3d.errors import InputWarning
+    from implicit3d.training import Trainer
+    from implicit3d.training.synthetic import SphereDataset, TinyPointNetOccupancy
+
+    with pytest.warns(InputWarning, match="warmup_steps 200 >= max_steps 200"):
+        Trainer(TinyPointNetOccupancy(), TrainConfig(max_steps=200), SphereDataset(4), progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Trainer(TinyPointNetOccupancy(), TrainConfig(max_steps=200, warmup_steps=20), SphereDataset(4), progress=False)

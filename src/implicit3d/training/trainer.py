@@ -178,6 +178,12 @@ class Trainer:
         callbacks: Sequence[Callable[[Trainer], None]] = (),
     ) -> None:
         self.cfg = config
+        if 0 < config.max_steps <= config.warmup_steps:
+            from implicit3d.errors import warn_user
+
+            warn_user(f"train.warmup_steps {config.warmup_steps} >= max_steps {config.max_steps}: the learning rate "
+                      "never leaves its warmup ramp; set a smaller one (--set train.warmup_steps=N, e.g. a tenth of "
+                      "max_steps)")
         self.device = torch.device(device)
         if self.device.type == "cuda" and self.device.index is None and dist_utils.is_enabled():
             self.device = torch.device("cuda", dist_utils.current_info().local_rank)
