@@ -219,7 +219,9 @@ def test_cli_prepare(tmp_path, capsys):
     argv += ["--near", "300", "--surface", "400", "--views", "1", "--image-size", "64x48", "--focal", "60,60"]
     argv += ["--noise", "none", "--view-pose", "so3", "--seed", "3", "--quiet"]
     assert main(argv) == 0
-    assert "2 shapes (2 built now" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert "2 shapes (2 built now" in said.out
+    assert "the val and test splits are empty" in said.err  # 2 bottles: all train
     man = json.loads((out / "manifest.json").read_text())
     assert man["settings"]["view_pose"] == "so3" and man["settings"]["image_size"] == [64, 48]
     assert main(argv) == 0

@@ -616,6 +616,12 @@ def _prepare_locked(
             f"{source}: no usable mesh, all {len(result.broken)} broken (e.g. {first['origin']}: {first['reason']})"
         )
     splits = make_splits(shapes, config.split, seed)
+    empty = [name for name, frac in zip(("val", "test"), config.split[1:], strict=True)
+             if frac > 0 and not splits[name]]
+    if empty:
+        warn_user(f"{root}: the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty ({len(shapes)} "
+                  "shapes; a category gets val and test shapes from 3 shapes on): training will run without "
+                  "validation, and `evaluate` needs another --split")
     _write_splits(root, splits)
     categories: dict[str, int] = {}
     for key in shapes:
