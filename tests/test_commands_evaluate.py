@@ -121,5 +121,7 @@ def test_dataset_command_errors(run_dir, dataset, tmp_path, capsys, monkeypatch)
         mp.setattr(weights, "bundled_weights", lambda: None)
         assert main(["generate", "--data", str(dataset), "-o", str(tmp_path / "o")]) == 2
     assert "no bundled model" in capsys.readouterr().err
-    assert main(["generate", "--data", str(dataset), "--view", "9", *base]) == 2  # one view per shape here
-    assert "--view 9, but the shape has only 1 views" in capsys.readouterr().err
+    for cmd in ("generate", "evaluate"):
+        assert main([cmd, "--data", str(dataset), "--view", "9", *base]) == 2  # one view per shape here
+        assert "--view 9, but the shape has only 1 views" in capsys.readouterr().err
+        assert not (tmp_path / "o").exists()  # no empty output folder left behind

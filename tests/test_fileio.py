@@ -158,3 +158,23 @@ def test_read_mesh_takes_a_text_mesh_that_is_not_utf8(tmp_path):
     (tmp_path / "box.obj").write_bytes(text.encode("latin-1"))
     mesh = read_mesh(tmp_path / "box.obj")
     assert len(mesh.faces) == 12 and mesh.volume == pytest.approx(1.0)
+
+
+def test_a_failed_command_leaves_no_empty_output_folder(tmp_path):
+    from implicit3d.fileio import folder_kept_only_if_used
+
+    out = tmp_path / "a" / "b"
+    with pytest.raises(RuntimeError), folder_kept_only_if_used(out):
+        out.mkdir(parents=True)
+        raise RuntimeError("failed before writing anything")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(RuntimeError), folder_kept_only_if_used(out):
+        out.mkdir(parents=True)
+        (out / "done.txt").write_text("a whole file")
+        raise RuntimeError("failed after one file")
+    assert (out / "done.txt").exists()  # what was written stays
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with pytest.raises(RuntimeError), folder_kept_only_if_used(kept):
+        raise RuntimeError("an existing folder is the user's")
+    assert kept.is_dir()

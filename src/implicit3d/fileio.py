@@ -169,6 +169,22 @@ def ensure_folder(path: str | os.PathLike, what: str = "output") -> Path:
     return path
 
 
+@contextlib.contextmanager
+def folder_kept_only_if_used(path: str | os.PathLike) -> Iterator[Path]:
+    """Around work that writes into folder ``path``: if the work fails, the folders it created for ``path`` (``path``
+    and its missing parents) are removed again while they are empty, so a failed command leaves no empty output
+    folder behind. Files the work wrote are kept (they are whole: writes are atomic)."""
+    path = Path(path)
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    try:
+        yield path
+    except BaseException:
+        for folder in missing:  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty
+        raise
+
+
 def _check_can_create_in(path: Path, what: str) -> None:
     """:class:`UserError` unless a file can be created where ``path`` will be made: in its nearest existing ancestor
     (missing folders below it are created by the writers). Probed with a temp file that is removed at once (the

@@ -80,14 +80,16 @@ def _baselines(text: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from implicit3d.evaluation.dataset_inference import evaluate_split
     from implicit3d.evaluation.metrics import fscore_key
+    from implicit3d.fileio import folder_kept_only_if_used
 
     t0 = time.perf_counter()
     baselines = _baselines(args.baselines)
     dataset_run = open_dataset_run(args)
     out = Path(args.output) if args.output else Path(f"eval-{args.split}")
     info = {"checkpoint": str(args.checkpoint or "bundled model"), "data": str(args.data), "split": args.split}
-    summary = evaluate_split(dataset_run, out, baselines=baselines, n_points=args.n_points,
-                             thresholds=args.thresholds, info=info)
+    with folder_kept_only_if_used(out):
+        summary = evaluate_split(dataset_run, out, baselines=baselines, n_points=args.n_points,
+                                 thresholds=args.thresholds, info=info)
     thresholds = args.thresholds or (0.01,)
     f1 = fscore_key(0.01) if 0.01 in thresholds else fscore_key(thresholds[0])
     print(f"{out}: {len(dataset_run.keys)} shapes in {time.perf_counter() - t0:.1f} s")

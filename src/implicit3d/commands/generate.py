@@ -44,11 +44,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from implicit3d.evaluation.dataset_inference import generate_split
+    from implicit3d.fileio import folder_kept_only_if_used
 
     t0 = time.perf_counter()
     dataset_run = open_dataset_run(args)
-    rows, shown = generate_split(dataset_run, args.output, world=args.world, fmt=args.format,
-                                 save_inputs=args.save_inputs, figure_shapes=12 if args.html else 0)
+    with folder_kept_only_if_used(args.output):
+        rows, shown = generate_split(dataset_run, args.output, world=args.world, fmt=args.format,
+                                     save_inputs=args.save_inputs, figure_shapes=12 if args.html else 0)
     if args.html and shown:
         from implicit3d.viz.figures import completion_grid_figure
         from implicit3d.viz.report import write_figure
