@@ -222,6 +222,11 @@ def test_cli_writes_meshes_and_index(tmp_path, capsys):
     assert capsys.readouterr().out.split() == list(CATEGORIES)
     assert main(["shapes", "--category", "teapot", "-o", str(out)]) == 2
     assert "unknown category 'teapot'" in capsys.readouterr().err
+    assert main(["shapes", "--category", "can,teapot", "-o", str(out)]) == 2  # a list, as prepare takes
+    assert "unknown category 'teapot'" in capsys.readouterr().err
+    several = tmp_path / "several"
+    assert main(["shapes", "--category", "can,bowl", "-n", "1", "-o", str(several), "--quiet"]) == 0
+    assert sorted(p.name.split("_")[0] for p in several.glob("*.obj")) == ["bowl", "can"]
     assert main(["shapes", "--category", "can"]) == 2
 
 

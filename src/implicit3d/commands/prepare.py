@@ -26,12 +26,13 @@ reported, skipped and listed in manifest.json. The layout of the output folder i
 
 def _pair(text: str, cast: type = float) -> tuple:
     parts = text.replace("x", ",").split(",")
+    like = "WIDTHxHEIGHT like 640x480" if cast is int else "two numbers like 0.5,0.8"
     if len(parts) != 2:
-        raise argparse.ArgumentTypeError(f"expected two numbers like 0.5,0.8, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {like}, got {text!r}")
     try:
         return tuple(cast(p) for p in parts)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected two numbers, got {text!r}") from exc
+        raise argparse.ArgumentTypeError(f"expected {like}, got {text!r}") from exc
 
 
 def _floats(text: str) -> tuple[float, ...]:

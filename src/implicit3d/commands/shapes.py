@@ -30,7 +30,8 @@ Generate seeded procedural shapes from the built-in catalogue and write them as 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--category", default="all", help="a category (see --list) or 'all' (default all)")
+    p.add_argument("--category", default="all",
+                   help="a category (see --list), several separated by commas, or 'all' (default all)")
     p.add_argument("-n", "--count", type=int, default=8, help="shapes per category (default 8)")
     p.add_argument("-o", "--output", default=None, help="output folder (created)")
     p.add_argument("--seed", type=int, default=0, help="catalogue seed (default 0)")
@@ -50,15 +51,18 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.output is None:
         raise UserError("give an output folder with -o DIR (or --list to see the categories)")
-    if args.category != "all" and args.category not in shapes.CATEGORIES:
-        raise UserError(f"unknown category {args.category!r}; known: all, {', '.join(shapes.CATEGORIES)}")
+    asked = [c.strip() for c in args.category.split(",") if c.strip()]
+    unknown = [c for c in asked if c != "all" and c not in shapes.CATEGORIES]
+    if unknown or not asked:
+        raise UserError(f"unknown category {(unknown or [args.category])[0]!r}; known: all, "
+                        f"{', '.join(shapes.CATEGORIES)}")
     if args.count < 1:
         raise UserError(f"-n/--count must be >= 1, got {args.count}")
     if args.seed < 0:
         raise UserError(f"--seed must be >= 0, got {args.seed}")
     out = Path(args.output)
     ensure_folder(out)
-    cats = list(shapes.CATEGORIES) if args.category == "all" else [args.category]
+    cats = list(shapes.CATEGORIES) if "all" in asked else list(dict.fromkeys(asked))
     jobs = [(c, shapes.shape_seed(c, i, args.seed)) for c in cats for i in range(args.count)]
     records = []
     for category, seed in tqdm(jobs, desc="shapes", unit="shape", disable=args.quiet):
