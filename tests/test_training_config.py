@@ -115,3 +115,12 @@ def test_a_run_that_never_leaves_its_warmup_is_warned_of() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Trainer(TinyPointNetOccupancy(), TrainConfig(max_steps=200, warmup_steps=20), SphereDataset(4), progress=False)
+
+
+def test_override_errors_name_the_option_the_user_typed(tmp_path) -> None:
+    with pytest.raises(UserError, match=r"--set 'train=5': 'train' is a section; set one of its keys"):
+        load_run_config("conv_onet_grid_small", ["train=5"], {"train.max_steps": 1})
+    with pytest.raises(UserError, match=r"with --set model\.nope=1: unknown model setting"):
+        load_run_config("conv_onet_grid_small", ["model.nope=1"])
+    with pytest.raises(UserError, match=r"train\.betas: cannot read \[0\.9\] as a list of 2 values \(float, float\)"):
+        load_run_config("conv_onet_grid_small", ["train.betas=[0.9]"])

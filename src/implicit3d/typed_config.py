@@ -66,6 +66,11 @@ def coerce(name: str, value: Any, hint: Any) -> Any:
 
 
 def _hint_name(hint: Any) -> str:
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is tuple and args:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_hint_name(args[0])}"
+        return f"a list of {len(args)} values ({', '.join(_hint_name(a) for a in args)})"
     return getattr(hint, "__name__", None) or str(hint)
 
 

@@ -185,6 +185,10 @@ def apply_overrides(
     """Apply ``--set`` strings (read as YAML), then ``values`` (``{"data.root": "d"}``, taken as they are), to a
     nested dict in place (creating intermediate dicts) and return it."""
     pairs = [(*parse_override(text), text) for text in overrides]
+    for parts, value, text in pairs:
+        if len(parts) == 1 and isinstance(raw.get(parts[0]), dict) and not isinstance(value, dict):
+            raise UserError(f"--set {text!r}: {parts[0]!r} is a section; set one of its keys, e.g. "
+                            f"--set {parts[0]}.KEY=VALUE")
     pairs += [([p for p in key.split(".") if p], value, key) for key, value in (values or {}).items()]
     for parts, value, text in pairs:
         node = raw
@@ -228,7 +232,8 @@ def load_run_config(
         raw = read_yaml_mapping(path)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    return RunConfig.from_dict(apply_overrides(raw, list(overrides or []), values), source=str(path))
+    source = str(path) + (f" with --set {' '.join(overrides)}" if overrides else "")
+    return RunConfig.from_dict(apply_overrides(raw, list(overrides or []), values), source=source)
 
 
 def describe(run: RunConfig) -> str:
