@@ -150,7 +150,9 @@ def test_init_starts_from_other_weights(tmp_path, monkeypatch, capsys) -> None:
     assert main(base + ["--out", str(first)]) == 0
     # a tiny learning rate: after one step the weights are still (almost) the ones --init loaded
     tiny = ["--set", "train.lr=1e-12", "--max-steps", "1", "--set", "train.seed=2"]
+    capsys.readouterr()
     assert main(base + ["--out", str(second), "--init", str(first)] + tiny) == 0
+    assert f"starting from the weights of {first / 'checkpoints' / 'last'}" in capsys.readouterr().out
     assert main(base + ["--out", str(fresh)] + tiny) == 0
     a, b, c = _weights(first), _weights(second), _weights(fresh)
     params = [k for k in a if "running_" not in k and "num_batches" not in k]  # batch-norm statistics still move

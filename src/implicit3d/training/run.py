@@ -125,7 +125,8 @@ def train_run(
             atomic_write_text(out / "config.yaml", text)
             where = f"{info.world_size} processes" if info.enabled else device
             log(f"training {run.model.name} ({sum(p.numel() for p in model.parameters()):,} parameters) on {where}: "
-                f"{len(train_set)} train / {len(val_set) if val_set is not None else 0} val shapes -> {out}")
+                f"{len(train_set)} train / {len(val_set) if val_set is not None else 0} val shapes -> {out}"
+                + (f", starting from the weights of {extra['init']}" if extra.get("init") else ""))
             log("config:\n  " + text.strip().replace("\n", "\n  "))
         trainer = Trainer(model, run.train, train_set, val_set, out, device=device, model_config=model_config,
                           data_config=run.to_dict()["data"], extra_meta=extra, resume=resume, progress=progress)
