@@ -126,7 +126,7 @@ def test_completion_figure(tmp_path):
         (["{tmp}"], "not a dataset"),
         (["{ds}", "--shape", "nope"], "no shape 'nope'"),
         (["{ds}", "--figure", "partial-view", "--view", "7"], "--view must be in 0..1"),
-        (["{ds}", "--figure", "completion"], "not both"),
+        (["{ds}", "--figure", "completion"], "give --input SCAN --mesh COMPLETED instead of"),
         (["--input", "{tmp}/missing.ply", "--mesh", "{tmp}/m.ply"], "not found"),
         (["--mesh", "{tmp}/m.ply"], "needs both"),
         (["{duck}", "--shape", "x"], "--shape selects a dataset entry"),

@@ -293,6 +293,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"output {args.output} must end in .html")
     if args.input is not None or args.mesh is not None or args.figure == "completion":
         if args.source is not None:
+            if args.input is None and args.mesh is None:  # --figure completion with a source
+                raise UserError(f"--figure completion shows a scan and its completion: give --input SCAN --mesh "
+                                f"COMPLETED instead of {args.source}")
             raise UserError("give either SOURCE (mesh or dataset) or --input/--mesh (completion), not both")
         if args.figure not in (None, "completion"):
             raise UserError(f"--input/--mesh make the completion figure, not {args.figure!r}")
