@@ -196,3 +196,14 @@ def test_init_grows_a_grid_model_by_detail_planes(tmp_path, monkeypatch, capsys)
     # the other way round drops trained parameters: refused, nothing trained
     assert main(base + ["--out", str(tmp_path / "back"), "--init", str(grown)]) == 2
     assert "detail" in capsys.readouterr().err and not (tmp_path / "back" / "checkpoints").exists()
+
+
+def test_a_folder_of_other_files_is_not_taken_for_a_run(tmp_path, capsys) -> None:
+    out = tmp_path / "meshes"
+    out.mkdir()
+    (out / "bottle.obj").write_text("v 0 0 0\n")
+    for extra in ([], ["--resume"]):
+        assert main(["train", "occnet_small", "--data", str(tmp_path), "--out", str(out), *extra]) == 2
+        err = capsys.readouterr().err
+        assert "holds no training run but other files (bottle.obj)" in err
+    assert sorted(p.name for p in out.iterdir()) == ["bottle.obj"]

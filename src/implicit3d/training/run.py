@@ -76,6 +76,10 @@ def resolve_device(choice: str) -> str:
     return choice
 
 
+#: what a run writes in its folder (a folder holding anything else is not taken for a run's)
+RUN_ENTRIES = frozenset({"checkpoints", "config.yaml", "metrics.csv", "tensorboard"})
+
+
 def has_run(out: str | os.PathLike) -> bool:
     """Whether ``out`` holds a training run's last checkpoint (or an interrupted save of it)."""
     ckpts = Path(out) / "checkpoints"
@@ -106,6 +110,13 @@ def train_run(
     out = Path(out)
     if not resume and has_run(out):
         raise UserError(f"{out} already holds a training run: pass --resume to continue it, or choose another --out")
+    if not has_run(out) and Path(out).is_dir():
+        foreign = sorted(p.name for p in Path(out).iterdir() if p.name not in RUN_ENTRIES)
+        if foreign:
+            raise UserError(f"{out} holds no training run but other files ({', '.join(foreign[:3])}"
+                            f"{', ...' if len(foreign) > 3 else ''}): choose a new or empty --out")
+    elif Path(out).exists() and not Path(out).is_dir():
+        raise UserError(f"--out {out} is a file, a folder was expected")
     device = resolve_device(device)
     info = dist_utils.init_distributed(device)
     try:
