@@ -73,3 +73,29 @@ def test_depth_scale_option_takes_the_bop_scale_unless_given(tmp_path, capsys) -
 def test_a_folder_given_as_intrinsics_is_named_as_one(tmp_path) -> None:
     with pytest.raises(SensingFileError, match=r"is a folder; the intrinsics file was expected"):
         read_intrinsics(tmp_path)
+
+
+def test_ycb_video_meta_mat_gives_k_and_the_depth_scale(tmp_path, capsys) -> None:
+    """A YCB-Video ``*-meta.mat``: ``intrinsic_matrix`` (3x3) and ``factor_depth`` (units per metre), as MATLAB v5."""
+    from scipy.io import savemat
+
+    from implicit3d.commands.options import depth_scale
+
+    k = np.array([[1066.778, 0, 312.9869], [0, 1067.487, 241.3109], [0, 0, 1]])
+    savemat(tmp_path / "000001-meta.mat", {"intrinsic_matrix": k, "factor_depth": np.array([[10000]]),
+                                           "cls_indexes": np.array([[1], [4]])})
+    got = read_intrinsics(tmp_path / "000001-meta.mat", size=(480, 640))
+    assert (got.fx, got.fy, got.cx, got.cy, got.width, got.height) == (1066.778, 1067.487, 312.9869, 241.3109, 640,
+                                                                       480)
+    assert read_depth_scale(tmp_path / "000001-meta.mat") == 10000.0
+    write_depth_png(tmp_path / "000001-depth.png", np.full((480, 640), 0.9, np.float32), depth_scale=10000.0)
+    args = argparse.Namespace(depth_scale=None, quiet=False)
+    assert depth_scale(args, tmp_path / "000001-depth.png", tmp_path / "000001-meta.mat") == 10000.0
+    assert "from the factor_depth of" in capsys.readouterr().out
+    savemat(tmp_path / "other.mat", {"poses": np.eye(4)})
+    with pytest.raises(SensingFileError, match="no intrinsic_matrix"):
+        read_intrinsics(tmp_path / "other.mat", size=(480, 640))
+    assert read_depth_scale(tmp_path / "other.mat") is None
+    (tmp_path / "bad.mat").write_bytes(b"not a mat file at all")
+    with pytest.raises(SensingFileError, match="not a readable .mat file"):
+        read_intrinsics(tmp_path / "bad.mat")

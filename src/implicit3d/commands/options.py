@@ -61,7 +61,8 @@ def open_dataset_run(args: argparse.Namespace) -> Any:
     )
 
 
-DEPTH_SCALE_HELP = ("PNG depth units per metre (default: the depth_scale of a BOP scene_camera.json given as "
+DEPTH_SCALE_HELP = ("PNG depth units per metre (default: the depth_scale of a BOP scene_camera.json or the "
+                    "factor_depth of a YCB-Video *-meta.mat given as "
                     "--intrinsics, else 1000: mm; e.g. 5000 for TUM RGB-D)")
 
 
@@ -72,8 +73,8 @@ def add_depth_scale_option(p: argparse.ArgumentParser) -> None:
 
 def depth_scale(args: argparse.Namespace, depth: Any, intrinsics: Any) -> float:
     """The PNG depth units per metre: ``--depth-scale`` when given, else the one the intrinsics file states (a BOP
-    ``scene_camera.json``; said in one line unless ``--quiet``), else 1000. :class:`UserError` for a non-positive
-    value."""
+    ``scene_camera.json`` or a YCB-Video ``*-meta.mat``; said in one line unless ``--quiet``), else 1000.
+    :class:`UserError` for a non-positive value."""
     from implicit3d.errors import UserError
     from implicit3d.sensing.io import read_depth_scale
 
@@ -87,6 +88,7 @@ def depth_scale(args: argparse.Namespace, depth: Any, intrinsics: Any) -> float:
     if stated is None:
         return 1000.0
     if not getattr(args, "quiet", False):
-        print(f"depth scale {stated:g} units per metre, from the depth_scale of {intrinsics} (--depth-scale to "
+        key = "factor_depth" if str(intrinsics).lower().endswith(".mat") else "depth_scale"
+        print(f"depth scale {stated:g} units per metre, from the {key} of {intrinsics} (--depth-scale to "
               "override)")
     return stated

@@ -23,17 +23,19 @@ examples:
   implicit3d scene depth.png --intrinsics K.txt --labels instances.png -o out/   # your own segmentation
 
 intrinsics: this project's JSON {fx, fy, cx, cy, width, height}; a JSON with a 3x3 "K"; Open3D
-PinholeCameraIntrinsic JSON; ROS CameraInfo YAML; BOP scene_camera.json; a 3x3 matrix in .txt or .npy.
+PinholeCameraIntrinsic JSON; ROS CameraInfo YAML; BOP scene_camera.json; a YCB-Video *-meta.mat; a 3x3 matrix in
+.txt or .npy. A PNG whose median depth is outside 0.15-3 m gets a one-line warning naming the --depth-scale that
+fits (YCB-Video, PoseCNN and ARC SR300 frames store 1/10000 m).
 
-Output: OUT/object_NN.ply (watertight; vertex attributes 'softness' (how little the occupancy changes across the
-surface there) and 'uncertainty' (the softness, 0 on the measured surface and in full from 12 mm off it); vertex
-colours blue = decided, red = a guess), OUT/scene.json (the plane: normal pointing up, d with
-normal . x + d = 0; per object: file, observed points, centroid, bounding box, volume, uncertainty summary,
-seconds; skipped clusters by reason), OUT/scene.glb (all objects and the table patch). How far to trust each
-object: its 'undecided_ratio' in scene.json (the undecided volume of its occupancy over its completed volume;
-below about 1 the completion is usually good, above about 1.5 it is doubtful: docs/scene.md). Exit code 2 with
-one line for: no plane (try --no-plane), no object, labels or intrinsics of another size.
-"""
+Output (object files of an earlier scene in OUT beyond this one's count are removed): OUT/object_NN.ply (watertight;
+vertex attributes 'softness' (how little the occupancy changes across the surface there) and 'uncertainty' (the
+softness, 0 on the measured surface and in full from 12 mm off it); vertex colours blue = decided, red = a guess),
+OUT/scene.json (the plane: normal pointing up, d with normal . x + d = 0; per object: file, observed points,
+centroid, bounding box, volume, uncertainty summary, seconds; skipped clusters by reason), OUT/scene.glb (all
+objects and the table patch). How far to trust each object: its 'undecided_ratio' in scene.json (the undecided
+volume of its occupancy over its completed volume; below about 1 the completion is usually good, above about 1.5 it
+is doubtful: docs/scene.md). Exit code 2 with one line for: no plane (try --no-plane), no object, labels or
+intrinsics of another size. """
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -170,7 +170,9 @@ def read_intrinsics(
       else the first);
     - ROS ``CameraInfo`` YAML (``K``/``k`` or ``camera_matrix: {data}``, ``width``/``height`` or
       ``image_width``/``image_height``);
-    - a 3x3 matrix as text (``.txt``, whitespace or commas) or ``.npy``.
+    - a 3x3 matrix as text (``.txt``, whitespace or commas) or ``.npy``;
+    - a YCB-Video ``*-meta.mat`` (MATLAB v5: ``intrinsic_matrix``, 3x3; its ``factor_depth`` is the PNG's units per
+      metre, :func:`read_depth_scale`).
 
     ``size``: ``(height, width)`` of the depth image, used when the file gives no image size. A matrix whose last row
     is not ``(0, 0, 1)`` is refused. Raises :class:`SensingFileError` naming the file and the problem.
@@ -183,6 +185,12 @@ def read_intrinsics(
         except (OSError, ValueError) as exc:
             raise SensingFileError(f"{p}: not a readable .npy matrix ({exc})") from None
         return _from_k(_matrix_k(arr, p, "the matrix"), None, None, p, size)
+    if ext == ".mat":
+        meta = _read_mat(p)
+        if "intrinsic_matrix" not in meta:
+            raise SensingFileError(f"{p}: no intrinsic_matrix in this .mat file (a YCB-Video *-meta.mat has one)")
+        return _from_k(_matrix_k(np.asarray(meta["intrinsic_matrix"], dtype=np.float64), p, "intrinsic_matrix"),
+                       None, None, p, size)
     if ext == ".txt":
         try:
             arr = np.loadtxt(p, delimiter=None if "," not in p.read_text(errors="replace") else ",", ndmin=2)
@@ -222,6 +230,19 @@ def read_intrinsics(
                            "camera_matrix)")
 
 
+def _read_mat(p: Path) -> dict[str, Any]:
+    """The variables of a MATLAB v5 ``.mat`` file (no code is run reading one); :class:`SensingFileError` if it
+    cannot be read (v7.3 files are HDF5: save with ``-v7`` or convert)."""
+    from scipy.io import loadmat
+
+    try:
+        return loadmat(p)
+    except NotImplementedError:
+        raise SensingFileError(f"{p}: a MATLAB v7.3 (HDF5) .mat file, which is not read: save it with -v7") from None
+    except Exception as exc:  # scipy raises several unrelated types for files that are not .mat
+        raise SensingFileError(f"{p}: not a readable .mat file ({type(exc).__name__}: {exc})") from None
+
+
 def _bop_frame(data: dict[str, Any], image: str | os.PathLike | None) -> dict[str, Any] | None:
     """The entry of a BOP ``scene_camera.json`` mapping for the depth image ``image`` (by its file number), else the
     first entry; ``None`` when ``data`` is not such a mapping."""
@@ -237,11 +258,21 @@ def _bop_frame(data: dict[str, Any], image: str | os.PathLike | None) -> dict[st
 def read_depth_scale(path: str | os.PathLike, image: str | os.PathLike | None = None) -> float | None:
     """PNG depth units per metre stated by an intrinsics file, or ``None`` when it states none.
 
-    Only BOP ``scene_camera.json`` states one: its ``depth_scale`` is millimetres per depth unit (0.1 for YCB-Video
-    and T-LESS: 10000 units per metre), read from the entry of ``image`` as :func:`read_intrinsics` picks it.
-    Raises :class:`SensingFileError` for a ``depth_scale`` that is not a positive number.
+    A BOP ``scene_camera.json`` states one: its ``depth_scale`` is millimetres per depth unit (0.1 for YCB-Video
+    and T-LESS: 10000 units per metre), read from the entry of ``image`` as :func:`read_intrinsics` picks it; so does
+    a YCB-Video ``*-meta.mat``: its ``factor_depth`` is units per metre (10000). Raises :class:`SensingFileError`
+    for a scale that is not a positive number.
     """
     p = _existing(path, "intrinsics")
+    if p.suffix.lower() == ".mat":
+        meta = _read_mat(p)
+        if "factor_depth" not in meta:
+            return None
+        factor = np.asarray(meta["factor_depth"], dtype=np.float64).reshape(-1)
+        if factor.size != 1 or not (np.isfinite(factor[0]) and factor[0] > 0):
+            raise SensingFileError(f"{p}: factor_depth must be one positive number (depth units per metre), got "
+                                   f"{factor.tolist()}")
+        return float(factor[0])
     if p.suffix.lower() != ".json":
         return None
     data = read_json_file(p, SensingFileError)
