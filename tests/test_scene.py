@@ -262,3 +262,48 @@ def test_scene_refuses_an_unwritable_output_before_any_work(frame, tmp_path, cap
     assert main([*base, "-o", str(locked / "out")]) == 2
     assert "cannot write in" in capsys.readouterr().err
     assert list(locked.iterdir()) == []
+
+
+def _top_down_frame(cylinders, boxes=(), f=570.0, z0=0.8):
+    """A 640x480 depth frame of a camera looking straight down at a table ``z0`` metres away, ray-cast: upright
+    ``cylinders`` ``(x, y, radius, height)`` standing on it and floating square ``boxes`` ``(x, y, half side,
+    height above the table)`` (their tops only, nothing below)."""
+    h, w, cx, cy = 480, 640, 319.5, 239.5
+    vv, uu = np.mgrid[:h, :w]
+    x, y = (uu - cx) / f, (vv - cy) / f
+    depth = np.full((h, w), z0)
+    for ox, oy, r, ht in cylinders:
+        t = z0 - ht
+        top = (t * x - ox) ** 2 + (t * y - oy) ** 2 < r**2
+        depth[top] = np.minimum(depth[top], t)
+        a, b, c = x**2 + y**2, -2 * (x * ox + y * oy), ox**2 + oy**2 - r**2
+        disc = b * b - 4 * a * c
+        ts = np.where(disc >= 0, (-b - np.sqrt(np.maximum(disc, 0))) / (2 * a + 1e-12), np.inf)
+        side = (disc >= 0) & (ts >= t) & (ts <= z0)
+        depth[side] = np.minimum(depth[side], ts[side])
+    for ox, oy, half, above in boxes:
+        t = z0 - above
+        top = (np.abs(t * x - ox) < half) & (np.abs(t * y - oy) < half)
+        depth[top] = np.minimum(depth[top], t)
+    depth += np.random.default_rng(0).normal(0, 0.001, depth.shape)
+    return depth, Intrinsics(fx=f, fy=f, cx=cx, cy=cy, width=w, height=h)
+
+
+def test_objects_seen_straight_from_above_stand_on_the_table() -> None:
+    """A camera looking straight down sees only the top of a tall object in the middle of its view: the support
+    below it is hidden behind the object itself, so it stands there (before: skipped as 'not resting on the
+    support'), and it is completed down to the table. A small thing hovering off to the side, whose support below
+    the camera sees, is still skipped."""
+    model, meta, name = load_scene_model(None)
+    depth, k = _top_down_frame([(0.0, 0.0, 0.04, 0.12), (0.15, 0.05, 0.04, 0.05)], boxes=[(-0.25, -0.12, 0.012, 0.15)])
+    result = complete_scene(depth, k, model=model, meta=meta, model_name=name,
+                            settings=SceneSettings(resolution=32))
+    assert len(result.objects) == 2
+    middle = min(result.objects, key=lambda o: np.linalg.norm(o.points[:, :2].mean(axis=0)))
+    assert float(np.quantile(result.plane.height(middle.points), 0.01)) > 0.1  # only its top was seen
+    heights = result.plane.height(middle.mesh.vertices)
+    assert middle.rests_on_table and middle.mesh.is_watertight
+    assert heights.min() < 0.01 and heights.max() == pytest.approx(0.12, abs=0.01)  # down to the table
+    assert middle.mesh.volume == pytest.approx(np.pi * 0.04**2 * 0.12, rel=0.25)
+    hovering = [s for s in result.skipped if s["reason"].startswith("not resting on the support")]
+    assert len(hovering) == 1 and "of the support below it seen" in hovering[0]["reason"]

@@ -217,8 +217,10 @@ def complete_object(
     plane: Plane | None,
     settings: SceneSettings,
     device: str | None = None,
+    rests: bool | None = None,
 ) -> tuple[trimesh.Trimesh, bool]:
-    """``(mesh, rests on the table)`` of one object's camera-frame ``points (N, 3)``; the mesh's vertices carry their
+    """``(mesh, rests on the table)`` of one object's camera-frame ``points (N, 3)`` (``rests``: whether it stands on
+    the support, default: its lowest point within ``settings.rest_gap`` of it); the mesh's vertices carry their
     ``softness`` and their ``uncertainty`` (the softness scaled down near ``points``:
     :func:`~implicit3d.extraction.confidence.mark_unseen`) as vertex attributes, and colours from the uncertainty."""
     from implicit3d.extraction import MeanField, MeshGenerator, ModelField
@@ -236,18 +238,41 @@ def complete_object(
     maps = [None if f is ref else (lambda q, f=f: f.to_model(ref.to_input(q))) for f in frames_k]
     mean = MeanField(members, maps)
     floor = None
-    rests = False
     if plane is not None:
         lowest = float(np.quantile(plane.height(points), 0.01))
-        rests = lowest < settings.rest_gap
-        floor = max(lowest, settings.segment.min_height) if rests else None
+        rests = lowest < settings.rest_gap if rests is None else bool(rests)
+        floor = max(lowest, settings.segment.min_height) if rests else None  # seen down to `lowest`: extruded below
+    else:
+        rests = False
     table = _TableField(mean, ref, plane, floor)
-    gen = MeshGenerator(kind="occupancy", threshold=settings.threshold, resolution=settings.resolution, device=device)
+    bounds, resolution = _resting_bounds(points, plane, ref, settings.resolution) if rests else (None, None)
+    gen = MeshGenerator(kind="occupancy", threshold=settings.threshold, resolution=resolution or settings.resolution,
+                        device=device, **({"bounds": bounds} if bounds is not None else {}))
     mesh = gen.extract(table, loc=ref.loc, scale=ref.scale, pose=ref.pose)
     if len(mesh.faces):
         mark_unseen(mesh, points, settings.guess_distance)  # MeshGenerator's uncertainty is the softness alone
         mesh.visual.vertex_colors = uncertainty_colors(mesh.vertex_attributes["uncertainty"])
     return mesh, rests
+
+
+def _resting_bounds(
+    points: np.ndarray, plane: Plane, ref: ModelFrame, resolution: int
+) -> tuple[np.ndarray | None, int | None]:
+    """``(bounds (2, 3), resolution)`` of the extraction grid (``ref``'s normalized frame) of an object resting on
+    ``plane``, when the model cube does not reach down to the plane below its ``points (N, 3)`` (camera frame: an
+    object seen from above, its sides hidden, whose extrusion to the table would be cut by the cube); the
+    resolution grows with the grid so its cells keep their size. ``(None, None)`` when the cube reaches."""
+    from implicit3d.extraction.dense import DEFAULT_BOUNDS
+
+    cube = np.asarray(DEFAULT_BOUNDS, dtype=np.float64)
+    feet = ref.to_model(points - plane.height(points)[:, None] * plane.normal)
+    lo, hi = feet.min(axis=0), feet.max(axis=0)
+    if np.all(lo >= cube[0]) and np.all(hi <= cube[1]):
+        return None, None
+    cell = (cube[1, 0] - cube[0, 0]) / resolution
+    bounds = np.stack([np.minimum(cube[0], lo - 2 * cell), np.maximum(cube[1], hi + 2 * cell)])
+    grown = int(np.ceil(float(np.ptp(bounds, axis=0).max()) / cell / 8.0)) * 8  # MISE-friendly: a multiple of 8
+    return bounds, min(grown, 4 * resolution)
 
 
 def uncertainty_colors(u: np.ndarray) -> np.ndarray:
@@ -380,7 +405,8 @@ def complete_scene(
     t0 = time.perf_counter()
     for obj in seg.objects:
         t = time.perf_counter()
-        mesh, rests = complete_object(obj.points, model, contract, plane, settings, device)
+        mesh, rests = complete_object(obj.points, model, contract, plane, settings, device,
+                                      rests=True if obj.hidden_support else None)
         objects.append(CompletedObject(obj.label, obj.points, obj.pixels, mesh, rests, time.perf_counter() - t))
         log(f"  object {obj.label}: {len(obj.points)} points -> {len(mesh.vertices)} vertices "
             f"({time.perf_counter() - t:.2f} s)")

@@ -238,11 +238,14 @@ def table_region(plane: Plane, inlier_points: np.ndarray, cell: float = 0.02, ma
 
 @dataclass
 class SceneObject:
-    """One object of a frame: its camera-frame ``points (N, 3) float64`` and their ``pixels (N, 2)`` (row, column)."""
+    """One object of a frame: its camera-frame ``points (N, 3) float64`` and their ``pixels (N, 2)`` (row, column).
+    ``hidden_support``: seen from above with the space between it and the support hidden behind itself (only its
+    top is seen, e.g. a tall box under a camera looking down): it is taken to stand on the support."""
 
     points: np.ndarray
     pixels: np.ndarray
     label: int = 0
+    hidden_support: bool = False
 
 
 @dataclass
@@ -566,8 +569,12 @@ def segment_objects(
         candidate &= over_table
     else:  # no support plane: every valid pixel may belong to an object
         candidate = valid.copy()
+    wall_tops = []  # heights above the support of the tops of the vertical structures (a tote's walls)
     for other in structures or []:  # among the candidates only: the floor along a wall's foot is no part of it
-        candidate &= ~structure_mask(points_map, candidate, other, cfg.plane_threshold, region=region)
+        mask = structure_mask(points_map, candidate, other, cfg.plane_threshold, region=region)
+        candidate &= ~mask
+        if region is not None and mask.any() and abs(float(other.normal @ region.plane.normal)) < 0.3:
+            wall_tops.append(float(np.quantile(h_above[mask], 0.99)))
     run_on = outline = None
     if labels is not None:
         comp = np.where(candidate & (labels > 0), labels.astype(np.int64), -1)
@@ -611,10 +618,19 @@ def segment_objects(
             result.skipped.append({"points": int(count), "reason": "flat (lies on the table)"})
             continue
         lowest = float(np.quantile(heights, 0.01))
+        hidden_support = False
         if lowest > max(cfg.rest_gap, 0.3 * float(np.ptp(heights))):
-            result.skipped.append({"points": int(count),
-                                   "reason": f"not resting on the support (lowest point {lowest * 100:.0f} cm above)"})
-            continue
+            hidden = hidden_below_share(pts, pix, region.plane, points_map, valid, focal)
+            top = float(np.median(heights))
+            if any(abs(top - t) < WALL_TOP_TOLERANCE for t in wall_tops):
+                result.skipped.append({"points": int(count), "reason": f"the rim of a wall ({top * 100:.0f} cm "
+                                       "above the support, as high as a wall of the frame)"})
+                continue
+            if hidden < HIDDEN_SUPPORT_SHARE:
+                result.skipped.append({"points": int(count), "reason": f"not resting on the support (lowest point "
+                                       f"{lowest * 100:.0f} cm above, {1 - hidden:.0%} of the support below it seen)"})
+                continue
+            hidden_support = True
         if extent > 0.4 and _touches_border(pix, valid.shape):
             result.skipped.append({"points": int(count), "reason": f"runs out of the image ({extent:.2f} m seen)"})
             continue
@@ -630,5 +646,55 @@ def segment_objects(
             continue
         label = len(result.objects) + 1
         result.labels[pix[:, 0], pix[:, 1]] = label
-        result.objects.append(SceneObject(pts, pix, label))
+        result.objects.append(SceneObject(pts, pix, label, hidden_support))
     return result
+
+
+#: a raised cluster stands on the support if this share of the support below it is hidden behind itself (an object
+#: seen from straight above: ~1.0; a tote's rim seen from above: 0.8-0.9, measured on the simulated totes)
+HIDDEN_SUPPORT_SHARE = 0.95
+#: a raised cluster seen from above whose height is within this many metres of the top of a vertical structure of the
+#: frame is that structure's rim (a tote's walls are all as high), not an object standing on the support
+WALL_TOP_TOLERANCE = 0.015
+
+
+def hidden_below_share(
+    points: np.ndarray, pixels: np.ndarray, plane: Plane, points_map: np.ndarray, valid: np.ndarray, focal: float
+) -> float:
+    """The share of the support directly below a cluster (``points (N, 3)`` at ``pixels (N, 2)`` (row, column);
+    their feet on ``plane``) that the cluster itself hides from the sensor: a foot whose pixel is one of the
+    cluster's (within 2 pixels). Feet outside the image or on pixels without a measurement are not counted (1.0
+    when none is left). The principal point is read off the organized cloud ``points_map (H, W, 3)`` (``valid (H,
+    W)``) seen with ``focal`` pixels.
+
+    A cluster seen only from above (the top of a tall box under a camera looking down) hides the support below
+    itself: it may stand on it. A shelf, a chair's back or anything on a wall seen from the side does not (the
+    support below it is seen, or hidden by something else)."""
+    from scipy.ndimage import binary_dilation
+
+    h, w = valid.shape
+    rows, cols = np.nonzero(valid)
+    if len(rows) == 0 or len(points) == 0:
+        return 1.0
+    sel = np.linspace(0, len(rows) - 1, min(len(rows), 2000)).astype(np.int64)
+    seen = points_map[rows[sel], cols[sel]]
+    cx = float(np.median(cols[sel] - focal * seen[:, 0] / seen[:, 2]))
+    cy = float(np.median(rows[sel] - focal * seen[:, 1] / seen[:, 2]))
+    feet = points - plane.height(points)[:, None] * plane.normal
+    feet = feet[feet[:, 2] > 1e-6]
+    u = np.round(focal * feet[:, 0] / feet[:, 2] + cx).astype(np.int64)
+    v = np.round(focal * feet[:, 1] / feet[:, 2] + cy).astype(np.int64)
+    inside = (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    u, v = u[inside], v[inside]
+    lo, hi = pixels.min(axis=0) - 3, pixels.max(axis=0) + 4  # the cluster's own pixels, in its bounding window
+    lo, hi = np.maximum(lo, 0), np.minimum(hi, (h, w))
+    own = np.zeros(tuple(hi - lo), dtype=bool)
+    own[pixels[:, 0] - lo[0], pixels[:, 1] - lo[1]] = True
+    own = binary_dilation(own, iterations=2)
+    in_window = (v >= lo[0]) & (v < hi[0]) & (u >= lo[1]) & (u < hi[1])
+    hidden = np.zeros(len(u), dtype=bool)
+    hidden[in_window] = own[v[in_window] - lo[0], u[in_window] - lo[1]]
+    counted = hidden | valid[v, u]
+    if not counted.any():
+        return 1.0
+    return float(hidden[counted].mean())
