@@ -197,6 +197,27 @@ def test_api_complete_scene_passes_resolution_and_threshold(frame, result) -> No
     assert sum(o.mesh.volume for o in loose.objects) > sum(o.mesh.volume for o in result.objects)
 
 
+def test_api_takes_k_as_a_matrix_and_a_one_channel_depth(frame, result) -> None:
+    """A robot has K as a 3x3 matrix and depth maybe as (H, W, 1): both are taken, with the same result; anything
+    else that is no camera is a TypeError naming what is accepted."""
+    import implicit3d.api as i3d
+    from implicit3d.sensing.io import as_intrinsics
+
+    k = frame.intrinsics
+    matrix = np.array([[k.fx, 0, k.cx], [0, k.fy, k.cy], [0, 0, 1]])
+    assert as_intrinsics(matrix, frame.depth.shape) == k
+    assert as_intrinsics(matrix.tolist(), frame.depth.shape) == k
+    got = i3d.complete_scene(frame.depth[..., None], matrix, resolution=32)
+    assert len(got.objects) == len(result.objects)
+    assert [len(o.mesh.vertices) for o in got.objects] == [len(o.mesh.vertices) for o in result.objects]
+    with pytest.raises(TypeError, match="Intrinsics, a file path or a 3x3 camera matrix K"):
+        as_intrinsics({"fx": 1}, frame.depth.shape)
+    from implicit3d.errors import UserError
+
+    with pytest.raises(UserError, match="last row"):
+        as_intrinsics(matrix.T, frame.depth.shape)
+
+
 def test_bf16_completes_the_same_objects_nearly_alike(frame, result, tmp_path, capsys, monkeypatch) -> None:
     """``precision="bf16"`` / ``--precision`` reach the completion: the same objects, volumes within a few per cent
     of fp32's but not identical (autocast acted); the command says which arithmetic it used."""

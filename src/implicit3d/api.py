@@ -114,22 +114,23 @@ def complete_scene(
 ) -> Any:
     """Every object on the support plane of one depth frame, completed, in the camera frame.
 
-    ``depth``: ``(H, W)`` metres (0 = no data); ``intrinsics``: an :class:`implicit3d.sensing.camera.Intrinsics` or
-    a file in any format :func:`implicit3d.sensing.io.read_intrinsics` reads; ``model``: default the bundled tabletop
-    model (with its metadata as ``config``); ``labels``: an optional ``(H, W)`` instance label image (0 =
-    background); ``threshold``: occupancy probability of the surface (lower completes more of each object);
-    ``precision``: as in :func:`complete`. Returns a
-    :class:`implicit3d.scene.SceneResult` (``.plane``, ``.objects[k].mesh`` with a per-vertex
-    ``uncertainty`` attribute, ``.skipped``); :func:`implicit3d.scene.write_scene` writes it.
+    ``depth``: ``(H, W)`` metres (0 = no data); ``intrinsics``: an :class:`implicit3d.sensing.camera.Intrinsics`, a
+    3x3 camera matrix ``K`` or a file in any format :func:`implicit3d.sensing.io.read_intrinsics` reads; ``model``:
+    default the bundled model (the tabletop model where one ships; with its metadata as ``config``); ``labels``: an
+    optional ``(H, W)`` instance label image (0 = background); ``threshold``: occupancy probability of the surface
+    (lower completes more of each object); ``precision``: as in :func:`complete`. Returns a
+    :class:`implicit3d.scene.SceneResult` (``.plane``, ``.objects[k].mesh`` with a per-vertex ``uncertainty``
+    attribute, ``.skipped``); :func:`implicit3d.scene.write_scene` writes it. A frame where nothing stands on the
+    table raises :class:`implicit3d.errors.UserError`, as the command does.
     """
     from implicit3d.scene import SceneSettings, load_scene_model
     from implicit3d.scene import complete_scene as _complete_scene
-    from implicit3d.sensing.camera import Intrinsics
-    from implicit3d.sensing.io import read_intrinsics
+    from implicit3d.sensing.io import as_intrinsics
 
     depth = np.asarray(depth, dtype=np.float64)
-    if not isinstance(intrinsics, Intrinsics):
-        intrinsics = read_intrinsics(intrinsics, size=depth.shape)
+    if depth.ndim == 3 and depth.shape[2] == 1:
+        depth = depth[..., 0]
+    intrinsics = as_intrinsics(intrinsics, depth.shape[:2])
     bf16 = precision_bf16(precision, device or "cpu", f"precision={precision!r}")
     name = None
     if model is None:

@@ -318,6 +318,10 @@ def segment_scene(
 
     settings = settings or SceneSettings()
     depth = np.asarray(depth, dtype=np.float64)
+    if depth.ndim == 3 and depth.shape[2] == 1:  # (H, W, 1), as image libraries give one channel
+        depth = depth[..., 0]
+    if depth.ndim != 2:
+        raise UserError(f"{source} must be an (H, W) depth image in metres, got an array of shape {depth.shape}")
     if depth.shape != intrinsics.shape:
         raise UserError(f"{source} is {depth.shape[1]}x{depth.shape[0]} pixels but the intrinsics say "
                         f"{intrinsics.width}x{intrinsics.height}")

@@ -230,6 +230,26 @@ def read_intrinsics(
                            "camera_matrix)")
 
 
+def as_intrinsics(value: Any, size: tuple[int, int]) -> Intrinsics:
+    """Camera intrinsics given as an :class:`Intrinsics`, a file :func:`read_intrinsics` reads, or a 3x3 camera
+    matrix ``K`` (numpy, nested lists, a tensor; last row ``(0, 0, 1)``) of an image of ``size`` ``(height,
+    width)``. Raises :class:`SensingFileError` for a bad matrix or file and ``TypeError`` for anything else."""
+    if isinstance(value, Intrinsics):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        return read_intrinsics(value, size=size)
+    if hasattr(value, "detach"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.size != 9:
+        raise TypeError(f"intrinsics must be an Intrinsics, a file path or a 3x3 camera matrix K, got "
+                        f"{type(value).__name__}" + (f" of shape {arr.shape}" if arr is not None else ""))
+    return _from_k(_matrix_k(arr, Path("the camera matrix K"), "K"), None, None, Path("the camera matrix K"), size)
+
+
 def _read_mat(p: Path) -> dict[str, Any]:
     """The variables of a MATLAB v5 ``.mat`` file (no code is run reading one); :class:`SensingFileError` if it
     cannot be read (v7.3 files are HDF5: save with ``-v7`` or convert)."""
