@@ -218,6 +218,23 @@ def test_api_takes_k_as_a_matrix_and_a_one_channel_depth(frame, result) -> None:
         as_intrinsics(matrix.T, frame.depth.shape)
 
 
+def test_api_tells_an_empty_table_and_a_missing_plane_apart(frame) -> None:
+    """A robot's loop sees empty tables: that is a NoObjectError, a frame without a table a NoSupportPlaneError
+    (both UserErrors, as the command reports them); settings reach the pipeline."""
+    import implicit3d.api as i3d
+    from implicit3d.scene import NoObjectError, NoSupportPlaneError
+
+    table_only = np.where(frame.labels == 0, frame.depth, 0.0)
+    with pytest.raises(NoObjectError, match="no object found"):
+        i3d.complete_scene(table_only, frame.intrinsics, resolution=32)
+    blob = np.random.default_rng(0).uniform(0.5, 1.5, frame.depth.shape)
+    with pytest.raises(NoSupportPlaneError, match="no_plane=True"):
+        i3d.complete_scene(blob, frame.intrinsics, resolution=32)
+    two = i3d.complete_scene(frame.depth, frame.intrinsics, settings=SceneSettings(resolution=32, copies=2))
+    assert two.settings.copies == 2 and two.settings.resolution == 32 and len(two.objects) >= 1
+    assert "observed_surface_share" in two.objects[0].summary()["uncertainty"]  # a default seen distance
+
+
 def test_bf16_completes_the_same_objects_nearly_alike(frame, result, tmp_path, capsys, monkeypatch) -> None:
     """``precision="bf16"`` / ``--precision`` reach the completion: the same objects, volumes within a few per cent
     of fp32's but not identical (autocast acted); the command says which arithmetic it used."""

@@ -111,6 +111,7 @@ def complete_scene(
     threshold: float = 0.5,
     device: str | None = None,
     precision: str = "fp32",
+    settings: Any | None = None,
 ) -> Any:
     """Every object on the support plane of one depth frame, completed, in the camera frame.
 
@@ -120,9 +121,14 @@ def complete_scene(
     optional ``(H, W)`` instance label image (0 = background); ``threshold``: occupancy probability of the surface
     (lower completes more of each object); ``precision``: as in :func:`complete`. Returns a
     :class:`implicit3d.scene.SceneResult` (``.plane``, ``.objects[k].mesh`` with a per-vertex ``uncertainty``
-    attribute, ``.skipped``); :func:`implicit3d.scene.write_scene` writes it. A frame where nothing stands on the
-    table raises :class:`implicit3d.errors.UserError`, as the command does.
+    attribute, ``.skipped``); :func:`implicit3d.scene.write_scene` writes it. ``settings``: a
+    :class:`implicit3d.scene.SceneSettings` for everything else (segmentation, copies, seed; its resolution and
+    threshold are used instead of the arguments). A frame where nothing stands on the table raises
+    :class:`implicit3d.scene.NoObjectError`, one without a support plane :class:`implicit3d.scene.NoSupportPlaneError`
+    (both :class:`implicit3d.errors.UserError`, as every other problem with the input).
     """
+    from dataclasses import replace
+
     from implicit3d.scene import SceneSettings, load_scene_model
     from implicit3d.scene import complete_scene as _complete_scene
     from implicit3d.sensing.io import as_intrinsics
@@ -137,7 +143,8 @@ def complete_scene(
         model, config, name = load_scene_model(None, device or "cpu")
     return _complete_scene(depth, intrinsics, model=model, meta=config, model_name=name, labels=labels, up=up,
                            no_plane=no_plane,
-                           settings=SceneSettings(resolution=resolution, threshold=threshold, bf16=bf16),
+                           settings=(SceneSettings(resolution=resolution, threshold=threshold, bf16=bf16)
+                                     if settings is None else replace(settings, bf16=bf16)),
                            device=device)
 
 

@@ -102,7 +102,7 @@ class CompletedObject:
         extraction metadata."""
         return self.mesh.metadata.get("extraction", {}).get("undecided_ratio")
 
-    def summary(self, seen_distance: float) -> dict[str, Any]:
+    def summary(self, seen_distance: float = 0.006) -> dict[str, Any]:
         from scipy.spatial import cKDTree
 
         v = np.asarray(self.mesh.vertices)
@@ -275,6 +275,14 @@ def _resting_bounds(
     return bounds, min(grown, 4 * resolution)
 
 
+class NoSupportPlaneError(UserError):
+    """A frame without a supporting plane (``no_plane=True`` completes every cluster instead)."""
+
+
+class NoObjectError(UserError):
+    """A frame with nothing standing on its support plane: for a robot's loop, an empty table, not a failure."""
+
+
 def uncertainty_colors(u: np.ndarray) -> np.ndarray:
     """``(N, 4) uint8`` colours of uncertainties in ``[0, 1]``: blue (a decided surface) to red (a guess)."""
     t = np.clip(np.asarray(u, dtype=np.float64), 0.0, 1.0)[:, None]
@@ -346,7 +354,8 @@ def segment_scene(
         try:
             plane = find_support_plane(pts, rng, threshold, up=up, planes=planes)
         except NoPlaneError as exc:
-            raise UserError(f"{source}: {exc}; pass --no-plane to complete every cluster of the frame") from None
+            raise NoSupportPlaneError(f"{source}: {exc}; pass --no-plane (no_plane=True) to complete every cluster of "
+                                      "the frame") from None
         structures = [p for p in planes if p is not plane]
         inliers = pts[np.abs(plane.height(pts)) < threshold]
         region = table_region(plane, inliers)
@@ -367,8 +376,8 @@ def segment_scene(
     seconds["segmentation"] = time.perf_counter() - t0
     if not seg.objects:
         reasons = ", ".join(sorted({s["reason"].split(" (")[0] for s in seg.skipped})) or "nothing above the plane"
-        raise UserError(f"{source}: no object found on the support plane ({len(seg.skipped)} clusters skipped: "
-                        f"{reasons})")
+        raise NoObjectError(f"{source}: no object found on the support plane ({len(seg.skipped)} clusters skipped: "
+                            f"{reasons})")
     return SceneSegmentation(plane, outline, seg, full_pm, full_valid, seconds)
 
 
