@@ -619,9 +619,10 @@ def _prepare_locked(
     empty = [name for name, frac in zip(("val", "test"), config.split[1:], strict=True)
              if frac > 0 and not splits[name]]
     if empty:
-        warn_user(f"{root}: the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty ({len(shapes)} "
-                  "shapes; a category gets val and test shapes from 3 shapes on): training will run without "
-                  "validation, and `evaluate` needs another --split")
+        n = len(shapes)
+        warn_user(f"{root}: the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty ({n} "
+                  f"shape{'s' if n != 1 else ''}; a category gets val and test shapes from 3 shapes on): training "
+                  "will run without validation, and `evaluate` needs another --split")
     _write_splits(root, splits)
     categories: dict[str, int] = {}
     for key in shapes:
