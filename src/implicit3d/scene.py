@@ -102,8 +102,11 @@ class CompletedObject:
         extraction metadata."""
         return self.mesh.metadata.get("extraction", {}).get("undecided_ratio")
 
-    def summary(self, seen_distance: float = 0.006) -> dict[str, Any]:
+    def summary(self, seen_distance: float | None = None) -> dict[str, Any]:
         from scipy.spatial import cKDTree
+
+        if seen_distance is None:
+            seen_distance = SceneSettings().seen_distance
 
         v = np.asarray(self.mesh.vertices)
         seen = cKDTree(self.points).query(v, k=1)[0] < seen_distance if len(v) else np.zeros(0, bool)

@@ -620,12 +620,12 @@ def segment_objects(
         lowest = float(np.quantile(heights, 0.01))
         hidden_support = False
         if lowest > max(cfg.rest_gap, 0.3 * float(np.ptp(heights))):
-            hidden = hidden_below_share(pts, pix, region.plane, points_map, valid, focal)
             top = float(np.median(heights))
             if any(abs(top - t) < WALL_TOP_TOLERANCE for t in wall_tops):
                 result.skipped.append({"points": int(count), "reason": f"the rim of a wall ({top * 100:.0f} cm "
                                        "above the support, as high as a wall of the frame)"})
                 continue
+            hidden = hidden_below_share(pts, pix, region.plane, points_map, valid, focal)
             if hidden < HIDDEN_SUPPORT_SHARE:
                 result.skipped.append({"points": int(count), "reason": f"not resting on the support (lowest point "
                                        f"{lowest * 100:.0f} cm above, {1 - hidden:.0%} of the support below it seen)"})
