@@ -133,9 +133,7 @@ def complete_scene(
     from implicit3d.scene import complete_scene as _complete_scene
     from implicit3d.sensing.io import as_intrinsics
 
-    depth = np.asarray(depth, dtype=np.float64)
-    if depth.ndim == 3 and depth.shape[2] == 1:
-        depth = depth[..., 0]
+    depth = np.asarray(depth, dtype=np.float64)  # (H, W) or (H, W, 1): segment_scene takes both
     intrinsics = as_intrinsics(intrinsics, depth.shape[:2])
     bf16 = precision_bf16(precision, device or "cpu", f"precision={precision!r}")
     name = None

@@ -35,7 +35,8 @@ centroid, bounding box, volume, uncertainty summary, seconds; skipped clusters b
 objects and the table patch). How far to trust each object: its 'undecided_ratio' in scene.json (the undecided
 volume of its occupancy over its completed volume; below about 1 the completion is usually good, above about 1.5 it
 is doubtful: docs/scene.md). Exit code 2 with one line for: no plane (try --no-plane), no object, labels or
-intrinsics of another size. """
+intrinsics of another size.
+"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

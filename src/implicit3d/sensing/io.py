@@ -189,8 +189,7 @@ def read_intrinsics(
         meta = _read_mat(p)
         if "intrinsic_matrix" not in meta:
             raise SensingFileError(f"{p}: no intrinsic_matrix in this .mat file (a YCB-Video *-meta.mat has one)")
-        return _from_k(_matrix_k(np.asarray(meta["intrinsic_matrix"], dtype=np.float64), p, "intrinsic_matrix"),
-                       None, None, p, size)
+        return _from_k(_matrix_k(meta["intrinsic_matrix"], p, "intrinsic_matrix"), None, None, p, size)
     if ext == ".txt":
         try:
             arr = np.loadtxt(p, delimiter=None if "," not in p.read_text(errors="replace") else ",", ndmin=2)

@@ -108,15 +108,17 @@ def train_run(
     from implicit3d.training.weights import init_weights
 
     out = Path(out)
-    if not resume and has_run(out):
-        raise UserError(f"{out} already holds a training run: pass --resume to continue it, or choose another --out")
-    if not has_run(out) and Path(out).is_dir():
-        foreign = sorted(p.name for p in Path(out).iterdir() if p.name not in RUN_ENTRIES)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, a folder was expected")
+    if has_run(out):
+        if not resume:
+            raise UserError(f"{out} already holds a training run: pass --resume to continue it, or choose another "
+                            "--out")
+    elif out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in RUN_ENTRIES)
         if foreign:
             raise UserError(f"{out} holds no training run but other files ({', '.join(foreign[:3])}"
                             f"{', ...' if len(foreign) > 3 else ''}): choose a new or empty --out")
-    elif Path(out).exists() and not Path(out).is_dir():
-        raise UserError(f"--out {out} is a file, a folder was expected")
     device = resolve_device(device)
     info = dist_utils.init_distributed(device)
     try:
