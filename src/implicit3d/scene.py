@@ -7,11 +7,12 @@
    (``no_plane=True`` completes every cluster of the frame instead, without table evidence).
 2. **Objects**: depth-edge and crease aware connected components (or an instance ``labels`` image); clusters too
    small, too large, flat, floating or wall-like are reported with the reason and skipped.
-3. **Completion** of each object by a model (default: the bundled tabletop model, trained on objects resting on a
-   table in the gravity-aligned frame whose up is the plane's normal; else the any-orientation model), in its input
-   contract's frame (:mod:`implicit3d.geometry.frames`).
+3. **Completion** of each object by a model (default: a bundled tabletop model, trained on objects resting on a
+   table in the gravity-aligned frame whose up is the plane's normal, where one ships — none does yet; else the
+   any-orientation bundled model), in its input contract's frame (:mod:`implicit3d.geometry.frames`).
 4. **The table as evidence**: nothing is completed below the plane, and an object that rests on it (its lowest
-   observed point within ``rest_gap`` of it) is extended straight down to it, so its mesh closes on the plane.
+   observed point within ``rest_gap`` of it, or seen from straight above with the support below it hidden behind
+   itself) is extended straight down to it, so its mesh closes on the plane.
 5. **Uncertainty**: the object is completed from ``copies`` copies of its input (turned copies for models trained
    on turned inputs, otherwise the input and its mirror image) and the mesh is the surface of their mean occupancy.
    Each vertex carries its **softness** (:func:`implicit3d.extraction.confidence.surface_softness`): one minus the
