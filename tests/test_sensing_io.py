@@ -99,3 +99,36 @@ def test_ycb_video_meta_mat_gives_k_and_the_depth_scale(tmp_path, capsys) -> Non
     (tmp_path / "bad.mat").write_bytes(b"not a mat file at all")
     with pytest.raises(SensingFileError, match="not a readable .mat file"):
         read_intrinsics(tmp_path / "bad.mat")
+
+
+def _rig(cameras: list[tuple[list[str], list[float]]]) -> dict:
+    return {"rig": {"camera": [{"camera_model": {"type": "Poly3", "width": 640, "height": 480, "param_names": names,
+                                                 "params": params}, "pose": np.eye(4)[:3].tolist()}
+                               for names, params in cameras]}}
+
+
+def test_posecnn_rig_gives_its_first_camera_and_says_so(tmp_path) -> None:
+    """PoseCNN's ``camera.json``: a rig of an RGB camera (first; the depth is registered to it) and a depth camera."""
+    from implicit3d.errors import InputWarning
+
+    path = tmp_path / "camera.json"
+    path.write_text(json.dumps(_rig([(["fu", "fv", "u0", "v0", "k1", "k2", "k3"],
+                                      [1066.778, 1067.487, 312.9869, 241.3109, 0.04, -0.48, 1.89]),
+                                     (["fu", "fv", "u0", "v0"], [567.6, 568.2, 310.1, 242.8])])))
+    with pytest.warns(InputWarning, match="a rig of 2 cameras; the first is used"):
+        got = read_intrinsics(path)
+    assert got == Intrinsics(fx=1066.778, fy=1067.487, cx=312.9869, cy=241.3109, width=640, height=480)
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps(_rig([(["fx", "fy", "cx", "cy"], [600.0, 601.0, 320.0, 240.0])])))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one camera: nothing to say
+        assert read_intrinsics(one) == Intrinsics(fx=600.0, fy=601.0, cx=320.0, cy=240.0, width=640, height=480)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(_rig([(["fu", "fv", "u0"], [600.0, 601.0, 320.0])])))
+    with pytest.raises(SensingFileError, match=r"bad.json: the rig's first camera has no v0 or cy"):
+        read_intrinsics(bad)
+    bad.write_text(json.dumps({"rig": {"camera": []}}))
+    with pytest.raises(SensingFileError, match="lists no camera"):
+        read_intrinsics(bad)

@@ -23,9 +23,9 @@ examples:
   implicit3d scene depth.png --intrinsics K.txt --labels instances.png -o out/   # your own segmentation
 
 intrinsics: this project's JSON {fx, fy, cx, cy, width, height}; a JSON with a 3x3 "K"; Open3D
-PinholeCameraIntrinsic JSON; ROS CameraInfo YAML; BOP scene_camera.json; a YCB-Video *-meta.mat; a 3x3 matrix in
-.txt or .npy. A PNG whose median depth is outside 0.15-3 m gets a one-line warning naming the --depth-scale that
-fits (YCB-Video, PoseCNN and ARC SR300 frames store 1/10000 m).
+PinholeCameraIntrinsic JSON; ROS CameraInfo YAML; BOP scene_camera.json; a YCB-Video *-meta.mat; PoseCNN's rig
+camera.json (its first camera); a 3x3 matrix in .txt or .npy. A PNG whose median depth is outside 0.15-3 m gets a
+one-line warning naming the --depth-scale that fits (YCB-Video, PoseCNN and ARC SR300 frames store 1/10000 m).
 
 Output (object files of an earlier scene in OUT beyond this one's count are removed): OUT/object_NN.ply (watertight;
 vertex attributes 'softness' (how little the occupancy changes across the surface there) and 'uncertainty' (the

@@ -172,7 +172,11 @@ def read_intrinsics(
       ``image_width``/``image_height``);
     - a 3x3 matrix as text (``.txt``, whitespace or commas) or ``.npy``;
     - a YCB-Video ``*-meta.mat`` (MATLAB v5: ``intrinsic_matrix``, 3x3; its ``factor_depth`` is the PNG's units per
-      metre, :func:`read_depth_scale`).
+      metre, :func:`read_depth_scale`);
+    - a camera rig JSON as PoseCNN's ``camera.json`` (``{"rig": {"camera": [{"camera_model": {"param_names": ["fu",
+      "fv", "u0", "v0", ...], "params": [...], "width", "height"}}, ...]}}``): the first camera, which in a
+      registered RGB-D pair is the one the depth image is aligned to (a note names it when the rig has several);
+      distortion parameters are not applied.
 
     ``size``: ``(height, width)`` of the depth image, used when the file gives no image size. A matrix whose last row
     is not ``(0, 0, 1)`` is refused. Raises :class:`SensingFileError` naming the file and the problem.
@@ -225,8 +229,44 @@ def read_intrinsics(
     if isinstance(data.get("camera_matrix"), dict) and "data" in data["camera_matrix"]:  # ROS calibration YAML
         return _from_k(_matrix_k(data["camera_matrix"]["data"], p, "camera_matrix"),
                        data.get("image_width"), data.get("image_height"), p, size)
-    raise SensingFileError(f"{p}: no camera intrinsics found (expected fx/fy/cx/cy, K, intrinsic_matrix, cam_K or "
-                           "camera_matrix)")
+    if isinstance(data.get("rig"), dict):
+        return _rig_camera(data["rig"], p, size)
+    raise SensingFileError(f"{p}: no camera intrinsics found (expected fx/fy/cx/cy, K, intrinsic_matrix, cam_K, "
+                           "camera_matrix or a rig of cameras)")
+
+
+#: the names a rig's ``param_names`` may give the pinhole parameters (fx, fy, cx, cy)
+_RIG_NAMES = (("fu", "fx"), ("fv", "fy"), ("u0", "cx"), ("v0", "cy"))
+
+
+def _rig_camera(rig: dict[str, Any], p: Path, size: tuple[int, int] | None) -> Intrinsics:
+    """The intrinsics of the first camera of a rig file (PoseCNN's ``camera.json``); a note when there are more."""
+    cameras = rig.get("camera")
+    if isinstance(cameras, dict):
+        cameras = [cameras]
+    if not isinstance(cameras, list) or not cameras or not isinstance(cameras[0], dict):
+        raise SensingFileError(f"{p}: its rig lists no camera (expected rig.camera: a list of cameras)")
+    model = cameras[0].get("camera_model", cameras[0])
+    if not isinstance(model, dict):
+        raise SensingFileError(f"{p}: the rig's first camera_model must be a mapping")
+    names, params = model.get("param_names"), model.get("params")
+    if not isinstance(names, list) or not isinstance(params, list) or len(names) != len(params):
+        raise SensingFileError(f"{p}: the rig's first camera needs param_names and params of the same length")
+    values = dict(zip(names, params, strict=True))
+    k = np.eye(3)
+    for (i, j), aliases in zip(((0, 0), (1, 1), (0, 2), (1, 2)), _RIG_NAMES, strict=True):
+        found = [values[a] for a in aliases if a in values]
+        if not found:
+            raise SensingFileError(f"{p}: the rig's first camera has no {' or '.join(aliases)} among its param_names "
+                                   f"{names}")
+        try:
+            k[i, j] = float(found[0])
+        except (TypeError, ValueError):
+            raise SensingFileError(f"{p}: the rig's {aliases[0]} is not a number: {found[0]!r}") from None
+    if len(cameras) > 1:
+        warn_user(f"{p}: a rig of {len(cameras)} cameras; the first is used (fx {k[0, 0]:g}, fy {k[1, 1]:g}), as for a "
+                  "depth image registered to it; pass a file with one camera's intrinsics to use another")
+    return _from_k(_matrix_k(k, p, "the rig's first camera"), model.get("width"), model.get("height"), p, size)
 
 
 def as_intrinsics(value: Any, size: tuple[int, int]) -> Intrinsics:
