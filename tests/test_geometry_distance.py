@@ -595,3 +595,24 @@ def test_half_edges_match_a_stable_sort_for_any_chunking():
             for a, b in zip(ref, out, strict=True):
                 np.testing.assert_array_equal(a, b)
     assert _half_edges(v, f, 4)[4] and not _half_edges(v, f[5:], 4)[4]
+
+
+def test_auto_sign_of_overlapping_closed_parts_is_their_union():
+    """Two closed spheres that overlap (as V-HACD pieces do): every edge is shared by two faces, yet the pseudonormal
+    of the nearest part calls the overlap's points outside when the other part's surface is nearer; ``auto`` takes
+    the union there, the pseudonormal stays for a single part."""
+    a = trimesh.creation.icosphere(subdivisions=3, radius=1.0)
+    b = trimesh.creation.icosphere(subdivisions=3, radius=0.8).apply_translation((0.9, 0.2, 0.1))
+    both = trimesh.util.concatenate([a, b])
+    pts = np.random.default_rng(3).uniform(-1.2, 2.0, (4000, 3))
+    union = (np.linalg.norm(pts, axis=1) < 1.0) | (np.linalg.norm(pts - (0.9, 0.2, 0.1), axis=1) < 0.8)
+    md = MeshDistance(both)
+    assert md.is_closed and md.parts == 2
+    polyhedral = np.abs(md.unsigned_distance(pts)) < 0.01  # the icospheres' facets differ from the true spheres
+    sd = md.signed_distance(pts)
+    np.testing.assert_array_equal((sd < 0)[~polyhedral], union[~polyhedral])
+    wrong = (md.signed_distance(pts, sign="pseudonormal") < 0) != union
+    assert wrong[~polyhedral].sum() > 20  # the reason for the rule
+    one = MeshDistance(a)
+    assert one.parts == 1
+    np.testing.assert_array_equal(one.signed_distance(pts), one.signed_distance(pts, sign="pseudonormal"))

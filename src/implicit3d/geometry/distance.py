@@ -10,10 +10,11 @@ for every point, however far or close. Inward-facing (negative-volume) meshes ar
 For other meshes (holes, non-manifold or flipped parts) the sign comes from
 ``implicit3d.geometry.inside.inside(mesh, points, method="auto")``.
 
-Note: a "watertight" mesh made of several *overlapping* closed parts (e.g. a cap pushed into a bottle) is not a
-valid solid boundary; the pseudonormal sign is then wrong in the overlap. Pass ``sign="inside"`` for such meshes: it
-takes the sign of the union of the parts (non-zero winding number); distances are still to the nearest part's surface,
-also where that surface lies inside another part.
+A "watertight" mesh made of several *overlapping* closed parts (a cap pushed into a bottle, the convex pieces of a
+V-HACD decomposition as ``pybullet_data`` ships them) is not a valid solid boundary; the pseudonormal sign is then
+wrong in the overlap. ``sign="auto"`` therefore takes the pseudonormal only for a closed mesh of one connected part,
+and for several parts the sign of their union (``inside``: non-zero winding number); distances are still to the
+nearest part's surface, also where that surface lies inside another part.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class MeshDistance:
         self._vert_n: np.ndarray | None = None  # vertex pseudonormals, filled on demand (see _vertex_normals)
         self._vert_done: np.ndarray | None = None
         self._closed: bool | None = None
+        self._parts: int | None = None
         self._orientation = 1.0
 
     # ------------------------------------------------------------------ queries
@@ -96,14 +98,14 @@ class MeshDistance:
         """``points: (N, 3)`` -> ``(N,) float64`` signed distance, negative inside.
 
         ``sign``: ``"pseudonormal"`` (requires a watertight, consistently oriented mesh), ``"inside"`` (sign from
-        ``implicit3d.geometry.inside.inside(..., method="auto")``, works on open meshes) or ``"auto"`` (the first
-        when the mesh is watertight, else the second).
+        ``implicit3d.geometry.inside.inside(..., method="auto")``, works on open meshes and on overlapping parts) or
+        ``"auto"`` (the first when the mesh is watertight and one connected part, else the second).
         """
         if sign not in _SIGN_METHODS:
             raise ValueError(f"sign must be one of {_SIGN_METHODS}, got {sign!r}")
         pts = as_points(points)
         if sign == "auto":
-            sign = "pseudonormal" if self.is_closed else "inside"
+            sign = "pseudonormal" if self.is_closed and self.parts == 1 else "inside"
         if sign == "pseudonormal":
             if not self.is_closed:
                 raise ValueError(
@@ -126,6 +128,13 @@ class MeshDistance:
         if self._closed is None:
             self._prepare_sign()
         return bool(self._closed)
+
+    @property
+    def parts(self) -> int:
+        """The number of connected parts (faces joined by shared vertices); computed once."""
+        if self._parts is None:
+            self._parts = int(_count_parts(self.faces, len(self.vertices)))
+        return self._parts
 
     def _mesh_for_inside(self) -> MeshLike:
         if isinstance(self._mesh, trimesh.Trimesh):
@@ -342,6 +351,33 @@ def closest_points(mesh: MeshLike, points: Any) -> tuple[np.ndarray, np.ndarray,
 def unsigned_distance(mesh: MeshLike, points: Any) -> np.ndarray:
     """Distance ``(N,) float64`` from each of ``points: (N, 3)`` to the surface of ``mesh``."""
     return MeshDistance(mesh).unsigned_distance(points)
+
+
+@njit(cache=True)
+def _count_parts(faces: np.ndarray, n_vertices: int) -> int:
+    """Connected parts of a mesh ``faces (F, 3) int64`` over ``n_vertices`` vertices (union-find over the faces'
+    vertices; vertices no face uses are not counted)."""
+    parent = np.arange(n_vertices)
+    for f in range(faces.shape[0]):
+        for k in range(2):
+            a, b = faces[f, k], faces[f, k + 1]
+            while parent[a] != a:  # find, halving the path
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            while parent[b] != b:
+                parent[b] = parent[parent[b]]
+                b = parent[b]
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    used = np.zeros(n_vertices, dtype=np.bool_)
+    for f in range(faces.shape[0]):
+        for k in range(3):
+            used[faces[f, k]] = True
+    count = 0
+    for v in range(n_vertices):
+        if used[v] and parent[v] == v:
+            count += 1
+    return count
 
 
 def signed_distance(mesh: MeshLike, points: Any, sign: SignMethod = "auto") -> np.ndarray:

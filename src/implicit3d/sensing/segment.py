@@ -570,11 +570,13 @@ def segment_objects(
     else:  # no support plane: every valid pixel may belong to an object
         candidate = valid.copy()
     wall_tops = []  # heights above the support of the tops of the vertical structures (a tote's walls)
+    walls: list[Plane] = []  # those structures' planes
     for other in structures or []:  # among the candidates only: the floor along a wall's foot is no part of it
         mask = structure_mask(points_map, candidate, other, cfg.plane_threshold, region=region)
         candidate &= ~mask
         if region is not None and mask.any() and abs(float(other.normal @ region.plane.normal)) < 0.3:
             wall_tops.append(float(np.quantile(h_above[mask], 0.99)))
+            walls.append(other)
     run_on = outline = None
     if labels is not None:
         comp = np.where(candidate & (labels > 0), labels.astype(np.int64), -1)
@@ -614,8 +616,14 @@ def segment_objects(
             result.objects.append(SceneObject(pts, pix, label))
             continue
         heights = region.plane.height(pts)
-        if np.ptp(heights) < 0.005 and heights.max() < 0.02:
+        if heights.max() < FLAT_HEIGHT and (np.ptp(heights) < 0.005 or _is_sheet(pts, region.plane.normal)):
             result.skipped.append({"points": int(count), "reason": "flat (lies on the table)"})
+            continue
+        on_wall = next((w for w in walls if float(np.quantile(np.abs(w.height(pts)), 0.97)) < ON_WALL_DEPTH
+                        and _is_sheet(pts, w.normal)), None)
+        if on_wall is not None:
+            result.skipped.append({"points": int(count), "reason": f"on a wall (within {ON_WALL_DEPTH * 100:.0f} cm "
+                                   "of a wall's plane and parallel to it: a skirting board, a socket)"})
             continue
         lowest = float(np.quantile(heights, 0.01))
         hidden_support = False
@@ -648,6 +656,20 @@ def segment_objects(
         result.labels[pix[:, 0], pix[:, 1]] = label
         result.objects.append(SceneObject(pts, pix, label, hidden_support))
     return result
+
+
+#: a cluster lower than this (metres above the support) that is flat (:func:`_is_sheet`, parallel to the support) is
+#: the table's texture, paper or the support's own noise far from the sensor, not an object to complete
+FLAT_HEIGHT = 0.02
+#: a cluster within this many metres of a vertical structure's plane (a wall found in the frame) and parallel to it
+#: is a part of the wall that stands out of its plane (a skirting board, a socket, a poster), not an object
+ON_WALL_DEPTH = 0.03
+
+
+def _is_sheet(points: np.ndarray, normal: np.ndarray) -> bool:
+    """Whether ``points (N, 3)`` are a sheet parallel to the plane of unit ``normal (3,)``: 90 % of them within 1 cm
+    of their least-squares plane, whose normal is within 18 degrees of ``normal``."""
+    return _planar_share(points) > 0.9 and abs(float(_plane_normal(points) @ normal)) > 0.95
 
 
 #: a raised cluster stands on the support if this share of the support below it is hidden behind itself (an object
