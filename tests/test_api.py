@@ -70,6 +70,9 @@ def test_bundled_model(loaded, tmp_path, monkeypatch) -> None:
                                                                        m2.state_dict().values(), strict=True))
     mesh = i3d.complete(_cloud(), resolution=16)
     assert mesh.metadata["completion"]["n_inputs"] == 256 and mesh.metadata["completion"]["padding"] == 0.2
+    # the loaded model carries its metadata: passed on alone, it is framed as it was trained
+    alone = i3d.complete(_cloud(), m2, resolution=16)
+    assert alone.metadata["completion"]["n_inputs"] == 256 and alone.metadata["completion"]["padding"] == 0.2
     (tmp_path / "default.json").write_text("{}")
     with pytest.raises(UserError, match="no model_config"):
         i3d.load_model()

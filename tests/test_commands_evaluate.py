@@ -89,6 +89,18 @@ def test_evaluate_surface_inputs_without_baselines(run_dir, dataset, tmp_path, c
     assert "fscore@5%" in rows[0] and "fscore@2%" not in rows[0]
 
 
+def test_evaluate_split_from_python_names_the_run_itself(run_dir, dataset, tmp_path) -> None:
+    """``evaluate_split`` without ``info`` (its default) writes the summary, headed by the checkpoint and data."""
+    from implicit3d.evaluation.dataset_inference import DatasetRun, evaluate_split
+
+    run = DatasetRun.open(str(run_dir), dataset, "test", limit=1, resolution=16, device="cpu", progress=False,
+                          input="surface", n_inputs=300)
+    evaluate_split(run, tmp_path / "py", baselines=[], n_points=2000)
+    head = (tmp_path / "py" / "summary.md").read_text().splitlines()[0]
+    assert str(dataset) in head and "(1-shape split)" in head and "checkpoints" in head
+    assert json.loads((tmp_path / "py" / "summary.json").read_text())["settings"]["data"] == str(dataset)
+
+
 def test_generate_meshes(run_dir, dataset, tmp_path, capsys) -> None:
     out = tmp_path / "gen"
     rc = main(["generate", "--checkpoint", str(run_dir), "--data", str(dataset), "-o", str(out), "--resolution",

@@ -287,3 +287,22 @@ def test_sparse_inputs_thin_a_view_to_a_random_count_of_distinct_points(root):
         ImplicitDataset(root, input="partial", sparse_inputs=-0.1)
     with pytest.raises(ValueError, match="sparse_min"):
         ImplicitDataset(root, input="partial", sparse_min=0)
+
+
+def test_a_trainer_keeps_the_datasets_framing_as_the_input_contract(root, tmp_path):
+    """A Trainer built from Python without ``data_config`` reads the contract from its training set's config (a
+    ``DataConfig`` given as ``data_config`` is accepted too), so the checkpoint frames inputs as it was trained."""
+    from implicit3d.models import create_model
+    from implicit3d.training.checkpoint import load_checkpoint
+    from implicit3d.training.trainer import TrainConfig, Trainer
+
+    ds = ImplicitDataset(root, "train", input="partial", n_inputs=64, n_points=64, pose="camera", normalize="visible")
+    cfg = TrainConfig(batch_size=2, max_steps=1, warmup_steps=0, val_every=0, log_every=1)
+    for kwargs in ({}, {"data_config": ds.config}):
+        out = tmp_path / f"run{len(kwargs)}"
+        Trainer(create_model("occnet_small"), cfg, ds, None, out, progress=False, **kwargs).fit()
+        _, meta = load_checkpoint(out)
+        contract = meta["input_contract"]
+        assert (contract["pose"], contract["normalize"], contract["n_inputs"]) == ("camera", "visible", 64)
+    with pytest.raises(TypeError, match="data_config must be a dict or a DataConfig"):
+        Trainer(create_model("occnet_small"), cfg, ds, None, None, progress=False, data_config="partial")

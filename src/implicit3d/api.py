@@ -69,9 +69,9 @@ def complete(
     (default the origin, i.e. a camera-frame cloud); ``up`` and ``size`` are not used. Other models accept any
     frame and use the hints below.
 
-    ``model``: from :func:`load_model` (its metadata may be passed as ``config`` for the training padding and
-    input count); ``None`` loads the bundled model. ``up``: the input's up axis (``"z"``, ``"-y"`` for an upright
-    OpenCV camera, or a vector); ``size``: the object's longest bounding-box edge in input units, if known;
+    ``model``: from :func:`load_model`, which keeps its metadata (input frame, padding, input count) on the model;
+    ``config`` overrides it; ``None`` loads the bundled model. ``up``: the input's up axis (``"z"``, ``"-y"`` for
+    an upright OpenCV camera, or a vector); ``size``: the object's longest bounding-box edge in input units, if known;
     ``viewpoint``: the sensor position ``(3,)`` in the input frame when ``points`` is one view (``(0, 0, 0)`` for
     a cloud back-projected from a depth image) — the normalization then assumes the object is as deep as it is
     wide behind what the sensor saw, like the whole-object boxes of training (recommended for single views).

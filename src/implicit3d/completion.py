@@ -93,7 +93,8 @@ def complete_points(
 ) -> CompletionResult:
     """Complete the object seen as ``points (N, 3)`` (input frame) with ``model``; the mesh is in the input frame.
 
-    ``meta``: the model's metadata (its input contract). ``up``: the input's up direction (see
+    ``meta``: the model's metadata (its input contract; default: the one a model from
+    :func:`implicit3d.training.weights.load_model` carries). ``up``: the input's up direction (see
     :func:`implicit3d.geometry.frames.parse_up`); ``size``: the object's longest bounding-box edge in input units if
     known (default: estimated from the observed cloud); ``n_inputs``: points given to the model (default: the
     contract's), drawn with ``seed``. ``threshold``: occupancy probability of the surface.
@@ -128,6 +129,10 @@ def complete_points(
     pts, _ = check_cloud(points, source)
     if len(pts) < 4:
         raise UserError(f"{source} has {len(pts)} points: at least 4 are needed")
+    if meta is None:  # a model from load_model carries its metadata
+        from implicit3d.training.weights import META_ATTRIBUTE
+
+        meta = getattr(model, META_ATTRIBUTE, None)
     contract = model_contract(meta)
     turns = contract.default_turns if turns is None else int(turns)
     if turns < 1:

@@ -414,6 +414,10 @@ def complete_scene(
     t_all = time.perf_counter()
     if model is None:
         model, meta, model_name = load_scene_model(None, device or "cpu")
+    if meta is None:  # a model from load_model carries its metadata
+        from implicit3d.training.weights import META_ATTRIBUTE
+
+        meta = getattr(model, META_ATTRIBUTE, None)
     contract = model_contract(meta)
     found = segment_scene(depth, intrinsics, labels=labels, up=up, no_plane=no_plane, settings=settings,
                           source=source)

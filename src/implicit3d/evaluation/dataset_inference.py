@@ -399,7 +399,8 @@ def evaluate_split(
 ) -> list[dict[str, Any]]:
     """Score the model (and each of ``baselines`` on the same inputs) on every shape: ``out/metrics.csv`` (a row per
     shape and method), ``out/summary.md`` and ``out/summary.json`` (means per category and method). ``info``
-    describes the run in the summary's header. Returns the summary entries."""
+    describes the run in the summary's header (``checkpoint``, ``data``, ``split``; default: the model's folder,
+    the dataset folder and the number of shapes). Returns the summary entries."""
     import json
 
     import trimesh
@@ -455,7 +456,9 @@ def evaluate_split(
     metric_keys = ["iou", *DISTANCE_KEYS, "chamfer_l1_x10", *SQUARED_DISTANCE_KEYS, "normal_consistency",
                    "normal_accuracy", "normal_completeness", *fcols, "empty_prediction"]
     columns = ["key", "category", "name", "method", *metric_keys, "n_inputs", "vertices", "faces", "seconds", "note"]
-    info = {**(info or {}), **vars(run.settings), "resolution": run.generator.resolution,
+    named = {"checkpoint": str(run.meta.get("directory") or "the bundled model"), "data": str(run.root),
+             "split": f"{len(run.keys)}-shape"}  # what the header names when the caller says nothing
+    info = {**named, **(info or {}), **vars(run.settings), "resolution": run.generator.resolution,
             "threshold": run.generator.threshold, "n_points": n_points, "thresholds": list(thresholds),
             "baselines": baselines, "step": run.meta.get("step"),
             "units": "normalized shape units (cube [-0.5, 0.5]^3); chamfer_l1_x10: papers' units"}

@@ -10,6 +10,7 @@ checkpoint stores model, optimizer, grad-scaler and every process's RNG states. 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -154,7 +155,9 @@ class Trainer:
 
     ``out_dir`` receives ``checkpoints/last``, ``checkpoints/best``, ``metrics.csv`` and (if TensorBoard is
     installed) ``tensorboard/``; only process 0 writes. ``model_config`` (JSON-able, e.g. ``model.config``) is stored
-    in checkpoints so :func:`~implicit3d.training.checkpoint.load_checkpoint` can rebuild the model.
+    in checkpoints so :func:`~implicit3d.training.checkpoint.load_checkpoint` can rebuild the model; ``data_config``
+    (a dict or a :class:`~implicit3d.data.config.DataConfig`; default: ``train_set.config`` when it has one) is
+    stored too, and the model's input contract (pose, input frame, input count) is read from it.
     ``resume=True`` continues from ``out_dir/checkpoints/last`` when it exists (else starts fresh).
     In a torchrun launch, call :func:`~implicit3d.training.distributed.init_distributed` first; the model is then
     wrapped in DistributedDataParallel and each process trains on its shard of every epoch.
@@ -192,6 +195,12 @@ class Trainer:
         if model_config is None:
             model_config = getattr(model, "config", None)
         self.model_config = json.loads(json.dumps(model_config)) if model_config is not None else None
+        if data_config is None:  # the training set's own settings: what the checkpoint's input contract is read from
+            data_config = getattr(train_set, "config", None)
+        if dataclasses.is_dataclass(data_config) and not isinstance(data_config, type):
+            data_config = dataclasses.asdict(data_config)
+        if data_config is not None and not isinstance(data_config, dict):
+            raise TypeError(f"data_config must be a dict or a DataConfig, got {type(data_config).__name__}")
         self.data_config = json.loads(json.dumps(data_config, default=str)) if data_config is not None else None
         self.extra_meta = json.loads(json.dumps(extra_meta, default=str)) if extra_meta else {}
         self.task = resolve_task(config, self.model_config)

@@ -70,10 +70,16 @@ def load_weights_pair(weights: Path, meta_path: Path, device: str) -> tuple[torc
     return model, {**meta, "directory": str(weights.parent), "weights": str(weights)}
 
 
+#: the attribute of a model loaded by :func:`load_model` that holds its metadata: completion reads the input contract
+#: from it when no metadata is passed along
+META_ATTRIBUTE = "implicit3d_meta"
+
+
 def load_model(
     path: str | os.PathLike | None = None, device: str | torch.device = "cpu"
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Load a trained model for completion: ``(model in eval mode on device, metadata dict)``.
+    """Load a trained model for completion: ``(model in eval mode on device, metadata dict)``; the metadata is also
+    the model's ``implicit3d_meta`` attribute (:data:`META_ATTRIBUTE`), so a model passed on alone keeps its framing.
 
     ``path``: a run folder (``<run>/checkpoints/best`` or ``last``), a checkpoint folder, its ``checkpoint.json``
     or ``model.safetensors``, or a ``NAME.safetensors`` file with a ``NAME.json`` beside it; ``None`` or
@@ -82,6 +88,12 @@ def load_model(
     (a
     :class:`~implicit3d.training.checkpoint.CheckpointError` for bad files) when nothing usable is found.
     """
+    model, meta = _load_model(path, device)
+    setattr(model, META_ATTRIBUTE, meta)
+    return model, meta
+
+
+def _load_model(path: str | os.PathLike | None, device: str | torch.device) -> tuple[torch.nn.Module, dict[str, Any]]:
     from implicit3d.training.checkpoint import META_FILE, MODEL_FILE, CheckpointError, load_checkpoint
 
     if isinstance(path, str) and path in SHIPPED and not Path(path).exists():  # a shipped model by name
