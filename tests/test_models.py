@@ -233,6 +233,21 @@ def test_bad_inputs_raise():
         model(np.zeros((1, 10, 3), np.float32), torch.zeros(1, 5, 3))
 
 
+@pytest.mark.parametrize("name", SMALL)
+def test_float64_points_are_cast_to_the_models_dtype(name):
+    """``torch.from_numpy`` gives float64: every family takes it, with the float32 answer."""
+    torch.manual_seed(0)
+    model = create_model(name).eval()
+    x, q = torch.rand(2, 200, 3) - 0.5, torch.rand(2, 30, 3) - 0.5
+    with torch.no_grad():
+        want = model(x, q)
+        got = model(x.double(), q.double())
+        mixed = model.decode(q.double(), model.encode(x.double()))
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(mixed, want, atol=1e-5, rtol=1e-5)
+
+
 # --- round trip and invariances -------------------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ import implicit3d.api as i3d
 
 model, meta = i3d.load_model()                       # the bundled model; or a training run / checkpoint
 mesh = i3d.complete(points, model, config=meta)      # one view (N, 3), sensor at the origin -> trimesh, same frame
-mesh = i3d.extract_mesh(lambda p: 0.3 - np.linalg.norm(p, axis=1), kind="sdf", resolution=64)  # any field
+mesh = i3d.extract_mesh(lambda p: np.linalg.norm(p, axis=1) - 0.3, kind="sdf", resolution=64)  # negative inside
 occ = i3d.inside(mesh, query)                        # (M,) bool
 sdf = i3d.signed_distance(mesh, query)               # (M,) float64, negative inside
 ```

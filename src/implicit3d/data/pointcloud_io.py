@@ -123,7 +123,7 @@ def check_cloud(points: Any, source: str = "points", drop_invalid: bool = False)
         if not drop_invalid:
             raise PointCloudFileError(
                 f"{source}: {dropped} of {len(arr)} points have NaN or inf coordinates (pass --drop-invalid to "
-                "ignore them)"
+                "ignore them; in Python, keep points[np.isfinite(points).all(axis=1)])"
             )
         arr = arr[finite]
     if len(arr) == 0:

@@ -59,6 +59,15 @@ class ImplicitModel(nn.Module):
         """``"occupancy"`` (logits) or ``"sdf"``."""
         return self.cfg.output
 
+    def _points(self, x: Any, name: str, batch: int | None = None) -> torch.Tensor:
+        """:func:`check_points`, then cast to the model's floating dtype (float64 from ``torch.from_numpy`` is the
+        common case)."""
+        x = check_points(x, name, batch)
+        param = next(self.parameters(), None)
+        if param is not None and param.is_floating_point() and x.dtype != param.dtype:
+            x = x.to(param.dtype)
+        return x
+
     def encode(self, inputs: torch.Tensor) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -66,7 +75,8 @@ class ImplicitModel(nn.Module):
         raise NotImplementedError
 
     def forward(self, inputs: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        """``inputs (B, N, 3)``, ``points (B, M, 3)`` -> ``(B, M)`` logits or SDF values."""
+        """``inputs (B, N, 3)``, ``points (B, M, 3)`` (any floating dtype: cast to the model's) -> ``(B, M)`` logits
+        or SDF values."""
         check_points(inputs, "inputs")
         check_points(points, "points", batch=inputs.shape[0])
         return self.decode(points, self.encode(inputs))
@@ -85,10 +95,10 @@ class OccupancyNetwork(ImplicitModel):
 
     def encode(self, inputs: torch.Tensor) -> torch.Tensor:
         """``(B, N, 3)`` -> ``(B, c_dim)``."""
-        return self.encoder(check_points(inputs, "inputs"))
+        return self.encoder(self._points(inputs, "inputs"))
 
     def decode(self, points: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        return self.decoder(check_points(points, "points", batch=c.shape[0]), c)
+        return self.decoder(self._points(points, "points", batch=c.shape[0]), c)
 
 
 class ConvolutionalOccupancyNetwork(ImplicitModel):
@@ -125,14 +135,14 @@ class ConvolutionalOccupancyNetwork(ImplicitModel):
     def encode(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
         """``(B, N, 3)`` -> ``{"xz": (B, C, R, R), ...}`` (planes) or ``{"grid": (B, C, R, R, R)}`` (with detail planes
         also ``"xz"``, ``"xy"``, ``"yz"``: ``(B, C, R_d, R_d)``)."""
-        maps = self.encoder(check_points(inputs, "inputs"))
+        maps = self.encoder(self._points(inputs, "inputs"))
         if self.detail is not None and self.detail_out is not None:
             maps.update({key: self.detail_out(fmap) for key, fmap in self.detail(inputs).items()})
         return maps
 
     def decode(self, points: torch.Tensor, c: dict[str, torch.Tensor]) -> torch.Tensor:
         batch = next(iter(c.values())).shape[0]
-        return self.decoder(check_points(points, "points", batch=batch), c)
+        return self.decoder(self._points(points, "points", batch=batch), c)
 
 
 class IFNet(ImplicitModel):
@@ -147,9 +157,9 @@ class IFNet(ImplicitModel):
 
     def encode(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
         """``(B, N, 3)`` -> ``{"s0": (B, 1, R, R, R) input voxels, "s1": (B, C_1, R, R, R), ...}`` finest first."""
-        pyramid = self.encoder(check_points(inputs, "inputs"))
+        pyramid = self.encoder(self._points(inputs, "inputs"))
         return {f"s{i}": vol for i, vol in enumerate(pyramid)}
 
     def decode(self, points: torch.Tensor, c: dict[str, torch.Tensor]) -> torch.Tensor:
         batch = next(iter(c.values())).shape[0]
-        return self.decoder(check_points(points, "points", batch=batch), list(c.values()))
+        return self.decoder(self._points(points, "points", batch=batch), list(c.values()))
