@@ -148,6 +148,10 @@ def test_errors(root, tmp_path):
         ImplicitDataset(root, input="surface", pose="view")
     with pytest.raises(IndexError):
         ImplicitDataset(root)[5]
+    with pytest.raises(IndexError):
+        ImplicitDataset(root)[-3]
+    last = ImplicitDataset(root)[-1]  # as a sequence: from the end
+    assert last["index"] == 1 and torch.equal(last["points"], ImplicitDataset(root)[1]["points"])
 
 
 def test_shapes_whose_views_saw_nothing_are_left_out_of_partial_input(root, tmp_path):

@@ -212,8 +212,9 @@ class ImplicitDataset(Dataset):
         return points, occ, sdf
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        if not 0 <= index < len(self.keys):
+        if not -len(self.keys) <= index < len(self.keys):
             raise IndexError(f"index {index} out of range for {len(self.keys)} shapes")
+        index = index % len(self.keys)
         key = self.keys[index]
         rng = np.random.default_rng([self.seed & 0xFFFFFFFF, self.epoch, index])
         inputs, view_rot = self._inputs(key, rng)
