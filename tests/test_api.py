@@ -169,6 +169,15 @@ def test_extract_mesh_field_and_model(loaded) -> None:
         i3d.extract_mesh(42)
 
 
+def test_extract_mesh_refuses_the_other_kinds_surface_setting() -> None:
+    sphere = lambda p: np.linalg.norm(p, axis=1) - 0.3  # noqa: E731
+    with pytest.raises(ValueError, match="threshold=0.9 is the surface of an occupancy field"):
+        i3d.extract_mesh(sphere, kind="sdf", threshold=0.9, resolution=8)
+    with pytest.raises(ValueError, match="level=0.3 is the surface of an SDF"):
+        i3d.extract_mesh(lambda p: (np.linalg.norm(p, axis=1) < 0.3).astype(float), kind="occupancy", level=0.3,
+                         resolution=8)
+
+
 def test_geometry_reexports() -> None:
     box = trimesh.creation.box((1.0, 1.0, 1.0))
     q = np.array([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0]])

@@ -166,7 +166,9 @@ def extract_mesh(
     ``kind="occupancy"``, signed distances for ``kind="sdf"``, the default for plain functions), or a model
     with ``encode``/``decode`` together with ``inputs: (N, 3)`` normalized input points (``kind`` then defaults
     to the model's output). ``loc``, ``scale``, ``pose`` map the result to world coordinates
-    (:func:`implicit3d.extraction.to_world`). See :class:`implicit3d.extraction.MeshGenerator` for the rest.
+    (:func:`implicit3d.extraction.to_world`). The surface is ``threshold`` (probability) of an occupancy field,
+    ``level`` of an SDF; the other one given raises ``ValueError``. See :class:`implicit3d.extraction.MeshGenerator`
+    for the rest.
     """
     from implicit3d.extraction import MeshGenerator
 
@@ -179,6 +181,12 @@ def extract_mesh(
         raise TypeError(f"fn_or_model must be a callable field or a model, got {type(fn_or_model).__name__}")
     else:
         kind = kind or "sdf"
+    if kind == "sdf" and threshold != 0.5:
+        raise ValueError(f"threshold={threshold} is the surface of an occupancy field; an SDF's surface is level= "
+                         "(default 0.0)")
+    if kind == "occupancy" and level != 0.0:
+        raise ValueError(f"level={level} is the surface of an SDF; an occupancy field's surface is threshold= "
+                         "(default 0.5)")
     gen = MeshGenerator(kind=kind, threshold=threshold, level=level, method=method, resolution=resolution,
                         bounds=bounds)
     if is_model:
