@@ -364,3 +364,14 @@ def test_a_solid_that_reaches_the_bounds_is_capped_there(method: str) -> None:
     assert mesh.is_watertight and mesh.is_winding_consistent
     assert np.all(mesh.vertices >= bounds[0] - 1e-12) and np.all(mesh.vertices <= bounds[1] + 1e-12)
     assert mesh.volume == pytest.approx(0.4, rel=0.05)  # 1 x 1 x 0.4 (the surface between samples: within a cell)
+
+
+def test_metadata_names_the_method_that_ran() -> None:
+    """MISE at a resolution with no coarser level (odd, or the initial one) is one dense pass, and says so."""
+    from implicit3d.extraction import MeshGenerator
+
+    sphere = lambda p: np.linalg.norm(p, axis=1) - 0.3  # noqa: E731
+    for res, method in ((64, "mise"), (41, "dense"), (32, "dense")):
+        mesh = MeshGenerator(kind="sdf", method="mise", resolution=res).extract(sphere)
+        ext = mesh.metadata["extraction"]
+        assert ext["method"] == method and (ext["n_evaluated"] < ext["n_grid"]) == (method == "mise"), res

@@ -67,6 +67,9 @@ def test_load_run_config(tmp_path) -> None:
     bad.write_text("model: {name: occnet, widht: 3}\n")
     with pytest.raises(UserError, match=f"{bad}.*unknown model setting.*widht"):
         load_run_config(bad)
+    bad.write_text("model: {name: occnet}\ntrain: {batchsize: 3}\n")
+    with pytest.raises(UserError, match=f"{bad}.*unknown train setting.*batchsize"):
+        load_run_config(bad)
     # typed --set values and plain values are applied once, then checked with the section
     run = load_run_config(path, ["data.scale_range=[0.5, 2]"], {"data.root": "123", "train.max_steps": 7})
     assert run.data.scale_range == (0.5, 2.0) and run.data.root == "123" and run.train.max_steps == 7

@@ -136,7 +136,7 @@ def test_resume_without_checkpoint_starts_fresh_and_rejects_other_model(tmp_path
     trainer.fit()
     assert steps == [5, 6]
     other = TinyPointNetOccupancy(hidden=8, latent=16)
-    with pytest.raises(CheckpointError, match="different model config"):
+    with pytest.raises(CheckpointError, match=r"other model settings \(changed: hidden 16 -> 8\)"):
         Trainer(other, _cfg(max_steps=8), _data(), None, tmp_path, resume=True, progress=False).fit()
 
 

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
                        progress=not args.no_progress)
     if result["is_main"]:
         best = result["best_metric"]
-        best_text = "no validation split" if best is None else f"best val {result['metric_name']} {best:.4f}"
-        print(f"done: step {result['step']}, {best_text} (step {result['best_step']}); checkpoints in "
-              f"{out / 'checkpoints'}")
+        best_text = ("no validation split" if best is None
+                     else f"best val {result['metric_name']} {best:.4f} (step {result['best_step']})")
+        print(f"done: step {result['step']}, {best_text}; checkpoints in {out / 'checkpoints'}")
     return 0

@@ -123,6 +123,14 @@ class MeshGenerator:
         self.bf16 = bf16
 
     # ------------------------------------------------------------------ extraction in the normalized frame
+    def _method_used(self, resolution: int) -> str:
+        """``"dense"`` also for MISE at a resolution with no coarser level (an odd one: one dense pass)."""
+        from implicit3d.extraction.mise import mise_levels
+
+        if self.method == "mise" and mise_levels(resolution, self.initial_resolution)[1] == 0:
+            return "dense"
+        return self.method
+
     def _extract(self, field: Field, level: float, inside: str) -> Extraction:
         if self.method == "dense":
             return extract_dense(field, self.bounds, self.resolution, level, inside, self.batch_size)
@@ -151,7 +159,7 @@ class MeshGenerator:
         seconds = dict(ext.seconds)
         seconds["finish"] = time.perf_counter() - t0
         mesh.metadata["extraction"] = {
-            "method": self.method,
+            "method": self._method_used(ext.resolution),
             "resolution": ext.resolution,
             "level": ext.level,
             "inside": ext.inside,

@@ -107,10 +107,11 @@ class TrainConfig:
             raise UserError(f"train.betas must be two numbers in [0, 1), got {self.betas}")
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> TrainConfig:
-        """Build from a mapping, coercing YAML scalars to the field types; unknown keys raise :class:`UserError`."""
+    def from_dict(cls, values: dict[str, Any] | None, source: str | None = None) -> TrainConfig:
+        """Build from a mapping, coercing YAML scalars to the field types; unknown keys raise :class:`UserError`
+        (naming ``source``, the file, if given)."""
         try:
-            return from_dict(cls, values, "train")
+            return from_dict(cls, values, "train", source)
         except ValueError as exc:
             raise UserError(str(exc)) from None
 
@@ -155,7 +156,7 @@ class RunConfig:
             data = from_dict(DataConfig, raw.get("data"), "data", source)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        return cls(model=model, data=data, train=TrainConfig.from_dict(raw.get("train")))
+        return cls(model=model, data=data, train=TrainConfig.from_dict(raw.get("train"), source))
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -321,9 +321,12 @@ class Trainer:
         ckpt = read_checkpoint(path, with_optimizer=True)
         meta = ckpt.meta
         if self.model_config is not None and meta.get("model_config") not in (None, self.model_config):
+            theirs, ours = meta.get("model_config") or {}, self.model_config
+            diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+            changes = ", ".join(f"{k} {theirs.get(k)!r} -> {ours.get(k)!r}" for k in diff)
             raise CheckpointError(
-                f"{ckpt.directory} was trained with a different model config:\n  checkpoint: {meta.get('model_config')}"
-                f"\n  now:        {self.model_config}\nuse another output folder or the same model settings"
+                f"{ckpt.directory} was trained with other model settings (changed: {changes}); resume with the same "
+                "model settings, or train into another output folder (--init starts from its weights)"
             )
         if ckpt.optimizer_state is None:
             raise CheckpointError(f"{ckpt.directory} has no optimizer state: it cannot be resumed (only loaded)")
