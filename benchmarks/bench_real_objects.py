@@ -226,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     source = args.checkpoint or "bundled model"
     skipped: list[tuple[str, str]] = []
     if args.meshes:
+        if "--count" in (argv if argv is not None else sys.argv[1:]):
+            print("note: --count picks from the pybullet_data suite; with --meshes every mesh of the folder is "
+                  "scored", file=sys.stderr)
         objects = load_real_objects(args.meshes, skipped)
         suite, table_size = f"{len(objects)} meshes from {args.meshes} (metres; table: real size)", None
     else:
