@@ -321,3 +321,39 @@ def test_links_of_a_larger_mask_cut_to_a_smaller_one_equal_its_own_links() -> No
         _pixel_links(pm, big, tol, normals, offset=4), own, strict=True))  # the cut removes something
     for a, b in zip(cut, own, strict=True):
         assert np.array_equal(a, b)
+
+
+def test_a_skirting_board_on_a_wall_is_no_object() -> None:
+    """A floor meeting a wall, seen from the front and above: a skirting board (1.5 cm out of the wall's plane,
+    parallel to it) is skipped as on the wall; a can and a 6 cm deep box standing against the same wall are found."""
+    import trimesh
+
+    from implicit3d.evaluation.tabletop import table_mesh
+    from implicit3d.sensing.camera import look_at
+    from implicit3d.sensing.noise import noise_preset
+    from implicit3d.sensing.render import render
+
+    floor = table_mesh((1.4, 1.2, 0.02))
+    wall = trimesh.creation.box((0.02, 1.2, 0.6))
+    wall.apply_translation([0.71, 0.0, 0.3])
+    board = trimesh.creation.box((0.015, 0.25, 0.06))  # a piece: the longer "a wall" rule does not see it
+    board.apply_translation([0.7 - 0.0075, 0.3, 0.03])
+    can = trimesh.creation.cylinder(radius=0.035, height=0.12, sections=48)
+    can.apply_translation([0.665, -0.15, 0.06])
+    box = trimesh.creation.box((0.06, 0.15, 0.1))
+    box.apply_translation([0.67, -0.4, 0.05])
+    parts = [floor, wall, board, can, box]
+    offsets = np.cumsum([0] + [len(p.vertices) for p in parts])
+    vertices = np.vstack([p.vertices for p in parts])
+    faces = np.vstack([p.faces + o for p, o in zip(parts, offsets[:-1], strict=True)])
+    owner = np.concatenate([np.full(len(p.faces), k) for k, p in enumerate(parts)])
+    res = render((vertices, faces), SMALL, look_at(np.array([-0.2, 0.0, 0.6]), (0.6, -0.05, 0.05)))
+    depth = noise_preset("realsense_d435").apply(res.depth, np.random.default_rng(0), normals=res.normals_cam,
+                                                 intrinsics=SMALL)
+    labels = np.where((res.face_index >= 0) & (depth > 0), owner[np.maximum(res.face_index, 0)], 0)
+    pm, valid = points_map_of(depth.astype(np.float64), SMALL)
+    assert (labels == 2).sum() > 100  # the board is in view
+    seg = _segment_frame(pm, valid, SegmentSettings(min_points=40))
+    found = sorted(int(np.bincount(labels[o.pixels[:, 0], o.pixels[:, 1]]).argmax()) for o in seg.objects)
+    assert found == [3, 4]
+    assert any(s["reason"].startswith("on a wall") for s in seg.skipped)

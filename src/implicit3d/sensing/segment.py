@@ -555,7 +555,8 @@ def segment_objects(
     background) each label is an object. Clusters with fewer than ``min_points`` points, larger than ``max_size``
     metres, or flat (thinner than 5 mm and lower than 2 cm: table texture, paper), not resting on the support
     (lowest point more than ``rest_gap`` metres above it: a shelf, the back of a chair, flying pixels), one plane
-    larger than 40 cm (a wall), or — found without ``labels`` — part of something larger (more than ``run_on_share``
+    larger than 40 cm (a wall), a sheet within ``ON_WALL_DEPTH`` of a wall found in the frame and parallel to it (a
+    skirting board, a socket), or — found without ``labels`` — part of something larger (more than ``run_on_share``
     of its outline runs on, with no depth edge and no crease, into pixels above the plane beyond the table region's
     edge: a chair's seat at a desk, a door) are skipped with the reason; each object first loses its statistical
     outliers (:func:`remove_outliers`).
@@ -616,7 +617,7 @@ def segment_objects(
             result.objects.append(SceneObject(pts, pix, label))
             continue
         heights = region.plane.height(pts)
-        if heights.max() < FLAT_HEIGHT and (np.ptp(heights) < 0.005 or _is_sheet(pts, region.plane.normal)):
+        if np.ptp(heights) < 0.005 and heights.max() < 0.02:
             result.skipped.append({"points": int(count), "reason": "flat (lies on the table)"})
             continue
         on_wall = next((w for w in walls if float(np.quantile(np.abs(w.height(pts)), 0.97)) < ON_WALL_DEPTH
@@ -658,9 +659,6 @@ def segment_objects(
     return result
 
 
-#: a cluster lower than this (metres above the support) that is flat (:func:`_is_sheet`, parallel to the support) is
-#: the table's texture, paper or the support's own noise far from the sensor, not an object to complete
-FLAT_HEIGHT = 0.02
 #: a cluster within this many metres of a vertical structure's plane (a wall found in the frame) and parallel to it
 #: is a part of the wall that stands out of its plane (a skirting board, a socket, a poster), not an object
 ON_WALL_DEPTH = 0.03
