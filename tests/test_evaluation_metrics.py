@@ -193,3 +193,20 @@ def test_to_paper_units_and_validation():
         point_metrics(np.zeros((3, 3)), np.zeros((3, 3)), thresholds=(0.0,))
     with pytest.raises(ValueError, match="one normal per point"):
         point_metrics(np.zeros((3, 3)), np.zeros((3, 3)), np.ones((2, 3)), np.ones((3, 3)))
+
+
+def test_ground_truth_outside_or_tiny_in_the_iou_volume_is_warned_about() -> None:
+    from implicit3d.errors import InputWarning
+
+    big = trimesh.creation.box((2.0, 0.5, 0.5))  # reaches beyond [-0.55, 0.55]^3
+    with pytest.warns(InputWarning, match="beyond the IoU volume"):
+        GroundTruth.from_mesh(big, 2000, rng=0)
+    mug = trimesh.creation.cylinder(radius=0.04, height=0.1)  # metres, in the normalized cube
+    with pytest.warns(InputWarning, match="few uniform points"):
+        GroundTruth.from_mesh(mug, 2000, rng=0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GroundTruth.from_mesh(trimesh.creation.icosphere(radius=0.4), 2000, rng=0)
+        GroundTruth.from_mesh(mug, 2000, rng=0, bounds=((-0.06,) * 3, (0.06,) * 3))
