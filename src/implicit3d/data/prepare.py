@@ -64,7 +64,8 @@ class PrepareConfig:
     """Settings of a build (all recorded in the manifest). Lengths are in normalized units unless they say metres.
 
     ``image_size`` is ``(width, height)`` pixels; ``focal`` is ``(fx, fy)`` pixels for that size (default: like
-    a RealSense D435 depth stream at 640x480, fx = fy = 385 px, about 80 x 64 degrees field of view); the principal
+    a RealSense D435 depth stream at 640x480, fx = fy = 385 px, about 80 x 64 degrees field of view; the
+    ``realsense_d435`` intrinsics preset is that depth aligned to the colour camera, fx = 615 px); the principal
     point is the image centre. ``object_size`` is the range of the longest bbox edge, in metres, used to render
     meshes whose units are unknown (folders, ShapeNet); catalogue shapes render at their own size.
     ``camera_distance`` (metres) is the camera-to-object-centre distance range; ``elevation_deg`` the range of
