@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--protocol", choices=("free", "table", "both"), default=None,
                     help="free-floating, resting on a table, or both (default: both with --meshes, else free)")
     ap.add_argument("--draws", type=_positive, default=3, help="views per object and protocol (default 3)")
-    ap.add_argument("--count", type=_positive, default=30, help="objects of the pybullet_data suite (default 30)")
+    ap.add_argument("--count", type=_positive, default=None,
+                    help="objects of the pybullet_data suite (default 30; not used with --meshes)")
     ap.add_argument("--seed", type=int, default=0, help="suite seed: random_urdfs choice, poses, noise (default 0)")
     ap.add_argument("--resolution", type=_positive, default=128, help="extraction resolution (default 128)")
     ap.add_argument("--csv", default=None, help="also write every view's row to this CSV file")
@@ -226,14 +227,14 @@ def main(argv: list[str] | None = None) -> int:
     source = args.checkpoint or "bundled model"
     skipped: list[tuple[str, str]] = []
     if args.meshes:
-        if "--count" in (argv if argv is not None else sys.argv[1:]):
+        if args.count is not None:
             print("note: --count picks from the pybullet_data suite; with --meshes every mesh of the folder is "
                   "scored", file=sys.stderr)
         objects = load_real_objects(args.meshes, skipped)
         suite, table_size = f"{len(objects)} meshes from {args.meshes} (metres; table: real size)", None
     else:
         objects = [RealObject(n, m, object_class(n), 1.0, "file units")
-                   for n, m in real_object_meshes(args.count, args.seed, skipped)]
+                   for n, m in real_object_meshes(args.count or 30, args.seed, skipped)]
         suite = f"{len(objects)} pybullet_data meshes (table: rescaled to 10-30 cm)"
         table_size = PYBULLET_SIZE
     turns = model_contract(meta).default_turns if args.turns is None else args.turns

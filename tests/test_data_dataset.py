@@ -296,11 +296,16 @@ def test_sparse_inputs_thin_a_view_to_a_random_count_of_distinct_points(root):
 def test_a_trainer_keeps_the_datasets_framing_as_the_input_contract(root, tmp_path):
     """A Trainer built from Python without ``data_config`` reads the contract from its training set's config (a
     ``DataConfig`` given as ``data_config`` is accepted too), so the checkpoint frames inputs as it was trained."""
+    from dataclasses import replace
+
     from implicit3d.models import create_model
     from implicit3d.training.checkpoint import load_checkpoint
     from implicit3d.training.trainer import TrainConfig, Trainer
 
-    ds = ImplicitDataset(root, "train", input="partial", n_inputs=64, n_points=64, pose="camera", normalize="visible")
+    padded = tmp_path / "padded"  # a dataset prepared with another padding than the default
+    prepare("catalogue:bottle", padded, count=2, config=replace(CFG, padding=0.2), seed=3, progress=False)
+    ds = ImplicitDataset(padded, "train", input="partial", n_inputs=64, n_points=64, pose="camera",
+                         normalize="visible")
     cfg = TrainConfig(batch_size=2, max_steps=1, warmup_steps=0, val_every=0, log_every=1)
     for kwargs in ({}, {"data_config": ds.config}):
         out = tmp_path / f"run{len(kwargs)}"
@@ -308,5 +313,8 @@ def test_a_trainer_keeps_the_datasets_framing_as_the_input_contract(root, tmp_pa
         _, meta = load_checkpoint(out)
         contract = meta["input_contract"]
         assert (contract["pose"], contract["normalize"], contract["n_inputs"]) == ("camera", "visible", 64)
+        assert contract["padding"] == 0.2  # the manifest's, as `train` keeps it
+        if not kwargs:  # read from the dataset itself: its folder too
+            assert meta["data_config"]["root"] == str(padded)
     with pytest.raises(TypeError, match="data_config must be a dict or a DataConfig"):
         Trainer(create_model("occnet_small"), cfg, ds, None, None, progress=False, data_config="partial")

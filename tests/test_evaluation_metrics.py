@@ -210,3 +210,5 @@ def test_ground_truth_outside_or_tiny_in_the_iou_volume_is_warned_about() -> Non
         warnings.simplefilter("error")
         GroundTruth.from_mesh(trimesh.creation.icosphere(radius=0.4), 2000, rng=0)
         GroundTruth.from_mesh(mug, 2000, rng=0, bounds=((-0.06,) * 3, (0.06,) * 3))
+        GroundTruth.from_mesh(mug, 2000, rng=0, bounds=0.06)  # a half-width, as sample_uniform takes it
+        GroundTruth.from_mesh(trimesh.creation.cylinder(radius=0.015, height=0.9), 2000, rng=0)  # a thin pen

@@ -233,11 +233,15 @@ def test_bad_inputs_raise():
         model(np.zeros((1, 10, 3), np.float32), torch.zeros(1, 5, 3))
 
 
-@pytest.mark.parametrize("name", SMALL)
+@pytest.mark.parametrize("name", [*SMALL, "detail"])
 def test_float64_points_are_cast_to_the_models_dtype(name):
     """``torch.from_numpy`` gives float64: every family takes it, with the float32 answer."""
     torch.manual_seed(0)
-    model = create_model(name).eval()
+    if name == "detail":  # a grid model with detail planes: their own encoder gets the cast points too
+        model = create_model("conv_onet_grid_small", detail_resolution=16, detail_levels=2).eval()
+        torch.nn.init.normal_(model.detail_out.weight)  # not the zero output of a freshly grown model
+    else:
+        model = create_model(name).eval()
     x, q = torch.rand(2, 200, 3) - 0.5, torch.rand(2, 30, 3) - 0.5
     with torch.no_grad():
         want = model(x, q)

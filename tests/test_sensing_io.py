@@ -125,6 +125,9 @@ def test_posecnn_rig_gives_its_first_camera_and_says_so(tmp_path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # one camera: nothing to say
         assert read_intrinsics(one) == Intrinsics(fx=600.0, fy=601.0, cx=320.0, cy=240.0, width=640, height=480)
+        twins = tmp_path / "twins.json"  # PoseCNN's RGBDScene rig: two identical cameras
+        twins.write_text(json.dumps(_rig([(["fx", "fy", "cx", "cy"], [600.0, 601.0, 320.0, 240.0])] * 2)))
+        assert read_intrinsics(twins) == read_intrinsics(one)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(_rig([(["fu", "fv", "u0"], [600.0, 601.0, 320.0])])))
     with pytest.raises(SensingFileError, match=r"bad.json: the rig's first camera has no v0 or cy"):

@@ -185,7 +185,8 @@ class GroundTruth:
         """Sample ``n_points`` on the surface of ``mesh`` and ``n_points`` uniform in ``bounds`` with occupancy.
 
         The IoU is measured in ``bounds`` (default the model cube ``[-0.55, 0.55]^3``: normalized shapes): a mesh
-        that reaches beyond them, or fills less than a thousandth of them (a mesh in metres), gets a warning."""
+        that reaches beyond them, or is less than a tenth as long as they are wide (a mesh in metres), gets a
+        warning."""
         rng = _rng(rng)
         _warn_if_not_in_bounds(mesh, bounds)
         pts, nrm = sample_surface(mesh, n_points, rng)
@@ -197,18 +198,21 @@ def _warn_if_not_in_bounds(mesh: trimesh.Trimesh, bounds: Any) -> None:
     """A warning when the volume IoU of ``mesh`` in ``bounds`` would mislead (see :meth:`GroundTruth.from_mesh`)."""
     from implicit3d.errors import warn_user
 
-    lo, hi = (np.asarray(b, dtype=np.float64) for b in bounds)
-    if len(mesh.vertices) == 0:
-        return
+    b = np.asarray(bounds, dtype=np.float64)
+    if b.ndim == 0:  # a half-width h: the cube [-h, h]^3, as sample_uniform takes it
+        b = np.array([[-1.0] * 3, [1.0] * 3]) * b
+    if b.shape != (2, 3) or len(mesh.vertices) == 0:
+        return  # sample_uniform names a malformed box
+    lo, hi = b
     mlo, mhi = np.asarray(mesh.bounds[0]), np.asarray(mesh.bounds[1])
     size = hi - lo
     if (mlo < lo - 1e-3 * size).any() or (mhi > hi + 1e-3 * size).any():
         warn_user(f"the ground-truth mesh spans {mlo.round(3).tolist()} to {mhi.round(3).tolist()}, beyond the IoU "
                   f"volume {lo.tolist()} to {hi.tolist()}: only its part inside is scored (normalize it, or pass "
                   "iou_bounds)")
-    elif np.prod(mhi - mlo) < 1e-3 * np.prod(size):
-        warn_user(f"the ground-truth mesh fills {np.prod(mhi - mlo) / np.prod(size):.1e} of the IoU volume "
-                  f"{lo.tolist()} to {hi.tolist()}: few uniform points fall inside it, so its IoU rests on few "
+    elif (mhi - mlo).max() < 0.1 * size.max():
+        warn_user(f"the ground-truth mesh is {(mhi - mlo).max():.3g} long in an IoU volume {size.max():.3g} wide "
+                  f"({lo.tolist()} to {hi.tolist()}): few uniform points fall inside it, so its IoU rests on few "
                   "points (normalize it, or pass iou_bounds)")
 
 

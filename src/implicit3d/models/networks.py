@@ -135,7 +135,8 @@ class ConvolutionalOccupancyNetwork(ImplicitModel):
     def encode(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
         """``(B, N, 3)`` -> ``{"xz": (B, C, R, R), ...}`` (planes) or ``{"grid": (B, C, R, R, R)}`` (with detail planes
         also ``"xz"``, ``"xy"``, ``"yz"``: ``(B, C, R_d, R_d)``)."""
-        maps = self.encoder(self._points(inputs, "inputs"))
+        inputs = self._points(inputs, "inputs")
+        maps = self.encoder(inputs)
         if self.detail is not None and self.detail_out is not None:
             maps.update({key: self.detail_out(fmap) for key, fmap in self.detail(inputs).items()})
         return maps

@@ -175,7 +175,7 @@ def read_intrinsics(
       metre, :func:`read_depth_scale`);
     - a camera rig JSON as PoseCNN's ``camera.json`` (``{"rig": {"camera": [{"camera_model": {"param_names": ["fu",
       "fv", "u0", "v0", ...], "params": [...], "width", "height"}}, ...]}}``): the first camera, which in a
-      registered RGB-D pair is the one the depth image is aligned to (a note names it when the rig has several);
+      registered RGB-D pair is the one the depth image is aligned to (a note names it when the rig has others);
       distortion parameters are not applied.
 
     ``size``: ``(height, width)`` of the depth image, used when the file gives no image size. A matrix whose last row
@@ -263,7 +263,8 @@ def _rig_camera(rig: dict[str, Any], p: Path, size: tuple[int, int] | None) -> I
             k[i, j] = float(found[0])
         except (TypeError, ValueError):
             raise SensingFileError(f"{p}: the rig's {aliases[0]} is not a number: {found[0]!r}") from None
-    if len(cameras) > 1:
+    models = [c.get("camera_model", c) if isinstance(c, dict) else None for c in cameras]
+    if len(cameras) > 1 and any(m is None or m.get("params") != params for m in models[1:]):
         warn_user(f"{p}: a rig of {len(cameras)} cameras; the first is used (fx {k[0, 0]:g}, fy {k[1, 1]:g}), as for a "
                   "depth image registered to it; pass a file with one camera's intrinsics to use another")
     return _from_k(_matrix_k(k, p, "the rig's first camera"), model.get("width"), model.get("height"), p, size)

@@ -555,8 +555,8 @@ def segment_objects(
     background) each label is an object. Clusters with fewer than ``min_points`` points, larger than ``max_size``
     metres, or flat (thinner than 5 mm and lower than 2 cm: table texture, paper), not resting on the support
     (lowest point more than ``rest_gap`` metres above it: a shelf, the back of a chair, flying pixels), one plane
-    larger than 40 cm (a wall), a sheet within ``ON_WALL_DEPTH`` of a wall found in the frame and parallel to it (a
-    skirting board, a socket), or — found without ``labels`` — part of something larger (more than ``run_on_share``
+    larger than 40 cm (a wall), a sheet within ``ON_WALL_DEPTH`` of a room's wall found in the frame and parallel to it
+    (a skirting board, a socket), or — found without ``labels`` — part of something larger (more than ``run_on_share``
     of its outline runs on, with no depth edge and no crease, into pixels above the plane beyond the table region's
     edge: a chair's seat at a desk, a door) are skipped with the reason; each object first loses its statistical
     outliers (:func:`remove_outliers`).
@@ -571,13 +571,14 @@ def segment_objects(
     else:  # no support plane: every valid pixel may belong to an object
         candidate = valid.copy()
     wall_tops = []  # heights above the support of the tops of the vertical structures (a tote's walls)
-    walls: list[Plane] = []  # those structures' planes
+    walls: list[Plane] = []  # the planes of those that rise as high as objects may (a room's walls)
     for other in structures or []:  # among the candidates only: the floor along a wall's foot is no part of it
         mask = structure_mask(points_map, candidate, other, cfg.plane_threshold, region=region)
         candidate &= ~mask
         if region is not None and mask.any() and abs(float(other.normal @ region.plane.normal)) < 0.3:
             wall_tops.append(float(np.quantile(h_above[mask], 0.99)))
-            walls.append(other)
+            if wall_tops[-1] > ROOM_WALL_HEIGHT:  # a room's wall, not a tote's side (objects lean flat against those)
+                walls.append(other)
     run_on = outline = None
     if labels is not None:
         comp = np.where(candidate & (labels > 0), labels.astype(np.int64), -1)
@@ -662,6 +663,9 @@ def segment_objects(
 #: a cluster within this many metres of a vertical structure's plane (a wall found in the frame) and parallel to it
 #: is a part of the wall that stands out of its plane (a skirting board, a socket, a poster), not an object
 ON_WALL_DEPTH = 0.03
+#: ... of a wall seen rising higher than this many metres above the support: a room's wall, not the side of a tote or
+#: bin, against which a book may stand flat
+ROOM_WALL_HEIGHT = 0.35
 
 
 def _is_sheet(points: np.ndarray, normal: np.ndarray) -> bool:

@@ -150,6 +150,24 @@ def _loader_generator(seed: int, epoch: int, rank: int, stream: int) -> torch.Ge
     return torch.Generator().manual_seed(int(mixed))
 
 
+def _dataset_settings(train_set: Dataset, extra_meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The data settings of an :class:`~implicit3d.data.dataset.ImplicitDataset` (its ``config``, with its folder as
+    ``root``; anything else: ``None``); puts into ``extra_meta`` what the checkpoint keeps of its prepared dataset
+    (the manifest's build settings and padding, as ``train`` stores them) unless given."""
+    config = getattr(train_set, "config", None)
+    if not (dataclasses.is_dataclass(config) and not isinstance(config, type)):
+        return None
+    settings = dataclasses.asdict(config)
+    root = getattr(train_set, "root", None)
+    if root is not None:
+        settings["root"] = str(root)
+        from implicit3d.training.run import dataset_meta
+
+        for key, value in dataset_meta(root).items():
+            extra_meta.setdefault(key, value)
+    return settings
+
+
 class Trainer:
     """Trains ``model`` on ``train_set`` (items: ``inputs (N, 3)``, ``points (M, 3)``, ``occ (M,)``, ``sdf (M,)``).
 
@@ -195,8 +213,10 @@ class Trainer:
         if model_config is None:
             model_config = getattr(model, "config", None)
         self.model_config = json.loads(json.dumps(model_config)) if model_config is not None else None
+        extra_meta = dict(extra_meta or {})
+        settings = _dataset_settings(train_set, extra_meta)
         if data_config is None:  # the training set's own settings: what the checkpoint's input contract is read from
-            data_config = getattr(train_set, "config", None)
+            data_config = settings
         if dataclasses.is_dataclass(data_config) and not isinstance(data_config, type):
             data_config = dataclasses.asdict(data_config)
         if data_config is not None and not isinstance(data_config, dict):
