@@ -97,7 +97,7 @@ def test_evaluate_split_from_python_names_the_run_itself(run_dir, dataset, tmp_p
                           input="surface", n_inputs=300)
     evaluate_split(run, tmp_path / "py", baselines=[], n_points=2000)
     head = (tmp_path / "py" / "summary.md").read_text().splitlines()[0]
-    assert str(dataset) in head and "(1-shape split)" in head and "checkpoints" in head
+    assert head == f"# Evaluation: {run_dir} on {dataset} (test split)"
     assert json.loads((tmp_path / "py" / "summary.json").read_text())["settings"]["data"] == str(dataset)
 
 

@@ -209,6 +209,8 @@ class DatasetRun:
     settings: InferenceSettings
     generator: Any
     progress: bool = True
+    split: str = ""  #: the split's name, for messages and summaries
+    source: str = ""  #: what the model was loaded from (``"bundled model"`` for the bundled one)
 
     @classmethod
     def open(
@@ -238,7 +240,8 @@ class DatasetRun:
         contract = model_contract(meta)
         settings = InferenceSettings.for_model(contract, **inputs)
         gen = MeshGenerator(kind=contract.task, threshold=threshold, resolution=resolution, device=device, bf16=bf16)
-        return cls(model, meta, contract, Path(root), keys, settings, gen, progress)
+        return cls(model, meta, contract, Path(root), keys, settings, gen, progress, split,
+                   str(checkpoint) if checkpoint is not None else "bundled model")
 
     def shapes(self, desc: str) -> Iterator[ShapeInput]:
         return _progress(iter_shape_inputs(self.root, self.keys, self.settings), len(self.keys), desc,
@@ -399,8 +402,8 @@ def evaluate_split(
 ) -> list[dict[str, Any]]:
     """Score the model (and each of ``baselines`` on the same inputs) on every shape: ``out/metrics.csv`` (a row per
     shape and method), ``out/summary.md`` and ``out/summary.json`` (means per category and method). ``info``
-    describes the run in the summary's header (``checkpoint``, ``data``, ``split``; default: the model's folder,
-    the dataset folder and the number of shapes). Returns the summary entries."""
+    describes the run in the summary's header (``checkpoint``, ``data``, ``split``; default: those ``run`` was
+    opened with). Returns the summary entries."""
     import json
 
     import trimesh
@@ -456,8 +459,8 @@ def evaluate_split(
     metric_keys = ["iou", *DISTANCE_KEYS, "chamfer_l1_x10", *SQUARED_DISTANCE_KEYS, "normal_consistency",
                    "normal_accuracy", "normal_completeness", *fcols, "empty_prediction"]
     columns = ["key", "category", "name", "method", *metric_keys, "n_inputs", "vertices", "faces", "seconds", "note"]
-    named = {"checkpoint": str(run.meta.get("directory") or "the bundled model"), "data": str(run.root),
-             "split": f"{len(run.keys)}-shape"}  # what the header names when the caller says nothing
+    named = {"checkpoint": run.source or str(run.meta.get("directory") or "the model"), "data": str(run.root),
+             "split": run.split or f"{len(run.keys)}-shape"}  # what the header names when the caller says nothing
     info = {**named, **(info or {}), **vars(run.settings), "resolution": run.generator.resolution,
             "threshold": run.generator.threshold, "n_points": n_points, "thresholds": list(thresholds),
             "baselines": baselines, "step": run.meta.get("step"),
