@@ -383,6 +383,7 @@ def option_case(id: str, match: str, *extra: str) -> None:
 
 option_case("resolution-100000", r"--resolution.*at most", "--resolution", "100000")
 option_case("resolution-1", r"--resolution", "--resolution", "1")
+option_case("resolution-4", r"--resolution must be >= 8", "--resolution", "4")  # all corners: no surface
 option_case("seed-negative", r"--seed.*>= 0", "--seed", "-1")
 option_case("seed-huge", r"--seed", "--seed", "9" * 40)
 option_case("threshold-2", r"--threshold", "--threshold", "2")

@@ -167,3 +167,16 @@ def test_help_explains_every_figure(capsys):
     out = capsys.readouterr().out
     for name, (_, text) in FIGURES.items():
         assert name in out and text.split()[0] in out
+
+
+
+def test_completion_figure_of_a_depth_image_points_to_complete_html(tmp_path, capsys) -> None:
+    from PIL import Image
+
+    Image.fromarray(np.full((4, 4), 800, np.uint16)).save(tmp_path / "depth.png")
+    trimesh.creation.box().export(tmp_path / "m.ply")
+    rc = main(["visualize", "--input", str(tmp_path / "depth.png"), "--mesh", str(tmp_path / "m.ply"), "-o",
+               str(tmp_path / "f.html")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "a depth image" in err and "complete DEPTH --intrinsics K.json --html" in err
+    assert "--intrinsics\n" not in err and not (tmp_path / "f.html").exists()

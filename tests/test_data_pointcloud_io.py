@@ -113,3 +113,21 @@ def test_too_few_points_names_the_file(tmp_path) -> None:
     (tmp_path / "a.xyz").write_text("0 0 1\n1 0 1\n")
     with pytest.raises(PointCloudFileError, match=r"a\.xyz: 2 points: at least 4"):
         read_observation(tmp_path / "a.xyz")
+
+
+
+def test_a_cloud_given_as_a_depth_image_is_named_by_its_size_before_any_depth_warning(tmp_path) -> None:
+    """A 2-column .npy given with intrinsics is read as a (2253, 2) depth image: the size mismatch is the error, and
+    no warning about its 'median depth' comes first."""
+    import json
+    import warnings
+
+    from implicit3d.data.pointcloud_io import PointCloudFileError, depth_observation
+
+    np.save(tmp_path / "half.npy", np.random.default_rng(0).uniform(0.0, 0.05, (2253, 2)))
+    (tmp_path / "K.json").write_text(json.dumps({"fx": 100, "fy": 100, "cx": 80, "cy": 60, "width": 160,
+                                                 "height": 120}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(PointCloudFileError, match=r"half\.npy: the depth image is 2x2253 pixels but"):
+            depth_observation(tmp_path / "half.npy", tmp_path / "K.json")

@@ -122,12 +122,16 @@ def test_scene_command_writes_meshes_json_glb_and_figure(frame, tmp_path, capsys
     assert len(mesh.faces) > 0
     ply = (out / first["file"]).read_bytes()[:2000]
     assert b"property float uncertainty" in ply and b"property float softness" in ply  # both vertex attributes
-    assert len(trimesh.load(out / "scene.glb").geometry) == len(doc["objects"]) + 1  # objects and the table
+    glb = trimesh.load(out / "scene.glb")
+    assert sorted(glb.geometry) == sorted([o["file"][:-4] for o in doc["objects"]] + ["table"])  # named as scene.json
     html = (out / "scene.html").read_text()
     assert "view from the sensor" in html and "100vh" in html
     assert f"undecided ratio {first['uncertainty']['undecided_ratio']:.2f}" in html  # in the completion's legend
     printed = capsys.readouterr().out
-    assert "objects" in printed and f"undecided ratio {first['uncertainty']['undecided_ratio']:.2f}" in printed
+    assert "object" in printed and f"undecided ratio {first['uncertainty']['undecided_ratio']:.2f}" in printed
+    # a later run into the same folder without a figure leaves no stale one behind
+    assert main(argv[:-2] + ["--quiet"]) == 0, capsys.readouterr().err
+    assert not (out / "scene.html").exists() and (out / "scene.json").is_file()
 
 
 def test_scene_errors_are_one_line(frame, tmp_path, capsys) -> None:
@@ -141,9 +145,9 @@ def test_scene_errors_are_one_line(frame, tmp_path, capsys) -> None:
     # labels of another size
     from PIL import Image
 
-    Image.fromarray(np.zeros((10, 10), np.uint8)).save(tmp_path / "labels.png")
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(tmp_path / "labels.png")  # empty too: the size is said first
     assert main(base + ["--labels", str(tmp_path / "labels.png")]) == 2
-    assert "labels" in capsys.readouterr().err
+    assert "labels.png is 10x10 pixels but" in capsys.readouterr().err
     # labels without any object: said so, naming the label file
     Image.fromarray(np.zeros(frame.depth.shape, np.uint8)).save(tmp_path / "none.png")
     assert main(base + ["--labels", str(tmp_path / "none.png")]) == 2

@@ -128,7 +128,7 @@ def complete_points(
 
     pts, _ = check_cloud(points, source)
     if len(pts) < 4:
-        raise UserError(f"{source} has {len(pts)} points: at least 4 are needed")
+        raise UserError(f"{source} has {len(pts)} point{'s' if len(pts) != 1 else ''}: at least 4 are needed")
     if meta is None:  # a model from load_model carries its metadata
         from implicit3d.training.weights import META_ATTRIBUTE
 
@@ -150,7 +150,10 @@ def complete_points(
     # a very large cloud is framed on a fixed subset (its box and line of sight barely change), and only the points
     # given to the model are mapped into each frame
     framing = pts[subsample_indices(np.random.default_rng(seed), len(pts), FRAMING_POINTS)]
-    frames = turned_frames(framing, contract, turns, up=up, viewpoint=viewpoint, size=size)
+    try:
+        frames = turned_frames(framing, contract, turns, up=up, viewpoint=viewpoint, size=size)
+    except UserError as exc:
+        raise UserError(f"{source}: {exc}") from None
     chosen = pts[subsample_indices(np.random.default_rng(seed), len(pts), n_inputs)]
     clouds = [f.to_model(chosen).astype(np.float32) for f in frames]
     frame, inputs = frames[0], clouds[0]

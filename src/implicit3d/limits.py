@@ -38,9 +38,15 @@ def check_int(value: Any, name: str, lo: int = 1, hi: int | None = None, source:
     return int(value)
 
 
-def check_resolution(value: Any, name: str = "--resolution", source: str | None = None) -> int:
-    """A grid resolution in ``[2, MAX_RESOLUTION]``."""
-    return check_int(value, name, 2, MAX_RESOLUTION, source)
+#: the coarsest grid a command extracts a mesh on: a coarser one is all corners (an empty or boxy mesh)
+MIN_EXTRACTION_RESOLUTION = 8
+
+
+def check_resolution(value: Any, name: str = "--resolution", source: str | None = None,
+                     least: int = 2) -> int:
+    """A grid resolution in ``[least, MAX_RESOLUTION]`` (commands that extract meshes pass
+    :data:`MIN_EXTRACTION_RESOLUTION`)."""
+    return check_int(value, name, least, MAX_RESOLUTION, source)
 
 
 def check_seed(value: Any, name: str = "--seed") -> int:

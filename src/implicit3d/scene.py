@@ -486,7 +486,8 @@ def write_scene(result: SceneResult, out_dir: str | Path, html: str | Path | Non
                 color: np.ndarray | None = None) -> list[Path]:
     """Write ``object_NN.ply``, ``scene.json``, ``scene.glb`` (and ``html``) atomically; returns the paths. Object
     files of an earlier scene in ``out_dir`` beyond this one's count (``object_08.ply`` when 7 objects are found)
-    are removed, so the folder's ``object_*.ply`` are this scene's objects."""
+    are removed, so the folder's ``object_*.ply`` are this scene's objects; so is an earlier run's figure
+    ``out_dir/scene.html`` (the name the docs give it) when this run writes none there."""
     from implicit3d.fileio import atomic_write_bytes, atomic_write_text, ensure_folder, write_mesh
 
     out = ensure_folder(Path(out_dir))
@@ -498,15 +499,18 @@ def write_scene(result: SceneResult, out_dir: str | Path, html: str | Path | Non
     for old in out.glob("object_*.ply"):
         if re.fullmatch(r"object_\d{2,}\.ply", old.name) and old.name not in files and old.is_file():
             old.unlink()
+    stale = out / "scene.html"
+    if stale.is_file() and (html is None or Path(html).resolve() != stale.resolve()):
+        stale.unlink()
     atomic_write_text(out / "scene.json", json.dumps(scene_json(result, files), indent=1) + "\n")
     written.append(out / "scene.json")
     scene = trimesh.Scene()
     for name, obj in zip(files, result.objects, strict=True):
-        scene.add_geometry(obj.mesh, node_name=name[:-4])
+        scene.add_geometry(obj.mesh, node_name=name[:-4], geom_name=name[:-4])
     if result.table_outline is not None:
         patch = table_mesh(result.table_outline)
         patch.visual.face_colors = [150, 120, 90, 160]
-        scene.add_geometry(patch, node_name="table")
+        scene.add_geometry(patch, node_name="table", geom_name="table")
     atomic_write_bytes(out / "scene.glb", scene.export(file_type="glb"))
     written.append(out / "scene.glb")
     if html is not None:

@@ -115,7 +115,15 @@ def run(args: argparse.Namespace) -> int:
     from implicit3d.errors import warn_user
     from implicit3d.fileio import check_output_file
     from implicit3d.geometry.frames import parse_up
-    from implicit3d.limits import MAX_POINTS, MAX_TURNS, check_int, check_probability, check_resolution, check_seed
+    from implicit3d.limits import (
+        MAX_POINTS,
+        MAX_TURNS,
+        MIN_EXTRACTION_RESOLUTION,
+        check_int,
+        check_probability,
+        check_resolution,
+        check_seed,
+    )
     from implicit3d.training.run import resolve_device
 
     t0 = time.perf_counter()
@@ -125,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--html {args.html}: the figure is an HTML file (use a .html name)")
     if args.html is not None:
         check_output_file(args.html, "--html")
-    check_resolution(args.resolution)
+    check_resolution(args.resolution, least=MIN_EXTRACTION_RESOLUTION)
     check_seed(args.seed)
     check_probability(args.threshold)
     if args.n_inputs is not None:

@@ -27,7 +27,8 @@ PinholeCameraIntrinsic JSON; ROS CameraInfo YAML; BOP scene_camera.json; a YCB-V
 camera.json (its first camera); a 3x3 matrix in .txt or .npy. A PNG whose median depth is outside 0.15-3 m gets a
 one-line warning naming the --depth-scale that fits (YCB-Video, PoseCNN and ARC SR300 frames store 1/10000 m).
 
-Output (object files of an earlier scene in OUT beyond this one's count are removed): OUT/object_NN.ply (watertight;
+Output (object files of an earlier scene in OUT beyond this one's count, and its OUT/scene.html unless this run
+writes one there, are removed): OUT/object_NN.ply (watertight;
 vertex attributes 'softness' (how little the occupancy changes across the surface there) and 'uncertainty' (the
 softness, 0 on the measured surface and in full from 12 mm off it); vertex colours blue = decided, red = a guess),
 OUT/scene.json (the plane: normal pointing up, d with normal . x + d = 0; per object: file, observed points,
@@ -63,17 +64,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from implicit3d.data.pointcloud_io import CLOSE_RANGE_DEPTH_M, read_depth
+    from implicit3d.data.pointcloud_io import CLOSE_RANGE_DEPTH_M, read_depth, warn_unusual_depth
     from implicit3d.errors import UserError
     from implicit3d.fileio import check_output_file, check_output_folder
     from implicit3d.geometry.frames import parse_up
-    from implicit3d.limits import check_probability, check_resolution, check_seed
+    from implicit3d.limits import MIN_EXTRACTION_RESOLUTION, check_probability, check_resolution, check_seed
     from implicit3d.scene import SceneSettings, complete_scene, load_scene_model, write_scene
     from implicit3d.sensing.io import read_intrinsics, read_label_image
     from implicit3d.training.run import resolve_device
 
     t0 = time.perf_counter()
-    check_resolution(args.resolution)
+    check_resolution(args.resolution, least=MIN_EXTRACTION_RESOLUTION)
     check_probability(args.threshold)
     check_seed(args.seed)
     if args.html is not None and Path(args.html).suffix.lower() not in (".html", ".htm"):
@@ -85,9 +86,17 @@ def run(args: argparse.Namespace) -> int:
         up = None if args.up is None else parse_up(args.up)
     except ValueError as exc:
         raise UserError(f"--up: {exc}") from None
-    depth = read_depth(args.depth, depth_scale(args, args.depth, args.intrinsics), usual=CLOSE_RANGE_DEPTH_M)
+    scale = depth_scale(args, args.depth, args.intrinsics)
+    depth = read_depth(args.depth, scale, usual=None)
     intrinsics = read_intrinsics(args.intrinsics, size=depth.shape, image=args.depth)
+    if intrinsics.shape != depth.shape:
+        raise UserError(f"{args.depth} is {depth.shape[1]}x{depth.shape[0]} pixels but the intrinsics "
+                        f"{args.intrinsics} say {intrinsics.width}x{intrinsics.height}")
+    warn_unusual_depth(depth, args.depth, scale, CLOSE_RANGE_DEPTH_M)  # once the image is known to be one
     labels = None if args.labels is None else read_label_image(args.labels)
+    if labels is not None and labels.shape[:2] != depth.shape:
+        raise UserError(f"{args.labels} is {labels.shape[1]}x{labels.shape[0]} pixels but {args.depth} is "
+                        f"{depth.shape[1]}x{depth.shape[0]}")
     if labels is not None and not np.any(labels):
         raise UserError(f"{args.labels}: the label image holds no object (every pixel is 0, the background)")
     color = None if args.color is None else read_label_image(args.color, color=True)
@@ -110,10 +119,12 @@ def run(args: argparse.Namespace) -> int:
     plane = "no plane" if p is None else (f"plane normal ({', '.join(f'{v:.3f}' for v in p.normal)}), d {p.d:.3f} m, "
                                           f"{p.inliers} points")
     skipped = len(result.skipped)
-    print(f"{args.output}: {len(result.objects)} objects ({plane}; {skipped} clusters skipped) with {name}"
-          f"{' (bf16)' if bf16 else ''} in "
-          f"{time.perf_counter() - t0:.1f} s (segmentation {result.seconds['segmentation']:.2f} s, completion "
-          f"{result.seconds['completion']:.2f} s)" + (f"; figure {args.html}" if args.html else ""))
+    n = len(result.objects)
+    print(f"{args.output}: {n} object{'s' if n != 1 else ''} ({plane}; {skipped} cluster{'s' if skipped != 1 else ''} "
+          f"skipped) with {name}{' (bf16)' if bf16 else ''} in {time.perf_counter() - t0:.1f} s, reading and writing "
+          f"included (the scene {result.seconds['total']:.2f} s as in scene.json: segmentation "
+          f"{result.seconds['segmentation']:.2f} s, completion {result.seconds['completion']:.2f} s)"
+          + (f"; figure {args.html}" if args.html else ""))
     for i, obj in enumerate(result.objects, start=1):
         s = obj.summary(result.settings.seen_distance)
         size = np.subtract(s["bbox_max"], s["bbox_min"])

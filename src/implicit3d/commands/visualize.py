@@ -262,7 +262,11 @@ def completion_figure_from_files(args: argparse.Namespace) -> Any:
 
     if args.input is None or args.mesh is None:
         raise UserError("the completion figure needs both --input SCAN and --mesh COMPLETED")
-    pts, _ = read_point_cloud(args.input, drop_invalid=True)
+    if Path(args.input).suffix.lower() in (".png", ".tif", ".tiff"):
+        raise UserError(f"--input {args.input}: a depth image; the completion figure takes the scan as a point cloud "
+                        "(show a depth image with its completion: implicit3d complete DEPTH --intrinsics K.json "
+                        "--html FIGURE.html)")
+    pts, _ = read_point_cloud(args.input, drop_invalid=True, other="")
     mesh = load_mesh(args.mesh, "completed mesh")
     gt = load_mesh(args.gt, "ground-truth mesh") if args.gt else None
     shown = pts[_subsample(len(pts), args.points, np.random.default_rng(args.seed))]

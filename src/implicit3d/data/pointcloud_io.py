@@ -319,8 +319,11 @@ def _load_array(path: Path, key: str | None = None) -> np.ndarray:
         raise PointCloudFileError(f"{path}: not a readable NumPy file ({type(exc).__name__}: {exc})") from None
 
 
-def read_point_cloud(path: str | os.PathLike, drop_invalid: bool = False) -> tuple[np.ndarray, int]:
-    """Read a point cloud file (see the module docstring): ``(points (N, 3) float64, rows dropped)``."""
+def read_point_cloud(
+    path: str | os.PathLike, drop_invalid: bool = False, other: str = "a depth image (.png, .npy) with --intrinsics"
+) -> tuple[np.ndarray, int]:
+    """Read a point cloud file (see the module docstring): ``(points (N, 3) float64, rows dropped)``; ``other``:
+    what else the caller takes, named when the extension is unknown."""
     p = _existing(path, "point cloud")
     ext = p.suffix.lower()
     if ext == ".ply":
@@ -335,8 +338,8 @@ def read_point_cloud(path: str | os.PathLike, drop_invalid: bool = False) -> tup
         arr = _load_array(p, "points")
     else:
         raise PointCloudFileError(
-            f"{p}: unknown point cloud extension {ext or '(none)'!r}; use one of {', '.join(CLOUD_EXTENSIONS)} or a "
-            "depth image (.png, .npy) with --intrinsics"
+            f"{p}: unknown point cloud extension {ext or '(none)'!r}; use one of {', '.join(CLOUD_EXTENSIONS)}"
+            + (f" or {other}" if other else "")
         )
     return check_cloud(arr, str(p), drop_invalid)
 
@@ -345,7 +348,7 @@ def read_point_cloud(path: str | os.PathLike, drop_invalid: bool = False) -> tup
 
 
 def read_depth(
-    path: str | os.PathLike, depth_scale: float = 1000.0, usual: tuple[float, float] = USUAL_DEPTH_M
+    path: str | os.PathLike, depth_scale: float = 1000.0, usual: tuple[float, float] | None = USUAL_DEPTH_M
 ) -> np.ndarray:
     """Depth image -> ``(H, W) float64`` metres (non-finite and negative values become 0 = no return).
 
@@ -353,7 +356,7 @@ def read_depth(
     ``.tif``/``.tiff``: 32-bit float metres. A median valid depth outside ``usual`` (metres; default
     :data:`USUAL_DEPTH_M`; ``scene`` and ``complete`` use :data:`CLOSE_RANGE_DEPTH_M`) gets a one-line warning; for a
     PNG it names the common depth scale (:data:`COMMON_DEPTH_SCALES`) that would bring the median into that range,
-    if one does.
+    if one does (:func:`warn_unusual_depth`; ``usual=None``: no check, the caller checks later).
     """
     p = _existing(path, "depth image")
     ext = p.suffix.lower()
@@ -378,6 +381,18 @@ def read_depth(
         )
     with np.errstate(invalid="ignore"):
         depth = np.where(np.isfinite(depth) & (depth > 0), depth, 0.0)
+    if usual is not None:
+        warn_unusual_depth(depth, p, depth_scale, usual)
+    return depth
+
+
+def warn_unusual_depth(
+    depth: np.ndarray, path: str | os.PathLike, depth_scale: float = 1000.0, usual: tuple[float, float] = USUAL_DEPTH_M
+) -> None:
+    """The one-line warning of :func:`read_depth` for a depth image ``depth (H, W)`` (metres, 0 = no data) read from
+    ``path`` whose median valid depth lies outside ``usual`` (metres)."""
+    p = Path(path)
+    ext = p.suffix.lower()
     valid = depth[depth > 0]
     if len(valid):
         median = float(np.median(valid))
@@ -395,7 +410,6 @@ def read_depth(
                 hint = f"; {ext} depth is read as metres"
             warn_user(f"{p}: the median depth is {median:.4g} m, outside the usual {lo:g}-{hi:g} m of "
                       f"{'depth sensors' if usual == USUAL_DEPTH_M else 'close-range frames (objects, tables)'}{hint}")
-    return depth
 
 
 def read_mask(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
@@ -441,13 +455,14 @@ def depth_observation(
             f"{depth_path}: a depth image needs the camera intrinsics: pass --intrinsics K.json "
             "(keys fx, fy, cx, cy, width, height)"
         )
-    depth = read_depth(depth_path, depth_scale, usual=usual_depth)
+    depth = read_depth(depth_path, depth_scale, usual=None)
     intr = read_intrinsics(intrinsics_path, size=depth.shape, image=depth_path)
     if depth.shape != intr.shape:
         raise PointCloudFileError(
             f"{depth_path}: the depth image is {depth.shape[1]}x{depth.shape[0]} pixels but {intrinsics_path} says "
             f"{intr.width}x{intr.height}"
         )
+    warn_unusual_depth(depth, depth_path, depth_scale, usual_depth)  # once the image is known to be one
     valid = depth > 0
     if not valid.any():
         raise PointCloudFileError(f"{depth_path}: the depth image has no valid pixels (all zero or NaN)")

@@ -223,11 +223,18 @@ class DatasetRun:
         autocast (:class:`implicit3d.extraction.MeshGenerator`)."""
         from implicit3d.completion import model_contract
         from implicit3d.extraction import MeshGenerator
-        from implicit3d.limits import MAX_POINTS, check_int, check_probability, check_resolution, check_seed
+        from implicit3d.limits import (
+            MAX_POINTS,
+            MIN_EXTRACTION_RESOLUTION,
+            check_int,
+            check_probability,
+            check_resolution,
+            check_seed,
+        )
         from implicit3d.training.run import resolve_device
         from implicit3d.training.weights import load_model
 
-        check_resolution(resolution)
+        check_resolution(resolution, least=MIN_EXTRACTION_RESOLUTION)
         check_seed(inputs.get("seed", 0))
         if inputs.get("n_inputs") is not None:
             check_int(inputs["n_inputs"], "--n-inputs", 1, MAX_POINTS)
