@@ -228,6 +228,9 @@ def test_cli_writes_meshes_and_index(tmp_path, capsys):
     assert main(["shapes", "--category", "can,bowl", "-n", "1", "-o", str(several), "--quiet"]) == 0
     assert sorted(p.name.split("_")[0] for p in several.glob("*.obj")) == ["bowl", "can"]
     assert main(["shapes", "--category", "can"]) == 2
+    capsys.readouterr()
+    assert main(["shapes", "--category", "can", "-o", str(tmp_path / "can.ply")]) == 2  # a file name: a folder is meant
+    assert "--format ply" in capsys.readouterr().err and not (tmp_path / "can.ply").exists()
 
 
 def test_cli_default_format_obj_loads_back_watertight(tmp_path):

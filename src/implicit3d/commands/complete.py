@@ -48,7 +48,8 @@ multiresolution iso-surface extraction (MISE), then mapped back to the input's f
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", help="point cloud (.ply .pcd .xyz .npy .npz) or depth image (.png .npy, with --intrinsics)")
+    p.add_argument("input", help="point cloud (.ply .pcd .xyz .txt .npy .npz) or depth image (.png .npy .tif, with "
+                   "--intrinsics)")
     p.add_argument("-o", "--output", required=True, help="output mesh (.ply, .obj, .glb, .off, .stl)")
     add_model_options(p)
     p.add_argument("--intrinsics", default=None, metavar="K.json", help="camera intrinsics of a depth image")

@@ -61,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise UserError(f"--seed must be >= 0, got {args.seed}")
     out = Path(args.output)
+    if out.suffix.lower()[1:] in FORMATS and not out.is_dir():
+        raise UserError(f"-o {out}: the output is a folder (each shape is written into it as NAME.{args.format}); "
+                        f"use e.g. -o {out.with_suffix('')}/ and --format {out.suffix.lower()[1:]}")
     ensure_folder(out)
     cats = list(shapes.CATEGORIES) if "all" in asked else list(dict.fromkeys(asked))
     jobs = [(c, shapes.shape_seed(c, i, args.seed)) for c in cats for i in range(args.count)]

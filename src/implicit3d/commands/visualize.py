@@ -11,6 +11,7 @@ import trimesh
 
 from implicit3d.errors import UserError
 from implicit3d.fileio import read_mesh
+from implicit3d.sensing.noise import NOISE_PRESETS
 
 # figure name -> (which inputs it takes, what it shows)
 FIGURES: dict[str, tuple[str, str]] = {
@@ -58,7 +59,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--axis", choices=("x", "y", "z"), default="y", help="sdf-slice: normal of the plane (default y)")
     p.add_argument("--resolution", type=int, default=None,
                    help="grid cells per axis: voxel grid of representations (default 32), sdf-slice (default 160)")
-    p.add_argument("--noise", default="realsense_d435", help="partial-view of a mesh: sensor noise preset")
+    p.add_argument("--noise", default="realsense_d435", choices=sorted(NOISE_PRESETS),
+                   help="partial-view of a mesh: sensor noise preset (default realsense_d435)")
     p.add_argument("--object-size", type=float, default=None,
                    help="partial-view of a mesh: longest edge in metres to render it at (default: its own size "
                    "when between 2 cm and 1 m, else 0.25)")

@@ -296,7 +296,8 @@ def _read_text(path: Path) -> np.ndarray:
             warnings.simplefilter("ignore")  # numpy's "input contained no data": an empty cloud is refused later
             data = np.loadtxt(lines, dtype=np.float64, comments="#", ndmin=2)
     except ValueError as exc:
-        raise PointCloudFileError(f"{path}: not a text point list ({exc})") from None
+        raise PointCloudFileError(f"{path}: not a text point list ({exc}); rows of 3 or more numbers, header and "
+                                  "comment lines starting with #") from None
     return data
 
 
