@@ -175,6 +175,22 @@ def test_scene_errors_are_one_line(frame, tmp_path, capsys) -> None:
     assert not (tmp_path / "o").exists() and not (tmp_path / "b").exists()
 
 
+def test_a_frame_of_one_object_without_a_table_has_no_support_plane() -> None:
+    """A single box seen up close, nothing behind it: its largest face is a plane, but 10 cm across, not a table;
+    ``segment_scene`` says no plane (with the --no-plane hint) rather than completing pieces of the box on it."""
+    from implicit3d.scene import NoSupportPlaneError
+    from implicit3d.sensing.camera import look_at
+    from implicit3d.sensing.render import render
+
+    box = trimesh.creation.box((0.1, 0.1, 0.1))
+    small = Intrinsics(fx=262.5, fy=262.5, cx=159.5, cy=119.5, width=320, height=240)
+    res = render(box, small, look_at(np.array([0.35, 0.2, 0.3]), (0.0, 0.0, 0.0)))
+    with pytest.raises(NoSupportPlaneError, match=r"the largest plane is 1\d cm across.*--no-plane"):
+        segment_scene(res.depth.astype(np.float64), small)
+    found = segment_scene(res.depth.astype(np.float64), small, no_plane=True)
+    assert len(found.segmentation.objects) >= 1
+
+
 def test_intrinsics_formats(tmp_path) -> None:
     from implicit3d.sensing.io import read_intrinsics
 

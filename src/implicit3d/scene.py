@@ -310,6 +310,11 @@ class SceneSegmentation:
     seconds: dict[str, float]
 
 
+#: metres the support plane's inliers must span (in the plane) at least: a smaller plane is an object's own face in
+#: a frame without a table (a single object seen up close)
+MIN_SUPPORT_EXTENT = 0.2
+
+
 def segment_scene(
     depth: np.ndarray,
     intrinsics: Intrinsics,
@@ -362,6 +367,12 @@ def segment_scene(
                                       "the frame") from None
         structures = [p for p in planes if p is not plane]
         inliers = pts[np.abs(plane.height(pts)) < threshold]
+        across = float(np.ptp(inliers @ plane.basis().T, axis=0).max()) if len(inliers) else 0.0
+        if across < MIN_SUPPORT_EXTENT:  # an object's own face, not a table: there is none in view
+            raise NoSupportPlaneError(f"{source}: no supporting plane found: the largest plane is {across * 100:.0f} "
+                                      f"cm across (a table or floor in view spans at least "
+                                      f"{MIN_SUPPORT_EXTENT * 100:.0f} cm); pass --no-plane (no_plane=True) to "
+                                      "complete every cluster of the frame")
         region = table_region(plane, inliers)
         outline = region.outline(inliers)
     seconds = {"plane": time.perf_counter() - t0}
