@@ -185,7 +185,7 @@ def test_a_frame_of_one_object_without_a_table_has_no_support_plane() -> None:
     box = trimesh.creation.box((0.1, 0.1, 0.1))
     small = Intrinsics(fx=262.5, fy=262.5, cx=159.5, cy=119.5, width=320, height=240)
     res = render(box, small, look_at(np.array([0.35, 0.2, 0.3]), (0.0, 0.0, 0.0)))
-    with pytest.raises(NoSupportPlaneError, match=r"the largest plane is 1\d cm across.*--no-plane"):
+    with pytest.raises(NoSupportPlaneError, match=r"the best plane is 1\d cm across.*--no-plane"):
         segment_scene(res.depth.astype(np.float64), small)
     found = segment_scene(res.depth.astype(np.float64), small, no_plane=True)
     assert len(found.segmentation.objects) >= 1

@@ -369,7 +369,7 @@ def segment_scene(
         inliers = pts[np.abs(plane.height(pts)) < threshold]
         across = float(np.ptp(inliers @ plane.basis().T, axis=0).max()) if len(inliers) else 0.0
         if across < MIN_SUPPORT_EXTENT:  # an object's own face, not a table: there is none in view
-            raise NoSupportPlaneError(f"{source}: no supporting plane found: the largest plane is {across * 100:.0f} "
+            raise NoSupportPlaneError(f"{source}: no supporting plane found: the best plane is {across * 100:.0f} "
                                       f"cm across (a table or floor in view spans at least "
                                       f"{MIN_SUPPORT_EXTENT * 100:.0f} cm); pass --no-plane (no_plane=True) to "
                                       "complete every cluster of the frame")
