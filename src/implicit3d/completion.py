@@ -42,8 +42,13 @@ class CompletionResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def model_contract(meta: dict[str, Any] | None) -> InputContract:
-    """The input contract of a loaded model's metadata; :class:`UserError` naming the model when it is malformed."""
+def model_contract(meta: dict[str, Any] | None, model: torch.nn.Module | None = None) -> InputContract:
+    """The input contract of a loaded model's metadata (``None``: the metadata ``model`` carries when it came from
+    :func:`implicit3d.training.weights.load_model`); :class:`UserError` naming the model when it is malformed."""
+    if meta is None and model is not None:
+        from implicit3d.training.weights import META_ATTRIBUTE
+
+        meta = getattr(model, META_ATTRIBUTE, None)
     try:
         return read_contract(meta)
     except ValueError as exc:
@@ -129,11 +134,7 @@ def complete_points(
     pts, _ = check_cloud(points, source)
     if len(pts) < 4:
         raise UserError(f"{source} has {len(pts)} point{'s' if len(pts) != 1 else ''}: at least 4 are needed")
-    if meta is None:  # a model from load_model carries its metadata
-        from implicit3d.training.weights import META_ATTRIBUTE
-
-        meta = getattr(model, META_ATTRIBUTE, None)
-    contract = model_contract(meta)
+    contract = model_contract(meta, model)
     turns = contract.default_turns if turns is None else int(turns)
     if turns < 1:
         raise UserError(f"turns must be >= 1, got {turns}")

@@ -315,6 +315,27 @@ class SceneSegmentation:
 MIN_SUPPORT_EXTENT = 0.2
 
 
+def check_intrinsics_size(shape: tuple[int, ...], intrinsics: Intrinsics, source: str = "the depth image") -> None:
+    """:class:`UserError` unless ``intrinsics`` are for a depth image of ``shape`` ``(H, W)`` named ``source``."""
+    h, w = shape[:2]
+    if (h, w) != intrinsics.shape:
+        raise UserError(f"{source} is {w}x{h} pixels but the intrinsics say {intrinsics.width}x{intrinsics.height}")
+
+
+def check_labels(shape: tuple[int, ...], labels: Any, source: str = "the depth image",
+                 labels_source: str = "the labels image") -> None:
+    """:class:`UserError` unless the instance ``labels`` are an image of ``shape`` ``(H, W)`` (that of the depth
+    image ``source``); :class:`NoObjectError` when they hold no object (no non-zero pixel: the segmenter found
+    nothing, an empty table)."""
+    h, w = shape[:2]
+    lab = np.asarray(labels)
+    if lab.shape != (h, w):
+        size = f"{lab.shape[1]}x{lab.shape[0]}" if lab.ndim > 1 else f"of shape {lab.shape}"
+        raise UserError(f"{labels_source} is {size} pixels but {source} is {w}x{h}")
+    if not lab.any():
+        raise NoObjectError(f"{labels_source}: the label image holds no object (every pixel is 0, the background)")
+
+
 def segment_scene(
     depth: np.ndarray,
     intrinsics: Intrinsics,
@@ -339,13 +360,9 @@ def segment_scene(
         depth = depth[..., 0]
     if depth.ndim != 2:
         raise UserError(f"{source} must be an (H, W) depth image in metres, got an array of shape {depth.shape}")
-    if depth.shape != intrinsics.shape:
-        raise UserError(f"{source} is {depth.shape[1]}x{depth.shape[0]} pixels but the intrinsics say "
-                        f"{intrinsics.width}x{intrinsics.height}")
-    if labels is not None and np.asarray(labels).shape != depth.shape:
-        lab = np.asarray(labels)
-        raise UserError(f"the labels image is {lab.shape[1] if lab.ndim > 1 else '?'}x{lab.shape[0]} pixels but "
-                        f"{source} is {depth.shape[1]}x{depth.shape[0]}")
+    check_intrinsics_size(depth.shape, intrinsics, source)
+    if labels is not None:
+        check_labels(depth.shape, labels, source)
     full_pm, full_valid = points_map_of(depth, intrinsics)
     if full_valid.sum() < 100:
         raise UserError(f"{source} has {int(full_valid.sum())} valid depth pixels: too few for a scene")
@@ -425,11 +442,7 @@ def complete_scene(
     t_all = time.perf_counter()
     if model is None:
         model, meta, model_name = load_scene_model(None, device or "cpu")
-    if meta is None:  # a model from load_model carries its metadata
-        from implicit3d.training.weights import META_ATTRIBUTE
-
-        meta = getattr(model, META_ATTRIBUTE, None)
-    contract = model_contract(meta)
+    contract = model_contract(meta, model)
     found = segment_scene(depth, intrinsics, labels=labels, up=up, no_plane=no_plane, settings=settings,
                           source=source)
     plane, seg, seconds = found.plane, found.segmentation, dict(found.seconds)

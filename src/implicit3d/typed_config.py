@@ -100,6 +100,12 @@ def from_dict(cls: type[T], values: Any, section: str, source: str | None = None
     return cls(**kwargs)
 
 
+def describe_changes(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """``"key old -> new, ..."`` for the keys whose values differ between two settings mappings (sorted)."""
+    diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    return ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
+
+
 def to_dict(obj: Any) -> dict[str, Any]:
     """A config dataclass as a JSON/YAML-able dict (tuples become lists, nested configs dicts)."""
     out = {}

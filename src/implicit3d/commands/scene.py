@@ -69,7 +69,14 @@ def run(args: argparse.Namespace) -> int:
     from implicit3d.fileio import check_output_file, check_output_folder
     from implicit3d.geometry.frames import parse_up
     from implicit3d.limits import MIN_EXTRACTION_RESOLUTION, check_probability, check_resolution, check_seed
-    from implicit3d.scene import SceneSettings, complete_scene, load_scene_model, write_scene
+    from implicit3d.scene import (
+        SceneSettings,
+        check_intrinsics_size,
+        check_labels,
+        complete_scene,
+        load_scene_model,
+        write_scene,
+    )
     from implicit3d.sensing.io import read_intrinsics, read_label_image
     from implicit3d.training.run import resolve_device
 
@@ -89,16 +96,11 @@ def run(args: argparse.Namespace) -> int:
     scale = depth_scale(args, args.depth, args.intrinsics)
     depth = read_depth(args.depth, scale, usual=None)
     intrinsics = read_intrinsics(args.intrinsics, size=depth.shape, image=args.depth)
-    if intrinsics.shape != depth.shape:
-        raise UserError(f"{args.depth} is {depth.shape[1]}x{depth.shape[0]} pixels but the intrinsics "
-                        f"{args.intrinsics} say {intrinsics.width}x{intrinsics.height}")
+    check_intrinsics_size(depth.shape, intrinsics, str(args.depth))
     warn_unusual_depth(depth, args.depth, scale, CLOSE_RANGE_DEPTH_M)  # once the image is known to be one
     labels = None if args.labels is None else read_label_image(args.labels)
-    if labels is not None and labels.shape[:2] != depth.shape:
-        raise UserError(f"{args.labels} is {labels.shape[1]}x{labels.shape[0]} pixels but {args.depth} is "
-                        f"{depth.shape[1]}x{depth.shape[0]}")
-    if labels is not None and not np.any(labels):
-        raise UserError(f"{args.labels}: the label image holds no object (every pixel is 0, the background)")
+    if labels is not None:
+        check_labels(depth.shape, labels, str(args.depth), str(args.labels))
     color = None if args.color is None else read_label_image(args.color, color=True)
     if color is not None and color.shape[:2] != depth.shape:
         raise UserError(f"{args.color} is {color.shape[1]}x{color.shape[0]} pixels but {args.depth} is "

@@ -621,9 +621,8 @@ def segment_objects(
         if np.ptp(heights) < 0.005 and heights.max() < 0.02:
             result.skipped.append({"points": int(count), "reason": "flat (lies on the table)"})
             continue
-        on_wall = next((w for w in walls if float(np.quantile(np.abs(w.height(pts)), 0.97)) < ON_WALL_DEPTH
-                        and _is_sheet(pts, w.normal)), None)
-        if on_wall is not None:
+        if any(float(np.quantile(np.abs(w.height(pts)), 0.97)) < ON_WALL_DEPTH and _is_sheet(pts, w.normal)
+               for w in walls):
             result.skipped.append({"points": int(count), "reason": f"on a wall (within {ON_WALL_DEPTH * 100:.0f} cm "
                                    "of a wall's plane and parallel to it: a skirting board, a socket)"})
             continue

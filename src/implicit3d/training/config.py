@@ -114,10 +114,6 @@ class TrainConfig:
             return from_dict(cls, values, "train", source)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        except UserError as exc:  # a value out of range (the dataclass's own check): where it was read
-            if source and not str(exc).startswith(f"{source}:"):
-                raise UserError(f"{source}: {exc}") from None
-            raise
 
     def to_dict(self) -> dict[str, Any]:
         """JSON/YAML-able dict (tuples become lists)."""
@@ -158,9 +154,10 @@ class RunConfig:
         try:
             model = config_from_dict(raw["model"], source)
             data = from_dict(DataConfig, raw.get("data"), "data", source)
+            train = TrainConfig.from_dict(raw.get("train"), source)
         except (ValueError, UserError) as exc:  # also a value out of range (the dataclass's own check): say where
             raise UserError(str(exc) if str(exc).startswith(f"{source}:") else f"{source}: {exc}") from None
-        return cls(model=model, data=data, train=TrainConfig.from_dict(raw.get("train"), source))
+        return cls(model=model, data=data, train=train)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -43,6 +43,7 @@ from implicit3d.training.config import TrainConfig
 from implicit3d.training.losses import occupancy_loss, sdf_loss
 from implicit3d.training.metrics import iou_from_logits, iou_from_sdf
 from implicit3d.training.sampler import EpochBatchSampler
+from implicit3d.typed_config import describe_changes
 
 CSV_COLUMNS = ("step", "epoch", "phase", "loss", "iou", "lr", "grad_norm", "shapes_per_s", "points_per_s", "wall_s")
 
@@ -341,9 +342,7 @@ class Trainer:
         ckpt = read_checkpoint(path, with_optimizer=True)
         meta = ckpt.meta
         if self.model_config is not None and meta.get("model_config") not in (None, self.model_config):
-            theirs, ours = meta.get("model_config") or {}, self.model_config
-            diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
-            changes = ", ".join(f"{k} {theirs.get(k)!r} -> {ours.get(k)!r}" for k in diff)
+            changes = describe_changes(meta.get("model_config") or {}, self.model_config)
             raise CheckpointError(
                 f"{ckpt.directory} was trained with other model settings (changed: {changes}); resume with the same "
                 "model settings, or train into another output folder (--init starts from its weights)"

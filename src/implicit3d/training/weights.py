@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from implicit3d.errors import UserError
+from implicit3d.typed_config import describe_changes
 
 BUNDLED_WEIGHTS = ("weights", "default.safetensors")
 SHIPPED = {"bundled": "default", "tabletop": "tabletop"}  #: names of the shipped models (``--checkpoint bundled``)
@@ -142,8 +143,7 @@ def init_weights(model: torch.nn.Module, model_config: dict[str, Any], source: s
     loaded, meta = load_model(None if source == "bundled" else source)
     theirs = json.loads(json.dumps(resolved_config(meta.get("model_config"))))
     ours = json.loads(json.dumps(resolved_config(model_config)))
-    diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
-    changes = ", ".join(f"{k} {theirs.get(k)!r} -> {ours.get(k)!r}" for k in diff)
+    changes = describe_changes(theirs, ours)
     state = loaded.state_dict()
     own = model.state_dict()
     mismatched = sorted(
