@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Where pip finds torch when none is installed yet. Empty: pip's own configuration (on our machines it offers the
+# CPU wheel). On a bare Linux PyPI serves the multi-GB CUDA build: `make test TORCH_INDEX=https://download.pytorch.org/whl/cpu`.
+TORCH_INDEX ?=
+TORCH_PIN   ?= torch==2.13.0
 
 .PHONY: demo test test-all bench lint install clean
 
@@ -10,7 +14,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	@# Install the CPU build of torch only when no torch is importable yet (a bare `torch` pulls a CUDA build).
-	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==2.13.0
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_PIN)"
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	@touch $(STAMP)
 
