@@ -117,13 +117,34 @@ def test_completion_figure(tmp_path):
     assert traces[2]["visible"] == "legendonly"
 
 
+def test_a_scan_alone_is_drawn_coloured_by_height(tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    scan = rng.normal(size=(300, 3))
+    (tmp_path / "scan.obj").write_text("".join(f"v {x} {y} {z}\n" for x, y, z in scan))  # vertex-only OBJ
+    np.save(tmp_path / "scan.npy", scan)
+    out = tmp_path / "a.html"
+    assert main(["visualize", "--input", str(tmp_path / "scan.obj"), "--points", "100", "-o", str(out)]) == 0
+    (trace,) = _traces(out)
+    shown = np.c_[trace["x"], trace["y"], trace["z"]]
+    assert shown.shape == (100, 3)
+    assert np.isin(shown[:, 0], scan[:, 0]).all()  # a subset of the file's points
+    np.testing.assert_allclose(trace["marker"]["color"], shown[:, 2])
+    monkeypatch.chdir(tmp_path)  # a cloud file as SOURCE: the same figure, named after the file
+    assert main(["visualize", "scan.npy"]) == 0
+    (trace,) = _traces(tmp_path / "scan_points.html")
+    assert len(trace["x"]) == 300
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
         ([], "nothing to show"),
         (["{tmp}/missing.obj"], "not found"),
-        (["{tmp}/notes.txt"], "unsupported mesh format"),
-        (["{tmp}/empty.obj"], "cannot read mesh|no triangles"),
+        (["{tmp}/notes.dat"], "unsupported mesh format"),
+        (["{tmp}/notes.txt"], "notes.txt: not a text point list"),
+        (["{tmp}/empty.obj"], "empty.obj: the point cloud is empty"),
+        (["{tmp}/scan.xyz", "--figure", "sdf-slice"], "scan.xyz is a point cloud: it makes the points figure"),
+        (["--input", "{tmp}/scan.xyz", "--gt", "{duck}"], "--gt goes with --mesh"),
         (["{tmp}"], "not a dataset"),
         (["{ds}", "--shape", "nope"], "no shape 'nope'"),
         (["{ds}", "--figure", "partial-view", "--view", "7"], "--view must be in 0..1"),
@@ -139,6 +160,8 @@ def test_errors_are_one_line_user_errors(tmp_path, dataset, capsys, argv, messag
     import re
 
     (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "notes.dat").write_text("hello")
+    (tmp_path / "scan.xyz").write_text("0 0 0\n1 0 0\n0 1 0\n0 0 1\n")
     (tmp_path / "empty.obj").write_text("# nothing\n")
     subs = {"{tmp}": str(tmp_path), "{ds}": str(dataset), "{duck}": str(pybullet_data_dir() / "duck.obj")}
     args = []

@@ -25,6 +25,22 @@ def _cloud(n=200, centre=(0.0, 0.0, 0.6)):
     return np.random.default_rng(0).normal(size=(n, 3)) * 0.03 + np.asarray(centre)
 
 
+def test_obj_vertices_are_a_cloud(tmp_path) -> None:
+    from implicit3d.data.pointcloud_io import read_point_cloud
+
+    pts = _cloud(50)
+    (tmp_path / "cloud.obj").write_text("# CloudCompare\n" + "".join(f"v {x} {y} {z}\n" for x, y, z in pts))
+    got, dropped = read_point_cloud(tmp_path / "cloud.obj")
+    np.testing.assert_allclose(got, pts, rtol=1e-12)
+    assert dropped == 0
+    (tmp_path / "mesh.obj").write_text("v 0 0 0.5\nv 1 0 0.5\nv 0 1 0.5\nv 0 0 1.5\nf 1 2 3\nf 1 2 4\n")
+    got, _ = read_point_cloud(tmp_path / "mesh.obj")  # a mesh OBJ: its vertices, faces ignored (as a mesh PLY)
+    assert got.shape == (4, 3)
+    (tmp_path / "bad.obj").write_text("")
+    with pytest.raises(PointCloudFileError, match="bad.obj"):
+        read_point_cloud(tmp_path / "bad.obj")
+
+
 def test_pcd_viewpoint_is_read_unless_identity(tmp_path) -> None:
     raw = pcd_bytes(_cloud())
     (tmp_path / "id.pcd").write_bytes(raw)

@@ -13,7 +13,7 @@ from implicit3d.errors import UserError
 
 EPILOG = """\
 inputs:
-  point cloud   .ply  .pcd (ascii/binary)  .xyz/.txt  .npy (N, 3)  .npz with a 'points' array
+  point cloud   .ply  .obj (vertices)  .pcd (ascii/binary)  .xyz/.txt  .npy (N, 3)  .npz with a 'points' array
   depth image   .png (16-bit, millimetres) or .npy (H, W metres) + --intrinsics K.json {fx, fy, cx, cy, width,
                 height} [+ --mask object.png, non-zero = object]
 
@@ -48,8 +48,8 @@ multiresolution iso-surface extraction (MISE), then mapped back to the input's f
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", help="point cloud (.ply .pcd .xyz .txt .npy .npz) or depth image (.png .npy .tif, with "
-                   "--intrinsics)")
+    p.add_argument("input", help="point cloud (.ply .obj .pcd .xyz .txt .npy .npz) or depth image (.png .npy .tif, "
+                   "with --intrinsics)")
     p.add_argument("-o", "--output", required=True, help="output mesh (.ply, .obj, .glb, .off, .stl)")
     add_model_options(p)
     p.add_argument("--intrinsics", default=None, metavar="K.json", help="camera intrinsics of a depth image")

@@ -20,12 +20,13 @@ FIGURES: dict[str, tuple[str, str]] = {
     "sdf-slice": ("mesh, dataset", "signed distance on a plane through the object (--axis): filled levels, level lines "
                   "and the surface (SDF = 0) in bold"),
     "representations": ("mesh, dataset", "the object as depth image, point cloud, voxel grid and mesh side by side"),
-    "points": ("mesh, dataset", "surface point cloud coloured by height, normals and mesh in the legend"),
+    "points": ("mesh, dataset, --input", "surface point cloud coloured by height, normals and mesh in the legend (a "
+               "scan given alone with --input: its points)"),
     "partial-view": ("mesh, dataset", "a noisy depth view and its back-projected cloud (a dataset's stored view "
                      "--view K, or one simulated from the mesh with --noise)"),
     "completion": ("--input + --mesh", "a partial scan with its completed mesh (and --gt), toggled from the legend"),
 }
-DEFAULT_FIGURE = {"mesh": "inside-outside", "dataset": "points", "completion": "completion"}
+DEFAULT_FIGURE = {"mesh": "inside-outside", "dataset": "points", "completion": "completion", "cloud": "points"}
 
 EPILOG = "figures:\n" + "\n".join(f"  {name:<16} [{src}] {text}" for name, (src, text) in FIGURES.items()) + """
 
@@ -33,6 +34,7 @@ examples:
   implicit3d visualize bunny.obj --figure sdf-slice -o sdf.html
   implicit3d visualize data/bottles --shape bottle/bottle_00003 --figure partial-view --view 2 -o view.html
   implicit3d visualize --input scan.ply --mesh completed.ply --gt true.obj -o completion.html
+  implicit3d visualize --input scan.pcd -o scan.html          # the scan alone
 
 Every figure is a self-contained HTML file (plotly.js embedded) that opens offline.
 """
@@ -46,12 +48,14 @@ Make one interactive figure (plotly, self-contained HTML) from a mesh file, an e
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", nargs="?", help="a mesh file (.obj .ply .off .stl .glb .gltf) or a dataset folder")
+    p.add_argument("source", nargs="?", help="a mesh file (.obj .ply .off .stl .glb .gltf), a dataset folder, or a "
+                   "point cloud file (shown as with --input)")
     p.add_argument("--figure", choices=tuple(FIGURES), default=None,
                    help="which figure (default: inside-outside for a mesh, points for a dataset)")
     p.add_argument("--shape", default=None, help="dataset entry: CATEGORY/NAME or a unique NAME (default: the first)")
     p.add_argument("--view", type=int, default=0, help="dataset partial view index (default 0)")
-    p.add_argument("--input", default=None, help="completion: the partial scan (.ply .pcd .xyz .txt .npy .npz)")
+    p.add_argument("--input", default=None, help="the partial scan (.ply .obj .pcd .xyz .txt .npy .npz): with "
+                   "--mesh, the completion figure; alone, the cloud coloured by height")
     p.add_argument("--mesh", default=None, help="completion: the completed mesh")
     p.add_argument("--gt", default=None, help="completion: optional ground-truth mesh (hidden until clicked)")
     p.add_argument("-o", "--output", default=None, help="output HTML file (default: <source>_<figure>.html)")
@@ -74,6 +78,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def load_mesh(path: str | Path, what: str = "mesh") -> trimesh.Trimesh:
     """Read a mesh file into one ``Trimesh`` (scenes merged); :class:`UserError` naming the file on any problem."""
     return read_mesh(path, what, process=True)
+
+
+def _mesh_or_none(path: Path) -> trimesh.Trimesh | None:
+    """The mesh of ``path``, or ``None`` for a point cloud file (a cloud-only extension, or a PLY/OBJ without
+    triangles)."""
+    from implicit3d.data.pointcloud_io import CLOUD_EXTENSIONS
+    from implicit3d.fileio import MESH_EXTENSIONS, MeshFileError
+
+    ext = path.suffix.lower()
+    if ext in CLOUD_EXTENSIONS and ext not in MESH_EXTENSIONS:
+        return None
+    try:
+        return load_mesh(path)
+    except MeshFileError as exc:
+        if ext in CLOUD_EXTENSIONS and exc.reason.endswith("has no triangles"):
+            return None
+        raise
 
 
 def _is_dataset(path: Path) -> bool:
@@ -258,21 +279,36 @@ def _dataset_view_figure(entry: Path, key: str, view: int) -> Any:
                                  title=f"{key}: stored partial view {view} ({len(pts)} points, metres)")
 
 
-def completion_figure_from_files(args: argparse.Namespace) -> Any:
+def _read_scan(path: str, args: argparse.Namespace) -> tuple[np.ndarray, int]:
+    """``(shown points (≤ --points, 3), points in the file)`` of ``--input``."""
     from implicit3d.data.pointcloud_io import read_point_cloud
+
+    if Path(path).suffix.lower() in (".png", ".tif", ".tiff"):
+        raise UserError(f"--input {path}: a depth image; visualize takes the scan as a point cloud "
+                        "(show a depth image with its completion: implicit3d complete DEPTH --intrinsics K.json "
+                        "--html FIGURE.html)")
+    pts, _ = read_point_cloud(path, drop_invalid=True, other="")
+    return pts[_subsample(len(pts), args.points, np.random.default_rng(args.seed))], len(pts)
+
+
+def completion_figure_from_files(args: argparse.Namespace) -> Any:
     from implicit3d.viz.figures import completion_figure
 
     if args.input is None or args.mesh is None:
         raise UserError("the completion figure needs both --input SCAN and --mesh COMPLETED")
-    if Path(args.input).suffix.lower() in (".png", ".tif", ".tiff"):
-        raise UserError(f"--input {args.input}: a depth image; the completion figure takes the scan as a point cloud "
-                        "(show a depth image with its completion: implicit3d complete DEPTH --intrinsics K.json "
-                        "--html FIGURE.html)")
-    pts, _ = read_point_cloud(args.input, drop_invalid=True, other="")
+    shown, _ = _read_scan(args.input, args)
     mesh = load_mesh(args.mesh, "completed mesh")
     gt = load_mesh(args.gt, "ground-truth mesh") if args.gt else None
-    shown = pts[_subsample(len(pts), args.points, np.random.default_rng(args.seed))]
     return completion_figure(shown, mesh, gt, title=f"{Path(args.input).name} and {Path(args.mesh).name}")
+
+
+def cloud_figure_from_file(args: argparse.Namespace) -> Any:
+    """The scan of ``--input`` alone, coloured by height (the file's units and frame)."""
+    from implicit3d.viz.figures import point_cloud_figure
+
+    shown, total = _read_scan(args.input, args)
+    part = f"{len(shown)} of {total}" if len(shown) < total else f"{total}"
+    return point_cloud_figure(shown, None, None, title=f"{Path(args.input).name}: {part} points")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -281,6 +317,8 @@ def completion_figure_from_files(args: argparse.Namespace) -> Any:
 def _default_output(source: str | None, figure: str, args: argparse.Namespace) -> Path:
     if figure == "completion":
         return Path(f"{Path(args.mesh).stem}_completion.html")
+    if args.input is not None:  # a scan alone
+        return Path(f"{Path(args.input).stem}_{figure}.html")
     stem = Path(source).stem if source else "figure"
     if args.shape:
         stem += "_" + args.shape.replace("/", "_")
@@ -303,13 +341,22 @@ def run(args: argparse.Namespace) -> int:
                 raise UserError(f"--figure completion shows a scan and its completion: give --input SCAN --mesh "
                                 f"COMPLETED instead of {args.source}")
             raise UserError("give either SOURCE (mesh or dataset) or --input/--mesh (completion), not both")
-        if args.figure not in (None, "completion"):
-            raise UserError(f"--input/--mesh make the completion figure, not {args.figure!r}")
-        figure = "completion"
-        fig = completion_figure_from_files(args)
+        if args.input is not None and args.mesh is None and args.figure in (None, "points"):
+            if args.gt is not None:
+                raise UserError("--gt goes with --mesh: the completion figure shows a scan, its completion and the "
+                                "ground truth")
+            figure = DEFAULT_FIGURE["cloud"]
+            fig = cloud_figure_from_file(args)
+        elif args.figure not in (None, "completion"):
+            raise UserError(f"--input/--mesh make the completion figure (or --input alone the points figure), "
+                            f"not {args.figure!r}")
+        else:
+            figure = "completion"
+            fig = completion_figure_from_files(args)
     else:
         if args.source is None:
-            raise UserError("nothing to show: give a mesh file, a dataset folder, or --input SCAN --mesh COMPLETED")
+            raise UserError("nothing to show: give a mesh file, a dataset folder, --input SCAN, or --input SCAN "
+                            "--mesh COMPLETED")
         src = Path(args.source)
         if not src.exists():
             raise UserError(f"{src} not found")
@@ -323,8 +370,17 @@ def run(args: argparse.Namespace) -> int:
         else:
             if args.shape is not None:
                 raise UserError("--shape selects a dataset entry; SOURCE is a mesh file")
-            figure = args.figure or DEFAULT_FIGURE["mesh"]
-            fig = mesh_figure(load_mesh(src), figure, args, src.name)
+            mesh = _mesh_or_none(src)
+            if mesh is None:  # a point cloud file given as SOURCE: shown as with --input
+                if args.figure not in (None, "points"):
+                    raise UserError(f"{src} is a point cloud: it makes the points figure (or, with --mesh "
+                                    f"COMPLETED, the completion figure: --input {src.name}), not {args.figure!r}")
+                args.input = str(src)
+                figure = DEFAULT_FIGURE["cloud"]
+                fig = cloud_figure_from_file(args)
+            else:
+                figure = args.figure or DEFAULT_FIGURE["mesh"]
+                fig = mesh_figure(mesh, figure, args, src.name)
     out = Path(args.output) if args.output else _default_output(args.source, figure, args)
     path = write_figure(out, fig)
     print(f"wrote {figure} figure to {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -3,6 +3,8 @@
 Point clouds (``(N, 3)``, the file's own units and frame):
 
 - ``.ply`` — ASCII or binary PLY; the vertices are used (a mesh PLY works too, its faces are ignored).
+- ``.obj`` — Wavefront OBJ, its ``v`` lines (a vertex-only OBJ as MeshLab and CloudCompare write clouds; a mesh OBJ
+  works too, its faces are ignored).
 - ``.pcd`` — Point Cloud Library files, ``DATA ascii`` or ``DATA binary`` (``binary_compressed`` is refused with a
   hint); the ``x y z`` fields are used, other fields (rgb, normals, ...) are skipped. A ``VIEWPOINT`` other than
   the identity gives the sensor position (:attr:`Observation.viewpoint`).
@@ -40,7 +42,7 @@ import numpy as np
 
 from implicit3d.errors import UserError, warn_user
 
-CLOUD_EXTENSIONS = (".ply", ".pcd", ".xyz", ".txt", ".npy", ".npz")
+CLOUD_EXTENSIONS = (".ply", ".obj", ".pcd", ".xyz", ".txt", ".npy", ".npz")
 DEPTH_EXTENSIONS = (".png", ".npy", ".tif", ".tiff")
 MIN_POINTS = 4  #: fewest points a completion accepts
 MAX_COORDINATE = 1e12  #: larger coordinates cannot be normalized in float64 without overflow or loss
@@ -158,20 +160,22 @@ def check_sensor_frame(points: np.ndarray, source: str) -> bool:
 # ------------------------------------------------------------------------------------------------ point clouds
 
 
-def _read_ply(path: Path) -> np.ndarray:
+def _read_vertices(path: Path, file_type: str) -> np.ndarray:
+    """The vertices of a PLY or OBJ file (a point cloud, or a mesh whose faces are ignored)."""
     import trimesh
 
+    name = file_type.upper()
     try:
-        obj = trimesh.load(path, file_type="ply", process=False)
+        obj = trimesh.load(path, file_type=file_type, process=False, skip_materials=True)
     except Exception as exc:
-        raise PointCloudFileError(f"{path}: not a readable PLY file ({type(exc).__name__}: {exc})") from None
+        raise PointCloudFileError(f"{path}: not a readable {name} file ({type(exc).__name__}: {exc})") from None
     vertices = getattr(obj, "vertices", None)
     if vertices is None:
         if hasattr(obj, "dump"):  # a Scene
             parts = [np.asarray(g.vertices) for g in obj.geometry.values() if hasattr(g, "vertices")]
             vertices = np.concatenate(parts) if parts else np.zeros((0, 3))
         else:
-            raise PointCloudFileError(f"{path}: the PLY file holds no vertices")
+            raise PointCloudFileError(f"{path}: the {name} file holds no vertices")
     return np.asarray(vertices)
 
 
@@ -327,8 +331,8 @@ def read_point_cloud(
     what else the caller takes, named when the extension is unknown."""
     p = _existing(path, "point cloud")
     ext = p.suffix.lower()
-    if ext == ".ply":
-        arr = _read_ply(p)
+    if ext in (".ply", ".obj"):
+        arr = _read_vertices(p, ext[1:])
     elif ext == ".pcd":
         arr, _ = _read_pcd(p)
     elif ext in (".xyz", ".txt"):
