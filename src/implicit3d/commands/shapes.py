@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     cats = list(shapes.CATEGORIES) if "all" in asked else list(dict.fromkeys(asked))
     jobs = [(c, shapes.shape_seed(c, i, args.seed)) for c in cats for i in range(args.count)]
     records = []
-    for category, seed in tqdm(jobs, desc="shapes", unit="shape", disable=args.quiet):
+    for category, seed in tqdm(jobs, desc="shapes", unit="shape", disable=True if args.quiet else None):  # TTY only
         shape = shapes.generate(category, seed)
         path = out / f"{shape.name}.{args.format}"
         write_mesh(path, shape.mesh)

@@ -569,7 +569,8 @@ def _prepare_locked(
 
     from tqdm import tqdm
 
-    bar = tqdm(total=len(items), initial=len(result.skipped), desc="prepare", unit="shape", disable=not progress)
+    bar = tqdm(total=len(items), initial=len(result.skipped), desc="prepare", unit="shape",
+              disable=None if progress else True)  # None: only when stderr is a terminal (no \r junk in logs)
 
     def record(status: str, key: str, msg: str) -> None:
         if status == "built":

@@ -173,7 +173,7 @@ def model_occupancy(gen: Any, field: Callable[[np.ndarray], np.ndarray], points:
 def _progress(iterable: Any, total: int, desc: str, disable: bool) -> Any:
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, unit="shape", disable=disable)
+    return tqdm(iterable, total=total, desc=desc, unit="shape", disable=True if disable else None)  # None: a TTY only
 
 
 def csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:

@@ -147,7 +147,7 @@ def extract_mise(
     if progress:
         from tqdm import tqdm
 
-        levels = tqdm(levels, desc="MISE", unit="level")
+        levels = tqdm(levels, desc="MISE", unit="level", disable=None)  # shown on a terminal only
     for _ in levels:
         view = values[::step, ::step, ::step]
         any_in, all_in = _corner_any_all(inside_mask(view, level, inside))

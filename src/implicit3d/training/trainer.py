@@ -554,7 +554,7 @@ class Trainer:
             desc="train",
             unit="step",
             dynamic_ncols=True,
-            disable=not (self.progress and self.dist.is_main),
+            disable=None if (self.progress and self.dist.is_main) else True,  # None: only on a terminal
         )
         try:
             while self.step < cfg.max_steps:
