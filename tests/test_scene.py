@@ -202,8 +202,20 @@ def test_intrinsics_formats(tmp_path) -> None:
     (tmp_path / "bop.json").write_text(json.dumps({"0": {"cam_K": list(np.reshape(k, -1)), "depth_scale": 0.1}}))
     np.savetxt(tmp_path / "K.txt", k)
     np.save(tmp_path / "K.npy", np.array(k))
-    for name in ("o3d.json", "ros.yaml", "bop.json", "K.txt", "K.npy"):
+    # `rostopic echo -n1 /camera/depth/camera_info > ros1.yaml`: ROS 1's message ends with a `---` line
+    (tmp_path / "ros1.yaml").write_text("header:\n  seq: 1\nheight: 480\nwidth: 640\nK: "
+                                        + json.dumps(list(np.reshape(k, -1))) + "\n---\n")
+    for name in ("o3d.json", "ros.yaml", "ros1.yaml", "bop.json", "K.txt", "K.npy"):
         assert read_intrinsics(tmp_path / name, size=(480, 640)) == want, name
+    # a BOP scene whose frames have other cameras: the depth image's frame, or the first with a warning
+    other = np.array(k) * [[2], [2], [1]]
+    (tmp_path / "bop2.json").write_text(json.dumps({"0": {"cam_K": list(np.reshape(k, -1))},
+                                                    "42": {"cam_K": list(other.reshape(-1))}}))
+    from implicit3d.errors import InputWarning
+
+    assert read_intrinsics(tmp_path / "bop2.json", size=(480, 640), image="depth/000042.png").fx == 1200.0
+    with pytest.warns(InputWarning, match="bop2.json: its 2 frames have different cam_K; .* of frame '0' is used"):
+        assert read_intrinsics(tmp_path / "bop2.json", size=(480, 640)) == want
 
 
 def test_api_complete_scene_passes_resolution_and_threshold(frame, result) -> None:
@@ -230,9 +242,17 @@ def test_api_takes_k_as_a_matrix_and_a_one_channel_depth(frame, result) -> None:
     got = i3d.complete_scene(frame.depth[..., None], matrix, resolution=32)
     assert len(got.objects) == len(result.objects)
     assert [len(o.mesh.vertices) for o in got.objects] == [len(o.mesh.vertices) for o in result.objects]
-    with pytest.raises(TypeError, match="Intrinsics, a file path or a 3x3 camera matrix K"):
-        as_intrinsics({"fx": 1}, frame.depth.shape)
+    with pytest.raises(TypeError, match="Intrinsics, a file path, a mapping or a 3x3 camera matrix K"):
+        as_intrinsics(None, frame.depth.shape)
     from implicit3d.errors import UserError
+
+    # a mapping in any file layout: this project's fields, a ROS CameraInfo's K (row-major, as a dict)
+    assert as_intrinsics(k.to_dict(), frame.depth.shape) == k
+    assert as_intrinsics({"k": matrix.ravel().tolist(), "width": k.width, "height": k.height}, (1, 1)) == k
+    with pytest.raises(UserError, match="the intrinsics mapping"):
+        as_intrinsics({"fx": 1}, frame.depth.shape)
+    with pytest.raises(UserError, match="projection matrix P"):  # a CameraInfo's P given for K
+        as_intrinsics(np.c_[matrix, np.zeros(3)], frame.depth.shape)
 
     with pytest.raises(UserError, match="last row"):
         as_intrinsics(matrix.T, frame.depth.shape)
@@ -245,14 +265,71 @@ def test_api_tells_an_empty_table_and_a_missing_plane_apart(frame) -> None:
     from implicit3d.scene import NoObjectError, NoSupportPlaneError
 
     table_only = np.where(frame.labels == 0, frame.depth, 0.0)
-    with pytest.raises(NoObjectError, match="no object found"):
+    with pytest.raises(NoObjectError, match="no object found") as empty:
         i3d.complete_scene(table_only, frame.intrinsics, resolution=32)
+    assert empty.value.plane is not None and empty.value.plane.d > 0  # the table it found, to put things on
     blob = np.random.default_rng(0).uniform(0.5, 1.5, frame.depth.shape)
     with pytest.raises(NoSupportPlaneError, match="no_plane=True"):
         i3d.complete_scene(blob, frame.intrinsics, resolution=32)
     two = i3d.complete_scene(frame.depth, frame.intrinsics, settings=SceneSettings(resolution=32, copies=2))
     assert two.settings.copies == 2 and two.settings.resolution == 32 and len(two.objects) >= 1
     assert "observed_surface_share" in two.objects[0].summary()["uncertainty"]  # a default seen distance
+
+
+def test_api_checks_what_a_robot_may_hand_it(frame, result) -> None:
+    """The Python entry point checks what the command line checks: a sensor's raw integer units and a path are
+    refused, a wrong scale gets the command's warning, bad settings fail before any work, with UserErrors."""
+    import implicit3d.api as i3d
+    from implicit3d.errors import InputWarning, UserError
+
+    raw = np.round(frame.depth * 1000).astype(np.uint16)  # a 16UC1 ROS image in millimetres
+    with pytest.raises(UserError, match=r"uint16 array: a sensor's raw units .*depth / 1000"):
+        i3d.complete_scene(raw, frame.intrinsics)
+    with pytest.raises(UserError, match="read the file first"):
+        i3d.complete_scene("depth.png", frame.intrinsics)
+    with pytest.warns(InputWarning, match="the depth array: the median depth is .* outside the usual 0.15-3 m"):
+        with pytest.raises(UserError):  # 100x too far: no plane or no object there, but the cause is named first
+            i3d.complete_scene(frame.depth * 100, frame.intrinsics, resolution=32)
+    for kwargs, message in (({"resolution": 4}, "resolution must be >= 8"), ({"threshold": 2.0}, "threshold is a"),
+                            ({"up": "sideways"}, "up: "), ({"device": "cuda:0"}, "no CUDA GPU"),
+                            ({"settings": SceneSettings(resolution=0)}, "settings.resolution")):
+        if kwargs.get("device") and __import__("torch").cuda.is_available():
+            continue
+        with pytest.raises(UserError, match=message):
+            i3d.complete_scene(frame.depth, frame.intrinsics, **kwargs)
+    # settings' bf16 is kept (it was reset to fp32), up may be text as for --up, the model is named as asked
+    up = ",".join(f"{c:.4f}" for c in result.plane.normal)
+    got = i3d.complete_scene(frame.depth, frame.intrinsics, up=up, model_name="my model",
+                             settings=SceneSettings(resolution=32, bf16=True))
+    assert got.settings.bf16 and got.model == "my model" and len(got.objects) == len(result.objects)
+
+
+def test_api_keeps_the_callers_label_ids(frame) -> None:
+    """A robot matches completions to its detector's instances by id: an object keeps its label image's id, an
+    instance with no depth on the table is reported as skipped under its id, and non-integer labels are refused."""
+    import implicit3d.api as i3d
+    from implicit3d.errors import UserError
+    from implicit3d.scene import scene_json
+
+    labels = np.where(frame.labels > 0, frame.labels * 10 + 5, 0).astype(np.int32)  # ids 15, 25
+    depth = frame.depth.copy()
+    labels[:4, :4] = 7  # an instance where the sensor has no depth
+    depth[:4, :4] = 0.0
+    got = i3d.complete_scene(depth, frame.intrinsics, labels=labels, resolution=32)
+    assert sorted(o.label for o in got.objects) == sorted(set(np.unique(labels[labels > 0])) - {7})
+    for obj in got.objects:
+        assert (labels[obj.pixels[:, 0], obj.pixels[:, 1]] == obj.label).all()
+        assert (got.labels[obj.pixels[:, 0], obj.pixels[:, 1]] == obj.label).all()
+    assert [s["label"] for s in got.skipped if s["points"] == 0] == [7]
+    doc = scene_json(got, [f"object_{i:02d}.ply" for i in range(1, len(got.objects) + 1)])
+    assert {o["label"] for o in doc["objects"]} == {o.label for o in got.objects}
+    assert any(row.get("labels") == [7] for row in doc["skipped"])
+    with pytest.raises(UserError, match=r"whole-number instance ids .* float64 values such as \d+\.5"):
+        i3d.complete_scene(depth, frame.intrinsics, labels=labels + 0.5, resolution=32)
+    with pytest.raises(UserError, match="negative ids"):
+        i3d.complete_scene(depth, frame.intrinsics, labels=-labels, resolution=32)
+    with pytest.raises(UserError, match=r"an array of shape \(240, 320, 3\) but the depth image is 320x240"):
+        i3d.complete_scene(depth, frame.intrinsics, labels=np.dstack([labels] * 3), resolution=32)
 
 
 def test_bf16_completes_the_same_objects_nearly_alike(frame, result, tmp_path, capsys, monkeypatch) -> None:
@@ -294,6 +371,25 @@ def test_a_reused_folder_holds_only_this_scenes_objects(result, tmp_path) -> Non
     write_scene(result, out)
     assert sorted(p.name for p in out.glob("object_*.ply")) == sorted(
         [f"object_{i:02d}.ply" for i in range(1, n + 1)] + ["object_notes.ply"])
+
+
+def test_write_scene_checks_its_figure_inputs_before_writing(result, tmp_path) -> None:
+    """A colour image of another size (or a grey one) and a figure name that is no HTML file are refused before
+    anything is written; the centroid in scene.json is the completed solid's centre of mass."""
+    from implicit3d.errors import UserError
+
+    h, w = result.valid.shape
+    for kwargs, message in (({"color": np.zeros((h, w), np.uint8)}, "an array of shape"),
+                            ({"color": np.zeros((h // 2, w, 3), np.uint8)}, f"depth image's {w}x{h} pixels"),
+                            ({"html": tmp_path / "scene.png"}, "name it .html")):
+        with pytest.raises(UserError, match=message):
+            write_scene(result, tmp_path / "out", **kwargs)
+        assert not (tmp_path / "out").exists()
+    write_scene(result, tmp_path / "out", html=tmp_path / "out" / "scene.html", color=np.zeros((h, w, 3), np.uint8))
+    doc = json.loads((tmp_path / "out" / "scene.json").read_text())
+    for entry, obj in zip(doc["objects"], result.objects, strict=True):
+        assert obj.mesh.is_watertight
+        np.testing.assert_allclose(entry["centroid"], obj.mesh.center_mass, atol=1e-9)
 
 
 def test_scene_refuses_an_unwritable_output_before_any_work(frame, tmp_path, capsys, monkeypatch) -> None:

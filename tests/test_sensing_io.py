@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from implicit3d.errors import InputWarning
 from implicit3d.sensing.camera import Intrinsics
 from implicit3d.sensing.io import SensingFileError, read_depth_scale, read_intrinsics, write_depth_png
 
@@ -24,13 +25,16 @@ def _bop(tmp_path, scale7=0.1):
 
 def test_bop_entry_of_the_depth_image_by_its_number(tmp_path) -> None:
     path = _bop(tmp_path)
-    first = read_intrinsics(path, size=(480, 640))
+    with pytest.warns(InputWarning, match="2 frames have different cam_K; no depth image named"):
+        first = read_intrinsics(path, size=(480, 640))
     assert (first.fx, first.cx) == (600.0, 320.0)
     mine = read_intrinsics(path, size=(480, 640), image=tmp_path / "depth" / "000007.png")
     assert mine == Intrinsics(fx=1066.0, fy=1067.0, cx=312.0, cy=241.0, width=640, height=480)
-    # a file name that is not a BOP number, or a number the file lacks: the first entry
-    assert read_intrinsics(path, size=(480, 640), image="frame.png") == first
-    assert read_intrinsics(path, size=(480, 640), image="000003.png") == first
+    # a file name that is not a BOP number, or a number the file lacks: the first entry, with a warning
+    with pytest.warns(InputWarning, match="no entry for frame.png, so the cam_K of frame '0' is used"):
+        assert read_intrinsics(path, size=(480, 640), image="frame.png") == first
+    with pytest.warns(InputWarning, match="no entry for 000003.png"):
+        assert read_intrinsics(path, size=(480, 640), image="000003.png") == first
     # BOP: millimetres per depth unit; here: depth units per metre
     assert read_depth_scale(path, image="000007.png") == pytest.approx(10000.0)
     assert read_depth_scale(path) == pytest.approx(1000.0)

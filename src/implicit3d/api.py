@@ -26,6 +26,7 @@ import trimesh
 
 from implicit3d.completion import complete_points
 from implicit3d.completion import load_model as _load_model
+from implicit3d.errors import UserError
 from implicit3d.extraction.dense import DEFAULT_BOUNDS
 from implicit3d.extraction.field import precision_bf16
 from implicit3d.geometry.distance import signed_distance
@@ -110,40 +111,94 @@ def complete_scene(
     resolution: int = 64,
     threshold: float = 0.5,
     device: str | None = None,
-    precision: str = "fp32",
+    precision: str | None = None,
     settings: Any | None = None,
+    model_name: str | None = None,
 ) -> Any:
     """Every object on the support plane of one depth frame, completed, in the camera frame.
 
-    ``depth``: ``(H, W)`` metres (0 = no data); ``intrinsics``: an :class:`implicit3d.sensing.camera.Intrinsics`, a
-    3x3 camera matrix ``K`` or a file in any format :func:`implicit3d.sensing.io.read_intrinsics` reads; ``model``:
-    default the bundled model (the tabletop model where one ships; with its metadata as ``config``); ``labels``: an
-    optional ``(H, W)`` instance label image (0 = background); ``threshold``: occupancy probability of the surface
-    (lower completes more of each object); ``precision``: as in :func:`complete`. Returns a
+    ``depth``: ``(H, W)`` float metres (0 or NaN = no data; an integer array, a sensor's raw units, is refused: read
+    files with :func:`implicit3d.sensing.io.read_depth_png`, which takes the depth scale); ``intrinsics``: an
+    :class:`implicit3d.sensing.camera.Intrinsics`, a 3x3 camera matrix ``K``, a mapping or a file in any format
+    :func:`implicit3d.sensing.io.read_intrinsics` reads; ``model``: default the bundled model (the tabletop model
+    where one ships; with its metadata as ``config``; ``model_name`` names it in ``scene.json``); ``labels``: an
+    optional ``(H, W)`` image of whole-number instance ids (0 = background), kept as the objects' ``label``;
+    ``up``: gravity's up in the camera frame if known (a vector or an axis name such as ``"-y"``); ``threshold``:
+    occupancy probability of the surface (lower completes more of each object); ``precision``: as in
+    :func:`complete` (default ``"fp32"``, or the ``settings``' choice). Returns a
     :class:`implicit3d.scene.SceneResult` (``.plane``, ``.objects[k].mesh`` with a per-vertex ``uncertainty``
     attribute, ``.skipped``); :func:`implicit3d.scene.write_scene` writes it. ``settings``: a
-    :class:`implicit3d.scene.SceneSettings` for everything else (segmentation, copies, seed; its resolution and
-    threshold are used instead of the arguments). A frame where nothing stands on the table raises
-    :class:`implicit3d.scene.NoObjectError`, one without a support plane :class:`implicit3d.scene.NoSupportPlaneError`
-    (both :class:`implicit3d.errors.UserError`, as every other problem with the input).
+    :class:`implicit3d.scene.SceneSettings` for everything else (segmentation, copies, seed; its resolution,
+    threshold and bf16 are used instead of the arguments). A depth whose median is outside 0.15-3 m (a wrong unit)
+    gets a one-line warning. A frame where nothing stands on the table raises
+    :class:`implicit3d.scene.NoObjectError` (with the ``plane`` it found), one without a support plane
+    :class:`implicit3d.scene.NoSupportPlaneError` (both :class:`implicit3d.errors.UserError`, as every other
+    problem with the input).
     """
     from dataclasses import replace
 
+    from implicit3d.data.pointcloud_io import CLOSE_RANGE_DEPTH_M, warn_unusual_depth
+    from implicit3d.geometry.frames import parse_up
+    from implicit3d.limits import MIN_EXTRACTION_RESOLUTION, check_probability, check_resolution
     from implicit3d.scene import SceneSettings, load_scene_model
     from implicit3d.scene import complete_scene as _complete_scene
     from implicit3d.sensing.io import as_intrinsics
 
-    depth = np.asarray(depth, dtype=np.float64)  # (H, W) or (H, W, 1): segment_scene takes both
-    intrinsics = as_intrinsics(intrinsics, depth.shape[:2])
-    bf16 = precision_bf16(precision, device or "cpu", f"precision={precision!r}")
-    name = None
+    depth = _depth_array(depth)  # (H, W) or (H, W, 1): segment_scene takes both
+    try:
+        intrinsics = as_intrinsics(intrinsics, depth.shape[:2])
+    except TypeError as exc:
+        raise UserError(str(exc)) from None
+    if settings is None:
+        check_resolution(resolution, "resolution", least=MIN_EXTRACTION_RESOLUTION)
+        check_probability(threshold, "threshold")
+    else:
+        check_resolution(settings.resolution, "settings.resolution", least=MIN_EXTRACTION_RESOLUTION)
+        check_probability(settings.threshold, "settings.threshold")
+    _check_device(device)
+    if up is not None:
+        try:
+            up = parse_up(up)
+        except ValueError as exc:
+            raise UserError(f"up: {exc}") from None
+    if precision is None:
+        bf16 = bool(settings.bf16) if settings is not None else False
+    else:
+        bf16 = precision_bf16(precision, device or "cpu", f"precision={precision!r}")
+    if depth.ndim >= 2 and depth.shape[:2] == intrinsics.shape:  # shape problems: segment_scene's messages
+        warn_unusual_depth(np.nan_to_num(depth, nan=0.0), "the depth array", usual=CLOSE_RANGE_DEPTH_M)
     if model is None:
-        model, config, name = load_scene_model(None, device or "cpu")
-    return _complete_scene(depth, intrinsics, model=model, meta=config, model_name=name, labels=labels, up=up,
+        model, config, loaded = load_scene_model(None, device or "cpu")
+        model_name = model_name or loaded
+    elif model_name is None and config:  # a model from load_model: its weights file
+        model_name = str(config.get("weights") or config.get("directory") or "") or None
+    return _complete_scene(depth, intrinsics, model=model, meta=config, model_name=model_name, labels=labels, up=up,
                            no_plane=no_plane,
                            settings=(SceneSettings(resolution=resolution, threshold=threshold, bf16=bf16)
                                      if settings is None else replace(settings, bf16=bf16)),
                            device=device)
+
+
+def _depth_array(depth: Any) -> np.ndarray:
+    """``depth`` as a float64 array in metres; :class:`UserError` for a file name or a sensor's integer units."""
+    if isinstance(depth, (str, os.PathLike)):
+        raise UserError(f"depth is an array in metres, got the path {str(depth)!r}: read the file first, e.g. "
+                        "implicit3d.data.pointcloud_io.read_depth(path, depth_scale=1000.0)")
+    if hasattr(depth, "detach"):  # a torch tensor
+        depth = depth.detach().cpu().numpy()
+    arr = np.asarray(depth)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise UserError(f"depth must be a numeric (H, W) array in metres, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
+        raise UserError(f"depth is a {arr.dtype} array: a sensor's raw units (a 16UC1 image in millimetres), not "
+                        "metres; divide it by its depth scale first (depth / 1000.0 for millimetres)")
+    return arr.astype(np.float64)
+
+
+def _check_device(device: str | None) -> None:
+    """:class:`UserError` for a CUDA ``device`` this torch cannot use."""
+    if device is not None and str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device={device!r}: no CUDA GPU is available to this torch build (use 'cpu')")
 
 
 def extract_mesh(

@@ -82,7 +82,8 @@ def processing_stride(shape: tuple[int, int], max_pixels: int) -> int:
 @dataclass
 class CompletedObject:
     """One object of a scene: ``mesh`` (camera frame, metres; ``vertex_attributes["uncertainty"]`` and
-    ``["softness"]``), its observed ``points (N, 3)`` and ``pixels (N, 2)``, and what was measured of it."""
+    ``["softness"]``), its observed ``points (N, 3)`` and their ``pixels (N, 2) (row, column)``, its ``label`` (the
+    caller's instance id with a labels image, else 1, 2, ... by size), and what was measured of it."""
 
     label: int
     points: np.ndarray
@@ -103,6 +104,15 @@ class CompletedObject:
         extraction metadata."""
         return self.mesh.metadata.get("extraction", {}).get("undecided_ratio")
 
+    @property
+    def centroid(self) -> np.ndarray:
+        """``(3,)`` the centre of mass of the completed solid (uniform density; camera frame, metres), the mean of
+        its vertices when the mesh is not watertight, the observed points' mean when it is empty."""
+        if len(self.mesh.faces) and self.mesh.is_watertight and abs(float(self.mesh.volume)) > 0:
+            return np.asarray(self.mesh.center_mass, dtype=np.float64)
+        v = np.asarray(self.mesh.vertices)
+        return v.mean(axis=0) if len(v) else np.asarray(self.points, dtype=np.float64).mean(axis=0)
+
     def summary(self, seen_distance: float | None = None) -> dict[str, Any]:
         from scipy.spatial import cKDTree
 
@@ -115,7 +125,7 @@ class CompletedObject:
         lo, hi = (v.min(axis=0), v.max(axis=0)) if len(v) else (np.zeros(3), np.zeros(3))
         return {
             "observed_points": int(len(self.points)),
-            "centroid": [float(c) for c in (v.mean(axis=0) if len(v) else self.points.mean(axis=0))],
+            "centroid": [float(c) for c in self.centroid],
             "bbox_min": [float(c) for c in lo],
             "bbox_max": [float(c) for c in hi],
             "volume_m3": float(self.mesh.volume) if self.mesh.is_watertight else None,
@@ -284,7 +294,15 @@ class NoSupportPlaneError(UserError):
 
 
 class NoObjectError(UserError):
-    """A frame with nothing standing on its support plane: for a robot's loop, an empty table, not a failure."""
+    """A frame with nothing standing on its support plane: for a robot's loop, an empty table, not a failure.
+    ``plane``: the support plane found (``None`` without one: ``no_plane``, or labels that hold no object);
+    ``skipped``: the clusters skipped, as :attr:`SceneResult.skipped`."""
+
+    def __init__(self, message: str, plane: Plane | None = None,
+                 skipped: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.plane = plane
+        self.skipped = list(skipped or [])
 
 
 def uncertainty_colors(u: np.ndarray) -> np.ndarray:
@@ -330,8 +348,19 @@ def check_labels(shape: tuple[int, ...], labels: Any, source: str = "the depth i
     h, w = shape[:2]
     lab = np.asarray(labels)
     if lab.shape != (h, w):
-        size = f"{lab.shape[1]}x{lab.shape[0]}" if lab.ndim > 1 else f"of shape {lab.shape}"
-        raise UserError(f"{labels_source} is {size} pixels but {source} is {w}x{h}")
+        size = f"{lab.shape[1]}x{lab.shape[0]} pixels" if lab.ndim == 2 else f"an array of shape {lab.shape}"
+        raise UserError(f"{labels_source} is {size} but {source} is {w}x{h} pixels: labels are one (H, W) image "
+                        "of instance ids")
+    if lab.dtype != bool and not np.issubdtype(lab.dtype, np.integer):
+        if not np.issubdtype(lab.dtype, np.floating):
+            raise UserError(f"{labels_source} must hold whole-number instance ids (0 = background), got {lab.dtype}")
+        bad = lab[~np.isfinite(lab) | (lab != np.round(lab))]
+        if bad.size:
+            raise UserError(f"{labels_source} must hold whole-number instance ids (0 = background), got {lab.dtype} "
+                            f"values such as {float(bad.flat[0]):g}")
+    if lab.size and lab.min() < 0:
+        raise UserError(f"{labels_source} holds negative ids (down to {lab.min()}): instance ids are 0 (background) "
+                        "and positive whole numbers")
     if not lab.any():
         raise NoObjectError(f"{labels_source}: the label image holds no object (every pixel is 0, the background)")
 
@@ -409,7 +438,7 @@ def segment_scene(
     if not seg.objects:
         reasons = ", ".join(sorted({s["reason"].split(" (")[0] for s in seg.skipped})) or "nothing above the plane"
         raise NoObjectError(f"{source}: no object found on the support plane ({len(seg.skipped)} clusters skipped: "
-                            f"{reasons})")
+                            f"{reasons})", plane=plane, skipped=seg.skipped)
     return SceneSegmentation(plane, outline, seg, full_pm, full_valid, seconds)
 
 
@@ -490,11 +519,17 @@ def scene_json(result: SceneResult, files: list[str]) -> dict[str, Any]:
 
 
 def skipped_summary(skipped: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The skipped clusters grouped by reason: ``[{"reason", "clusters", "points"}]``, most points first."""
-    groups: dict[str, list[int]] = {}
+    """The skipped clusters grouped by reason: ``[{"reason", "clusters", "points"}]``, most points first; with
+    ``"labels"``, the instance ids of the caller's label image that were skipped for that reason."""
+    groups: dict[str, list[dict[str, Any]]] = {}
     for s in skipped:
-        groups.setdefault(s["reason"].split(" (")[0], []).append(int(s["points"]))
-    rows = [{"reason": r, "clusters": len(p), "points": int(sum(p))} for r, p in groups.items()]
+        groups.setdefault(s["reason"].split(" (")[0], []).append(s)
+    rows = []
+    for reason, items in groups.items():
+        row: dict[str, Any] = {"reason": reason, "clusters": len(items), "points": int(sum(s["points"] for s in items))}
+        if any("label" in s for s in items):
+            row["labels"] = sorted(int(s["label"]) for s in items if "label" in s)
+        rows.append(row)
     return sorted(rows, key=lambda row: -row["points"])
 
 
@@ -514,6 +549,14 @@ def write_scene(result: SceneResult, out_dir: str | Path, html: str | Path | Non
     ``out_dir/scene.html`` (the name the docs give it) when this run writes none there."""
     from implicit3d.fileio import atomic_write_bytes, atomic_write_text, ensure_folder, write_mesh
 
+    if html is not None and Path(html).suffix.lower() not in (".html", ".htm"):
+        raise UserError(f"{html}: the figure is an HTML file: name it .html")
+    if color is not None:
+        c = np.asarray(color)
+        if c.ndim != 3 or c.shape[2] not in (3, 4) or c.shape[:2] != result.valid.shape:
+            h, w = result.valid.shape
+            raise UserError(f"the colour image must be an (H, W, 3) RGB picture of the depth image's {w}x{h} pixels, "
+                            f"got an array of shape {c.shape}")
     out = ensure_folder(Path(out_dir))
     written, files = [], []
     for i, obj in enumerate(result.objects, start=1):

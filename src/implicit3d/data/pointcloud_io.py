@@ -412,7 +412,7 @@ def warn_unusual_depth(
                     hint += (f" (with --depth-scale {scale:g}, the units of {who}, it would be "
                              f"{median * depth_scale / scale:.3g} m)")
             else:
-                hint = f"; {ext} depth is read as metres"
+                hint = f"; {ext} depth is read as metres" if ext else "; it is taken as metres"
             warn_user(f"{p}: the median depth is {median:.4g} m, outside the usual {lo:g}-{hi:g} m of "
                       f"{'depth sensors' if usual == USUAL_DEPTH_M else 'close-range frames (objects, tables)'}{hint}")
 

@@ -203,12 +203,19 @@ def read_intrinsics(
     if ext in (".yaml", ".yml"):
         import yaml
 
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        try:  # `rostopic echo -n1 .../camera_info > f.yaml` ends the message with a `---` line: the first document
+            data = next((d for d in yaml.safe_load_all(p.read_text(encoding="utf-8")) if d is not None), None)
         except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
-            raise SensingFileError(f"{p}: not readable YAML ({type(exc).__name__})") from None
+            raise SensingFileError(f"{p}: not readable YAML ({type(exc).__name__}: {exc})".splitlines()[0]) from None
     else:
         data = read_json_file(p, SensingFileError)
+    return _intrinsics_from_mapping(data, p, size, image)
+
+
+def _intrinsics_from_mapping(
+    data: Any, p: Path, size: tuple[int, int] | None, image: str | os.PathLike | None
+) -> Intrinsics:
+    """:func:`read_intrinsics` of the parsed JSON / YAML ``data`` of ``p`` (a name for messages)."""
     if not isinstance(data, dict):
         raise SensingFileError(f"{p}: expected a mapping of camera intrinsics, got {type(data).__name__}")
     if "fx" in data:
@@ -219,7 +226,7 @@ def read_intrinsics(
     if "intrinsic_matrix" in data:  # Open3D: column-major
         return _from_k(_matrix_k(data["intrinsic_matrix"], p, "intrinsic_matrix", column_major=True),
                        data.get("width"), data.get("height"), p, size)
-    frame = _bop_frame(data, image)
+    frame = _bop_frame(data, image, p)
     if frame is not None:  # BOP scene_camera.json
         return _from_k(_matrix_k(frame["cam_K"], p, "cam_K"), None, None, p, size)
     for key in ("K", "k"):
@@ -270,23 +277,30 @@ def _rig_camera(rig: dict[str, Any], p: Path, size: tuple[int, int] | None) -> I
     return _from_k(_matrix_k(k, p, "the rig's first camera"), model.get("width"), model.get("height"), p, size)
 
 
-def as_intrinsics(value: Any, size: tuple[int, int]) -> Intrinsics:
-    """Camera intrinsics given as an :class:`Intrinsics`, a file :func:`read_intrinsics` reads, or a 3x3 camera
-    matrix ``K`` (numpy, nested lists, a tensor; last row ``(0, 0, 1)``) of an image of ``size`` ``(height,
-    width)``. Raises :class:`SensingFileError` for a bad matrix or file and ``TypeError`` for anything else."""
+def as_intrinsics(value: Any, size: tuple[int, int], image: str | os.PathLike | None = None) -> Intrinsics:
+    """Camera intrinsics given as an :class:`Intrinsics`, a file :func:`read_intrinsics` reads (``image``: the depth
+    image's path, which picks a BOP frame), a mapping in any of its JSON / YAML layouts (``{fx, fy, cx, cy, width,
+    height}``, a ROS ``CameraInfo`` as a dict...), or a 3x3 camera matrix ``K`` (numpy, nested lists, a tensor;
+    last row ``(0, 0, 1)``) of an image of ``size`` ``(height, width)``. Raises :class:`SensingFileError` for a bad
+    matrix, mapping or file and ``TypeError`` for anything else."""
     if isinstance(value, Intrinsics):
         return value
     if isinstance(value, (str, os.PathLike)):
-        return read_intrinsics(value, size=size)
+        return read_intrinsics(value, size=size, image=image)
+    if isinstance(value, dict):
+        return _intrinsics_from_mapping(value, Path("the intrinsics mapping"), size, image)
     if hasattr(value, "detach"):  # a torch tensor
         value = value.detach().cpu().numpy()
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         arr = None
+    if arr is not None and arr.shape == (3, 4):
+        raise SensingFileError("a 3x4 matrix is a projection matrix P = K [R | t], not the camera matrix K: pass its "
+                               "left 3x3 block (a ROS CameraInfo's P) or the camera's K")
     if arr is None or arr.size != 9:
-        raise TypeError(f"intrinsics must be an Intrinsics, a file path or a 3x3 camera matrix K, got "
-                        f"{type(value).__name__}" + (f" of shape {arr.shape}" if arr is not None else ""))
+        raise TypeError("intrinsics must be an Intrinsics, a file path, a mapping or a 3x3 camera matrix K, got "
+                        + (f"an array of shape {arr.shape}" if arr is not None and arr.ndim else type(value).__name__))
     return _from_k(_matrix_k(arr, Path("the camera matrix K"), "K"), None, None, Path("the camera matrix K"), size)
 
 
@@ -303,16 +317,22 @@ def _read_mat(p: Path) -> dict[str, Any]:
         raise SensingFileError(f"{p}: not a readable .mat file ({type(exc).__name__}: {exc})") from None
 
 
-def _bop_frame(data: dict[str, Any], image: str | os.PathLike | None) -> dict[str, Any] | None:
+def _bop_frame(data: dict[str, Any], image: str | os.PathLike | None, p: Path | None = None) -> dict[str, Any] | None:
     """The entry of a BOP ``scene_camera.json`` mapping for the depth image ``image`` (by its file number), else the
-    first entry; ``None`` when ``data`` is not such a mapping."""
+    first entry (with a warning naming ``p`` when the entries' ``cam_K`` differ); ``None`` when ``data`` is not such a
+    mapping."""
     frames = {k: v for k, v in data.items() if isinstance(v, dict) and "cam_K" in v}
     if not frames:
         return None
     stem = Path(image).stem if image is not None else ""
     if stem.isdigit() and str(int(stem)) in frames:
         return frames[str(int(stem))]
-    return next(iter(frames.values()))
+    first, entry = next(iter(frames.items()))
+    if p is not None and any(v["cam_K"] != entry["cam_K"] for v in frames.values()):
+        why = f"no entry for {Path(image).name}" if image is not None else "no depth image named"
+        warn_user(f"{p}: its {len(frames)} frames have different cam_K; {why}, so the cam_K of frame {first!r} is "
+                  "used (pass the depth image's path, BOP-numbered: depth/000042.png -> frame '42')")
+    return entry
 
 
 def read_depth_scale(path: str | os.PathLike, image: str | os.PathLike | None = None) -> float | None:

@@ -600,9 +600,21 @@ def segment_objects(
             run_on, outline = _continuing_pixels(comp, beyond, links)
     ids, counts = np.unique(comp[comp >= 0], return_counts=True)
     result = Segmentation(objects=[], labels=np.zeros(valid.shape, dtype=np.int32))
+
+    def skip(count: int, cid: int, reason: str) -> None:
+        entry: dict[str, Any] = {"points": int(count), "reason": reason}
+        if labels is not None:  # the caller's instance id, to match its detections
+            entry["label"] = int(cid)
+        result.skipped.append(entry)
+
+    if labels is not None:  # instances with no depth over the table at all: reported, not silently dropped
+        for lid in np.setdiff1d(np.unique(labels[labels > 0]), ids):
+            result.skipped.append({"points": 0, "label": int(lid),
+                                   "reason": "no valid depth on the table (no pixel of it measured above the support "
+                                   "and over the table)"})
     for cid, count in zip(ids[np.argsort(-counts)], np.sort(counts)[::-1], strict=True):
         if count < min_points:  # before looking up its pixels: a frame can hold hundreds of such specks
-            result.skipped.append({"points": int(count), "reason": f"too small (< {min_points} points)"})
+            skip(count, cid, f"too small (< {min_points} points)")
             continue
         pix = np.argwhere(comp == cid)
         pts = points_map[pix[:, 0], pix[:, 1]]
@@ -610,50 +622,49 @@ def segment_objects(
         pts, pix = pts[keep], pix[keep]
         extent = float(np.ptp(pts, axis=0).max())
         if extent > max_size:
-            result.skipped.append({"points": int(count), "reason": f"too large for an object ({extent:.2f} m)"})
+            skip(count, cid, f"too large for an object ({extent:.2f} m)")
             continue
         if region is None:
-            label = len(result.objects) + 1
+            label = int(cid) if labels is not None else len(result.objects) + 1
             result.labels[pix[:, 0], pix[:, 1]] = label
             result.objects.append(SceneObject(pts, pix, label))
             continue
         heights = region.plane.height(pts)
         if np.ptp(heights) < 0.005 and heights.max() < 0.02:
-            result.skipped.append({"points": int(count), "reason": "flat (lies on the table)"})
+            skip(count, cid, "flat (lies on the table)")
             continue
         if any(float(np.quantile(np.abs(w.height(pts)), 0.97)) < ON_WALL_DEPTH and _is_sheet(pts, w.normal)
                for w in walls):
-            result.skipped.append({"points": int(count), "reason": f"on a wall (within {ON_WALL_DEPTH * 100:.0f} cm "
-                                   "of a wall's plane and parallel to it: a skirting board, a socket)"})
+            skip(count, cid, f"on a wall (within {ON_WALL_DEPTH * 100:.0f} cm "
+                 "of a wall's plane and parallel to it: a skirting board, a socket)")
             continue
         lowest = float(np.quantile(heights, 0.01))
         hidden_support = False
         if lowest > max(cfg.rest_gap, 0.3 * float(np.ptp(heights))):
             top = float(np.median(heights))
             if any(abs(top - t) < WALL_TOP_TOLERANCE for t in wall_tops):
-                result.skipped.append({"points": int(count), "reason": f"the rim of a wall ({top * 100:.0f} cm "
-                                       "above the support, as high as a wall of the frame)"})
+                skip(count, cid, f"the rim of a wall ({top * 100:.0f} cm "
+                     "above the support, as high as a wall of the frame)")
                 continue
             hidden = hidden_below_share(pts, pix, region.plane, points_map, valid, focal)
             if hidden < HIDDEN_SUPPORT_SHARE:
-                result.skipped.append({"points": int(count), "reason": f"not resting on the support (lowest point "
-                                       f"{lowest * 100:.0f} cm above, {1 - hidden:.0%} of the support below it seen)"})
+                skip(count, cid, f"not resting on the support (lowest point "
+                     f"{lowest * 100:.0f} cm above, {1 - hidden:.0%} of the support below it seen)")
                 continue
             hidden_support = True
         if extent > 0.4 and _touches_border(pix, valid.shape):
-            result.skipped.append({"points": int(count), "reason": f"runs out of the image ({extent:.2f} m seen)"})
+            skip(count, cid, f"runs out of the image ({extent:.2f} m seen)")
             continue
         if (extent > 0.3 and _planar_share(pts) > 0.85 and abs(_plane_normal(pts) @ region.plane.normal) < 0.3
                 and region.depth_inside(pts[heights < np.quantile(heights, 0.2)]) < 0.1):
-            result.skipped.append({"points": int(count),
-                                   "reason": f"a wall ({extent:.2f} m, one vertical plane along the support's edge)"})
+            skip(count, cid, f"a wall ({extent:.2f} m, one vertical plane along the support's edge)")
             continue
         share = float(run_on[cid]) / max(int(outline[cid]), 1) if run_on is not None else 0.0
         if share > cfg.run_on_share:
-            result.skipped.append({"points": int(count), "reason": f"part of something larger ({share:.0%} of its "
-                                   "outline runs on beyond the table's edge)"})
+            skip(count, cid, f"part of something larger ({share:.0%} of its "
+                 "outline runs on beyond the table's edge)")
             continue
-        label = len(result.objects) + 1
+        label = int(cid) if labels is not None else len(result.objects) + 1  # the caller's id, or 1, 2, ...
         result.labels[pix[:, 0], pix[:, 1]] = label
         result.objects.append(SceneObject(pts, pix, label, hidden_support))
     return result
