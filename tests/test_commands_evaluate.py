@@ -118,6 +118,37 @@ def test_generate_meshes(run_dir, dataset, tmp_path, capsys) -> None:
     assert "completion" in (tmp_path / "gen.html").read_text().lower()
 
 
+def test_generate_world_is_the_mesh_files_frame_for_y_up_sources(run_dir, tmp_path, capsys) -> None:
+    """A y-up source (ShapeNet, --up y) is turned z-up before normalizing: --world turns the meshes and inputs back
+    into the files' own frame, where the boxes are tall along y."""
+    from implicit3d.data.prepare import PrepareConfig, prepare
+
+    src = tmp_path / "meshes" / "tall"
+    src.mkdir(parents=True)
+    for i, size in enumerate(((0.08, 0.3, 0.1), (0.1, 0.35, 0.12), (0.06, 0.25, 0.09))):
+        box = trimesh.creation.box(extents=size)
+        box.apply_translation([0.5 * i, 1.0, -0.2])
+        box.export(src / f"box{i}.obj")
+    cfg = PrepareConfig(n_uniform=2000, n_near=400, n_surface=2000, n_views=1, image_size=(80, 60),
+                        focal=(70.0, 70.0), noise="none")
+    data = tmp_path / "data"
+    prepare(str(tmp_path / "meshes"), data, config=cfg, seed=0, progress=False, up="y")
+    assert json.loads((data / "manifest.json").read_text())["up"] == "y"
+    out = tmp_path / "gen"
+    rc = main(["generate", "--checkpoint", str(run_dir), "--data", str(data), "-o", str(out), "--resolution", "16",
+               "--save-inputs", "--world", "--input", "surface", "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    (row,) = _read_csv(out / "generate.csv")
+    original = trimesh.load(src / f"{row['name']}.obj", process=False)
+    cloud = np.asarray(trimesh.load(out / row["category"] / f"{row['name']}.input.ply").vertices)
+    assert np.argmax(np.ptp(cloud, axis=0)) == 1  # tall along y, as in the file
+    np.testing.assert_allclose(cloud.min(axis=0), original.bounds[0], atol=0.02)
+    np.testing.assert_allclose(cloud.max(axis=0), original.bounds[1], atol=0.02)
+    if row["file"]:
+        mesh = trimesh.load(out / row["file"], process=False)
+        assert np.abs(mesh.bounds.mean(axis=0) - original.bounds.mean(axis=0)).max() < 0.2
+
+
 def test_dataset_command_errors(run_dir, dataset, tmp_path, capsys, monkeypatch) -> None:
     base = ["--checkpoint", str(run_dir), "-o", str(tmp_path / "o"), "--no-progress"]
     for cmd in ("evaluate", "generate"):

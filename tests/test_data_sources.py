@@ -78,6 +78,29 @@ def test_shapenet_layouts_rotate_y_up(tmp_path):
     assert np.linalg.det(Y_UP_TO_Z_UP) == pytest.approx(1.0)
 
 
+def test_shapenet_is_told_from_folders_by_its_synset_ids(tmp_path):
+    """A folder of one's own meshes that holds a `<category>/<object>/model.obj` is a plain folder (not every mesh
+    lost, not turned y-up); a ShapeNet tree with other meshes beside it is refused, naming both; `--up z` for a
+    ShapeNet tree is said not to be used."""
+    from implicit3d.errors import InputWarning, UserError
+
+    mine = tmp_path / "mine"
+    _write_box(mine / "mugs" / "mug1" / "model.obj", (0.1, 0.5, 0.2))
+    _write_box(mine / "mugs" / "cup.obj", (0.1, 0.2, 0.3))
+    _write_box(mine / "bowl.ply", (0.3, 0.3, 0.1))
+    items = resolve_source(str(mine))
+    assert len(items) == 3 and all(it.up == "z" for it in items)
+    sn = tmp_path / "sn"
+    _write_box(sn / "02876657" / "m1" / "model.obj", (0.1, 0.5, 0.2))
+    assert [it.up for it in resolve_source(str(sn))] == ["y"]
+    with pytest.warns(InputWarning, match="a ShapeNet tree, whose models are y-up: --up z is not used"):
+        resolve_source(str(sn), up="z")
+    _write_box(sn / "extra" / "thing.obj", (0.1, 0.1, 0.1))
+    with pytest.raises(UserError, match=r"mixes a ShapeNet tree \(1 models such as 02876657/m1/model.obj.* 1 other "
+                       r"mesh files \(such as extra/thing.obj\)"):
+        resolve_source(str(sn))
+
+
 def test_catalogue_source():
     items = resolve_source("catalogue:bottle", count=3, seed=5)
     assert [it.key for it in items] == ["bottle/bottle_00000", "bottle/bottle_00001", "bottle/bottle_00002"]

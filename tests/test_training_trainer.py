@@ -140,6 +140,41 @@ def test_resume_without_checkpoint_starts_fresh_and_rejects_other_model(tmp_path
         Trainer(other, _cfg(max_steps=8), _data(), None, tmp_path, resume=True, progress=False).fit()
 
 
+def test_resume_on_another_dataset_chooses_the_best_anew(tmp_path, capsys) -> None:
+    """The best validation score of another dataset's split is no yardstick: resuming on other data says so and
+    keeps the best checkpoint of this dataset's validation split only; the same data keeps its best."""
+    a = {"dataset": {"source": "data/a", "seed": 0, "settings": {}}}
+    b = {"dataset": {"source": "data/b", "seed": 0, "settings": {}}}
+    Trainer(_model(), _cfg(max_steps=6), _data(), _data(5, 1), tmp_path, extra_meta=a, progress=False).fit()
+    same = Trainer(_model(), _cfg(max_steps=8), _data(), _data(5, 1), tmp_path, extra_meta=a, resume=True,
+                   progress=False)
+    same.load_state(tmp_path / "checkpoints" / "last")
+    assert same.best_step is not None and "another dataset" not in capsys.readouterr().out
+    other = Trainer(_model(), _cfg(max_steps=8), _data(), _data(5, 1), tmp_path, extra_meta=b, resume=True,
+                    progress=False)
+    result = other.fit()
+    assert "was trained on another dataset (data/a)" in capsys.readouterr().out
+    assert result["best_step"] is not None and result["best_step"] > 6  # chosen on b's validation
+
+
+def test_train_rows_count_the_shapes_seen_and_end_a_timed_run(tmp_path) -> None:
+    """metrics.csv's rates count the shapes in each batch (a training split smaller than batch_size gives smaller
+    batches), and a run stopped by its time budget between log_every steps still writes its last train row."""
+    def slow(trainer: Trainer) -> None:
+        time.sleep(0.02)
+
+    cfg = _cfg(batch_size=16, max_steps=1000, max_minutes=0.3 / 60, val_every=0, ckpt_every=0, log_every=10_000)
+    trainer = Trainer(_model(), cfg, _data(3), None, tmp_path, progress=False, callbacks=[slow])
+    result = trainer.fit()
+    with open(tmp_path / "metrics.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["phase"] == "train"]
+    assert len(rows) == 1 and int(rows[0]["step"]) == result["step"] < 1000
+    elapsed = float(rows[0]["wall_s"])
+    per_s = float(rows[0]["shapes_per_s"])
+    # 3 shapes a step, not batch_size 16 (the row's wall time also holds the set-up: a bound, not an equality)
+    assert 3 * result["step"] <= per_s * elapsed < 8 * result["step"]
+
+
 def test_epoch_batch_sampler() -> None:
     s = EpochBatchSampler(10, 3, seed=5)
     assert s.batches_per_epoch == 3 and len(list(s)) == 3

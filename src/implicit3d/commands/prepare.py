@@ -56,7 +56,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--count", type=int, default=None, help="shapes per category (catalogue); first N files (folders)")
     p.add_argument("--seed", type=int, default=0, help="build seed: shapes, samples, cameras, splits (default 0)")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
-    p.add_argument("--up", choices=("z", "y"), default="z", help="up axis of folder meshes (ShapeNet: always y)")
+    p.add_argument("--up", choices=("z", "y"), default=None,
+                   help="up axis of folder meshes (default z; y-up meshes are turned z-up; ShapeNet: always y)")
     g = p.add_argument_group("samples")
     g.add_argument("--uniform", type=int, default=100_000, help="uniform points in the cube (default 100000)")
     g.add_argument("--near", type=int, default=100_000, help="near-surface points in all (default 100000)")

@@ -318,6 +318,7 @@ def build_shape(item: MeshItem, config: PrepareConfig, seed: int, dest: Path) ->
         "generator_seed": item.seed,
         "loc": np.asarray(loc, dtype=np.float64),
         "scale": float(scale),
+        "up": item.up,  # "y": the file's y-up frame was turned z-up before loc/scale (sources.Y_UP_TO_Z_UP)
         "n_vertices": int(len(mesh_n.vertices)),
         "n_faces": int(len(mesh_n.faces)),
         "watertight": bool(mesh_n.is_watertight),
@@ -449,7 +450,7 @@ def prepare(
     seed: int = 0,
     workers: int = 1,
     progress: bool = True,
-    up: str = "z",
+    up: str | None = None,
     start_method: str = "spawn",
     on_shape: Callable[[str, str, str], None] | None = None,
 ) -> PrepareResult:
@@ -469,7 +470,8 @@ def prepare(
         raise UserError(f"--workers must be >= 1, got {workers}")
     root = Path(out)
     items = resolve_source(source, count, seed, up=up)
-    manifest = _manifest(source, count, seed, config, up)
+    ups = {it.up for it in items}  # what the meshes are read with: "y" for a ShapeNet tree whatever `up` says
+    manifest = _manifest(source, count, seed, config, ups.pop() if len(ups) == 1 else (up or "z"))
     manifest_path = root / formats.MANIFEST
     if root.exists() and not root.is_dir():
         raise UserError(f"output {str(root)!r} exists and is not a folder")

@@ -9,8 +9,10 @@ Source strings (see ``implicit3d prepare --help``):
 - ``catalogue:bottle`` / ``catalogue:bottle,mug`` / ``catalogue:all`` — procedural shapes from
   :mod:`implicit3d.shapes` (metres, z up); ``count`` shapes *per category*, named ``<category>_<index:05d>``.
 - a folder holding a ShapeNet v1 (``<synset>/<model>/model.obj``) or v2
-  (``<synset>/<model>/models/model_normalized.obj``) tree: category = synset folder name, name = model folder name;
-  ShapeNet models are y-up and are rotated to z-up (+90 degrees about +x: ``(x, y, z) -> (x, -z, y)``).
+  (``<synset>/<model>/models/model_normalized.obj``) tree, ``<synset>`` an 8-digit ShapeNet id: category = synset
+  folder name, name = model folder name; ShapeNet models are y-up and are rotated to z-up (+90 degrees about +x:
+  ``(x, y, z) -> (x, -z, y)``). A folder that also holds other mesh files is refused (it is neither: prepare the
+  two parts from separate folders).
 - any other folder: every ``.obj .ply .off .stl .glb .gltf`` file below it (recursively; multi-part scenes are
   merged into one mesh with their node transforms applied). Category = first sub-folder under the root, or the
   root folder's own name for files directly in it; name = file stem (plus the extension if two files share a
@@ -28,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from implicit3d.errors import UserError
+from implicit3d.errors import UserError, warn_user
 from implicit3d.fileio import MESH_EXTENSIONS, MeshFileError, read_mesh
 
 CATALOGUE_PREFIX = "catalogue:"
@@ -161,27 +163,43 @@ def _catalogue_items(spec: str, count: int | None, seed: int) -> list[MeshItem]:
     ]
 
 
+SHAPENET_PATTERNS = ("*/*/model.obj", "*/*/models/model_normalized.obj")  #: v1, v2 model files under a root
+_SYNSET_ID = re.compile(r"\d{8}")
+
+
+def _shapenet_files(root: Path) -> list[Path]:
+    """The ShapeNet v1 / v2 model files under ``root`` (``<synset>/<model>/...``, the synset an 8-digit id)."""
+    found = []
+    for pattern in SHAPENET_PATTERNS:
+        for path in root.glob(pattern):
+            synset, model = path.relative_to(root).parts[:2]
+            if _SYNSET_ID.fullmatch(synset) and not model.startswith("."):
+                found.append(path)
+    return found
+
+
 def _shapenet_items(root: Path) -> list[MeshItem]:
     items = {}
-    for pattern in ("*/*/model.obj", "*/*/models/model_normalized.obj"):
-        for path in root.glob(pattern):
-            rel = path.relative_to(root).parts
-            synset, model = rel[0], rel[1]
-            if synset.startswith(".") or model.startswith("."):
-                continue
-            item = MeshItem(safe_name(model), safe_name(synset), "file", str(path), "y")
-            items.setdefault(item.key, item)  # if both layouts exist, v1's model.obj wins (first pattern)
+    for path in _shapenet_files(root):
+        rel = path.relative_to(root).parts
+        item = MeshItem(safe_name(rel[1]), safe_name(rel[0]), "file", str(path), "y")
+        items.setdefault(item.key, item)  # if both layouts exist, v1's model.obj wins (first pattern)
     return list(items.values())
 
 
-def _folder_items(root: Path, up: str) -> list[MeshItem]:
-    files = sorted(
+def _mesh_files(root: Path) -> list[Path]:
+    """Every mesh file below ``root`` (recursively), hidden files and folders left out, sorted."""
+    return sorted(
         p
         for p in root.rglob("*")
         if p.is_file()
         and p.suffix.lower() in MESH_EXTENSIONS
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
+
+
+def _folder_items(root: Path, up: str) -> list[MeshItem]:
+    files = _mesh_files(root)
     stems: dict[tuple[str, str], int] = {}
     found = []
     for p in files:
@@ -200,20 +218,30 @@ def _folder_items(root: Path, up: str) -> list[MeshItem]:
 
 
 def is_shapenet(root: Path) -> bool:
-    """True when ``root`` holds at least one ShapeNet-layout model (v1 or v2)."""
-    return any(True for _ in root.glob("*/*/model.obj")) or any(
-        True for _ in root.glob("*/*/models/model_normalized.obj")
-    )
+    """True when ``root`` is a ShapeNet tree: ShapeNet-layout models (v1 or v2, 8-digit synset folders) and no other
+    mesh file. :class:`UserError` for a folder that mixes the two (read as either, it would lose meshes or frames)."""
+    models = _shapenet_files(root)
+    if not models:
+        return False
+    model_dirs = {p.relative_to(root).parts[:2] for p in models}
+    others = [p for p in _mesh_files(root) if p.relative_to(root).parts[:2] not in model_dirs]
+    if others:
+        raise UserError(f"{root} mixes a ShapeNet tree ({len(model_dirs)} models such as "
+                        f"{models[0].relative_to(root)}, read y-up) with {len(others)} other mesh files (such as "
+                        f"{others[0].relative_to(root)}): prepare them from separate folders")
+    return True
 
 
-def resolve_source(source: str, count: int | None = None, seed: int = 0, up: str = "z") -> list[MeshItem]:
-    """Resolve a source string (module docstring) into sorted :class:`MeshItem` s.
+def resolve_source(source: str, count: int | None = None, seed: int = 0, up: str | None = None) -> list[MeshItem]:
+    """Resolve a source string (module docstring) into sorted :class:`MeshItem` s (each with the ``up`` it is read
+    with).
 
     ``count``: shapes per category for the catalogue (required there); for folders, keep only the first ``count``
-    items (after sorting). ``up``: up axis of generic folder meshes (ShapeNet is always y-up).
+    items (after sorting). ``up``: up axis of generic folder meshes (default ``"z"``; ShapeNet is always y-up: an
+    ``up="z"`` given for a ShapeNet tree gets a warning that it is not used).
     Raises :class:`UserError` for an unknown category, a missing folder or a folder with no mesh files.
     """
-    if up not in ("z", "y"):
+    if up is not None and up not in ("z", "y"):
         raise UserError(f"up axis must be 'z' or 'y', got {up!r}")
     if source.startswith(CATALOGUE_PREFIX):
         items = _catalogue_items(source[len(CATALOGUE_PREFIX) :], count, seed)
@@ -223,7 +251,13 @@ def resolve_source(source: str, count: int | None = None, seed: int = 0, up: str
             raise UserError(f"mesh source {source!r} does not exist (give a folder of meshes or catalogue:CATEGORY)")
         if not root.is_dir():
             raise UserError(f"mesh source {source!r} is not a folder")
-        items = _shapenet_items(root) if is_shapenet(root) else _folder_items(root, up)
+        if is_shapenet(root):
+            if up == "z":
+                warn_user(f"{source}: a ShapeNet tree, whose models are y-up: --up z is not used (they are rotated "
+                          "to z-up)")
+            items = _shapenet_items(root)
+        else:
+            items = _folder_items(root, up or "z")
         if not items:
             raise UserError(f"no mesh files ({' '.join(MESH_EXTENSIONS)}) found under {source!r}")
         items.sort(key=lambda it: (it.category, it.name))

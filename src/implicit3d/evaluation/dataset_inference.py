@@ -34,8 +34,9 @@ METHOD_MODEL = "model"
 @dataclass
 class ShapeInput:
     """One dataset shape's model input: ``inputs (N, 3) float32`` in the dataset's normalized frame, and the
-    normalization ``loc (3,)``/``scale`` back to the original mesh frame (``world = normalized * scale + loc``);
-    for a depth view, ``view_rotations``: canonical -> the view's frames (``camera``, ``gravity``)."""
+    normalization ``loc (3,)``/``scale`` back to the z-up mesh frame (``normalized * scale + loc``), ``up``: the
+    axis the mesh file had up (``"y"``: ShapeNet, ``--up y``; :meth:`to_source` turns points back into the file's
+    own frame); for a depth view, ``view_rotations``: canonical -> the view's frames (``camera``, ``gravity``)."""
 
     key: str
     category: str
@@ -44,6 +45,14 @@ class ShapeInput:
     loc: np.ndarray
     scale: float
     view_rotations: dict[str, np.ndarray] | None = None
+    up: str = "z"
+
+    def to_source(self, points: np.ndarray) -> np.ndarray:
+        """``(N, 3)`` normalized points in the mesh file's own frame and units."""
+        from implicit3d.data.sources import Y_UP_TO_Z_UP
+
+        world = np.asarray(points, dtype=np.float64) * self.scale + self.loc
+        return world @ Y_UP_TO_Z_UP if self.up == "y" else world  # the inverse of the y-up file's turn
 
 
 @dataclass
@@ -125,6 +134,8 @@ def load_shape_input(root: str | Path, key: str, settings: InferenceSettings) ->
             cloud = surf["points"]
             rotations = None
         loc, scale = np.asarray(surf["loc"], float), float(surf["scale"])
+        info = formats.read_json(d / formats.SHAPE_INFO) if (d / formats.SHAPE_INFO).is_file() else {}
+        up = str(info.get("up", "z"))  # datasets prepared before it was recorded: z
     except FileNotFoundError as exc:
         raise UserError(f"{d}: incomplete shape folder ({exc.filename or exc} missing)") from None
     except (KeyError, ValueError) as exc:
@@ -134,7 +145,7 @@ def load_shape_input(root: str | Path, key: str, settings: InferenceSettings) ->
     if settings.noise > 0:
         cloud = cloud + rng.normal(0.0, settings.noise, cloud.shape)
     category, name = key.split("/", 1)
-    return ShapeInput(key, category, name, cloud.astype(np.float32), loc, scale, rotations)
+    return ShapeInput(key, category, name, cloud.astype(np.float32), loc, scale, rotations, up)
 
 
 def iter_shape_inputs(root: str | Path, keys: list[str], settings: InferenceSettings) -> Iterator[ShapeInput]:
@@ -280,9 +291,15 @@ def generate_split(
         mesh, _ = run.complete(shape)
         seconds = time.perf_counter() - t0
         pts = shape.inputs.astype(np.float64)
-        if world:
+        if world:  # the mesh file's own frame: loc/scale undone, and a y-up file's turn to z-up
             mesh = to_world(mesh, shape.loc, shape.scale)
-            pts = pts * shape.scale + shape.loc
+            if shape.up == "y":
+                from implicit3d.data.sources import Y_UP_TO_Z_UP
+
+                turn = np.eye(4)
+                turn[:3, :3] = Y_UP_TO_Z_UP.T
+                mesh.apply_transform(turn)
+            pts = shape.to_source(pts)
         target = out / shape.category / f"{shape.name}.{fmt}"
         if len(mesh.faces):
             write_mesh(target, mesh)

@@ -372,8 +372,25 @@ class Trainer:
                 f"{self.sampler.batches_per_epoch} (batch size, process count or dataset changed): the run continues "
                 "from its step but not with the same sample order"
             )
+        if self._other_dataset(meta):
+            if self.dist.is_main:
+                print(f"note: {ckpt.directory} was trained on another dataset "
+                      f"({(meta.get('data_config') or {}).get('root') or (meta.get('dataset') or {}).get('source')}): "
+                      f"its best validation score (step {self.best_step}) was on that dataset's validation split, so "
+                      "the best checkpoint is chosen anew on this one's")
+            self.best_metric, self.best_step = None, None
         self._resumed_from = ckpt.directory
         return meta
+
+    def _other_dataset(self, meta: dict[str, Any]) -> bool:
+        """Whether checkpoint ``meta`` was written training on another dataset than this trainer's: other build
+        settings (source, seed, settings of its manifest), or without those, another folder."""
+        old, new = meta.get("dataset"), self.extra_meta.get("dataset")
+        if old and new:
+            return json.loads(json.dumps(old, default=str)) != json.loads(json.dumps(new, default=str))
+        old_root = (meta.get("data_config") or {}).get("root")
+        new_root = (self.data_config or {}).get("root")
+        return bool(old_root and new_root and Path(old_root).resolve() != Path(new_root).resolve())
 
     # ------------------------------------------------------------------------------------------------------------
     # logging
@@ -547,7 +564,29 @@ class Trainer:
         n_points = None
         saved_at = val_at = self.step
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-        n_loss, t_log, step_log = 0, time.perf_counter(), self.step
+        n_loss, n_shapes, t_log, grad_norm = 0, 0, time.perf_counter(), None
+
+        def log_train() -> None:
+            """One train row of metrics.csv: the mean loss and the rates since the last one."""
+            nonlocal n_loss, n_shapes, t_log
+            mean_loss = float(loss_sum) / n_loss
+            if not math.isfinite(mean_loss) and self.amp_dtype != torch.float16:
+                raise FloatingPointError(
+                    f"training loss is {mean_loss} at step {self.step}: lower train.lr or check the data"
+                )
+            now = time.perf_counter()
+            shapes_s = n_shapes * self.dist.world_size / max(now - t_log, 1e-9)
+            row = {
+                "loss": mean_loss,
+                "lr": float(self.optimizer.param_groups[0]["lr"]),
+                "shapes_per_s": shapes_s,
+                "points_per_s": shapes_s * (n_points or 0),
+                "grad_norm": float(grad_norm) if grad_norm is not None else float("nan"),
+            }
+            self._log("train", row)
+            bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{row['lr']:.2e}", refresh=False)
+            loss_sum.zero_()
+            n_loss, n_shapes, t_log = 0, 0, now
         bar = tqdm(
             total=cfg.max_steps,
             initial=self.step,
@@ -576,26 +615,9 @@ class Trainer:
                     loss, grad_norm = self.train_step(batch)
                     loss_sum += loss.double()
                     n_loss += 1
+                    n_shapes += int(batch["points"].shape[0])  # a split smaller than batch_size: smaller batches
                     if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
-                        mean_loss = float(loss_sum) / n_loss
-                        if not math.isfinite(mean_loss) and self.amp_dtype != torch.float16:
-                            raise FloatingPointError(
-                                f"training loss is {mean_loss} at step {self.step}: lower train.lr or check the data"
-                            )
-                        now = time.perf_counter()
-                        shapes = (self.step - step_log) * cfg.batch_size * self.dist.world_size
-                        shapes_s = shapes / max(now - t_log, 1e-9)
-                        row = {
-                            "loss": mean_loss,
-                            "lr": float(self.optimizer.param_groups[0]["lr"]),
-                            "shapes_per_s": shapes_s,
-                            "points_per_s": shapes_s * n_points,
-                            "grad_norm": float(grad_norm) if grad_norm is not None else float("nan"),
-                        }
-                        self._log("train", row)
-                        bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{row['lr']:.2e}", refresh=False)
-                        loss_sum.zero_()
-                        n_loss, t_log, step_log = 0, now, self.step
+                        log_train()
                     bar.update(1)
                     if cfg.val_every and self.step % cfg.val_every == 0:
                         val = self._validate_and_keep_best()
@@ -615,6 +637,8 @@ class Trainer:
                     if self.dist.is_main:
                         print(f"time budget of {cfg.max_minutes:g} min reached at step {self.step}")
                     break
+            if n_loss:  # steps since the last train row (a time budget ends between log_every steps)
+                log_train()
             if val_at != self.step or (self.val_set is not None and not self.last_val):
                 self._validate_and_keep_best()
             if saved_at != self.step:
