@@ -139,6 +139,7 @@ def test_fscore_at_threshold():
     m2 = point_metrics(far, gt, thresholds=(0.02,))
     assert m2["precision@2%"] == 0.5 and m2["recall@2%"] == 1.0
     assert m2["fscore@2%"] == pytest.approx(2 * 0.5 / 1.5)
+    assert point_metrics(far, gt, thresholds=0.02)["fscore@2%"] == m2["fscore@2%"]  # one threshold as a number
 
 
 def test_normal_consistency():

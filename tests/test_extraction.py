@@ -179,6 +179,23 @@ def test_no_crossing_gives_empty_mesh():
         assert mesh.metadata["extraction"]["empty"]
 
 
+@pytest.mark.parametrize("method", ["mise", "dense"])
+def test_fields_that_sit_on_the_level_outside_and_non_finite_fields(method):
+    """A clamped SDF (exactly the level everywhere outside: a ReLU-like output) still gives its surface, as a sample
+    on the level counts as outside; an infinite value (a logit of probability 1) is refused like NaN."""
+    gen = MeshGenerator(kind="sdf", method=method, resolution=32)
+    cell = 1.1 / 32  # the surface lies between the last inside sample and the first one on the level
+    ball, grown = 4 / 3 * np.pi * 0.3**3, 4 / 3 * np.pi * (0.3 + cell) ** 3
+    clamped = gen.extract(lambda p: np.minimum(sphere_sdf(0.3)(p), 0.0))
+    assert clamped.is_watertight and ball < clamped.volume < grown
+    occ = MeshGenerator(kind="occupancy", method=method, resolution=32, threshold=0.5)
+    flat = occ.extract(lambda p: np.where(sphere_sdf(0.3)(p) < 0, 1.0, 0.5))  # probability 0.5 = the threshold
+    assert flat.is_watertight and ball < flat.volume < grown
+    for value, kind in ((np.inf, "infinite"), (np.nan, "NaN")):
+        with pytest.raises(ValueError, match=f"field returned {kind} values"):
+            gen.extract(lambda p, v=value: np.where(sphere_sdf(0.3)(p) < 0, -1.0, v))
+
+
 # ------------------------------------------------------------------ thresholds and levels
 @pytest.mark.parametrize("method", ["mise", "dense"])
 def test_occupancy_threshold_and_sdf_level_semantics(method):

@@ -31,6 +31,10 @@ def test_implicit_sphere_has_mesh_and_field_with_toggle():
     # the field really is x²+y²+z²−r²
     x, y, z, v = (np.asarray(getattr(iso, a)) for a in ("x", "y", "z", "value"))
     np.testing.assert_allclose(v, x**2 + y**2 + z**2 - 0.16, atol=1e-12)
+    # the sphere (f = 0) is one of the drawn iso-surfaces, and inside is red (low end), as in every figure
+    levels = np.linspace(iso.isomin, iso.isomax, iso.surface.count)
+    assert np.isclose(levels, 0.0).any() and iso.cmid == 0.0
+    assert iso.colorscale[0][1] == "rgb(103,0,31)"
     labels = [b.label for b in fig.layout.updatemenus[0].buttons]
     assert labels == ["explicit surface", "implicit field", "both"]
     # mesh vertices lie on the sphere
@@ -73,6 +77,8 @@ def test_probability_and_completion_figures():
     fig = completion_figure(pts, mesh, ground_truth=mesh)
     assert [type(t).__name__ for t in fig.data] == ["Scatter3d", "Mesh3d", "Mesh3d"]
     assert fig.data[2].visible == "legendonly"
+    assert fig.data[0].name == "observed points (100)"
+    assert completion_figure(pts, mesh, total=5000).data[0].name == "observed points (5000, 100 drawn)"
     grid = completion_grid_figure([("a", pts, mesh), ("b", pts, mesh)])
     assert len(grid.data) == 4
 

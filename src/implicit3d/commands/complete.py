@@ -180,7 +180,8 @@ def run(args: argparse.Namespace) -> int:
         from implicit3d.viz.report import write_figure
 
         title = f"{Path(args.input).name}: observed points and completed mesh"
-        write_figure(args.html, completion_figure(_figure_points(obs.points), mesh, title=title))
+        write_figure(args.html, completion_figure(_figure_points(obs.points), mesh, title=title,
+                                                  total=len(obs.points)))
     if not args.quiet:
         pose = contract.pose
         info = result.info

@@ -296,10 +296,11 @@ def completion_figure_from_files(args: argparse.Namespace) -> Any:
 
     if args.input is None or args.mesh is None:
         raise UserError("the completion figure needs both --input SCAN and --mesh COMPLETED")
-    shown, _ = _read_scan(args.input, args)
+    shown, total = _read_scan(args.input, args)
     mesh = load_mesh(args.mesh, "completed mesh")
     gt = load_mesh(args.gt, "ground-truth mesh") if args.gt else None
-    return completion_figure(shown, mesh, gt, title=f"{Path(args.input).name} and {Path(args.mesh).name}")
+    return completion_figure(shown, mesh, gt, title=f"{Path(args.input).name} and {Path(args.mesh).name}",
+                             total=total)
 
 
 def cloud_figure_from_file(args: argparse.Namespace) -> Any:

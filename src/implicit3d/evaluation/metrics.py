@@ -23,8 +23,9 @@ bounding-box edge is ``1 - padding`` = 0.9 with the default normalization). The 
 Chamfer-L1 in units of 1/10 of the bounding-box edge, i.e. ten times the value their code prints:
 :func:`to_paper_units` converts, and tables comparing with the papers should print both.
 
-An empty predicted mesh gets the penalty of the reference code: every distance is the unit cube's diagonal
-``sqrt(3)`` (squared: 3), normal consistency and F-scores are 0, and ``empty_prediction`` is 1.
+An empty predicted mesh gets the distance penalty of the reference code (Occupancy Networks): every distance is the
+unit cube's diagonal ``sqrt(3)`` (squared: 3); normal consistency and F-scores are 0 (the reference code sets normal
+consistency to -1 and has no F-score), and ``empty_prediction`` is 1.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def point_metrics(
     gt = as_points(gt_points, "gt_points")
     if len(gt) == 0:
         raise ValueError("gt_points is empty: the ground-truth surface has no samples")
-    thresholds = [float(t) for t in thresholds]
+    thresholds = [float(t) for t in np.atleast_1d(np.asarray(thresholds, dtype=np.float64))]  # one number or several
     if any(not (np.isfinite(t) and t > 0) for t in thresholds):
         raise ValueError(f"thresholds must be positive, got {thresholds}")
     with_normals = pred_normals is not None and gt_normals is not None

@@ -70,6 +70,17 @@ def inside_mask(values: np.ndarray, level: float, inside: str) -> np.ndarray:
     return values < level if inside == "below" else values > level
 
 
+def check_finite(values: np.ndarray) -> None:
+    """``ValueError`` for a field that returned NaN or infinite values (marching cubes cannot place a surface between
+    a sample and infinity: a logit of a probability of exactly 0 or 1, a distance that overflowed)."""
+    finite = np.isfinite(values)
+    if not finite.all():
+        bad = values[~finite]
+        kind = "NaN" if np.isnan(bad).any() else "infinite"
+        raise ValueError(f"field returned {kind} values ({bad.size} of {values.size} samples): return finite numbers "
+                         "(clip logits, e.g. to [-20, 20])")
+
+
 def empty_mesh() -> trimesh.Trimesh:
     return trimesh.Trimesh(vertices=np.zeros((0, 3)), faces=np.zeros((0, 3), dtype=np.int64), process=False)
 
@@ -86,7 +97,13 @@ def mesh_from_grid(values: np.ndarray, bounds: Any, level: float, inside: str) -
     values = np.asarray(values)
     shape0 = np.asarray(values.shape)
     step = (b[1] - b[0]) / (shape0 - 1)
-    outside = float(level) + (-1.0 if inside == "above" else 1.0) * max(1.0, abs(float(level)))
+    outward = -1.0 if inside == "above" else 1.0  # the side of the level the outside is on
+    on_level = values == level
+    if on_level.any():  # a sample exactly on the level is outside (inside_mask): moved a little out, so the surface
+        # crosses next to it (exactly at it, the vertices of neighbouring cells would coincide: degenerate faces)
+        nudge = 1e-3 * float(np.ptp(values)) or 1e-6 * max(1.0, abs(float(level)))
+        values = np.where(on_level, values.dtype.type(level + outward * nudge), values)
+    outside = float(level) + outward * max(1.0, abs(float(level)))
     values = np.pad(values, 1, constant_values=outside)
     padded = np.stack([b[0] - step, b[1] + step])
     mesh = _mesh_from_padded(values, padded, level, inside)
@@ -138,8 +155,7 @@ def extract_dense(
     t0 = time.perf_counter()
     pts = grid_points(b, res + 1)
     values = evaluate_batched(field, pts, batch_size).astype(np.float32).reshape((res + 1,) * 3)
-    if np.isnan(values).any():
-        raise ValueError("field returned NaN values")
+    check_finite(values)
     t1 = time.perf_counter()
     mesh = mesh_from_grid(values, b, level, inside)
     t2 = time.perf_counter()

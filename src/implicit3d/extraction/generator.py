@@ -185,7 +185,8 @@ class MeshGenerator:
 
         For ``kind="occupancy"`` the field returns probabilities (cut at ``threshold``); for ``"sdf"`` signed
         distances (cut at ``level``). ``loc``, ``scale``, ``pose``: see the module docstring; ``None`` skips a step.
-        Returns an empty mesh (no faces, ``metadata["extraction"]["empty"]``) if the field never crosses the level.
+        Returns an empty mesh (no faces, ``metadata["extraction"]["empty"]``) if no sample is inside (one that is
+        inside everywhere gives the capped box).
         """
         if self.kind == "occupancy":
             ext = self._extract(field, self.threshold, "above")

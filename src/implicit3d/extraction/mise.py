@@ -32,6 +32,7 @@ from implicit3d.extraction.dense import (
     DEFAULT_BOUNDS,
     Extraction,
     check_bounds,
+    check_finite,
     check_inside,
     check_resolution,
     inside_mask,
@@ -133,8 +134,7 @@ def extract_mise(
         nonlocal n_evaluated
         n_evaluated += len(idx)
         vals = evaluate_batched(field, b[0] + idx * spacing, batch_size)
-        if np.isnan(vals).any():
-            raise ValueError("field returned NaN values")
+        check_finite(np.asarray(vals))
         return vals
 
     step = 2**k

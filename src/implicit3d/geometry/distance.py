@@ -13,8 +13,9 @@ For other meshes (holes, non-manifold or flipped parts) the sign comes from
 A "watertight" mesh made of several *overlapping* closed parts (a cap pushed into a bottle, the convex pieces of a
 V-HACD decomposition as ``pybullet_data`` ships them) is not a valid solid boundary; the pseudonormal sign is then
 wrong in the overlap. ``sign="auto"`` therefore takes the pseudonormal only for a closed mesh of one connected part,
-and for several parts the sign of their union (``inside``: non-zero winding number); distances are still to the
-nearest part's surface, also where that surface lies inside another part.
+and for several parts the sign of their union when they face the same way (``inside``: non-zero winding number; a
+part facing the other way subtracts where it overlaps the others); distances are still to the nearest part's
+surface, also where that surface lies inside another part.
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ Methods of :func:`inside`:
   when the triangle's normal points along the ray (the ray leaves the solid there) and -1 otherwise. For a
   consistently oriented closed mesh (:func:`is_oriented`: every edge traversed equally often in both directions)
   the sum is the winding number itself, an integer; inside means non-zero. Several closed parts that overlap,
-  touch or nest (convex decompositions, CAD assemblies) hence give their union, whichever orientation each part has
-  (all outward, all inward or mixed), and duplicated faces count as often as they occur, like in the exact winding
-  number. A part that is meant as a cavity must face inward to subtract (the usual convention).
+  touch or nest (convex decompositions, CAD assemblies) hence give their union when they all face the same way
+  (all outward or all inward), and duplicated faces count as often as they occur, like in the exact winding
+  number. A part facing the other way subtracts where it overlaps the others (winding +1 - 1 = 0): that is how a
+  cavity is modelled (an inner shell facing inward), and also what a part flipped by mistake does.
 - ``"parity"``: ray parity along +z; an odd number of crossings means inside. Correct for closed meshes (every edge
   shared by an even number of faces), whatever their face orientation, as long as their parts do not overlap: where
   two closed parts overlap (winding number 2) parity says outside, and a part nested in another is a cavity.

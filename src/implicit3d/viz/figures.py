@@ -35,8 +35,9 @@ def implicit_sphere_figure(radius: float = 0.4, resolution: int = 32) -> go.Figu
     wire = _wireframe_trace(mesh)
     implicit = go.Isosurface(
         x=x.ravel(), y=y.ravel(), z=z.ravel(), value=f.ravel(),
-        isomin=-radius**2 * 0.75, isomax=radius**2 * 1.2, surface_count=5, opacity=0.35,
-        colorscale="RdBu_r", cmid=0.0, caps=dict(x_show=False, y_show=False, z_show=False),
+        isomin=-radius**2 * 0.75, isomax=radius**2 * 0.75, surface_count=5, opacity=0.35,  # 0 is the middle one
+        colorscale="RdBu", cmid=0.0,  # inside (f < 0) red, outside blue, as in every figure
+        caps=dict(x_show=False, y_show=False, z_show=False),
         colorbar=dict(title="f(x)"), name="implicit field f = x²+y²+z²−r²", visible=False,
         hovertemplate="f = %{value:.3f}<extra></extra>",
     )
@@ -167,10 +168,14 @@ def completion_figure(
     mesh: trimesh.Trimesh,
     ground_truth: trimesh.Trimesh | None = None,
     title: str = "Partial depth cloud and completed mesh",
+    total: int | None = None,
 ) -> go.Figure:
-    """Observed partial cloud ``(N, 3)`` with the completed mesh (and ground truth), toggled from the legend."""
+    """Observed partial cloud ``(N, 3)`` with the completed mesh (and ground truth), toggled from the legend;
+    ``total``: the points observed when ``input_points`` are a subsample of them (named in the legend)."""
+    n = len(input_points)
+    label = f"observed points ({total}, {n} drawn)" if total is not None and total > n else f"observed points ({n})"
     traces = [
-        points_trace(input_points, name=f"observed points ({len(input_points)})", color="#222222", size=1.8),
+        points_trace(input_points, name=label, color="#222222", size=1.8),
         mesh_trace(mesh, name="completed mesh", color="#f4a259", opacity=0.85),
     ]
     if ground_truth is not None:

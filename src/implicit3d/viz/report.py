@@ -51,7 +51,7 @@ def render_report(title: str, sections: list[Section], intro_html: str = "") -> 
     ]
     first = True
     for sec in sections:
-        parts.append(f"<h2>{html.escape(sec.heading)}</h2>{sec.text_html}")
+        parts.append((f"<h2>{html.escape(sec.heading)}</h2>" if sec.heading else "") + sec.text_html)
         for header, rows in sec.tables:
             parts.append(table_html(header, rows))
         for fig in sec.figures:
