@@ -47,6 +47,23 @@ def test_bop_entry_of_the_depth_image_by_its_number(tmp_path) -> None:
         read_depth_scale(_bop(tmp_path, scale7=-1), image="7.png")
 
 
+def test_depth_png_scale_and_the_no_data_value(tmp_path) -> None:
+    """A depth scale must be a positive number; a depth that would be stored as 65535 (the drivers' "no data") is
+    refused at writing, so what is written reads back."""
+    from implicit3d.sensing.io import read_depth_png
+
+    d = np.full((2, 2), 1.5)
+    for scale in (0, -1000, float("nan"), "mm"):
+        with pytest.raises(ValueError, match="depth_scale is the PNG's units per metre"):
+            write_depth_png(tmp_path / "d.png", d, depth_scale=scale)
+    with pytest.raises(ValueError, match="overflows a 16-bit PNG"):
+        write_depth_png(tmp_path / "d.png", np.full((2, 2), 65.535))
+    write_depth_png(tmp_path / "d.png", np.full((2, 2), 65.534))
+    np.testing.assert_allclose(read_depth_png(tmp_path / "d.png"), 65.534, rtol=1e-6)
+    with pytest.raises(ValueError, match="depth_scale"):
+        read_depth_png(tmp_path / "d.png", depth_scale=0)
+
+
 def test_depth_scale_option_takes_the_bop_scale_unless_given(tmp_path, capsys) -> None:
     from implicit3d.commands.options import depth_scale
     from implicit3d.data.pointcloud_io import depth_observation

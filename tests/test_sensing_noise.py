@@ -62,6 +62,11 @@ def test_model_validation():
         NoiseModel(disparity_step_px=0.125)
     with pytest.raises(ValueError, match="H, W"):
         NoiseModel().apply(np.ones(5), 0)
+    with pytest.raises(ValueError, match="depth_unit_m must be finite"):
+        NoiseModel(depth_unit_m=float("inf"))
+    with pytest.raises(ValueError, match="name must be a string"):
+        NoiseModel(name=3)
+    assert NoiseModel(max_depth_m=float("inf")).max_depth_m == float("inf")  # an unbounded range is fine
 
 
 def test_sigma_formulas_match_literature():

@@ -194,6 +194,22 @@ def test_same_depth_single_thread(bunny):
     np.testing.assert_array_equal(multi, single)
 
 
+def test_triangles_crossing_the_near_plane_in_view_are_warned_about():
+    """The rasterizer drops a triangle with a corner behind the near plane: a floor of two large triangles seen from
+    5 cm above it loses what is in view, with a warning; subdivided, it is drawn, and nothing is said."""
+    floor = trimesh.Trimesh([[-2, -2, 0], [2, -2, 0], [2, 2, 0], [-2, 2, 0]], [[0, 1, 2], [0, 2, 3]], process=False)
+    k = Intrinsics.from_fov(60.0, 64, 48)
+    pose = look_at([0.0, 0.0, 0.05], [1.0, 0.0, 0.0])
+    with pytest.warns(RuntimeWarning, match="2 triangles in view cross the camera's near plane"):
+        assert (render_depth(floor, k, pose) > 0).sum() == 0
+    fine = trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(floor.vertices, floor.faces, 0.02), process=False)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert (render_depth(fine, k, pose) > 0).sum() > 0.3 * 64 * 48
+
+
 def test_render_partial_view(bunny):
     m = _small_bunny(bunny)
     pose = look_at([0.3, -0.3, 0.25], [0, 0, 0])
@@ -211,5 +227,14 @@ def test_render_partial_view(bunny):
     assert visible_refl.sum() > 100
     assert (depth_r[visible_refl] == 0).all()
     np.testing.assert_array_equal(depth_r[~visible_refl], res.depth[~visible_refl])
+    # a 0/1 integer mask (uint8 from an image library) is a mask, not the face indices 0 and 1
+    depth_u8, _ = render_partial_view(m, k, pose, "none", 0, reflective_faces=refl.astype(np.uint8))
+    np.testing.assert_array_equal(depth_u8, depth_r)
+    depth_idx, _ = render_partial_view(m, k, pose, "none", 0, reflective_faces=np.flatnonzero(refl))
+    np.testing.assert_array_equal(depth_idx, depth_r)
+    for bad, message in (([-1], "indices must be in"), ([len(m.faces)], "indices must be in"),
+                         ([0.7], "bool mask .* or face indices")):
+        with pytest.raises(ValueError, match=message):
+            render_partial_view(m, k, pose, "none", 0, reflective_faces=np.array(bad))
     noisy, _ = render_partial_view(m, k, pose, "realsense_d435", 0)
     assert 0.5 * (depth > 0).sum() < (noisy > 0).sum() <= (depth > 0).sum() * 1.2

@@ -51,9 +51,11 @@ def _existing(path: str | os.PathLike, what: str) -> Path:
 def write_depth_png(path: str | os.PathLike, depth: Any, depth_scale: float = 1000.0) -> None:
     """Write ``depth (H, W)`` metres as a uint16 PNG of ``round(depth * depth_scale)`` (0/NaN/inf -> 0).
 
-    Raises ``ValueError`` for a non-2-D image, negative depths, or depths that overflow 16 bits
-    (> 65.535 m at the default millimetre scale).
+    Raises ``ValueError`` for a non-2-D image, negative depths, a ``depth_scale`` that is not a positive number, or
+    depths that overflow 16 bits (65535, the "no data" value of depth drivers, included: >= 65.535 m at the default
+    millimetre scale).
     """
+    depth_scale = _depth_scale(depth_scale)
     d = np.asarray(depth)
     if d.ndim != 2:
         raise ValueError(f"depth must be an (H, W) image, got shape {d.shape} (writing {path})")
@@ -63,10 +65,22 @@ def write_depth_png(path: str | os.PathLike, depth: Any, depth_scale: float = 10
     if (d < 0).any():
         raise ValueError(f"depth holds negative values (writing {path})")
     units = np.rint(d * float(depth_scale))
-    if units.max(initial=0) > 65535:
+    if units.max(initial=0) >= NO_DATA_UINT16:  # 65535 would read back as "no data"
         raise ValueError(f"depth {d.max():.3f} m overflows a 16-bit PNG at depth_scale {depth_scale} (writing {path})")
     img = Image.fromarray(units.astype(np.uint16))
     _atomic_write(Path(path), lambda fh: img.save(fh, format="PNG"), ".png")
+
+
+def _depth_scale(value: Any) -> float:
+    """``value`` as a depth scale (PNG units per metre): ``ValueError`` unless a positive finite number."""
+    try:
+        scale = float(value)
+    except (TypeError, ValueError):
+        scale = float("nan")
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"depth_scale is the PNG's units per metre, a positive number (1000: millimetres), got "
+                         f"{value!r}")
+    return scale
 
 
 def _open_image(path: str | os.PathLike, what: str, convert: str | None = None) -> tuple[Path, str, np.ndarray]:
@@ -87,8 +101,10 @@ def read_depth_png(path: str | os.PathLike, depth_scale: float = 1000.0) -> np.n
     """Read a 16-bit single-channel depth PNG -> ``(H, W) float32`` metres (0 where no return).
 
     Raises :class:`SensingFileNotFoundError` when missing and :class:`SensingFileError` when the file is not a
-    readable PNG or not a 16-bit single-channel image (e.g. an 8-bit or colour picture).
+    readable PNG or not a 16-bit single-channel image (e.g. an 8-bit or colour picture); ``ValueError`` for a
+    ``depth_scale`` that is not a positive number.
     """
+    depth_scale = _depth_scale(depth_scale)
     p, mode, arr = _open_image(path, "depth image")
     if mode not in ("I;16", "I;16B", "I;16L", "I") or arr.ndim != 2:
         raise SensingFileError(f"{p}: expected a 16-bit single-channel depth PNG, got image mode {mode!r}")

@@ -84,6 +84,8 @@ class NoiseModel:
     flying_tail_m: float = 0.0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise ValueError(f"NoiseModel.name must be a string, got {self.name!r}")
         for f in fields(self):
             if f.name == "name":
                 continue
@@ -92,6 +94,8 @@ class NoiseModel:
                 raise ValueError(f"NoiseModel.{f.name} must be a number, got {v!r}")
             if v < 0:
                 raise ValueError(f"NoiseModel.{f.name} must be >= 0, got {v}")
+            if math.isinf(v) and f.name != "max_depth_m":  # only the range may be unbounded
+                raise ValueError(f"NoiseModel.{f.name} must be finite, got {v}")
         for p in ("dropout_prob", "reflective_hole_prob", "flying_prob"):
             if getattr(self, p) > 1:
                 raise ValueError(f"NoiseModel.{p} must be a probability in [0, 1], got {getattr(self, p)}")

@@ -9,8 +9,9 @@ linear in screen space, so it is interpolated with screen-space barycentrics and
 evaluated with the same floating-point expression from both sides (edge endpoints in canonical vertex order),
 so a pixel centre on a shared edge is never missed by both triangles (watertight rasterization).
 
-Triangles with any vertex closer than ``near`` to the camera plane are dropped (not clipped); for object views at
-tens of centimetres this never happens with the default ``near = 1 mm``.
+Triangles with any vertex closer than ``near`` to the camera plane are dropped (not clipped), with a
+``RuntimeWarning`` for those that cross it; for object views at tens of centimetres this never happens with the
+default ``near = 1 mm``, but a floor of two large triangles reaching behind the camera loses them: subdivide it.
 """
 
 from __future__ import annotations
@@ -228,6 +229,14 @@ def render(
     vcam, sx, sy, iz = _project(
         vertices, rot, t, intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy, float(near)
     )
+    lost = _near_crossings_in_view(vcam, faces, iz > 0, intrinsics, float(near))
+    if lost:
+        import warnings
+
+        warnings.warn(f"{lost} triangles in view cross the camera's near plane ({near * 1000:g} mm in front of it) "
+                      "and are not drawn (dropped, not clipped): subdivide large triangles (e.g. "
+                      "trimesh.remesh.subdivide_to_size), as for a floor or table that reaches behind the camera",
+                      RuntimeWarning, stacklevel=2)
     box = _face_boxes(faces, sx, sy, iz, w, h)
     n_bands = (h + _BAND_ROWS - 1) // _BAND_ROWS
     offsets, ids = _bin_faces(box, n_bands, _BAND_ROWS)
@@ -250,6 +259,33 @@ def render(
         n *= np.where(np.einsum("ij,ij->i", n, rays) > 0.0, -1.0, 1.0)[:, None]
         normals[hit] = n
     return RenderResult(depth=depth, face_index=fbuf, normals_cam=normals)
+
+
+def _near_crossings_in_view(
+    vcam: np.ndarray, faces: np.ndarray, front: np.ndarray, intrinsics: Intrinsics, near: float
+) -> int:
+    """How many triangles cross the near plane with their part in front of it reaching into the image (those the
+    rasterizer drops and the picture misses): the screen box of their in-front corners and of their edges'
+    crossings of the plane overlaps the image. ``vcam (V, 3)`` camera-frame vertices, ``front (V,)`` beyond
+    ``near``."""
+    f = front[faces]
+    crossing = np.flatnonzero(f.any(axis=1) & ~f.all(axis=1))
+    if not len(crossing):
+        return 0
+    tri = vcam[faces[crossing]]  # (C, 3, 3)
+    pts = [np.where(f[crossing][:, k, None], tri[:, k], np.nan) for k in range(3)]  # the in-front corners
+    with np.errstate(all="ignore"):  # NaN marks the points a triangle lacks
+        for a, b in ((0, 1), (1, 2), (2, 0)):
+            za, zb = tri[:, a, 2], tri[:, b, 2]
+            t = (near - za) / (zb - za)
+            ok = (t >= 0) & (t <= 1) & (f[crossing][:, a] != f[crossing][:, b])
+            pts.append(np.where(ok[:, None], tri[:, a] + t[:, None] * (tri[:, b] - tri[:, a]), np.nan))
+        p = np.stack(pts, axis=1)  # (C, 6, 3): NaN where no such point
+        u = p[..., 0] / p[..., 2] * intrinsics.fx + intrinsics.cx
+        v = p[..., 1] / p[..., 2] * intrinsics.fy + intrinsics.cy
+        inside = ((np.nanmax(u, axis=1) >= -0.5) & (np.nanmin(u, axis=1) <= intrinsics.width - 0.5)
+                  & (np.nanmax(v, axis=1) >= -0.5) & (np.nanmin(v, axis=1) <= intrinsics.height - 0.5))
+    return int(np.count_nonzero(inside))
 
 
 def render_depth(mesh: Any, intrinsics: Intrinsics, cam_to_world: Any, near: float = 1e-3) -> np.ndarray:
@@ -289,11 +325,18 @@ def render_partial_view(
     if reflective_faces is not None:
         n_faces = len(as_mesh_arrays(mesh)[1])
         rf = np.asarray(reflective_faces)
+        if rf.dtype != bool and rf.shape == (n_faces,) and np.isin(rf, (0, 1)).all() and n_faces > 2:
+            rf = rf.astype(bool)  # a 0/1 mask over the faces (uint8 from an image library), not indices 0 and 1
         if rf.dtype == bool:
             if rf.shape != (n_faces,):
                 raise ValueError(f"reflective_faces mask must be shaped ({n_faces},), got {rf.shape}")
             face_mask = rf
         else:
+            if rf.ndim != 1 or not np.issubdtype(rf.dtype, np.integer):
+                raise ValueError(f"reflective_faces must be a bool mask of the {n_faces} faces or face indices "
+                                 f"(integers), got dtype {rf.dtype} and shape {rf.shape}")
+            if len(rf) and (rf.min() < 0 or rf.max() >= n_faces):
+                raise ValueError(f"reflective_faces indices must be in 0..{n_faces - 1}, got {rf.min()}..{rf.max()}")
             face_mask = np.zeros(n_faces, dtype=bool)
             face_mask[rf.astype(np.int64)] = True
         refl = (res.face_index >= 0) & face_mask[np.maximum(res.face_index, 0)]
