@@ -18,7 +18,8 @@ examples:
   implicit3d shapes --category all -n 2 -o out/all --format glb --seed 7
 
 Files are named <category>_<shape seed>.<ext>; DIR/shapes.json lists name, category, seed, sampled parameters and
-size (metres) of each. Shapes are watertight, in metres, z up, standing on z = 0 and centred on the z axis.
+size (metres) of each. Shapes are watertight, in metres, z up, standing on z = 0, their body centred on the z axis
+(a mug's, cup's or pan's handle sticks out to one side).
 The same --seed gives the same shapes as `implicit3d prepare --source catalogue:... --seed`.
 """
 
