@@ -169,6 +169,17 @@ def test_extract_mesh_field_and_model(loaded) -> None:
         i3d.extract_mesh(42)
 
 
+def test_complete_refuses_bad_arguments_before_any_work(loaded) -> None:
+    """Python callers get the command line's checks: a resolution beyond the cap would try to allocate hundreds of
+    GiB; an unknown precision is named."""
+    pts = np.random.default_rng(0).normal(size=(200, 3)) * 0.03 + [0, 0, 0.6]
+    for kwargs, message in (({"resolution": 5000}, "resolution must be at most 1024"), ({"resolution": 4}, "resolution must be"),
+                            ({"precision": "fp16"}, "precision must be one of fp32, bf16, auto"),
+                            ({"threshold": 1.0}, "threshold is a probability")):
+        with pytest.raises(UserError, match=message):
+            i3d.complete(pts, loaded[0], config=loaded[1], **kwargs)
+
+
 def test_extract_mesh_refuses_the_other_kinds_surface_setting() -> None:
     sphere = lambda p: np.linalg.norm(p, axis=1) - 0.3  # noqa: E731
     with pytest.raises(ValueError, match="threshold=0.9 is the surface of an occupancy field"):

@@ -25,6 +25,44 @@ def _cloud(n=200, centre=(0.0, 0.0, 0.6)):
     return np.random.default_rng(0).normal(size=(n, 3)) * 0.03 + np.asarray(centre)
 
 
+def test_masks_as_people_save_them(tmp_path) -> None:
+    """A mask saved as RGBA or grey + alpha (opaque) is read from its colour, one drawn as transparency from its
+    alpha; a JPEG's compression noise around the object is left out, with a note."""
+    from implicit3d.data.pointcloud_io import read_mask
+
+    want = np.zeros((40, 50), bool)
+    want[10:25, 15:40] = True
+    grey = np.where(want, 255, 0).astype(np.uint8)
+    Image.fromarray(grey).convert("RGBA").save(tmp_path / "rgba.png")
+    Image.fromarray(grey).convert("LA").save(tmp_path / "la.png")
+    alpha = np.zeros((40, 50, 4), np.uint8)
+    alpha[..., 3] = grey  # black everywhere, the object opaque
+    Image.fromarray(alpha, "RGBA").save(tmp_path / "alpha.png")
+    for name in ("rgba.png", "la.png", "alpha.png"):
+        np.testing.assert_array_equal(read_mask(tmp_path / name, want.shape), want, err_msg=name)
+    Image.fromarray(grey).save(tmp_path / "m.jpg", quality=60)
+    assert (np.array(Image.open(tmp_path / "m.jpg")) != 0).sum() > want.sum()  # JPEG rings around the object
+    with pytest.warns(InputWarning, match="a JPEG mask .* faint non-zero pixels"):
+        got = read_mask(tmp_path / "m.jpg", want.shape)
+    assert (got != want).sum() <= 0.02 * want.sum()
+
+
+def test_points_as_columns_and_integer_depth(tmp_path) -> None:
+    """A (4, N) homogeneous or (3, N) array is refused with the hint to transpose it; an integer .npy depth image is
+    a raw sensor image in depth_scale units, a float one metres."""
+    pts = _cloud(100)
+    for arr in (pts.T, np.vstack([pts.T, np.ones(100)])):
+        with pytest.raises(PointCloudFileError, match=r"holds points as columns: .*points\[:3\]\.T"):
+            check_cloud(arr, "cloud.npy")
+    depth = np.full((8, 10), 0.75)
+    np.save(tmp_path / "raw.npy", np.round(depth * 10000).astype(np.uint16))
+    np.save(tmp_path / "m.npy", depth)
+    np.testing.assert_allclose(read_depth(tmp_path / "raw.npy", 10000.0), 0.75)
+    np.testing.assert_allclose(read_depth(tmp_path / "m.npy"), 0.75)
+    with pytest.warns(InputWarning, match="a float depth image is metres: depth scale 10000 not used"):
+        np.testing.assert_allclose(read_depth(tmp_path / "m.npy", 10000.0), 0.75)
+
+
 def test_obj_vertices_are_a_cloud(tmp_path) -> None:
     from implicit3d.data.pointcloud_io import read_point_cloud
 

@@ -85,8 +85,16 @@ def complete(
     uncertainty is 0 on the measured surface, the full softness from that distance off it
     (:func:`implicit3d.completion.complete_points`). ``precision``: ``"fp32"`` (default), ``"bf16"`` (autocast:
     faster on a CPU with native bf16) or ``"auto"`` (bf16 where the CPU or GPU has it natively;
-    :func:`implicit3d.extraction.field.inference_bf16`).
+    :func:`implicit3d.extraction.field.inference_bf16`). Bad arguments (a resolution outside 8-1024, a threshold
+    outside (0, 1), an unknown precision, a CUDA device without a GPU) raise :class:`implicit3d.errors.UserError`
+    before any work.
     """
+    from implicit3d.limits import MIN_EXTRACTION_RESOLUTION, check_probability, check_resolution
+
+    check_resolution(resolution, "resolution", least=MIN_EXTRACTION_RESOLUTION)
+    check_probability(threshold, "threshold")
+    _check_device(device)
+    _check_precision(precision)
     if model is None:
         model, loaded = _load_model(None, device or "cpu")
         config = config or loaded
@@ -156,6 +164,7 @@ def complete_scene(
         check_resolution(settings.resolution, "settings.resolution", least=MIN_EXTRACTION_RESOLUTION)
         check_probability(settings.threshold, "settings.threshold")
     _check_device(device)
+    _check_precision(precision)
     if up is not None:
         try:
             up = parse_up(up)
@@ -193,6 +202,14 @@ def _depth_array(depth: Any) -> np.ndarray:
         raise UserError(f"depth is a {arr.dtype} array: a sensor's raw units (a 16UC1 image in millimetres), not "
                         "metres; divide it by its depth scale first (depth / 1000.0 for millimetres)")
     return arr.astype(np.float64)
+
+
+def _check_precision(precision: str | None) -> None:
+    """:class:`UserError` for an unknown ``precision``."""
+    from implicit3d.extraction.field import PRECISIONS
+
+    if precision is not None and precision not in PRECISIONS:
+        raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
 
 
 def _check_device(device: str | None) -> None:

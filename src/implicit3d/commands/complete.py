@@ -170,8 +170,10 @@ def run(args: argparse.Namespace) -> int:
     )
     mesh = result.mesh
     if len(mesh.faces) == 0:
+        hints = ("--threshold, --viewpoint (where the sensor was)" if contract.pose == "camera"
+                 else "--up, --scale and --threshold")
         raise UserError(
-            f"the model predicted no surface for {args.input} (empty mesh); check --up, --scale and --threshold, "
+            f"the model predicted no surface for {args.input} (empty mesh); check {hints}, "
             "and that the checkpoint was trained on objects like this one"
         )
     write_mesh(args.output, mesh)
@@ -202,5 +204,5 @@ def run(args: argparse.Namespace) -> int:
             + (f"; figure {args.html}" if args.html else "")
         )
         if obs.dropped:
-            print(f"dropped {obs.dropped} NaN/inf points")
+            print(f"dropped {obs.dropped} invalid points (NaN/inf, or all-zero points of an organized cloud)")
     return 0

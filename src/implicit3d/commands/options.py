@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 CHECKPOINT_HELP = ("trained model: run folder, checkpoint folder or file, or NAME.safetensors with NAME.json "
@@ -61,8 +62,8 @@ def open_dataset_run(args: argparse.Namespace) -> Any:
     )
 
 
-DEPTH_SCALE_HELP = ("PNG depth units per metre (default: the depth_scale of a BOP scene_camera.json or the "
-                    "factor_depth of a YCB-Video *-meta.mat given as "
+DEPTH_SCALE_HELP = ("depth units per metre of a PNG or an integer .npy depth image (default: the depth_scale of a "
+                    "BOP scene_camera.json or the factor_depth of a YCB-Video *-meta.mat given as "
                     "--intrinsics, else 1000: mm; e.g. 5000 for TUM RGB-D)")
 
 
@@ -81,6 +82,14 @@ def depth_scale(args: argparse.Namespace, depth: Any, intrinsics: Any) -> float:
     if args.depth_scale is not None:
         if not args.depth_scale > 0:
             raise UserError(f"--depth-scale must be > 0, got {args.depth_scale}")
+        ext = Path(str(depth)).suffix.lower()
+        if ext not in (".png", ".npy", ".tif", ".tiff") or (ext == ".npy" and intrinsics is None):
+            raise UserError(f"--depth-scale gives a depth image's units; {depth} is a point cloud (its coordinates are "
+                            "taken in their own units)")
+        if ext in (".tif", ".tiff"):
+            from implicit3d.errors import warn_user
+
+            warn_user(f"{depth}: a float TIFF depth image is metres: --depth-scale not used")
         return float(args.depth_scale)
     if intrinsics is None or not str(depth).lower().endswith(".png"):  # only a PNG has depth units
         return 1000.0

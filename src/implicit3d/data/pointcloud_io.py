@@ -118,6 +118,9 @@ def check_cloud(points: Any, source: str = "points", drop_invalid: bool = False)
                       "points dropped")
     if arr.ndim != 2 or arr.shape[1] < 3:
         raise PointCloudFileError(f"{source}: expected an (N, 3) point array, got shape {arr.shape}")
+    if arr.shape[0] in (3, 4) and arr.shape[1] >= 16:  # points as columns (homogeneous (4, N), as robotics code has)
+        raise PointCloudFileError(f"{source}: an array of shape {arr.shape} holds points as columns: points are rows "
+                                  "(N, 3); pass its transpose (points[:3].T)")
     arr = np.ascontiguousarray(arr[:, :3], dtype=np.float64)
     finite = np.isfinite(arr).all(axis=1)
     dropped = int(len(arr) - finite.sum())
@@ -357,8 +360,9 @@ def read_depth(
 ) -> np.ndarray:
     """Depth image -> ``(H, W) float64`` metres (non-finite and negative values become 0 = no return).
 
-    ``.png``: 16-bit millimetres (``depth_scale`` units per metre; 65535 = no data); ``.npy``: float metres;
-    ``.tif``/``.tiff``: 32-bit float metres. A median valid depth outside ``usual`` (metres; default
+    ``.png``: 16-bit millimetres (``depth_scale`` units per metre; 65535 = no data); ``.npy``: float metres, or
+    integers in ``depth_scale`` units per metre (a raw sensor image saved with numpy); ``.tif``/``.tiff``: 32-bit
+    float metres. A median valid depth outside ``usual`` (metres; default
     :data:`USUAL_DEPTH_M`; ``scene`` and ``complete`` use :data:`CLOSE_RANGE_DEPTH_M`) gets a one-line warning; for a
     PNG it names the common depth scale (:data:`COMMON_DEPTH_SCALES`) that would bring the median into that range,
     if one does (:func:`warn_unusual_depth`; ``usual=None``: no check, the caller checks later).
@@ -379,7 +383,12 @@ def read_depth(
             raise PointCloudFileError(f"{p}: expected a real numeric depth image, got dtype {depth.dtype}")
         if depth.ndim != 2:
             raise PointCloudFileError(f"{p}: expected an (H, W) depth image in metres, got shape {depth.shape}")
-        depth = depth.astype(np.float64)
+        if np.issubdtype(depth.dtype, np.integer):  # a raw sensor image: in depth_scale units, as a PNG's
+            depth = depth.astype(np.float64) / float(depth_scale)
+        else:
+            if depth_scale != 1000.0:
+                warn_user(f"{p}: a float depth image is metres: depth scale {depth_scale:g} not used")
+            depth = depth.astype(np.float64)
     else:
         raise PointCloudFileError(
             f"{p}: unknown depth image extension {ext or '(none)'!r}; use .png, .npy or .tif"
@@ -411,6 +420,8 @@ def warn_unusual_depth(
                     scale, who = min(fits, key=lambda f: abs(np.log(median * depth_scale / f[0] / np.sqrt(lo * hi))))
                     hint += (f" (with --depth-scale {scale:g}, the units of {who}, it would be "
                              f"{median * depth_scale / scale:.3g} m)")
+            elif ext == ".npy":
+                hint = "; a float .npy depth is read as metres, an integer one in --depth-scale units"
             else:
                 hint = f"; {ext} depth is read as metres" if ext else "; it is taken as metres"
             warn_user(f"{p}: the median depth is {median:.4g} m, outside the usual {lo:g}-{hi:g} m of "
@@ -418,7 +429,11 @@ def warn_unusual_depth(
 
 
 def read_mask(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
-    """Object mask image -> ``(H, W) bool`` (non-zero = object); must match the depth image's ``shape``."""
+    """Object mask image -> ``(H, W) bool`` (non-zero = object); must match the depth image's ``shape``.
+
+    A picture with an alpha channel (RGBA, grey + alpha) is read from its colour channels when they vary, else from
+    its alpha (a mask drawn as transparency); a JPEG (lossy: its compression leaves faint non-zero pixels around the
+    object) is cut at half its brightest value, with a note."""
     p = _existing(path, "mask")
     if p.suffix.lower() == ".npy":
         m = _load_array(p)
@@ -433,8 +448,18 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
                 m = np.array(img)
         except Exception as exc:
             raise PointCloudFileError(f"{p}: not a readable mask image ({exc})") from None
-    if m.ndim == 3:  # colour / RGBA picture: any non-zero channel counts
-        m = m.any(axis=2)
+    if m.ndim == 3 and m.shape[2] in (2, 4):  # grey / colour + alpha: an opaque alpha is no mask
+        colour, alpha = m[..., :-1], m[..., -1]
+        m = colour if np.ptp(colour) > 0 or np.ptp(alpha) == 0 else alpha[..., None]
+    if m.ndim == 3:  # colour picture: any non-zero channel counts
+        m = m.max(axis=2)
+    if p.suffix.lower() in (".jpg", ".jpeg") and m.ndim == 2 and m.size and m.max() > 1:
+        cut = 0.5 * float(m.max())
+        faint = int(np.count_nonzero((m != 0) & (m <= cut)))
+        if faint:
+            warn_user(f"{p}: a JPEG mask (lossy): {faint} faint non-zero pixels from its compression are left out "
+                      f"(object = brighter than {cut:g}); save masks as PNG")
+        m = m > cut
     if m.ndim != 2:
         raise PointCloudFileError(f"{p}: expected an (H, W) mask image, got an array of shape {m.shape}")
     if m.shape != tuple(shape):
