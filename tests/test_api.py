@@ -173,7 +173,8 @@ def test_complete_refuses_bad_arguments_before_any_work(loaded) -> None:
     """Python callers get the command line's checks: a resolution beyond the cap would try to allocate hundreds of
     GiB; an unknown precision is named."""
     pts = np.random.default_rng(0).normal(size=(200, 3)) * 0.03 + [0, 0, 0.6]
-    for kwargs, message in (({"resolution": 5000}, "resolution must be at most 1024"), ({"resolution": 4}, "resolution must be"),
+    for kwargs, message in (({"resolution": 5000}, "resolution must be at most 1024"),
+                            ({"resolution": 4}, "resolution must be"),
                             ({"precision": "fp16"}, "precision must be one of fp32, bf16, auto"),
                             ({"threshold": 1.0}, "threshold is a probability")):
         with pytest.raises(UserError, match=message):

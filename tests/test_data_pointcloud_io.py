@@ -63,6 +63,15 @@ def test_points_as_columns_and_integer_depth(tmp_path) -> None:
         np.testing.assert_allclose(read_depth(tmp_path / "m.npy", 10000.0), 0.75)
 
 
+def test_no_return_zeros_of_an_unorganized_cloud_are_dropped() -> None:
+    pts = _cloud(300)
+    with pytest.warns(InputWarning, match="100 of 400 points are exactly \\(0, 0, 0\\), a sensor's 'no return'"):
+        got, dropped = check_cloud(np.vstack([pts, np.zeros((100, 3))]), "scan.ply")
+    assert len(got) == 300 and dropped == 100
+    got, dropped = check_cloud(np.vstack([pts, np.zeros((1, 3))]), "scan.ply")  # one point at the origin: kept
+    assert len(got) == 301 and dropped == 0
+
+
 def test_obj_vertices_are_a_cloud(tmp_path) -> None:
     from implicit3d.data.pointcloud_io import read_point_cloud
 

@@ -104,6 +104,10 @@ def parse_viewpoint(text: str | None, kind: str) -> np.ndarray | None:
     return v
 
 
+#: metres across (2-98 % quantiles) beyond which an unmasked depth image is a frame of many things, not one object
+WHOLE_FRAME_SPAN = 0.6
+
+
 def _figure_points(points: np.ndarray, limit: int = 20_000) -> np.ndarray:
     if len(points) <= limit:
         return points
@@ -156,6 +160,11 @@ def run(args: argparse.Namespace) -> int:
         viewpoint = obs.viewpoint
     elif args.viewpoint is None and viewpoint is None:
         check_sensor_frame(obs.points, obs.source)
+    if obs.kind == "depth" and args.mask is None:
+        span = float(np.ptp(np.quantile(obs.points, [0.02, 0.98], axis=0), axis=0).max())
+        if span > WHOLE_FRAME_SPAN:
+            warn_user(f"{args.input}: without --mask every valid pixel is completed as one object, here {span:.2f} m "
+                      "across: give --mask OBJECT.png, or use `implicit3d scene` for a frame of objects on a table")
     device = resolve_device(args.device)
     bf16 = model_bf16(args, device)
     model, meta = load_model(args.checkpoint, device)
@@ -182,8 +191,10 @@ def run(args: argparse.Namespace) -> int:
         from implicit3d.viz.report import write_figure
 
         title = f"{Path(args.input).name}: observed points and completed mesh"
-        write_figure(args.html, completion_figure(_figure_points(obs.points), mesh, title=title,
-                                                  total=len(obs.points)))
+        fig = completion_figure(_figure_points(obs.points), mesh, title=title, total=len(obs.points))
+        if obs.kind == "depth":  # the camera frame (y down, z forward): open the view as the sensor saw it
+            fig.update_layout(scene_camera=dict(up=dict(x=0, y=-1, z=0), eye=dict(x=0, y=0, z=-1.8)))
+        write_figure(args.html, fig)
     if not args.quiet:
         pose = contract.pose
         info = result.info

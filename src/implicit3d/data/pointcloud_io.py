@@ -93,7 +93,8 @@ def check_cloud(points: Any, source: str = "points", drop_invalid: bool = False)
 
     Raises :class:`PointCloudFileError` for a non-numeric (or complex) array, a shape other than ``(N, 3)``
     (``(N, K>3)`` keeps the first three columns; an organized ``(H, W, 3)`` cloud is flattened and its invalid
-    points — NaN/inf or exactly zero, the "no return" of RealSense/ROS clouds — dropped with a warning), NaN/inf rows
+    points — NaN/inf or exactly zero, the "no return" of RealSense/ROS clouds — dropped with a warning; in a flat
+    cloud, points exactly at the origin too when they are more than 1 % of it), NaN/inf rows
     (unless ``drop_invalid``, which removes them), coordinates beyond :data:`MAX_COORDINATE` and an empty cloud.
     """
     try:
@@ -122,6 +123,12 @@ def check_cloud(points: Any, source: str = "points", drop_invalid: bool = False)
         raise PointCloudFileError(f"{source}: an array of shape {arr.shape} holds points as columns: points are rows "
                                   "(N, 3); pass its transpose (points[:3].T)")
     arr = np.ascontiguousarray(arr[:, :3], dtype=np.float64)
+    zero = (arr == 0).all(axis=1)
+    n_zero = int(zero.sum())
+    if n_zero > max(1, 0.01 * len(arr)) and n_zero < len(arr):  # the "no return" of RealSense / ROS clouds
+        warn_user(f"{source}: {n_zero} of {len(arr)} points are exactly (0, 0, 0), a sensor's 'no return': dropped")
+        arr = arr[~zero]
+        organized += n_zero
     finite = np.isfinite(arr).all(axis=1)
     dropped = int(len(arr) - finite.sum())
     if dropped:
