@@ -231,6 +231,41 @@ def test_bad_inputs_raise():
         model(torch.zeros(1, 10, 3, dtype=torch.long), torch.zeros(1, 5, 3))
     with pytest.raises(TypeError, match="torch.Tensor"):
         model(np.zeros((1, 10, 3), np.float32), torch.zeros(1, 5, 3))
+    bad = torch.zeros(1, 10, 3)
+    bad[0, 3] = float("nan")
+    with pytest.raises(ValueError, match="inputs holds NaN or infinite coordinates"):
+        model(bad, torch.zeros(1, 5, 3))
+    with pytest.raises(ValueError, match="the features c are empty"):
+        create_model("conv_onet_grid_small").decode(torch.zeros(1, 5, 3), {})
+
+
+def test_ifnet_reads_its_pyramid_by_key():
+    model = create_model("ifnet_small").eval()
+    g = torch.Generator().manual_seed(0)
+    x, q = torch.rand(1, 64, 3, generator=g) - 0.5, torch.rand(1, 20, 3, generator=g) - 0.5
+    with torch.no_grad():
+        c = model.encode(x)
+        shuffled = dict(reversed(list(c.items())))
+        torch.testing.assert_close(model.decode(q, shuffled), model.decode(q, c))
+        with pytest.raises(ValueError, match="keyed s0, s1"):
+            model.decode(q, {"a": c["s0"]})
+
+
+def test_far_points_go_to_the_border_cells_and_queries_keep_their_precision_under_autocast():
+    """Coordinates beyond int64 land in the border cell, not cell 0; under bf16 autocast a query is sampled at its
+    own float32 position (cast to bf16, queries 1/20 cell apart at 128 cells fell on a few values)."""
+    from implicit3d.models.sampling import cell_coords
+
+    for v in (1e19, float("inf")):
+        assert cell_coords(torch.full((1, 1, 3), v), 32, PAD).tolist() == [[[31, 31, 31]]]
+        assert cell_coords(torch.full((1, 1, 3), -v), 32, PAD).tolist() == [[[0, 0, 0]]]
+    res = 128
+    vol = torch.randn(1, 2, res, res, res, generator=torch.Generator().manual_seed(1)).bfloat16()
+    xs = 0.3 + torch.arange(100) * (2 * half_extent(PAD) / res / 20)
+    q = torch.stack([xs, torch.full_like(xs, 0.1234), torch.full_like(xs, -0.2345)], -1)[None]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fast = sample_grid(vol, q, PAD)
+    torch.testing.assert_close(fast.float(), sample_grid(vol.float(), q, PAD), atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", [*SMALL, "detail"])

@@ -39,7 +39,16 @@ def check_points(x: Any, name: str, batch: int | None = None) -> torch.Tensor:
         raise ValueError(f"{name} holds no points (shape {tuple(x.shape)})")
     if batch is not None and x.shape[0] != batch:
         raise ValueError(f"{name} has batch size {x.shape[0]} but the inputs have {batch}")
+    if not bool(torch.isfinite(x).all()):  # one NaN point makes every output NaN (or a wrong voxel for IF-Net)
+        raise ValueError(f"{name} holds NaN or infinite coordinates: drop those points first")
     return x
+
+
+def _batch_of(c: dict[str, torch.Tensor]) -> int:
+    """The batch size of a feature dict from ``encode``; ``ValueError`` for an empty one."""
+    if not c:
+        raise ValueError("the features c are empty: pass what encode(inputs) returned")
+    return int(next(iter(c.values())).shape[0])
 
 
 class ImplicitModel(nn.Module):
@@ -142,8 +151,7 @@ class ConvolutionalOccupancyNetwork(ImplicitModel):
         return maps
 
     def decode(self, points: torch.Tensor, c: dict[str, torch.Tensor]) -> torch.Tensor:
-        batch = next(iter(c.values())).shape[0]
-        return self.decoder(self._points(points, "points", batch=batch), c)
+        return self.decoder(self._points(points, "points", batch=_batch_of(c)), c)
 
 
 class IFNet(ImplicitModel):
@@ -162,5 +170,8 @@ class IFNet(ImplicitModel):
         return {f"s{i}": vol for i, vol in enumerate(pyramid)}
 
     def decode(self, points: torch.Tensor, c: dict[str, torch.Tensor]) -> torch.Tensor:
-        batch = next(iter(c.values())).shape[0]
-        return self.decoder(self._points(points, "points", batch=batch), list(c.values()))
+        try:  # by key, finest first: a dict rebuilt in another order still reads each scale as its own
+            levels = [c[f"s{i}"] for i in range(len(c))]
+        except KeyError:
+            raise ValueError(f"IF-Net features are keyed s0, s1, ... as encode returns them, got {sorted(c)}") from None
+        return self.decoder(self._points(points, "points", batch=_batch_of(c)), levels)

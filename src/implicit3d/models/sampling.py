@@ -46,8 +46,8 @@ def plane_axes(plane: str) -> tuple[int, int]:
 
 def cell_coords(points: torch.Tensor, resolution: int, padding: float) -> torch.Tensor:
     """Integer cell coordinates ``(..., D)`` int64 in ``[0, resolution - 1]`` (outside points are clamped)."""
-    idx = torch.floor(to_unit(points, padding) * resolution).long()
-    return idx.clamp_(0, resolution - 1)
+    idx = torch.floor(to_unit(points, padding) * resolution).clamp_(0, resolution - 1)  # before the cast: 1e19 and
+    return idx.long()  # inf would overflow int64 into cell 0
 
 
 def plane_index(points: torch.Tensor, plane: str, resolution: int, padding: float) -> torch.Tensor:
@@ -70,8 +70,9 @@ def scatter_mean(src: torch.Tensor, index: torch.Tensor, size: int) -> torch.Ten
     """
     b, _, c = src.shape
     sums = src.new_zeros(b, size, c).scatter_add(1, index.unsqueeze(-1).expand(-1, -1, c), src)
-    counts = src.new_zeros(b, size).scatter_add_(1, index, src.new_ones(index.shape))
-    return sums / counts.clamp(min=1.0).unsqueeze(-1)
+    counts = torch.zeros(b, size, dtype=torch.float32, device=src.device)  # float32: bf16 counts stop at 256
+    counts.scatter_add_(1, index, torch.ones(index.shape, dtype=torch.float32, device=src.device))
+    return sums / counts.clamp(min=1.0).unsqueeze(-1).to(sums.dtype)
 
 
 def scatter_max(src: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
@@ -86,6 +87,18 @@ def gather_cells(cells: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return cells.gather(1, index.unsqueeze(-1).expand(-1, -1, cells.shape[-1]))
 
 
+def _grid_dtype(grid: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    """The ``grid_sample`` coordinates in the features' dtype, except under autocast, which samples in float32: there
+    they stay float32 (cast to bf16 with the features, a query at 128 cells per side would move in quarter-cell
+    steps)."""
+    dev = features.device.type
+    try:
+        autocast = torch.is_autocast_enabled(dev)
+    except TypeError:  # torch < 2.4: no device argument
+        autocast = torch.is_autocast_cpu_enabled() if dev == "cpu" else torch.is_autocast_enabled()
+    return grid.float() if autocast else grid.to(features.dtype)
+
+
 def sample_plane(
     features: torch.Tensor, points: torch.Tensor, plane: str, padding: float, mode: str = "bilinear"
 ) -> torch.Tensor:
@@ -94,14 +107,14 @@ def sample_plane(
     ``features: (B, C, R, R)`` laid out as in the module docstring, ``points: (B, M, 3)`` -> ``(B, M, C)``.
     """
     a, b = plane_axes(plane)
-    grid = to_grid_coords(points[..., [a, b]], padding).unsqueeze(2).to(features.dtype)  # (B, M, 1, 2)
+    grid = _grid_dtype(to_grid_coords(points[..., [a, b]], padding).unsqueeze(2), features)  # (B, M, 1, 2)
     out = F.grid_sample(features, grid, mode=mode, padding_mode="border", align_corners=False)  # (B, C, M, 1)
     return out.squeeze(-1).transpose(1, 2)
 
 
 def sample_grid(features: torch.Tensor, points: torch.Tensor, padding: float, mode: str = "bilinear") -> torch.Tensor:
     """Trilinearly interpolate a volume ``(B, C, R, R, R)`` (z, y, x) at ``points (B, M, 3)`` -> ``(B, M, C)``."""
-    grid = to_grid_coords(points, padding)[:, :, None, None, :].to(features.dtype)  # (B, M, 1, 1, 3)
+    grid = _grid_dtype(to_grid_coords(points, padding)[:, :, None, None, :], features)  # (B, M, 1, 1, 3)
     out = F.grid_sample(features, grid, mode=mode, padding_mode="border", align_corners=False)  # (B, C, M, 1, 1)
     return out.flatten(2).transpose(1, 2)
 
