@@ -24,9 +24,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+from _cli import non_negative_int, positive_int
 
 from implicit3d.evaluation import metrics
 from implicit3d.extraction import CountingField, MeshGenerator, extract_dense, extract_mise
@@ -147,20 +149,24 @@ def latency(repeats: int, checkpoint: str | None = None) -> None:
     t_dense = results["dense"][0]
     for method, (t, mesh) in results.items():
         info = mesh.metadata["extraction"]
-        print(f"{method:<6} latency {t:.3f} s ({t_dense / t:.1f}x the dense grid) ; goal <= 1 s; points evaluated "
-              f"{info['n_evaluated']:,} of {info['n_grid']:,}; faces {len(mesh.faces):,}; " + _fmt(info["seconds"]))
+        print(f"{method:<6} latency {t:.3f} s ({t_dense / t:.1f}x faster than the dense grid) ; goal <= 1 s; "
+              f"points evaluated {info['n_evaluated']:,} of {info['n_grid']:,}; faces {len(mesh.faces):,}; "
+              + _fmt(info["seconds"]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--resolution", type=int, default=256, help="cells per axis for the analytic field")
-    parser.add_argument("--mlp-resolution", type=int, default=256, help="cells per axis for the MLP field (0: skip)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per timing (median)")
-    parser.add_argument("--mlp-repeats", type=int, default=1, help="runs of the (slow) dense MLP grid")
-    parser.add_argument("--batch-size", type=int, default=262_144)
+    parser.add_argument("--resolution", type=positive_int, default=256, help="cells per axis for the analytic field")
+    parser.add_argument("--mlp-resolution", type=non_negative_int, default=256,
+                        help="cells per axis for the MLP field (0: skip)")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="runs per timing (median)")
+    parser.add_argument("--mlp-repeats", type=positive_int, default=1, help="runs of the (slow) dense MLP grid")
+    parser.add_argument("--batch-size", type=positive_int, default=262_144)
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--checkpoint", default=None, help="trained model for the latency section (default: random)")
     args = parser.parse_args()
+    if args.checkpoint is not None and not args.skip_latency and not Path(args.checkpoint).exists():
+        parser.error(f"--checkpoint {args.checkpoint}: not found")
     print(f"# bench_extraction — torch threads {torch.get_num_threads()}")
     compare("bottle (analytic numpy SDF)", bottle_sdf, args.resolution, args.repeats, args.repeats, args.batch_size)
     if args.mlp_resolution:

@@ -29,12 +29,14 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import trimesh
+from _cli import non_negative_int, positive_int
 
 from implicit3d.geometry.distance import MeshDistance, closest_points_brute_force, signed_distance
 
@@ -185,16 +187,21 @@ def _fmt(x: float, spec: str) -> str:
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     """Run the benchmark, print its tables and return one dict per (mesh, distribution)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--points", type=int, default=100_000, help="query points per mesh (default 100000)")
-    ap.add_argument("--repeats", type=int, default=5, help="runs per timing; the median is reported (default 5)")
-    ap.add_argument("--check", type=int, default=100, help="points checked against brute force (default 100)")
-    ap.add_argument("--subdivisions", type=int, default=7, help="icosphere subdivisions of the blob (7 = 327680 faces)")
+    ap.add_argument("--points", type=positive_int, default=100_000, help="query points per mesh (default 100000)")
+    ap.add_argument("--repeats", type=positive_int, default=5,
+                    help="runs per timing; the median is reported (default 5)")
+    ap.add_argument("--check", type=positive_int, default=100, help="points checked against brute force (default 100)")
+    ap.add_argument("--subdivisions", type=non_negative_int, default=7,
+                    help="icosphere subdivisions of the blob (7 = 327680 faces)")
     ap.add_argument("--distributions", default="uniform,mixed", help="comma-separated: uniform, mixed (default: both)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 20k points, 1 repeat, 6 subdivisions, uniform")
+    given = {a.lstrip("-").split("=")[0].replace("-", "_") for a in (argv if argv is not None else sys.argv[1:])}
     args = ap.parse_args(argv)
-    if args.quick:
-        args.points, args.repeats, args.check, args.subdivisions = 20_000, 1, 20, 6
-        args.distributions = "uniform"
+    if args.quick:  # smaller defaults; what was given explicitly stays
+        for key, value in (("points", 20_000), ("repeats", 1), ("check", 20), ("subdivisions", 6),
+                           ("distributions", "uniform")):
+            if key not in given:
+                setattr(args, key, value)
     dists = [d.strip() for d in args.distributions.split(",") if d.strip()]
     if not dists or any(d not in ("uniform", "mixed") for d in dists):
         ap.error(f"--distributions must list uniform and/or mixed, got {args.distributions!r}")

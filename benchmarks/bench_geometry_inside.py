@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import trimesh
+from _cli import non_negative_int, positive_int
 
 from implicit3d.geometry.inside import inside, is_closed
 from implicit3d.geometry.winding import winding_number
@@ -130,13 +131,25 @@ def main(argv: list[str] | None = None) -> list[dict]:
     """Run the benchmark, print the table and return its rows (dicts)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated numbers of query points")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=positive_int, default=5)
     parser.add_argument("--methods", default="auto", help="comma-separated methods of inside()")
-    parser.add_argument("--big-subdivisions", type=int, default=7, help="icosphere subdivisions of the big mesh")
+    parser.add_argument("--big-subdivisions", type=non_negative_int, default=7,
+                        help="icosphere subdivisions of the big mesh")
     parser.add_argument("--meshes", default="990,bunny,duck,duck_holed,blob_mid,blob", help="comma-separated subset")
     args = parser.parse_args(argv)
-    sizes = [int(x) for x in args.sizes.split(",")]
+    try:
+        sizes = [int(x) for x in args.sizes.split(",")]
+    except ValueError:
+        parser.error(f"--sizes lists point counts such as 1000,100000, got {args.sizes!r}")
+    if min(sizes) < 1:
+        parser.error(f"--sizes must be positive, got {args.sizes!r}")
     methods = args.methods.split(",")
+    known_methods, known_meshes = ("auto", "signed", "parity", "vote", "winding"), ("990", "bunny", "duck",
+                                                                                  "duck_holed", "blob_mid", "blob")
+    if not set(methods) <= set(known_methods):
+        parser.error(f"--methods: choose from {', '.join(known_methods)}, got {args.methods!r}")
+    if not set(args.meshes.split(",")) <= set(known_meshes):
+        parser.error(f"--meshes: choose from {', '.join(known_meshes)}, got {args.meshes!r}")
 
     numba = __import__("numba")
     print(f"machine: {platform.processor() or platform.machine()}, nproc={os.cpu_count()}, numba {numba.__version__} "

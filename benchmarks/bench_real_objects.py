@@ -56,6 +56,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling benchmark modules, run from anywhere
+from _cli import positive_int
 from bench_geometry import cpu_model  # noqa: E402
 
 from implicit3d.completion import load_model, model_contract
@@ -87,12 +88,6 @@ def write_csv(path: str, rows: list[dict]) -> None:
         for row in rows:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
 
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def _load() -> str:
@@ -195,22 +190,22 @@ def main(argv: list[str] | None = None) -> int:
                     help="folder of meshes (units from a SOURCES.md beside them; default: the pybullet_data suite)")
     ap.add_argument("--protocol", choices=("free", "table", "both"), default=None,
                     help="free-floating, resting on a table, or both (default: both with --meshes, else free)")
-    ap.add_argument("--draws", type=_positive, default=3, help="views per object and protocol (default 3)")
-    ap.add_argument("--count", type=_positive, default=None,
+    ap.add_argument("--draws", type=positive_int, default=3, help="views per object and protocol (default 3)")
+    ap.add_argument("--count", type=positive_int, default=None,
                     help="objects of the pybullet_data suite (default 30; not used with --meshes)")
     ap.add_argument("--seed", type=int, default=0, help="suite seed: random_urdfs choice, poses, noise (default 0)")
-    ap.add_argument("--resolution", type=_positive, default=128, help="extraction resolution (default 128)")
+    ap.add_argument("--resolution", type=positive_int, default=128, help="extraction resolution (default 128)")
     ap.add_argument("--csv", default=None, help="also write every view's row to this CSV file")
     ap.add_argument(
-        "--turns", type=_positive, default=None,
+        "--turns", type=positive_int, default=None,
         help="test-time turned copies averaged per completion (default: the model's, 8 for the bundled one)",
     )
     ap.add_argument("--keep-outliers", action="store_true",
                     help="table protocol: keep the flying pixels the segmentation would drop (remove_outliers)")
-    ap.add_argument("--max-points", type=_positive, default=None,
+    ap.add_argument("--max-points", type=positive_int, default=None,
                     help="thin every view to at most this many points, as a far or small object gives a real "
                          "sensor (default: keep all)")
-    ap.add_argument("--threads", type=_positive, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
     args = ap.parse_args(argv)
     if args.seed < 0:

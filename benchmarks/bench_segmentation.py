@@ -30,6 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from _cli import positive_float, positive_int
 from PIL import Image
 
 from implicit3d.errors import UserError
@@ -38,6 +39,7 @@ from implicit3d.evaluation.tabletop import make_tabletop_scene, make_tote_scene,
 from implicit3d.scene import SceneSettings, segment_scene
 from implicit3d.sensing.camera import Intrinsics
 from implicit3d.sensing.io import read_intrinsics
+from implicit3d.sensing.noise import NOISE_PRESETS
 from implicit3d.sensing.segment import SegmentSettings
 
 DEFAULT_MESHES = Path(__file__).resolve().parents[1].parent / "shared" / "realobjects" / "meshes"
@@ -45,17 +47,22 @@ DEFAULT_MESHES = Path(__file__).resolve().parents[1].parent / "shared" / "realob
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scenes", type=int, default=20, help="simulated frames per set (default 20)")
+    ap.add_argument("--scenes", type=positive_int, default=20, help="simulated frames per set (default 20)")
     ap.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
     ap.add_argument("--meshes", type=Path, default=DEFAULT_MESHES, help="folder of object meshes (.obj)")
     ap.add_argument("--crease-scale", type=float, action="append", default=None,
                     help="SegmentSettings.crease_scale to compare (metres; repeatable; the first is the baseline; "
                     "default: 0 and the default setting)")
-    ap.add_argument("--noise", default="realsense_d435", help="sensor noise preset (default realsense_d435)")
-    ap.add_argument("--focal", type=float, default=525.0,
+    ap.add_argument("--noise", default="realsense_d435", choices=sorted(NOISE_PRESETS),
+                    help="sensor noise preset (default realsense_d435)")
+    ap.add_argument("--focal", type=positive_float, default=525.0,
                     help="focal length in pixels of the 640x480 frames (default 525; YCB-Video's Xtion: 1067)")
     ap.add_argument("--frames", type=Path, default=None, help="folder of real frames (as ../shared/realframes)")
     args = ap.parse_args(argv)
+    if args.frames is not None and not args.frames.is_dir():
+        ap.error(f"--frames {args.frames}: no such folder")
+    if args.crease_scale and min(args.crease_scale) < 0:
+        ap.error("--crease-scale must be >= 0 (0: the fixed 3-pixel step)")
     scales = args.crease_scale or sorted({0.0, SegmentSettings().crease_scale})
     meshes = load_meshes(args.meshes)
     sets: dict[str, list] = {"apart": [], "touching": [], "tote": []}

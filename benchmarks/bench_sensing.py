@@ -1,6 +1,6 @@
 """Depth rendering speed: our numba z-buffer rasterizer vs trimesh's embree ray caster, same mesh, same view.
 
-Mesh: the Stanford bunny from pybullet_data, subdivided to exactly 300,000 faces (4 midpoint subdivisions, then
+Mesh: the Stanford bunny from pybullet_data, subdivided to about 300,000 faces (300,002) (4 midpoint subdivisions, then
 the largest faces once more), scaled to ~20 cm and viewed from ~0.45 m so it fills a good part of the image.
 Prints, per resolution, the median over --repeats runs of
   ours (numba, N threads)   render_depth(mesh, intrinsics, pose) incl. the vertex transform
@@ -24,6 +24,7 @@ from pathlib import Path
 import numba
 import numpy as np
 import trimesh
+from _cli import positive_int
 
 from implicit3d.sensing import Intrinsics, intrinsics_preset, look_at, noise_preset, render, render_depth
 
@@ -66,8 +67,9 @@ def embree_depth(caster, k: Intrinsics, pose: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--faces", type=int, default=300_000)
+    ap.add_argument("--repeats", type=positive_int, default=7, help="runs per timing, median reported (default 7)")
+    ap.add_argument("--faces", type=positive_int, default=300_000,
+                    help="faces of the subdivided bunny (default 300000)")
     args = ap.parse_args()
 
     from trimesh.ray.ray_pyembree import RayMeshIntersector

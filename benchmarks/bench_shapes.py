@@ -17,16 +17,10 @@ import statistics
 import time
 
 import numpy as np
+from _cli import positive_int
 
 from implicit3d import shapes
 from implicit3d.geometry.sdf import Sphere
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def baseline_ms(repeats: int = 5) -> float:
@@ -41,7 +35,7 @@ def baseline_ms(repeats: int = 5) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--count", type=_positive, default=30, help="shapes per category (default 30)")
+    ap.add_argument("--count", type=positive_int, default=30, help="shapes per category (default 30)")
     ap.add_argument("--category", default="all", help=f"one of: all, {', '.join(shapes.CATEGORIES)}")
     args = ap.parse_args(argv)
     if args.category != "all" and args.category not in shapes.CATEGORIES:

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import trimesh
+from _cli import int_at_least, positive_int
 from scipy.spatial import cKDTree
 
 from implicit3d.errors import UserError
@@ -112,16 +113,17 @@ def print_vertex_uncertainty(vertices: dict[str, list[tuple[np.ndarray, ...]]]) 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scenes", type=int, default=10, help="simulated frames (default 10)")
+    ap.add_argument("--scenes", type=positive_int, default=10, help="simulated frames (default 10)")
     ap.add_argument("--seed", type=int, default=0, help="scene seed (default 0)")
     ap.add_argument("--meshes", type=Path, default=DEFAULT_MESHES, help="folder of object meshes (.obj)")
     ap.add_argument("--checkpoint", action="append", default=None,
                     help="models to compare (repeatable; 'bundled' for the any-orientation model; default: the bundled "
                     "tabletop and any-orientation models)")
-    ap.add_argument("--resolution", type=int, default=64, help="extraction resolution (default 64, as `scene`)")
+    ap.add_argument("--resolution", type=int_at_least(8), default=64,
+                    help="extraction resolution (default 64, as `scene`)")
     ap.add_argument("--threshold", type=float, default=0.5,
                     help="occupancy probability of the surface (default 0.5, as `scene`)")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--precision", action="append", choices=("fp32", "bf16"), default=None,
                     help="model arithmetic to compare (repeatable; the first is the baseline; default fp32; bf16: "
                     "autocast, `scene --precision bf16`)")

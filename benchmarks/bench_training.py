@@ -37,6 +37,7 @@ import time
 
 import numpy as np
 import torch
+from _cli import non_negative_int, positive_int
 from torch import nn
 
 from implicit3d.extraction.field import ModelField
@@ -211,24 +212,31 @@ def amp_table(names: list[str], batch: dict, repeats: int, n_query: int) -> None
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="all", help="comma-separated names, or all (registry + tiny_pointnet)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--batch-size", type=int, default=None, help="shapes per batch (default 4 on CPU, 32 on GPU)")
-    p.add_argument("--n-inputs", type=int, default=None, help="input points (default 1024 CPU, 2048 GPU)")
-    p.add_argument("--n-points", type=int, default=None, help="query points (default 1024 CPU, 2048 GPU)")
-    p.add_argument("--steps", type=int, default=3)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="shapes per batch (default 4 on CPU, 32 on GPU)")
+    p.add_argument("--n-inputs", type=positive_int, default=None, help="input points (default 1024 CPU, 2048 GPU)")
+    p.add_argument("--n-points", type=positive_int, default=None, help="query points (default 1024 CPU, 2048 GPU)")
+    p.add_argument("--steps", type=positive_int, default=3, help="timed steps per repeat (default 3)")
+    p.add_argument("--warmup", type=non_negative_int, default=2, help="untimed steps first (default 2)")
+    p.add_argument("--repeats", type=positive_int, default=3, help="repeats, median reported (default 3)")
     p.add_argument("--tables", default="throughput,amp", help="which tables: throughput, amp (CPU only), or both")
-    p.add_argument("--amp-repeats", type=int, default=3, help="interleaved fp32/bf16 repetitions per model (CPU)")
-    p.add_argument("--infer-points", type=int, default=32768, help="query points of the inference timing (CPU)")
+    p.add_argument("--amp-repeats", type=positive_int, default=3,
+                   help="interleaved fp32/bf16 repetitions per model (CPU)")
+    p.add_argument("--infer-points", type=positive_int, default=32768,
+                   help="query points of the inference timing (CPU)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's); with 1 the fp32/bf16 "
                    "table times CPU seconds of this process, which other jobs on a shared machine barely skew")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     tables = set(args.tables.split(","))
+    if not tables or not tables <= {"throughput", "amp"}:
+        p.error(f"--tables lists throughput and/or amp, got {args.tables!r}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda: no CUDA GPU is available to this torch build")
 
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     gpu = device == "cuda"
