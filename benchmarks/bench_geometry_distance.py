@@ -186,7 +186,8 @@ def _fmt(x: float, spec: str) -> str:
 
 def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     """Run the benchmark, print its tables and return one dict per (mesh, distribution)."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)  # --quick keeps the options given, by their full names
     ap.add_argument("--points", type=positive_int, default=100_000, help="query points per mesh (default 100000)")
     ap.add_argument("--repeats", type=positive_int, default=5,
                     help="runs per timing; the median is reported (default 5)")

@@ -227,8 +227,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="interleaved fp32/bf16 repetitions per model (CPU)")
     p.add_argument("--infer-points", type=positive_int, default=32768,
                    help="query points of the inference timing (CPU)")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's); with 1 the fp32/bf16 "
-                   "table times CPU seconds of this process, which other jobs on a shared machine barely skew")
+    p.add_argument("--threads", type=non_negative_int, default=0,
+                   help="torch threads (default: torch's); with 1 the fp32/bf16 table times CPU seconds of this "
+                   "process, which other jobs on a shared machine barely skew")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -149,6 +149,15 @@ def test_generate_world_is_the_mesh_files_frame_for_y_up_sources(run_dir, tmp_pa
         assert np.abs(mesh.bounds.mean(axis=0) - original.bounds.mean(axis=0)).max() < 0.2
 
 
+def test_datasets_from_before_shape_json_said_up_are_guessed_by_their_files() -> None:
+    from implicit3d.evaluation.dataset_inference import _guess_up
+
+    assert _guess_up("/data/ShapeNetCore.v2/02876657/abc/models/model_normalized.obj") == "y"
+    assert _guess_up("/data/ShapeNetCore.v1/02876657/abc/model.obj") == "y"
+    assert _guess_up("/data/mine/mugs/mug1/model.obj") == "z"
+    assert _guess_up("catalogue:bottle") == "z" and _guess_up(None) == "z"
+
+
 def test_dataset_command_errors(run_dir, dataset, tmp_path, capsys, monkeypatch) -> None:
     base = ["--checkpoint", str(run_dir), "-o", str(tmp_path / "o"), "--no-progress"]
     for cmd in ("evaluate", "generate"):

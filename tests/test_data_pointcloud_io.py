@@ -61,6 +61,12 @@ def test_points_as_columns_and_integer_depth(tmp_path) -> None:
     np.testing.assert_allclose(read_depth(tmp_path / "m.npy"), 0.75)
     with pytest.warns(InputWarning, match="a float depth image is metres: depth scale 10000 not used"):
         np.testing.assert_allclose(read_depth(tmp_path / "m.npy", 10000.0), 0.75)
+    raw = np.round(depth * 10000).astype(np.uint16)
+    raw[0, :3] = 65535  # a driver's "no data", as in a PNG
+    np.save(tmp_path / "nodata.npy", raw)
+    with pytest.warns(InputWarning, match="3 pixels hold 65535"):
+        got = read_depth(tmp_path / "nodata.npy", 10000.0)
+    assert (got[0, :3] == 0).all() and np.allclose(got[1:], 0.75)
 
 
 def test_no_return_zeros_of_an_unorganized_cloud_are_dropped() -> None:
@@ -70,6 +76,9 @@ def test_no_return_zeros_of_an_unorganized_cloud_are_dropped() -> None:
     assert len(got) == 300 and dropped == 100
     got, dropped = check_cloud(np.vstack([pts, np.zeros((1, 3))]), "scan.ply")  # one point at the origin: kept
     assert len(got) == 301 and dropped == 0
+    with pytest.warns(InputWarning, match="2 of 302 points"):  # two are no returns, however few
+        got, dropped = check_cloud(np.vstack([pts, np.zeros((2, 3))]), "scan.ply")
+    assert len(got) == 300
 
 
 def test_obj_vertices_are_a_cloud(tmp_path) -> None:

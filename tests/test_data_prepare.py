@@ -168,6 +168,24 @@ def test_resume_with_other_settings_refused(built):
     assert result.built == [] and len(result.skipped) == 3
 
 
+def test_a_shapenet_build_from_before_the_manifest_said_y_up_resumes(tmp_path):
+    """ShapeNet manifests used to store the --up default, z; the same command goes on with such a build."""
+    src = tmp_path / "sn" / "02876657" / "m1"
+    src.mkdir(parents=True)
+    trimesh.creation.box(extents=(0.1, 0.5, 0.2)).export(src / "model.obj")
+    root = tmp_path / "ds"
+    with pytest.warns(InputWarning):  # one shape: empty val / test splits
+        prepare(str(tmp_path / "sn"), root, config=TINY, seed=0, progress=False)
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["up"] == "y"
+    assert json.loads((root / "02876657" / "m1" / "shape.json").read_text())["up"] == "y"
+    manifest["up"] = "z"
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.warns(InputWarning):
+        result = prepare(str(tmp_path / "sn"), root, config=TINY, seed=0, progress=False)
+    assert result.built == [] and len(result.skipped) == 1
+
+
 def test_broken_meshes_skipped_and_listed(tmp_path, capsys):
     src = tmp_path / "meshes"
     src.mkdir()

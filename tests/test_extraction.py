@@ -182,7 +182,7 @@ def test_no_crossing_gives_empty_mesh():
 @pytest.mark.parametrize("method", ["mise", "dense"])
 def test_fields_that_sit_on_the_level_outside_and_non_finite_fields(method):
     """A clamped SDF (exactly the level everywhere outside: a ReLU-like output) still gives its surface, as a sample
-    on the level counts as outside; an infinite value (a logit of probability 1) is refused like NaN."""
+    on the level counts as outside; infinite values are taken as far beyond the finite ones, NaN is refused."""
     gen = MeshGenerator(kind="sdf", method=method, resolution=32)
     cell = 1.1 / 32  # the surface lies between the last inside sample and the first one on the level
     ball, grown = 4 / 3 * np.pi * 0.3**3, 4 / 3 * np.pi * (0.3 + cell) ** 3
@@ -191,9 +191,12 @@ def test_fields_that_sit_on_the_level_outside_and_non_finite_fields(method):
     occ = MeshGenerator(kind="occupancy", method=method, resolution=32, threshold=0.5)
     flat = occ.extract(lambda p: np.where(sphere_sdf(0.3)(p) < 0, 1.0, 0.5))  # probability 0.5 = the threshold
     assert flat.is_watertight and ball < flat.volume < grown
-    for value, kind in ((np.inf, "infinite"), (np.nan, "NaN")):
-        with pytest.raises(ValueError, match=f"field returned {kind} values"):
-            gen.extract(lambda p, v=value: np.where(sphere_sdf(0.3)(p) < 0, -1.0, v))
+    # infinity outside (a field undefined there, a logit of probability 0) still gives the closed surface
+    walled = gen.extract(lambda p: np.where(sphere_sdf(0.3)(p) < 0, sphere_sdf(0.3)(p), np.inf))
+    shrunk = 4 / 3 * np.pi * (0.3 - cell) ** 3  # the surface comes to lie just outside the last inside samples
+    assert walled.is_watertight and shrunk < walled.volume < ball
+    with pytest.raises(ValueError, match="field returned NaN values"):
+        gen.extract(lambda p: np.where(sphere_sdf(0.3)(p) < 0, -1.0, np.nan))
 
 
 # ------------------------------------------------------------------ thresholds and levels

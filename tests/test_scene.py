@@ -95,6 +95,12 @@ def test_large_frames_are_segmented_at_a_stride_and_answered_at_full_size(frame,
         np.testing.assert_allclose(b.points, a.points, atol=1e-9)
         assert np.all(found.segmentation.labels[b.pixels[:, 0], b.pixels[:, 1]] == b.label)
         assert (found.segmentation.labels == b.label).sum() > 3 * len(b.pixels)  # the blocks around them too
+    # an instance of the caller's labels that falls between the processed pixels is reported, not lost
+    labels2 = np.repeat(np.repeat(frame.labels, 2, axis=0), 2, axis=1).astype(np.int32)
+    labels2[101, 101] = 9  # one odd pixel: the stride 2 skips it
+    lab = segment_scene(depth2, big, settings=settings, labels=labels2)
+    assert [s["label"] for s in lab.segmentation.skipped if s["label"] == 9][0] == 9
+    assert any("pixel stride 2" in s["reason"] for s in lab.segmentation.skipped if s.get("label") == 9)
 
 
 def test_segment_scene_is_the_first_half_of_complete_scene(frame, result) -> None:

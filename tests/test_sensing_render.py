@@ -200,7 +200,7 @@ def test_triangles_crossing_the_near_plane_in_view_are_warned_about():
     floor = trimesh.Trimesh([[-2, -2, 0], [2, -2, 0], [2, 2, 0], [-2, 2, 0]], [[0, 1, 2], [0, 2, 3]], process=False)
     k = Intrinsics.from_fov(60.0, 64, 48)
     pose = look_at([0.0, 0.0, 0.05], [1.0, 0.0, 0.0])
-    with pytest.warns(RuntimeWarning, match="2 triangles in view cross the camera's near plane"):
+    with pytest.warns(RuntimeWarning, match="triangles in view cross the camera.s near plane"):
         assert (render_depth(floor, k, pose) > 0).sum() == 0
     fine = trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(floor.vertices, floor.faces, 0.02), process=False)
     import warnings

@@ -163,7 +163,7 @@ def test_train_rows_count_the_shapes_seen_and_end_a_timed_run(tmp_path) -> None:
     def slow(trainer: Trainer) -> None:
         time.sleep(0.02)
 
-    cfg = _cfg(batch_size=16, max_steps=1000, max_minutes=0.3 / 60, val_every=0, ckpt_every=0, log_every=10_000)
+    cfg = _cfg(batch_size=16, max_steps=1000, max_minutes=1.5 / 60, val_every=0, ckpt_every=0, log_every=10_000)
     trainer = Trainer(_model(), cfg, _data(3), None, tmp_path, progress=False, callbacks=[slow])
     result = trainer.fit()
     with open(tmp_path / "metrics.csv", newline="") as fh:
@@ -171,8 +171,9 @@ def test_train_rows_count_the_shapes_seen_and_end_a_timed_run(tmp_path) -> None:
     assert len(rows) == 1 and int(rows[0]["step"]) == result["step"] < 1000
     elapsed = float(rows[0]["wall_s"])
     per_s = float(rows[0]["shapes_per_s"])
-    # 3 shapes a step, not batch_size 16 (the row's wall time also holds the set-up: a bound, not an equality)
-    assert 3 * result["step"] <= per_s * elapsed < 8 * result["step"]
+    # 3 shapes a step, not batch_size 16 (>= 16 a step): the row's wall time also holds the set-up, so a bound, which
+    # a set-up of up to ~5 s (a slow CI machine) keeps
+    assert 3 * result["step"] <= per_s * elapsed < 14 * result["step"]
 
 
 def test_epoch_batch_sampler() -> None:

@@ -26,7 +26,7 @@ import trimesh
 
 from implicit3d.completion import complete_points
 from implicit3d.completion import load_model as _load_model
-from implicit3d.errors import UserError
+from implicit3d.errors import ArgumentError, UserError
 from implicit3d.extraction.dense import DEFAULT_BOUNDS
 from implicit3d.extraction.field import precision_bf16
 from implicit3d.geometry.distance import signed_distance
@@ -85,9 +85,10 @@ def complete(
     uncertainty is 0 on the measured surface, the full softness from that distance off it
     (:func:`implicit3d.completion.complete_points`). ``precision``: ``"fp32"`` (default), ``"bf16"`` (autocast:
     faster on a CPU with native bf16) or ``"auto"`` (bf16 where the CPU or GPU has it natively;
-    :func:`implicit3d.extraction.field.inference_bf16`). Bad arguments (a resolution outside 8-1024, a threshold
-    outside (0, 1), an unknown precision, a CUDA device without a GPU) raise :class:`implicit3d.errors.UserError`
-    before any work.
+    :func:`implicit3d.extraction.field.inference_bf16`). Bad arguments (a resolution outside 8-1024 — MISE needs a
+    few levels, and 1024³ floats take 4 GiB —, a threshold outside (0, 1), an unknown precision, a CUDA device
+    without a GPU) raise :class:`implicit3d.errors.ArgumentError` (a ``UserError`` and a ``ValueError``) before any
+    work.
     """
     from implicit3d.limits import MIN_EXTRACTION_RESOLUTION, check_probability, check_resolution
 
@@ -209,13 +210,13 @@ def _check_precision(precision: str | None) -> None:
     from implicit3d.extraction.field import PRECISIONS
 
     if precision is not None and precision not in PRECISIONS:
-        raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        raise ArgumentError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
 
 
 def _check_device(device: str | None) -> None:
     """:class:`UserError` for a CUDA ``device`` this torch cannot use."""
     if device is not None and str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"device={device!r}: no CUDA GPU is available to this torch build (use 'cpu')")
+        raise ArgumentError(f"device={device!r}: no CUDA GPU is available to this torch build (use 'cpu')")
 
 
 def extract_mesh(

@@ -17,6 +17,11 @@ class UserError(Exception):
     """A problem the user can fix: a missing or malformed file, a bad argument. The message names it."""
 
 
+class ArgumentError(UserError, ValueError):
+    """A bad argument value (a resolution beyond its cap, an unknown precision): a :class:`UserError` for the command
+    line's one-line message, and a ``ValueError``, what Python callers catch for a bad value."""
+
+
 class InputWarning(UserWarning):
     """An input that is accepted but probably not what the user meant; the message names the file."""
 

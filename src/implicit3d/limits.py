@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from implicit3d.errors import UserError
+from implicit3d.errors import ArgumentError
 
 MAX_RESOLUTION = 1024  #: extraction / figure grid cells per axis (1024^3 floats = 4 GiB)
 MAX_MODEL_GRID = 256  #: a model's feature grid / plane resolution (``grid_resolution``, ``plane_resolution``)
@@ -30,11 +30,11 @@ def check_int(value: Any, name: str, lo: int = 1, hi: int | None = None, source:
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value, ok = int(value), True
     if not ok:
-        raise UserError(f"{where}{name} must be an integer, got {value!r}")
+        raise ArgumentError(f"{where}{name} must be an integer, got {value!r}")
     if value < lo:
-        raise UserError(f"{where}{name} must be >= {lo}, got {value}")
+        raise ArgumentError(f"{where}{name} must be >= {lo}, got {value}")
     if hi is not None and value > hi:
-        raise UserError(f"{where}{name} must be at most {hi}, got {value}")
+        raise ArgumentError(f"{where}{name} must be at most {hi}, got {value}")
     return int(value)
 
 
@@ -58,5 +58,5 @@ def check_probability(value: Any, name: str = "--threshold") -> float:
     """A probability strictly between 0 and 1 (an occupancy threshold); :class:`UserError` naming ``name`` otherwise
     (NaN included)."""
     if not 0.0 < value < 1.0:
-        raise UserError(f"{name} is a probability in (0, 1), got {value}")
+        raise ArgumentError(f"{name} is a probability in (0, 1), got {value}")
     return float(value)

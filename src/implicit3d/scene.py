@@ -358,6 +358,8 @@ def check_labels(shape: tuple[int, ...], labels: Any, source: str = "the depth i
         if bad.size:
             raise UserError(f"{labels_source} must hold whole-number instance ids (0 = background), got {lab.dtype} "
                             f"values such as {float(bad.flat[0]):g}")
+    if lab.size and lab.max() >= 2**31:
+        raise UserError(f"{labels_source} holds ids up to {lab.max()}: instance ids must be below 2^31")
     if lab.size and lab.min() < 0:
         raise UserError(f"{labels_source} holds negative ids (down to {lab.min()}): instance ids are 0 (background) "
                         "and positive whole numbers")
@@ -397,8 +399,9 @@ def segment_scene(
         raise UserError(f"{source} has {int(full_valid.sum())} valid depth pixels: too few for a scene")
     k = processing_stride(depth.shape, settings.max_pixels)
     pm, valid = full_pm[::k, ::k], full_valid[::k, ::k]
-    if labels is not None:
-        labels = np.asarray(labels)[::k, ::k]
+    full_labels = None if labels is None else np.asarray(labels)
+    if full_labels is not None:
+        labels = full_labels[::k, ::k]
     rng = np.random.default_rng(settings.seed)
     pts = pm[valid]
     t0 = time.perf_counter()
@@ -428,6 +431,11 @@ def segment_scene(
         pm, valid, region, labels=labels, structures=structures,
         focal=0.5 * (intrinsics.fx + intrinsics.fy) / k, settings=replace(settings.segment, min_points=min_points),
     )
+    if full_labels is not None and k > 1:  # instances between the processed pixels: reported, not lost
+        accounted = {o.label for o in seg.objects} | {s["label"] for s in seg.skipped if "label" in s}
+        for lid in np.setdiff1d(np.unique(full_labels[full_labels > 0]), list(accounted)):
+            seg.skipped.append({"points": 0, "label": int(lid), "reason": f"too small for the pixel stride {k} of "
+                                "this large frame (no processed pixel of it; SceneSettings.max_pixels=0: full size)"})
     if k > 1:  # back to the frame's own size: each pixel takes the label of the processed pixel of its k x k block
         h, w = depth.shape
         blocks = np.repeat(np.repeat(seg.labels, k, axis=0), k, axis=1)[:h, :w]

@@ -215,5 +215,5 @@ def run(args: argparse.Namespace) -> int:
             + (f"; figure {args.html}" if args.html else "")
         )
         if obs.dropped:
-            print(f"dropped {obs.dropped} invalid points (NaN/inf, or all-zero points of an organized cloud)")
+            print(f"dropped {obs.dropped} invalid points (NaN/inf, or the (0, 0, 0) no-return points of a sensor)")
     return 0

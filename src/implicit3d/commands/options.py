@@ -6,6 +6,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+
+def show_progress(off: bool) -> bool:
+    """Whether a command draws progress bars: unless switched ``off``, when stderr is a terminal (redirected to a log
+    file, a bar's carriage returns are noise)."""
+    import sys
+
+    return not off and sys.stderr.isatty()
+
+
 CHECKPOINT_HELP = ("trained model: run folder, checkpoint folder or file, or NAME.safetensors with NAME.json "
                    "(default: the bundled model, see README 'Bundled model')")
 
@@ -56,14 +65,14 @@ def open_dataset_run(args: argparse.Namespace) -> Any:
 
     return DatasetRun.open(
         args.checkpoint, args.data, args.split, limit=args.limit, resolution=args.resolution,
-        threshold=args.threshold, device=args.device, progress=not args.no_progress,
+        threshold=args.threshold, device=args.device, progress=show_progress(args.no_progress),
         bf16=model_bf16(args, resolve_device(args.device)), input=args.input,
         n_inputs=args.n_inputs, noise=args.noise, view=args.view, seed=args.seed,
     )
 
 
-DEPTH_SCALE_HELP = ("depth units per metre of a PNG or an integer .npy depth image (default: the depth_scale of a "
-                    "BOP scene_camera.json or the factor_depth of a YCB-Video *-meta.mat given as "
+DEPTH_SCALE_HELP = ("depth units per metre of a PNG or an integer .npy depth image (default for a PNG: the "
+                    "depth_scale of a BOP scene_camera.json or the factor_depth of a YCB-Video *-meta.mat given as "
                     "--intrinsics, else 1000: mm; e.g. 5000 for TUM RGB-D)")
 
 

@@ -88,6 +88,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from implicit3d.commands.options import show_progress
     from implicit3d.data.prepare import PrepareConfig, prepare
 
     if args.views > 0 and args.noise != "none":
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         config=config,
         seed=args.seed,
         workers=args.workers,
-        progress=not args.quiet,
+        progress=show_progress(args.quiet),
         up=args.up,
     )
     n = len(result.shapes)

@@ -71,6 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from implicit3d.commands.options import show_progress
     from implicit3d.training.config import load_run_config
     from implicit3d.training.run import train_run
 
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     run_cfg = load_run_config(args.config, args.set, values)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     result = train_run(run_cfg, out, resume=args.resume, init=args.init, device=args.device,
-                       progress=not args.no_progress)
+                       progress=show_progress(args.no_progress))
     if result["is_main"]:
         best = result["best_metric"]
         best_text = ("no validation split" if best is None

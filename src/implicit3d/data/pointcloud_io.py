@@ -94,7 +94,7 @@ def check_cloud(points: Any, source: str = "points", drop_invalid: bool = False)
     Raises :class:`PointCloudFileError` for a non-numeric (or complex) array, a shape other than ``(N, 3)``
     (``(N, K>3)`` keeps the first three columns; an organized ``(H, W, 3)`` cloud is flattened and its invalid
     points — NaN/inf or exactly zero, the "no return" of RealSense/ROS clouds — dropped with a warning; in a flat
-    cloud, points exactly at the origin too when they are more than 1 % of it), NaN/inf rows
+    cloud, points exactly at the origin too when there are two or more), NaN/inf rows
     (unless ``drop_invalid``, which removes them), coordinates beyond :data:`MAX_COORDINATE` and an empty cloud.
     """
     try:
@@ -125,7 +125,7 @@ def check_cloud(points: Any, source: str = "points", drop_invalid: bool = False)
     arr = np.ascontiguousarray(arr[:, :3], dtype=np.float64)
     zero = (arr == 0).all(axis=1)
     n_zero = int(zero.sum())
-    if n_zero > max(1, 0.01 * len(arr)) and n_zero < len(arr):  # the "no return" of RealSense / ROS clouds
+    if 2 <= n_zero < len(arr):  # the "no return" of RealSense / ROS clouds (one point may well sit at the origin)
         warn_user(f"{source}: {n_zero} of {len(arr)} points are exactly (0, 0, 0), a sensor's 'no return': dropped")
         arr = arr[~zero]
         organized += n_zero
@@ -391,7 +391,13 @@ def read_depth(
         if depth.ndim != 2:
             raise PointCloudFileError(f"{p}: expected an (H, W) depth image in metres, got shape {depth.shape}")
         if np.issubdtype(depth.dtype, np.integer):  # a raw sensor image: in depth_scale units, as a PNG's
-            depth = depth.astype(np.float64) / float(depth_scale)
+            from implicit3d.sensing.io import NO_DATA_UINT16
+
+            no_data = depth == NO_DATA_UINT16
+            if no_data.any():
+                warn_user(f"{p}: {int(no_data.sum())} pixels hold 65535, the 'no data' value of some depth drivers: "
+                          "read as no return")
+            depth = np.where(no_data, 0.0, depth.astype(np.float64) / float(depth_scale))
         else:
             if depth_scale != 1000.0:
                 warn_user(f"{p}: a float depth image is metres: depth scale {depth_scale:g} not used")
@@ -531,7 +537,8 @@ def read_observation(
     is_depth = ext in (".png", ".tif", ".tiff") or (ext == ".npy" and intrinsics is not None)
     if ext == ".npy" and intrinsics is None:
         arr = _load_array(p)
-        if arr.ndim == 2 and arr.shape[1] != 3 and arr.shape[0] > 3 and arr.shape[1] > 3:
+        columns = arr.ndim == 2 and arr.shape[0] in (3, 4) and arr.shape[1] >= 16  # points as columns: check_cloud's
+        if arr.ndim == 2 and arr.shape[1] != 3 and arr.shape[0] > 3 and arr.shape[1] > 3 and not columns:
             raise PointCloudFileError(
                 f"{p}: an array of shape {arr.shape} looks like a depth image: pass --intrinsics K.json "
                 "(or save the points as an (N, 3) array)"

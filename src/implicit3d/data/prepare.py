@@ -470,13 +470,16 @@ def prepare(
         raise UserError(f"--workers must be >= 1, got {workers}")
     root = Path(out)
     items = resolve_source(source, count, seed, up=up)
-    ups = {it.up for it in items}  # what the meshes are read with: "y" for a ShapeNet tree whatever `up` says
-    manifest = _manifest(source, count, seed, config, ups.pop() if len(ups) == 1 else (up or "z"))
+    ups_of_items = {it.up for it in items}  # what the meshes are read with: "y" for a ShapeNet tree
+    manifest = _manifest(source, count, seed, config,
+                         next(iter(ups_of_items)) if len(ups_of_items) == 1 else (up or "z"))
     manifest_path = root / formats.MANIFEST
     if root.exists() and not root.is_dir():
         raise UserError(f"output {str(root)!r} exists and is not a folder")
     if manifest_path.exists():
         old = formats.read_json(manifest_path)
+        if old.get("up") == "z" and manifest["up"] == "y" and ups_of_items == {"y"} and up in (None, "z"):
+            old["up"] = "y"  # a ShapeNet build from before the manifest said how it was read (it stored the default)
         mismatched = [k for k in ("source", "count", "seed", "up", "settings") if old.get(k) != manifest[k]]
         if mismatched:
             raise UserError(
@@ -571,8 +574,7 @@ def _prepare_locked(
 
     from tqdm import tqdm
 
-    bar = tqdm(total=len(items), initial=len(result.skipped), desc="prepare", unit="shape",
-              disable=None if progress else True)  # None: only when stderr is a terminal (no \r junk in logs)
+    bar = tqdm(total=len(items), initial=len(result.skipped), desc="prepare", unit="shape", disable=not progress)
 
     def record(status: str, key: str, msg: str) -> None:
         if status == "built":

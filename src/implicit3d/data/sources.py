@@ -257,6 +257,10 @@ def resolve_source(source: str, count: int | None = None, seed: int = 0, up: str
                           "to z-up)")
             items = _shapenet_items(root)
         else:
+            if up is None and any(True for _ in root.glob("*/*/models/model_normalized.obj")):
+                warn_user(f"{source}: holds ShapeNet v2 files (<folder>/<model>/models/model_normalized.obj) but its "
+                          "folders are not 8-digit synset ids: read as a plain folder, z-up; pass --up y if these are "
+                          "ShapeNet's y-up models")
             items = _folder_items(root, up or "z")
         if not items:
             raise UserError(f"no mesh files ({' '.join(MESH_EXTENSIONS)}) found under {source!r}")

@@ -109,6 +109,21 @@ def shape_rng(seed: int, key: str) -> np.random.Generator:
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(key.encode())])
 
 
+def _guess_up(origin: Any) -> str:
+    """The up axis of a dataset shape prepared before ``shape.json`` recorded it: y for a ShapeNet model file
+    (``<8-digit synset>/<model>/model.obj`` or ``.../models/model_normalized.obj``), else z."""
+    import re
+
+    parts = Path(str(origin or "")).parts
+    if parts and parts[-1] == "model_normalized.obj" and len(parts) >= 4 and parts[-2] == "models":
+        synset = parts[-4]
+    elif parts and parts[-1] == "model.obj" and len(parts) >= 3:
+        synset = parts[-3]
+    else:
+        return "z"
+    return "y" if re.fullmatch(r"\d{8}", synset) else "z"
+
+
 def load_shape_input(root: str | Path, key: str, settings: InferenceSettings) -> ShapeInput:
     """The model input of shape ``key``: view ``settings.view`` of ``views.npz`` (the next one that saw the object if
     it is empty) or ``pointcloud.npz`` surface samples, at most ``n_inputs`` points, plus Gaussian ``noise``."""
@@ -135,7 +150,7 @@ def load_shape_input(root: str | Path, key: str, settings: InferenceSettings) ->
             rotations = None
         loc, scale = np.asarray(surf["loc"], float), float(surf["scale"])
         info = formats.read_json(d / formats.SHAPE_INFO) if (d / formats.SHAPE_INFO).is_file() else {}
-        up = str(info.get("up", "z"))  # datasets prepared before it was recorded: z
+        up = str(info.get("up") or _guess_up(info.get("origin")))
     except FileNotFoundError as exc:
         raise UserError(f"{d}: incomplete shape folder ({exc.filename or exc} missing)") from None
     except (KeyError, ValueError) as exc:
@@ -184,7 +199,7 @@ def model_occupancy(gen: Any, field: Callable[[np.ndarray], np.ndarray], points:
 def _progress(iterable: Any, total: int, desc: str, disable: bool) -> Any:
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, unit="shape", disable=True if disable else None)  # None: a TTY only
+    return tqdm(iterable, total=total, desc=desc, unit="shape", disable=disable)
 
 
 def csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:

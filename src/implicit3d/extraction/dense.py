@@ -70,15 +70,17 @@ def inside_mask(values: np.ndarray, level: float, inside: str) -> np.ndarray:
     return values < level if inside == "below" else values > level
 
 
-def check_finite(values: np.ndarray) -> None:
-    """``ValueError`` for a field that returned NaN or infinite values (marching cubes cannot place a surface between
-    a sample and infinity: a logit of a probability of exactly 0 or 1, a distance that overflowed)."""
+def finite_values(values: np.ndarray) -> np.ndarray:
+    """``values`` with ``±inf`` (a field undefined outside a domain, a logit of a probability of exactly 0 or 1)
+    replaced by ``±(2 max|finite| + 1)``, so marching cubes can place a surface between such a sample and a finite
+    one; ``ValueError`` for NaN."""
     finite = np.isfinite(values)
-    if not finite.all():
-        bad = values[~finite]
-        kind = "NaN" if np.isnan(bad).any() else "infinite"
-        raise ValueError(f"field returned {kind} values ({bad.size} of {values.size} samples): return finite numbers "
-                         "(clip logits, e.g. to [-20, 20])")
+    if finite.all():
+        return values
+    if np.isnan(values).any():
+        raise ValueError(f"field returned NaN values ({int(np.isnan(values).sum())} of {values.size} samples)")
+    big = 2.0 * float(np.abs(values[finite]).max(initial=0.0)) + 1.0
+    return np.where(finite, values, np.sign(values) * big).astype(values.dtype)
 
 
 def empty_mesh() -> trimesh.Trimesh:
@@ -155,7 +157,7 @@ def extract_dense(
     t0 = time.perf_counter()
     pts = grid_points(b, res + 1)
     values = evaluate_batched(field, pts, batch_size).astype(np.float32).reshape((res + 1,) * 3)
-    check_finite(values)
+    values = finite_values(values)
     t1 = time.perf_counter()
     mesh = mesh_from_grid(values, b, level, inside)
     t2 = time.perf_counter()

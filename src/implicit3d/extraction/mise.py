@@ -32,9 +32,9 @@ from implicit3d.extraction.dense import (
     DEFAULT_BOUNDS,
     Extraction,
     check_bounds,
-    check_finite,
     check_inside,
     check_resolution,
+    finite_values,
     inside_mask,
     mesh_from_grid,
 )
@@ -134,7 +134,7 @@ def extract_mise(
         nonlocal n_evaluated
         n_evaluated += len(idx)
         vals = evaluate_batched(field, b[0] + idx * spacing, batch_size)
-        check_finite(np.asarray(vals))
+        vals = finite_values(np.asarray(vals))
         return vals
 
     step = 2**k
@@ -147,7 +147,7 @@ def extract_mise(
     if progress:
         from tqdm import tqdm
 
-        levels = tqdm(levels, desc="MISE", unit="level", disable=None)  # shown on a terminal only
+        levels = tqdm(levels, desc="MISE", unit="level")
     for _ in levels:
         view = values[::step, ::step, ::step]
         any_in, all_in = _corner_any_all(inside_mask(view, level, inside))

@@ -27,8 +27,9 @@ from implicit3d.models.encoders.local_pointnet import LocalFeatureEncoder
 from implicit3d.models.encoders.pointnet import ResnetPointNet
 
 
-def check_points(x: Any, name: str, batch: int | None = None) -> torch.Tensor:
-    """Validate a ``(B, K, 3)`` floating tensor; raises ``TypeError``/``ValueError`` naming ``name``."""
+def check_points(x: Any, name: str, batch: int | None = None, finite: bool = False) -> torch.Tensor:
+    """Validate a ``(B, K, 3)`` floating tensor (``finite``: no NaN or inf either, one pass over it and, on a GPU, a
+    sync: the encoders check their inputs so); raises ``TypeError``/``ValueError`` naming ``name``."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor shaped (B, K, 3), got {type(x).__name__}")
     if not x.is_floating_point():
@@ -39,7 +40,7 @@ def check_points(x: Any, name: str, batch: int | None = None) -> torch.Tensor:
         raise ValueError(f"{name} holds no points (shape {tuple(x.shape)})")
     if batch is not None and x.shape[0] != batch:
         raise ValueError(f"{name} has batch size {x.shape[0]} but the inputs have {batch}")
-    if not bool(torch.isfinite(x).all()):  # one NaN point makes every output NaN (or a wrong voxel for IF-Net)
+    if finite and not bool(torch.isfinite(x).all()):  # one NaN point makes every output NaN (IF-Net: a wrong voxel)
         raise ValueError(f"{name} holds NaN or infinite coordinates: drop those points first")
     return x
 
@@ -69,9 +70,9 @@ class ImplicitModel(nn.Module):
         return self.cfg.output
 
     def _points(self, x: Any, name: str, batch: int | None = None) -> torch.Tensor:
-        """:func:`check_points`, then cast to the model's floating dtype (float64 from ``torch.from_numpy`` is the
-        common case)."""
-        x = check_points(x, name, batch)
+        """:func:`check_points` (input clouds also finite), then cast to the model's floating dtype (float64 from
+        ``torch.from_numpy`` is the common case)."""
+        x = check_points(x, name, batch, finite=name == "inputs")
         param = next(self.parameters(), None)
         if param is not None and param.is_floating_point() and x.dtype != param.dtype:
             x = x.to(param.dtype)

@@ -69,10 +69,12 @@ def scatter_mean(src: torch.Tensor, index: torch.Tensor, size: int) -> torch.Ten
     Cells that receive no point are zero. Differentiable w.r.t. ``src``.
     """
     b, _, c = src.shape
-    sums = src.new_zeros(b, size, c).scatter_add(1, index.unsqueeze(-1).expand(-1, -1, c), src)
-    counts = torch.zeros(b, size, dtype=torch.float32, device=src.device)  # float32: bf16 counts stop at 256
-    counts.scatter_add_(1, index, torch.ones(index.shape, dtype=torch.float32, device=src.device))
-    return sums / counts.clamp(min=1.0).unsqueeze(-1).to(sums.dtype)
+    acc = torch.float64 if src.dtype == torch.float64 else torch.float32  # bf16 sums and counts stall at 256 on CUDA
+    sums = torch.zeros(b, size, c, dtype=acc, device=src.device).scatter_add(
+        1, index.unsqueeze(-1).expand(-1, -1, c), src.to(acc))
+    counts = torch.zeros(b, size, dtype=acc, device=src.device)
+    counts.scatter_add_(1, index, torch.ones(index.shape, dtype=acc, device=src.device))
+    return (sums / counts.clamp(min=1.0).unsqueeze(-1)).to(src.dtype)
 
 
 def scatter_max(src: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:

@@ -233,10 +233,9 @@ def render(
     if lost:
         import warnings
 
-        warnings.warn(f"{lost} triangles in view cross the camera's near plane ({near * 1000:g} mm in front of it) "
-                      "and are not drawn (dropped, not clipped): subdivide large triangles (e.g. "
-                      "trimesh.remesh.subdivide_to_size), as for a floor or table that reaches behind the camera",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn("triangles in view cross the camera's near plane and are not drawn (dropped, not clipped): "
+                      "subdivide large triangles (e.g. trimesh.remesh.subdivide_to_size), as for a floor or table "
+                      "that reaches behind the camera", RuntimeWarning, stacklevel=2)  # one text: shown once
     box = _face_boxes(faces, sx, sy, iz, w, h)
     n_bands = (h + _BAND_ROWS - 1) // _BAND_ROWS
     offsets, ids = _bin_faces(box, n_bands, _BAND_ROWS)
@@ -327,6 +326,8 @@ def render_partial_view(
         rf = np.asarray(reflective_faces)
         if rf.dtype != bool and rf.shape == (n_faces,) and np.isin(rf, (0, 1)).all() and n_faces > 2:
             rf = rf.astype(bool)  # a 0/1 mask over the faces (uint8 from an image library), not indices 0 and 1
+        if np.issubdtype(rf.dtype, np.floating) and rf.size and np.all(rf == np.round(rf)):
+            rf = rf.astype(np.int64)  # whole-number face indices in a float array
         if rf.dtype == bool:
             if rf.shape != (n_faces,):
                 raise ValueError(f"reflective_faces mask must be shaped ({n_faces},), got {rf.shape}")

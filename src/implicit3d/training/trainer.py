@@ -374,10 +374,11 @@ class Trainer:
             )
         if self._other_dataset(meta):
             if self.dist.is_main:
-                print(f"note: {ckpt.directory} was trained on another dataset "
-                      f"({(meta.get('data_config') or {}).get('root') or (meta.get('dataset') or {}).get('source')}): "
-                      f"its best validation score (step {self.best_step}) was on that dataset's validation split, so "
-                      "the best checkpoint is chosen anew on this one's")
+                where = (meta.get("data_config") or {}).get("root") or (meta.get("dataset") or {}).get("source")
+                best = f" (step {self.best_step})" if self.best_step is not None else ""
+                print(f"note: {ckpt.directory} was trained on another dataset ({where}): its best validation "
+                      f"score{best} was on that dataset's validation split, so the best checkpoint is chosen anew on "
+                      "this one's (checkpoints/best is replaced at this run's first validation)")
             self.best_metric, self.best_step = None, None
         self._resumed_from = ckpt.directory
         return meta
@@ -593,7 +594,7 @@ class Trainer:
             desc="train",
             unit="step",
             dynamic_ncols=True,
-            disable=None if (self.progress and self.dist.is_main) else True,  # None: only on a terminal
+            disable=not (self.progress and self.dist.is_main),
         )
         try:
             while self.step < cfg.max_steps:
