@@ -81,6 +81,21 @@ def test_no_return_zeros_of_an_unorganized_cloud_are_dropped() -> None:
     assert len(got) == 300
 
 
+def test_an_organized_pcd_drops_its_no_return_points_as_an_organized_npy(tmp_path) -> None:
+    """PCL / ROS organized clouds (HEIGHT > 1) mark no-returns with NaN: dropped with a note, no --drop-invalid."""
+    grid = np.full((6, 8, 3), np.nan)
+    grid[1:5, 2:7] = _cloud(20).reshape(4, 5, 3)
+    raw = pcd_bytes(grid.reshape(-1, 3)).replace(b"WIDTH 48\nHEIGHT 1", b"WIDTH 8\nHEIGHT 6")
+    (tmp_path / "org.pcd").write_bytes(raw)
+    with pytest.warns(InputWarning, match="an organized .* 28 invalid"):
+        obs = read_observation(tmp_path / "org.pcd")
+    assert len(obs.points) == 20 and obs.dropped == 28
+    flat = pcd_bytes(grid.reshape(-1, 3))
+    (tmp_path / "flat.pcd").write_bytes(flat)
+    with pytest.raises(PointCloudFileError, match="NaN"):  # a flat cloud with NaN still asks for --drop-invalid
+        read_observation(tmp_path / "flat.pcd")
+
+
 def test_obj_vertices_are_a_cloud(tmp_path) -> None:
     from implicit3d.data.pointcloud_io import read_point_cloud
 

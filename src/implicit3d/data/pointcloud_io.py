@@ -7,7 +7,8 @@ Point clouds (``(N, 3)``, the file's own units and frame):
   works too, its faces are ignored).
 - ``.pcd`` — Point Cloud Library files, ``DATA ascii`` or ``DATA binary`` (``binary_compressed`` is refused with a
   hint); the ``x y z`` fields are used, other fields (rgb, normals, ...) are skipped. A ``VIEWPOINT`` other than
-  the identity gives the sensor position (:attr:`Observation.viewpoint`).
+  the identity gives the sensor position (:attr:`Observation.viewpoint`). An organized PCD (``HEIGHT`` > 1) is read
+  as an organized ``.npy``: its NaN / zero "no return" points are dropped with a warning.
 - ``.xyz`` / ``.txt`` — text, one point per line, the first three columns (whitespace or comma separated;
   ``#`` comments allowed).
 - ``.npy`` — a ``(N, 3)`` array (more columns: the first three are used), or an organized ``(H, W, 3)`` cloud
@@ -230,6 +231,12 @@ def _read_pcd(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     raw = path.read_bytes()
     header, start = _parse_pcd_header(path, raw)
     points = _read_pcd_points(path, raw, header, start)
+    try:
+        height, width = int(header.get("HEIGHT", ["1"])[0]), int(header.get("WIDTH", ["0"])[0])
+    except ValueError:
+        height = width = 0
+    if height > 1 and height * width == len(points):  # an organized cloud (PCL, ROS): as an organized .npy,
+        points = np.asarray(points).reshape(height, width, -1)  # its NaN / zero "no return" points are dropped
     return points, pcd_viewpoint(path, header)
 
 
