@@ -222,6 +222,16 @@ def test_an_unmasked_frame_is_said_to_be_completed_as_one_object(run_dir, tmp_pa
     assert '"up":{"x":0,"y":-1,"z":0}' in (tmp_path / "f.html").read_text().replace(" ", "")
 
 
+def test_the_undecided_ratio_is_read_against_the_suites_thirds() -> None:
+    from implicit3d.commands.complete import TRUST_THIRDS, _trust
+
+    lo, hi = TRUST_THIRDS
+    assert "surest third" in _trust({"turns": 8, "undecided_ratio": lo - 0.01})
+    assert "middle third" in _trust({"turns": 8, "undecided_ratio": lo})
+    assert "least sure third" in _trust({"turns": 8, "undecided_ratio": hi + 1.0})
+    assert _trust({"turns": 1, "undecided_ratio": hi + 1.0}) == "lower is surer"  # other settings: other scales
+
+
 def test_precision_bf16_reaches_the_completion(run_dir, view, tmp_path, capsys, monkeypatch) -> None:
     """``--precision bf16`` completes under bf16 autocast (said in the summary line);
     ``fp32`` (the default) does not."""
