@@ -189,6 +189,9 @@ def run(args: argparse.Namespace) -> int:
     for note in unused_hints(contract, up=args.up is not None, size=args.scale is not None,
                              viewpoint=args.viewpoint is not None):
         warn_user(note)
+    if contract.pose == "camera" and viewpoint is None and args.viewpoint is not None:
+        warn_user(f"--viewpoint {args.viewpoint}: this model frames a view by its line of sight from the sensor; "
+                  "the sensor is taken at the origin")
     result = complete_points(
         obs.points, model, meta, resolution=args.resolution, up=up, size=args.scale, threshold=args.threshold,
         n_inputs=args.n_inputs, seed=args.seed, device=device, viewpoint=viewpoint, turns=args.turns,
