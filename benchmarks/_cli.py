@@ -35,3 +35,28 @@ def positive_float(text: str) -> float:
     if not (value > 0 and value < float("inf")):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
+
+
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
+    import platform
+    from pathlib import Path
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> str:
+    """One line for a benchmark's header: CPU model, CPU count and load average (timings on a shared machine)."""
+    import os
+
+    try:
+        load = f", load average {os.getloadavg()[0]:.1f}"
+    except OSError:  # pragma: no cover - not on every platform
+        load = ""
+    return f"machine: {cpu_model()}, {os.cpu_count()} CPUs{load}"

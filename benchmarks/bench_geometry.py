@@ -29,22 +29,11 @@ import sys
 import traceback
 from pathlib import Path
 
-from _cli import positive_int
+from _cli import cpu_model, positive_int
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling benchmark modules, run from anywhere
 
 BENCHES = ("inside", "distance")
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def version(module: str) -> str:

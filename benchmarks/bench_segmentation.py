@@ -30,7 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from _cli import positive_float, positive_int
+from _cli import machine, positive_float, positive_int
 from PIL import Image
 
 from implicit3d.errors import UserError
@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# bench_segmentation — {args.scenes} simulated 640x480 frames per set of {len(meshes)} meshes from "
           f"{args.meshes} (2-5 objects each, seed {args.seed}), {args.noise} noise, focal {args.focal:g} px; "
           f"crease scales {scales} (first: baseline)")
+    print(machine())
     header = (f"{'set':<9} {'crease scale':>12} {'visible':>8} {'found':>7} {'merged':>7} {'split':>7} "
               f"{'extra':>7} {'s/frame':>8}")
     print(header)

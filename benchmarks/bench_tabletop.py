@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import trimesh
-from _cli import int_at_least, positive_int
+from _cli import int_at_least, machine, positive_int
 from scipy.spatial import cKDTree
 
 from implicit3d.errors import UserError
@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
           f"(2-5 objects each{', touching' if args.touching else ''}, seed {args.seed}), extraction "
           f"{args.resolution}^3, torch {torch.__version__}, {torch.get_num_threads()} threads, surface threshold "
           f"{args.threshold}")
+    print(machine())
     settings = SceneSettings(resolution=args.resolution, seed=0, threshold=args.threshold)
     header = (f"{'method':<36} {'found':>7} {'extra':>7} {'merged':>7} {'mean IoU':>9} {'below 5mm':>10} "
               f"{'s/frame':>8}")
