@@ -26,7 +26,7 @@ import trimesh
 
 from implicit3d.completion import complete_points
 from implicit3d.completion import load_model as _load_model
-from implicit3d.errors import ArgumentError, UserError
+from implicit3d.errors import UserError
 from implicit3d.extraction.dense import DEFAULT_BOUNDS
 from implicit3d.extraction.field import precision_bf16
 from implicit3d.geometry.distance import signed_distance
@@ -90,19 +90,14 @@ def complete(
     without a GPU) raise :class:`implicit3d.errors.ArgumentError` (a ``UserError`` and a ``ValueError``) before any
     work.
     """
-    from implicit3d.limits import MIN_EXTRACTION_RESOLUTION, check_probability, check_resolution
-
-    check_resolution(resolution, "resolution", least=MIN_EXTRACTION_RESOLUTION)
-    check_probability(threshold, "threshold")
-    _check_device(device)
-    _check_precision(precision)
+    bf16 = _check_arguments(resolution, threshold, device, precision)
     if model is None:
         model, loaded = _load_model(None, device or "cpu")
         config = config or loaded
     result = complete_points(
         points, model, config, resolution=resolution, up=up, size=size, threshold=threshold,
         n_inputs=n_inputs, seed=seed, method=method, device=device, viewpoint=viewpoint, turns=turns,
-        guess_distance=guess_distance, bf16=precision_bf16(precision, device or "cpu", f"precision={precision!r}"),
+        guess_distance=guess_distance, bf16=bf16,
     )
     result.mesh.metadata["completion"] = result.info
     return result.mesh
@@ -148,7 +143,6 @@ def complete_scene(
 
     from implicit3d.data.pointcloud_io import CLOSE_RANGE_DEPTH_M, warn_unusual_depth
     from implicit3d.geometry.frames import parse_up
-    from implicit3d.limits import MIN_EXTRACTION_RESOLUTION, check_probability, check_resolution
     from implicit3d.scene import SceneSettings, load_scene_model
     from implicit3d.scene import complete_scene as _complete_scene
     from implicit3d.sensing.io import as_intrinsics
@@ -159,22 +153,15 @@ def complete_scene(
     except TypeError as exc:
         raise UserError(str(exc)) from None
     if settings is None:
-        check_resolution(resolution, "resolution", least=MIN_EXTRACTION_RESOLUTION)
-        check_probability(threshold, "threshold")
+        bf16 = _check_arguments(resolution, threshold, device, precision or "fp32")
     else:
-        check_resolution(settings.resolution, "settings.resolution", least=MIN_EXTRACTION_RESOLUTION)
-        check_probability(settings.threshold, "settings.threshold")
-    _check_device(device)
-    _check_precision(precision)
+        bf16 = _check_arguments(settings.resolution, settings.threshold, device, precision, "settings.")
+        bf16 = bool(settings.bf16) if precision is None else bf16
     if up is not None:
         try:
             up = parse_up(up)
         except ValueError as exc:
             raise UserError(f"up: {exc}") from None
-    if precision is None:
-        bf16 = bool(settings.bf16) if settings is not None else False
-    else:
-        bf16 = precision_bf16(precision, device or "cpu", f"precision={precision!r}")
     if depth.ndim >= 2 and depth.shape[:2] == intrinsics.shape:  # shape problems: segment_scene's messages
         warn_unusual_depth(np.nan_to_num(depth, nan=0.0), "the depth array", usual=CLOSE_RANGE_DEPTH_M)
     if model is None:
@@ -205,18 +192,19 @@ def _depth_array(depth: Any) -> np.ndarray:
     return arr.astype(np.float64)
 
 
-def _check_precision(precision: str | None) -> None:
-    """:class:`UserError` for an unknown ``precision``."""
-    from implicit3d.extraction.field import PRECISIONS
+def _check_arguments(resolution: int, threshold: float, device: str | None, precision: str | None,
+                     prefix: str = "") -> bool:
+    """The completion arguments' checks, before any work (the commands' own, :mod:`implicit3d.limits`,
+    :class:`~implicit3d.errors.ArgumentError` naming the argument); returns whether ``precision`` (``None``: not
+    given) means bf16 autocast on ``device``."""
+    from implicit3d.limits import MIN_EXTRACTION_RESOLUTION, check_probability, check_resolution
+    from implicit3d.training.run import resolve_device
 
-    if precision is not None and precision not in PRECISIONS:
-        raise ArgumentError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-
-
-def _check_device(device: str | None) -> None:
-    """:class:`UserError` for a CUDA ``device`` this torch cannot use."""
-    if device is not None and str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ArgumentError(f"device={device!r}: no CUDA GPU is available to this torch build (use 'cpu')")
+    check_resolution(resolution, f"{prefix}resolution", least=MIN_EXTRACTION_RESOLUTION)
+    check_probability(threshold, f"{prefix}threshold")
+    if device is not None:
+        resolve_device(device, "device")
+    return False if precision is None else precision_bf16(precision, device or "cpu", f"precision={precision!r}")
 
 
 def extract_mesh(

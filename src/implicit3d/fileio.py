@@ -109,6 +109,10 @@ class MeshFileError(UserError):
         self.reason = reason
 
 
+class NoTrianglesError(MeshFileError):
+    """A mesh file that holds no triangles (a point cloud saved as PLY or OBJ, an empty file)."""
+
+
 def read_mesh(path: str | os.PathLike, what: str = "mesh", process: bool = False) -> trimesh.Trimesh:
     """Read the mesh file ``path`` (one of :data:`MESH_EXTENSIONS`) into one ``trimesh.Trimesh``, in the file's
     own units and frame; multi-part scenes are merged with their node transforms applied, materials are skipped.
@@ -133,7 +137,7 @@ def read_mesh(path: str | os.PathLike, what: str = "mesh", process: bool = False
     except Exception as exc:  # trimesh raises many unrelated types for malformed files
         raise MeshFileError(path, f"cannot read {what}: {type(exc).__name__}: {exc}".strip()) from None
     if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0 or len(mesh.vertices) == 0:
-        raise MeshFileError(path, f"the {what} has no triangles")
+        raise NoTrianglesError(path, f"the {what} has no triangles")
     if not np.isfinite(mesh.vertices).all():
         raise MeshFileError(path, f"the {what} has NaN or infinite vertex coordinates")
     if process:  # trimesh merges at load time, where the file's vertex normals are still known: parse again

@@ -84,15 +84,15 @@ def _mesh_or_none(path: Path) -> trimesh.Trimesh | None:
     """The mesh of ``path``, or ``None`` for a point cloud file (a cloud-only extension, or a PLY/OBJ without
     triangles)."""
     from implicit3d.data.pointcloud_io import CLOUD_EXTENSIONS
-    from implicit3d.fileio import MESH_EXTENSIONS, MeshFileError
+    from implicit3d.fileio import MESH_EXTENSIONS, NoTrianglesError
 
     ext = path.suffix.lower()
     if ext in CLOUD_EXTENSIONS and ext not in MESH_EXTENSIONS:
         return None
     try:
         return load_mesh(path)
-    except MeshFileError as exc:
-        if ext in CLOUD_EXTENSIONS and exc.reason.endswith("has no triangles"):
+    except NoTrianglesError:
+        if ext in CLOUD_EXTENSIONS:
             return None
         raise
 

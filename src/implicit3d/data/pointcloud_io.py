@@ -120,7 +120,7 @@ def check_cloud(points: Any, source: str = "points", drop_invalid: bool = False)
                       "points dropped")
     if arr.ndim != 2 or arr.shape[1] < 3:
         raise PointCloudFileError(f"{source}: expected an (N, 3) point array, got shape {arr.shape}")
-    if arr.shape[0] in (3, 4) and arr.shape[1] >= 16:  # points as columns (homogeneous (4, N), as robotics code has)
+    if _points_as_columns(arr):
         raise PointCloudFileError(f"{source}: an array of shape {arr.shape} holds points as columns: points are rows "
                                   "(N, 3); pass its transpose (points[:3].T)")
     arr = np.ascontiguousarray(arr[:, :3], dtype=np.float64)
@@ -147,6 +147,11 @@ def check_cloud(points: Any, source: str = "points", drop_invalid: bool = False)
         raise PointCloudFileError(f"{source}: coordinates up to {biggest:.3g} are too large (at most "
                                   f"{MAX_COORDINATE:.0e}): check the file's units")
     return arr, dropped + organized
+
+
+def _points_as_columns(arr: np.ndarray) -> bool:
+    """Whether a 2-D array holds points as columns: ``(3, N)`` or homogeneous ``(4, N)``, as robotics code has."""
+    return arr.ndim == 2 and arr.shape[0] in (3, 4) and arr.shape[1] >= 16
 
 
 def check_sensor_frame(points: np.ndarray, source: str) -> bool:
@@ -398,13 +403,9 @@ def read_depth(
         if depth.ndim != 2:
             raise PointCloudFileError(f"{p}: expected an (H, W) depth image in metres, got shape {depth.shape}")
         if np.issubdtype(depth.dtype, np.integer):  # a raw sensor image: in depth_scale units, as a PNG's
-            from implicit3d.sensing.io import NO_DATA_UINT16
+            from implicit3d.sensing.io import depth_from_units
 
-            no_data = depth == NO_DATA_UINT16
-            if no_data.any():
-                warn_user(f"{p}: {int(no_data.sum())} pixels hold 65535, the 'no data' value of some depth drivers: "
-                          "read as no return")
-            depth = np.where(no_data, 0.0, depth.astype(np.float64) / float(depth_scale))
+            depth = depth_from_units(depth, depth_scale, p)
         else:
             if depth_scale != 1000.0:
                 warn_user(f"{p}: a float depth image is metres: depth scale {depth_scale:g} not used")
@@ -544,8 +545,8 @@ def read_observation(
     is_depth = ext in (".png", ".tif", ".tiff") or (ext == ".npy" and intrinsics is not None)
     if ext == ".npy" and intrinsics is None:
         arr = _load_array(p)
-        columns = arr.ndim == 2 and arr.shape[0] in (3, 4) and arr.shape[1] >= 16  # points as columns: check_cloud's
-        if arr.ndim == 2 and arr.shape[1] != 3 and arr.shape[0] > 3 and arr.shape[1] > 3 and not columns:
+        if (arr.ndim == 2 and arr.shape[1] != 3 and arr.shape[0] > 3 and arr.shape[1] > 3
+                and not _points_as_columns(arr)):  # that one check_cloud names
             raise PointCloudFileError(
                 f"{p}: an array of shape {arr.shape} looks like a depth image: pass --intrinsics K.json "
                 "(or save the points as an (N, 3) array)"

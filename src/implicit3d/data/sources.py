@@ -167,15 +167,19 @@ SHAPENET_PATTERNS = ("*/*/model.obj", "*/*/models/model_normalized.obj")  #: v1,
 _SYNSET_ID = re.compile(r"\d{8}")
 
 
+def is_shapenet_file(path: str | Path) -> bool:
+    """Whether ``path`` ends as a ShapeNet model file: ``<8-digit synset>/<model>/model.obj`` (v1) or
+    ``.../models/model_normalized.obj`` (v2)."""
+    parts = Path(str(path)).parts
+    if parts[-2:] == ("models", "model_normalized.obj") and len(parts) >= 4:
+        return bool(_SYNSET_ID.fullmatch(parts[-4]))
+    return len(parts) >= 3 and parts[-1] == "model.obj" and bool(_SYNSET_ID.fullmatch(parts[-3]))
+
+
 def _shapenet_files(root: Path) -> list[Path]:
     """The ShapeNet v1 / v2 model files under ``root`` (``<synset>/<model>/...``, the synset an 8-digit id)."""
-    found = []
-    for pattern in SHAPENET_PATTERNS:
-        for path in root.glob(pattern):
-            synset, model = path.relative_to(root).parts[:2]
-            if _SYNSET_ID.fullmatch(synset) and not model.startswith("."):
-                found.append(path)
-    return found
+    return [path for pattern in SHAPENET_PATTERNS for path in root.glob(pattern)
+            if is_shapenet_file(path.relative_to(root)) and not path.relative_to(root).parts[1].startswith(".")]
 
 
 def _shapenet_items(root: Path) -> list[MeshItem]:

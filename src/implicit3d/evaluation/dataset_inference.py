@@ -47,12 +47,24 @@ class ShapeInput:
     view_rotations: dict[str, np.ndarray] | None = None
     up: str = "z"
 
-    def to_source(self, points: np.ndarray) -> np.ndarray:
-        """``(N, 3)`` normalized points in the mesh file's own frame and units."""
+    def source_transform(self) -> np.ndarray:
+        """``(4, 4)``: normalized frame -> the mesh file's own frame and units (loc/scale undone, then a y-up file's
+        turn to z-up)."""
         from implicit3d.data.sources import Y_UP_TO_Z_UP
 
-        world = np.asarray(points, dtype=np.float64) * self.scale + self.loc
-        return world @ Y_UP_TO_Z_UP if self.up == "y" else world  # the inverse of the y-up file's turn
+        m = np.eye(4)
+        m[:3, :3] *= self.scale
+        m[:3, 3] = self.loc
+        if self.up == "y":
+            turn = np.eye(4)
+            turn[:3, :3] = Y_UP_TO_Z_UP.T  # its inverse
+            m = turn @ m
+        return m
+
+    def to_source(self, points: np.ndarray) -> np.ndarray:
+        """``(N, 3)`` normalized points in the mesh file's own frame and units."""
+        m = self.source_transform()
+        return np.asarray(points, dtype=np.float64) @ m[:3, :3].T + m[:3, 3]
 
 
 @dataclass
@@ -110,18 +122,11 @@ def shape_rng(seed: int, key: str) -> np.random.Generator:
 
 
 def _guess_up(origin: Any) -> str:
-    """The up axis of a dataset shape prepared before ``shape.json`` recorded it: y for a ShapeNet model file
-    (``<8-digit synset>/<model>/model.obj`` or ``.../models/model_normalized.obj``), else z."""
-    import re
+    """The up axis of a dataset shape prepared before ``shape.json`` recorded it: y for a ShapeNet model file, as
+    ``prepare`` read those, else z."""
+    from implicit3d.data.sources import is_shapenet_file
 
-    parts = Path(str(origin or "")).parts
-    if parts and parts[-1] == "model_normalized.obj" and len(parts) >= 4 and parts[-2] == "models":
-        synset = parts[-4]
-    elif parts and parts[-1] == "model.obj" and len(parts) >= 3:
-        synset = parts[-3]
-    else:
-        return "z"
-    return "y" if re.fullmatch(r"\d{8}", synset) else "z"
+    return "y" if origin and is_shapenet_file(origin) else "z"
 
 
 def load_shape_input(root: str | Path, key: str, settings: InferenceSettings) -> ShapeInput:
@@ -295,7 +300,6 @@ def generate_split(
     """Write ``out/<category>/<name>.<fmt>`` for every shape (dataset frame, or the original mesh frame with
     ``world``), ``<name>.input.ply`` with ``save_inputs``, and ``out/generate.csv``. Returns the CSV rows and the
     first ``figure_shapes`` ``(key, input points, mesh)`` for a figure. An empty prediction writes no mesh."""
-    from implicit3d.extraction import to_world
     from implicit3d.fileio import atomic_write_bytes, atomic_write_text, ensure_folder, write_mesh
 
     out = ensure_folder(Path(out))
@@ -307,13 +311,8 @@ def generate_split(
         seconds = time.perf_counter() - t0
         pts = shape.inputs.astype(np.float64)
         if world:  # the mesh file's own frame: loc/scale undone, and a y-up file's turn to z-up
-            mesh = to_world(mesh, shape.loc, shape.scale)
-            if shape.up == "y":
-                from implicit3d.data.sources import Y_UP_TO_Z_UP
-
-                turn = np.eye(4)
-                turn[:3, :3] = Y_UP_TO_Z_UP.T
-                mesh.apply_transform(turn)
+            mesh = mesh.copy()
+            mesh.apply_transform(shape.source_transform())
             pts = shape.to_source(pts)
         target = out / shape.category / f"{shape.name}.{fmt}"
         if len(mesh.faces):

@@ -38,7 +38,9 @@ def inference_bf16(precision: str, device: Any = "cpu") -> tuple[bool, str | Non
     from implicit3d.training.trainer import cpu_bf16_capability
 
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        from implicit3d.errors import ArgumentError
+
+        raise ArgumentError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision == "fp32":
         return False, None
     kind = torch.device(device).type

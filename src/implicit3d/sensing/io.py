@@ -112,12 +112,17 @@ def read_depth_png(path: str | os.PathLike, depth_scale: float = 1000.0) -> np.n
         if arr.min(initial=0) < 0 or arr.max(initial=0) > 65535:
             raise SensingFileError(f"{p}: depth values outside the 16-bit range")
         arr = arr.astype(np.uint16)
-    no_data = arr == NO_DATA_UINT16
+    return depth_from_units(arr, depth_scale, p).astype(np.float32)
+
+
+def depth_from_units(units: np.ndarray, depth_scale: float, source: str | os.PathLike) -> np.ndarray:
+    """``(H, W) float64`` metres of a raw integer depth image ``units`` (``depth_scale`` units per metre); 65535, the
+    "no data" value of some depth drivers, is no return (0), with a one-line warning naming ``source``."""
+    no_data = units == NO_DATA_UINT16
     if no_data.any():
-        warn_user(f"{p}: {int(no_data.sum())} pixels hold 65535, the 'no data' value of some depth drivers: read as "
-                  "no return")
-        arr = np.where(no_data, 0, arr)
-    return (arr.astype(np.float64) / float(depth_scale)).astype(np.float32)
+        warn_user(f"{source}: {int(no_data.sum())} pixels hold 65535, the 'no data' value of some depth drivers: "
+                  "read as no return")
+    return np.where(no_data, 0.0, units.astype(np.float64) / float(depth_scale))
 
 
 NO_DATA_UINT16 = 65535  #: the "no data" value of some depth drivers in 16-bit depth images

@@ -267,6 +267,8 @@ def _near_crossings_in_view(
     rasterizer drops and the picture misses): the screen box of their in-front corners and of their edges'
     crossings of the plane overlaps the image. ``vcam (V, 3)`` camera-frame vertices, ``front (V,)`` beyond
     ``near``."""
+    if front.all() or not front.any():  # the usual object view: nothing can cross (a vertex test, not a face gather)
+        return 0
     f = front[faces]
     crossing = np.flatnonzero(f.any(axis=1) & ~f.all(axis=1))
     if not len(crossing):

@@ -67,12 +67,15 @@ def dataset_meta(root: str | os.PathLike | None) -> dict[str, Any]:
     return meta
 
 
-def resolve_device(choice: str) -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; ``cuda`` without a GPU is a :class:`UserError`."""
+def resolve_device(choice: str, name: str = "--device") -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; ``cuda`` (or ``cuda:N``) without a GPU is an
+    :class:`~implicit3d.errors.ArgumentError` naming the option ``name``."""
+    from implicit3d.errors import ArgumentError
+
     if choice == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda: no CUDA GPU is available to this torch build")
+    if str(choice).startswith("cuda") and not torch.cuda.is_available():
+        raise ArgumentError(f"{name} {choice}: no CUDA GPU is available to this torch build")
     return choice
 
 
