@@ -247,3 +247,17 @@ def test_precision_bf16_reaches_the_completion(run_dir, view, tmp_path, capsys, 
     assert ", bf16)" not in capsys.readouterr().out
     a, b = trimesh.load(tmp_path / "a.ply"), trimesh.load(tmp_path / "b.ply")
     assert len(a.faces) > 0 and len(b.faces) > 0
+
+
+def test_a_sparse_view_is_said_to_be_a_rough_guess(run_dir, view, tmp_path, capsys) -> None:
+    """A view of fewer than 100 points (the models train on 200 or more) completes with a one-line warning; a denser
+    one completes without it."""
+    cloud = view["cloud"]
+    for n, warned in ((40, True), (400, False)):
+        path = tmp_path / f"c{n}.npy"
+        np.save(path, cloud[np.random.default_rng(0).choice(len(cloud), n, replace=False)])
+        rc = main(["complete", str(path), "-o", str(tmp_path / f"m{n}.ply"), "--checkpoint", str(run_dir),
+                   "--resolution", "16", "--quiet", "--turns", "1"])
+        err = capsys.readouterr().err
+        assert rc == 0, err
+        assert (f"only {n} observed points" in err) is warned, err

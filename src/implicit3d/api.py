@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import trimesh
 
-from implicit3d.completion import complete_points
+from implicit3d.completion import complete_points, warn_few_points
 from implicit3d.completion import load_model as _load_model
 from implicit3d.errors import UserError
 from implicit3d.extraction.dense import DEFAULT_BOUNDS
@@ -99,6 +99,7 @@ def complete(
         n_inputs=n_inputs, seed=seed, method=method, device=device, viewpoint=viewpoint, turns=turns,
         guess_distance=guess_distance, bf16=bf16,
     )
+    warn_few_points(result.info["n_observed"], "points")
     result.mesh.metadata["completion"] = result.info
     return result.mesh
 

@@ -30,6 +30,16 @@ from implicit3d.geometry.frames import ModelFrame, parse_up, subsample_indices
 from implicit3d.training.weights import bundled_weights, load_model  # noqa: F401  (re-exported for callers)
 
 FRAMING_POINTS = 200_000  #: a larger cloud's frame (its box and line of sight) is measured on this many of its points
+FEW_POINTS = 100  #: a view with fewer points gets a warning: training views keep 200 or more (data.sparse_min)
+
+
+def warn_few_points(n_points: int, source: str) -> None:
+    """One-line warning when a view of ``n_points`` (< :data:`FEW_POINTS`) is too sparse for a trusted completion."""
+    if n_points < FEW_POINTS:
+        from implicit3d.errors import warn_user
+
+        warn_user(f"{source}: only {n_points} observed points; the models are trained on views of 200 or more, so "
+                  "the completion is a rough guess (move the sensor closer, or use a denser cloud)")
 
 
 @dataclass

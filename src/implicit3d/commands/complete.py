@@ -132,7 +132,15 @@ def _figure_points(points: np.ndarray, limit: int = 20_000) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    from implicit3d.completion import complete_points, load_model, mesh_format, model_contract, unused_hints, write_mesh
+    from implicit3d.completion import (
+        complete_points,
+        load_model,
+        mesh_format,
+        model_contract,
+        unused_hints,
+        warn_few_points,
+        write_mesh,
+    )
     from implicit3d.data.pointcloud_io import CLOSE_RANGE_DEPTH_M, check_sensor_frame, read_observation
     from implicit3d.errors import warn_user
     from implicit3d.fileio import check_output_file
@@ -167,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
 
     obs = read_observation(args.input, args.intrinsics, args.mask, args.drop_invalid,
                            depth_scale(args, args.input, args.intrinsics), usual_depth=CLOSE_RANGE_DEPTH_M)
+    if len(obs.points) >= 4:  # fewer are refused by the completion itself
+        warn_few_points(len(obs.points), str(args.input))
     up_spec = args.up if args.up is not None else ("-y" if obs.kind == "depth" else "z")
     try:
         up = parse_up(up_spec)

@@ -111,7 +111,9 @@ class MeshDistance:
             if not self.is_closed:
                 raise ValueError(
                     "sign='pseudonormal' needs a watertight, consistently oriented mesh (every edge shared by exactly "
-                    "two faces with opposite directions); use sign='inside' or 'auto'"
+                    "two faces with opposite directions; a mesh whose seams repeat vertices, as STL files and "
+                    "textured OBJs do, needs them merged first: trimesh's merge_vertices(merge_tex=True, "
+                    "merge_norm=True)); use sign='inside' or 'auto'"
                 )
             order = spatial_order(pts)
             d2, closest, tri, feat = nearest(self.bvh, pts, order=order)
