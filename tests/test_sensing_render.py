@@ -194,20 +194,32 @@ def test_same_depth_single_thread(bunny):
     np.testing.assert_array_equal(multi, single)
 
 
-def test_triangles_crossing_the_near_plane_in_view_are_warned_about():
-    """The rasterizer drops a triangle with a corner behind the near plane: a floor of two large triangles seen from
-    5 cm above it loses what is in view, with a warning; subdivided, it is drawn, and nothing is said."""
+def test_triangles_crossing_the_near_plane_are_clipped():
+    """A triangle with corners behind the near plane is drawn by its part beyond it: a floor of two large triangles
+    seen from 5 cm above renders as the same floor cut into 1 cm triangles (none of which crosses the plane in
+    view), pixel for pixel up to rounding, with the faces it was cut from; a fan of triangles around a vertex
+    behind the camera leaves no crack along the cut (every pixel of a closed box seen from inside is drawn)."""
+    import warnings
+
     floor = trimesh.Trimesh([[-2, -2, 0], [2, -2, 0], [2, 2, 0], [-2, 2, 0]], [[0, 1, 2], [0, 2, 3]], process=False)
     k = Intrinsics.from_fov(60.0, 64, 48)
     pose = look_at([0.0, 0.0, 0.05], [1.0, 0.0, 0.0])
-    with pytest.warns(RuntimeWarning, match="triangles in view cross the camera.s near plane"):
-        assert (render_depth(floor, k, pose) > 0).sum() == 0
-    fine = trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(floor.vertices, floor.faces, 0.02), process=False)
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert (render_depth(fine, k, pose) > 0).sum() > 0.3 * 64 * 48
+        res = render(floor, k, pose)
+    fine = trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(floor.vertices, floor.faces, 0.01), process=False)
+    ref = render_depth(fine, k, pose)
+    drawn = res.depth > 0
+    assert drawn.sum() > 0.3 * 64 * 48
+    np.testing.assert_array_equal(drawn, ref > 0)
+    np.testing.assert_allclose(res.depth[drawn], ref[drawn], rtol=1e-5)
+    assert set(np.unique(res.face_index[drawn])) <= {0, 1} and (res.face_index[~drawn] == -1).all()
+    np.testing.assert_allclose(res.normals_cam[drawn] @ (pose[:3, :3].T @ [0, 0, 1.0]), 1.0, atol=1e-6)
+    # inside a closed box (its triangles meet at corners behind the camera): every pixel is hit, none twice-missed
+    box = trimesh.creation.box(extents=[1.0, 1.0, 1.0])
+    for eye, target in (([0.1, 0.05, 0.0], [1.0, 0.3, 0.2]), ([0.0, 0.0, 0.0], [-0.2, 1.0, -0.4])):
+        inside = render(box, Intrinsics.from_fov(90.0, 96, 72), look_at(eye, target))
+        assert (inside.depth > 0).all() and (inside.face_index >= 0).all()
 
 
 def test_render_partial_view(bunny):

@@ -9,9 +9,9 @@ linear in screen space, so it is interpolated with screen-space barycentrics and
 evaluated with the same floating-point expression from both sides (edge endpoints in canonical vertex order),
 so a pixel centre on a shared edge is never missed by both triangles (watertight rasterization).
 
-Triangles with any vertex closer than ``near`` to the camera plane are dropped (not clipped), with a
-``RuntimeWarning`` for those that cross it; for object views at tens of centimetres this never happens with the
-default ``near = 1 mm``, but a floor of two large triangles reaching behind the camera loses them: subdivide it.
+Triangles that cross the near plane (``z = near``, default 1 mm) are clipped to their part beyond it (one or two
+triangles each; the new corners are shared by the two faces of a crossed edge, so the seam stays watertight), and
+the part before it is not drawn: a floor of two large triangles reaching behind the camera renders as it should.
 """
 
 from __future__ import annotations
@@ -229,17 +229,23 @@ def render(
     vcam, sx, sy, iz = _project(
         vertices, rot, t, intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy, float(near)
     )
-    lost = _near_crossings_in_view(vcam, faces, iz > 0, intrinsics, float(near))
-    if lost:
-        import warnings
-
-        warnings.warn("triangles in view cross the camera's near plane and are not drawn (dropped, not clipped): "
-                      "subdivide large triangles (e.g. trimesh.remesh.subdivide_to_size), as for a floor or table "
-                      "that reaches behind the camera", RuntimeWarning, stacklevel=2)  # one text: shown once
-    box = _face_boxes(faces, sx, sy, iz, w, h)
+    raster_faces, origin = faces, None
+    front = iz > 0
+    if not front.all() and front.any():  # the usual object view has no vertex before the plane: nothing to clip
+        clipped = _clip_near(vcam, faces, front, float(near))
+        if clipped is not None:
+            new_cam, new_faces, origin = clipped
+            _, nsx, nsy, niz = _project(new_cam, np.eye(3), np.zeros(3), intrinsics.fx, intrinsics.fy,
+                                        intrinsics.cx, intrinsics.cy, float(near))
+            sx, sy, iz = np.concatenate([sx, nsx]), np.concatenate([sy, nsy]), np.concatenate([iz, niz])
+            raster_faces = np.concatenate([faces, new_faces])
+            origin = np.concatenate([np.arange(len(faces)), origin])
+    box = _face_boxes(raster_faces, sx, sy, iz, w, h)
     n_bands = (h + _BAND_ROWS - 1) // _BAND_ROWS
     offsets, ids = _bin_faces(box, n_bands, _BAND_ROWS)
-    izbuf, fbuf = _raster_bands(faces, sx, sy, iz, box, offsets, ids, w, h, _BAND_ROWS)
+    izbuf, fbuf = _raster_bands(raster_faces, sx, sy, iz, box, offsets, ids, w, h, _BAND_ROWS)
+    if origin is not None:  # clipped pieces report the face they were cut from
+        fbuf = np.where(fbuf >= 0, origin[np.maximum(fbuf, 0)], -1).astype(np.int32)
     hit = izbuf > 0.0
     depth = np.zeros((h, w), dtype=np.float32)
     depth[hit] = 1.0 / izbuf[hit]
@@ -260,33 +266,51 @@ def render(
     return RenderResult(depth=depth, face_index=fbuf, normals_cam=normals)
 
 
-def _near_crossings_in_view(
-    vcam: np.ndarray, faces: np.ndarray, front: np.ndarray, intrinsics: Intrinsics, near: float
-) -> int:
-    """How many triangles cross the near plane with their part in front of it reaching into the image (those the
-    rasterizer drops and the picture misses): the screen box of their in-front corners and of their edges'
-    crossings of the plane overlaps the image. ``vcam (V, 3)`` camera-frame vertices, ``front (V,)`` beyond
-    ``near``."""
-    if front.all() or not front.any():  # the usual object view: nothing can cross (a vertex test, not a face gather)
-        return 0
+def _clip_near(
+    vcam: np.ndarray, faces: np.ndarray, front: np.ndarray, near: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The parts beyond the near plane of the triangles that cross it, or ``None`` when none does.
+
+    ``vcam (V, 3)`` camera-frame vertices, ``faces (F, 3)``, ``front (V,)`` beyond ``near``. Returns the new
+    corners ``(K, 3)`` (camera frame, on the plane pushed 1e-6 of ``near`` further, so that they count as in
+    front), the new faces ``(M, 3)`` indexing ``V + k`` for new corner ``k``, and the face each was cut from
+    ``(M,)``. A crossed edge gets one new corner, computed from its endpoints in index order, which the two faces
+    beside it share (no crack along the cut). A triangle with one corner in front keeps one triangle, with two a
+    quad (two triangles)."""
     f = front[faces]
-    crossing = np.flatnonzero(f.any(axis=1) & ~f.all(axis=1))
+    n_front = f.sum(axis=1)
+    crossing = np.flatnonzero((n_front == 1) | (n_front == 2))
     if not len(crossing):
-        return 0
-    tri = vcam[faces[crossing]]  # (C, 3, 3)
-    pts = [np.where(f[crossing][:, k, None], tri[:, k], np.nan) for k in range(3)]  # the in-front corners
-    with np.errstate(all="ignore"):  # NaN marks the points a triangle lacks
-        for a, b in ((0, 1), (1, 2), (2, 0)):
-            za, zb = tri[:, a, 2], tri[:, b, 2]
-            t = (near - za) / (zb - za)
-            ok = (t >= 0) & (t <= 1) & (f[crossing][:, a] != f[crossing][:, b])
-            pts.append(np.where(ok[:, None], tri[:, a] + t[:, None] * (tri[:, b] - tri[:, a]), np.nan))
-        p = np.stack(pts, axis=1)  # (C, 6, 3): NaN where no such point
-        u = p[..., 0] / p[..., 2] * intrinsics.fx + intrinsics.cx
-        v = p[..., 1] / p[..., 2] * intrinsics.fy + intrinsics.cy
-        inside = ((np.nanmax(u, axis=1) >= -0.5) & (np.nanmin(u, axis=1) <= intrinsics.width - 0.5)
-                  & (np.nanmax(v, axis=1) >= -0.5) & (np.nanmin(v, axis=1) <= intrinsics.height - 0.5))
-    return int(np.count_nonzero(inside))
+        return None
+    tri, fc = faces[crossing], f[crossing]
+    # roll each face (keeping its winding) so that corner 0 is the lone front corner (one in front) or the corner
+    # after the lone back corner (two in front): then corners 0 (and 1) are in front, the cut edges are 0-1 or
+    # 1-2, and 2-0
+    one = n_front[crossing] == 1
+    start = np.where(one, np.argmax(fc, axis=1), (np.argmax(~fc, axis=1) + 1) % 3)
+    roll = (start[:, None] + np.arange(3)[None, :]) % 3
+    tri = np.take_along_axis(tri, roll, axis=1)
+    # the cut edges: (0, 1) and (2, 0) for one in front, (1, 2) and (2, 0) for two
+    e1 = np.where(one[:, None], tri[:, [0, 1]], tri[:, [1, 2]])
+    e2 = tri[:, [2, 0]]
+    edges = np.sort(np.concatenate([e1, e2]), axis=1)  # (2C, 2), endpoints in index order
+    uniq, inv = np.unique(edges, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    za, zb = vcam[uniq[:, 0], 2], vcam[uniq[:, 1], 2]
+    plane = near * (1.0 + 1e-6)
+    t = (plane - za) / (zb - za)
+    corners = vcam[uniq[:, 0]] + t[:, None] * (vcam[uniq[:, 1]] - vcam[uniq[:, 0]])
+    corners[:, 2] = np.maximum(corners[:, 2], plane)
+    base = len(vcam)
+    p = base + inv[: len(crossing)]  # corner on the first cut edge of each face
+    q = base + inv[len(crossing):]  # on the second (2-0)
+    single = np.stack([tri[:, 0], p, q], axis=1)[one]  # front corner 0, cut 0-1 (p) and 2-0 (q)
+    quad = ~one
+    quad_a = np.stack([tri[:, 0], tri[:, 1], p], axis=1)[quad]  # corners 0, 1 in front, cut 1-2 (p) and 2-0 (q)
+    quad_b = np.stack([tri[:, 0], p, q], axis=1)[quad]
+    new_faces = np.concatenate([single, quad_a, quad_b]).astype(faces.dtype)
+    origin = np.concatenate([crossing[one], crossing[quad], crossing[quad]])
+    return corners, new_faces, origin
 
 
 def render_depth(mesh: Any, intrinsics: Intrinsics, cam_to_world: Any, near: float = 1e-3) -> np.ndarray:
