@@ -96,6 +96,35 @@ def test_an_organized_pcd_drops_its_no_return_points_as_an_organized_npy(tmp_pat
         read_observation(tmp_path / "flat.pcd")
 
 
+def test_a_mask_selects_points_of_an_organized_cloud(tmp_path) -> None:
+    """An organized cloud (.npy, .npz, .pcd with HEIGHT > 1) takes a mask image as a depth image does: one pixel
+    per point, its invalid points left out; a flat cloud, a mask of another size or one selecting nothing is
+    refused naming the file."""
+    grid = np.full((6, 8, 3), np.nan)
+    grid[1:5, 2:7] = _cloud(20).reshape(4, 5, 3)
+    mask = np.zeros((6, 8), np.uint8)
+    mask[0:3, 0:8] = 255  # rows 0-2: row 0 is all no-return, rows 1-2 hold 10 points
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    np.save(tmp_path / "org.npy", grid)
+    np.savez(tmp_path / "org.npz", points=grid)
+    raw = pcd_bytes(grid.reshape(-1, 3)).replace(b"WIDTH 48\nHEIGHT 1", b"WIDTH 8\nHEIGHT 6")
+    (tmp_path / "org.pcd").write_bytes(raw)
+    for name in ("org.npy", "org.npz", "org.pcd"):
+        obs = read_observation(tmp_path / name, mask=tmp_path / "m.png")
+        np.testing.assert_allclose(obs.points, grid[1:3, 2:7].reshape(-1, 3))
+    np.save(tmp_path / "flat.npy", grid[1:5, 2:7].reshape(-1, 3))
+    with pytest.raises(PointCloudFileError, match=r"m\.png: --mask needs an organized cloud .*flat\.npy"):
+        read_observation(tmp_path / "flat.npy", mask=tmp_path / "m.png")
+    Image.fromarray(np.zeros((6, 9), np.uint8)).save(tmp_path / "wide.png")
+    with pytest.raises(PointCloudFileError, match=r"wide\.png.*pixels"):
+        read_observation(tmp_path / "org.npy", mask=tmp_path / "wide.png")
+    only_holes = np.zeros((6, 8), np.uint8)
+    only_holes[0] = 1
+    Image.fromarray(only_holes).save(tmp_path / "holes.png")
+    with pytest.raises(PointCloudFileError, match=r"holes\.png: the mask selects no valid point"):
+        read_observation(tmp_path / "org.npy", mask=tmp_path / "holes.png")
+
+
 def test_obj_vertices_are_a_cloud(tmp_path) -> None:
     from implicit3d.data.pointcloud_io import read_point_cloud
 

@@ -449,8 +449,9 @@ def warn_unusual_depth(
                       f"{'depth sensors' if usual == USUAL_DEPTH_M else 'close-range frames (objects, tables)'}{hint}")
 
 
-def read_mask(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
-    """Object mask image -> ``(H, W) bool`` (non-zero = object); must match the depth image's ``shape``.
+def read_mask(path: str | os.PathLike, shape: tuple[int, int], of: str = "the depth image") -> np.ndarray:
+    """Object mask image -> ``(H, W) bool`` (non-zero = object); must match the ``shape`` of what it masks (``of``:
+    its name in messages).
 
     A picture with an alpha channel (RGBA, grey + alpha) is read from its colour channels when they vary, else from
     its alpha (a mask drawn as transparency); a JPEG (lossy: its compression leaves faint non-zero pixels around the
@@ -484,7 +485,7 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
     if m.ndim != 2:
         raise PointCloudFileError(f"{p}: expected an (H, W) mask image, got an array of shape {m.shape}")
     if m.shape != tuple(shape):
-        raise PointCloudFileError(f"{p}: mask is {m.shape[1]}x{m.shape[0]} pixels but the depth image is "
+        raise PointCloudFileError(f"{p}: mask is {m.shape[1]}x{m.shape[0]} pixels but {of} is "
                                   f"{shape[1]}x{shape[0]}")
     return np.asarray(m) != 0
 
@@ -551,8 +552,9 @@ def read_observation(
                 f"{p}: an array of shape {arr.shape} looks like a depth image: pass --intrinsics K.json "
                 "(or save the points as an (N, 3) array)"
             )
-    if not is_depth and mask is not None:
-        raise PointCloudFileError(f"{mask}: --mask applies to depth images only, but {p} is a point cloud")
+    if not is_depth and mask is not None and ext not in (".npy", ".npz", ".pcd"):
+        raise PointCloudFileError(f"{mask}: --mask applies to depth images and organized clouds (an (H, W, 3) "
+                                  f".npy/.npz, a PCD with HEIGHT > 1) only, but {p} is a flat point cloud")
     if is_depth:
         pts = depth_observation(p, intrinsics, mask, depth_scale, usual_depth)
         pts, dropped = check_cloud(pts, str(p))
@@ -563,6 +565,11 @@ def read_observation(
         viewpoint = None
         if ext == ".pcd":
             arr, viewpoint = _read_pcd(p)
+        elif mask is not None:
+            arr = _load_array(p, "points" if ext == ".npz" else None)
+        if mask is not None:
+            arr = _masked_organized(p, np.asarray(arr), mask)
+        if ext == ".pcd" or mask is not None:
             pts, dropped = check_cloud(arr, str(p), drop_invalid)
         else:
             pts, dropped = read_point_cloud(p, drop_invalid)
@@ -572,6 +579,20 @@ def read_observation(
         raise PointCloudFileError(f"{p}: {len(obs.points)} {what}{' left' if obs.dropped else ''}: at least "
                                   f"{MIN_POINTS} are needed")
     return obs
+
+
+def _masked_organized(path: Path, arr: np.ndarray, mask: str | os.PathLike) -> np.ndarray:
+    """The points ``(K, C)`` of the organized cloud ``arr (H, W, C)`` that the mask image selects (its invalid
+    points are left for :func:`check_cloud` to drop); a flat cloud is refused."""
+    if arr.ndim != 3 or arr.shape[2] < 3:
+        raise PointCloudFileError(f"{mask}: --mask needs an organized cloud (H, W, 3), one value per pixel, but {path} "
+                                  f"holds an array of shape {arr.shape}")
+    selected = arr[read_mask(mask, arr.shape[:2], f"the organized cloud {path.name}")]
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(selected[:, :3]).all(axis=1) & (selected[:, :3] != 0).any(axis=1)
+    if not valid.any():
+        raise PointCloudFileError(f"{mask}: the mask selects no valid point of {path}")
+    return selected[valid]
 
 
 # ------------------------------------------------------------------------------------------------ writing
