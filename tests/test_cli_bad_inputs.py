@@ -363,8 +363,8 @@ depth_case("mask-empty-selection", r"m\.npy.*selects no pixel", mask=lambda e: e
 depth_case("mask-garbage-png", r"m\.png.*mask", mask=lambda e: e.file("m.png", "not a png"))
 depth_case("mask-missing", r"not found: .*m\.png", mask=lambda e: str(e.tmp / "m.png"))
 depth_case("mask-complex", r"m\.npy", mask=lambda e: e.npy("m.npy", np.ones((30, 40)) * 1j))
-cloud_case("mask-on-cloud", "a.xyz", "0 0 1\n0 1 1\n1 0 1\n1 1 1\n", r"--mask applies to depth images and organized clouds",
-           "--mask", "m.png")
+cloud_case("mask-on-cloud", "a.xyz", "0 0 1\n0 1 1\n1 0 1\n1 1 1\n",
+           r"--mask applies to depth images and organized clouds", "--mask", "m.png")
 cloud_case("intrinsics-on-cloud", "a.xyz", "0 0 1\n0 1 1\n1 0 1\n1 1 1\n", r"--intrinsics is for depth",
            "--intrinsics", "K.json")
 # odd but valid depth

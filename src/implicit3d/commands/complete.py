@@ -53,8 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output mesh (.ply, .obj, .glb, .off, .stl)")
     add_model_options(p)
     p.add_argument("--intrinsics", default=None, metavar="K.json", help="camera intrinsics of a depth image")
-    p.add_argument("--mask", default=None, metavar="MASK.png", help="object mask of a depth image or of an organized (H, W, 3) cloud "
-                   "(.npy/.npz/.pcd), same size (non-zero = object)")
+    p.add_argument("--mask", default=None, metavar="MASK.png",
+                   help="object mask of a depth image or of an organized (H, W, 3) cloud (.npy/.npz/.pcd), same size "
+                   "(non-zero = object)")
     add_depth_scale_option(p)
     p.add_argument(
         "--up", default=None, metavar="AXIS",
