@@ -34,7 +34,9 @@ def test_folder_source_categories_and_formats(tmp_path):
     for it in items:
         m = load_mesh(it)
         np.testing.assert_allclose(sorted(m.extents), [1, 2, 3], atol=1e-6)
-    assert [it.key for it in resolve_source(str(tmp_path), count=2)] == keys[:2]
+    # --count: the first N of each category (a subset spans every category, not the first one only)
+    assert [it.key for it in resolve_source(str(tmp_path), count=1)] == ["bowls/c_off", "mugs/a", f"{root_cat}/top"]
+    assert [it.key for it in resolve_source(str(tmp_path), count=2)] == keys
 
 
 def test_glb_scene_is_merged(tmp_path):

@@ -53,7 +53,9 @@ deterministic (same seed -> byte-identical files).
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", required=True, help="catalogue:CATEGORY or a folder of meshes (see below)")
     p.add_argument("-o", "--output", required=True, help="output dataset folder (created; resumed if it exists)")
-    p.add_argument("--count", type=int, default=None, help="shapes per category (catalogue); first N files (folders)")
+    p.add_argument("--count", type=int, default=None,
+                   help="shapes per category (catalogue); the first N files of each category (folders: each "
+                   "sub-folder, each ShapeNet synset)")
     p.add_argument("--seed", type=int, default=0, help="build seed: shapes, samples, cameras, splits (default 0)")
     p.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
     p.add_argument("--up", choices=("z", "y"), default=None,

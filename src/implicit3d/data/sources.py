@@ -241,8 +241,9 @@ def resolve_source(source: str, count: int | None = None, seed: int = 0, up: str
     with).
 
     ``count``: shapes per category for the catalogue (required there); for folders, keep only the first ``count``
-    items (after sorting). ``up``: up axis of generic folder meshes (default ``"z"``; ShapeNet is always y-up: an
-    ``up="z"`` given for a ShapeNet tree gets a warning that it is not used).
+    items of each category (sub-folder, ShapeNet synset), sorted by name. ``up``: up axis of generic folder meshes
+    (default ``"z"``; ShapeNet is always y-up: an ``up="z"`` given for a ShapeNet tree gets a warning that it is not
+    used).
     Raises :class:`UserError` for an unknown category, a missing folder or a folder with no mesh files.
     """
     if up is not None and up not in ("z", "y"):
@@ -272,7 +273,13 @@ def resolve_source(source: str, count: int | None = None, seed: int = 0, up: str
         if count is not None:
             if count < 1:
                 raise UserError(f"--count must be >= 1, got {count}")
-            items = items[:count]
+            taken: dict[str, int] = {}
+            kept = []
+            for it in items:  # the first ``count`` of each category (a ShapeNet subset spans every synset)
+                taken[it.category] = taken.get(it.category, 0) + 1
+                if taken[it.category] <= count:
+                    kept.append(it)
+            items = kept
     items.sort(key=lambda it: (it.category, it.name))
     return items
 
