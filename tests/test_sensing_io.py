@@ -156,3 +156,27 @@ def test_posecnn_rig_gives_its_first_camera_and_says_so(tmp_path) -> None:
     bad.write_text(json.dumps({"rig": {"camera": []}}))
     with pytest.raises(SensingFileError, match="lists no camera"):
         read_intrinsics(bad)
+
+
+def test_a_colour_image_is_read_as_rgb_whatever_its_mode(tmp_path) -> None:
+    """`scene --color` takes what cameras and tools save: RGB, RGBA (alpha dropped), grey (repeated), palette; a
+    missing or unreadable file is named."""
+    from PIL import Image
+
+    from implicit3d.sensing.io import read_label_image
+
+    rgb = np.random.default_rng(0).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    Image.fromarray(np.dstack([rgb, np.full((6, 8), 128, np.uint8)])).save(tmp_path / "rgba.png")
+    Image.fromarray(rgb[..., 0]).save(tmp_path / "grey.png")
+    Image.fromarray(rgb).convert("P").save(tmp_path / "palette.png")
+    for name in ("rgb", "rgba"):
+        got = read_label_image(tmp_path / f"{name}.png", color=True)
+        assert got.dtype == np.uint8 and got.shape == (6, 8, 3)
+        np.testing.assert_array_equal(got, rgb)
+    np.testing.assert_array_equal(read_label_image(tmp_path / "grey.png", color=True), np.repeat(rgb[..., :1], 3, 2))
+    assert read_label_image(tmp_path / "palette.png", color=True).shape == (6, 8, 3)
+    (tmp_path / "bad.png").write_text("not a picture")
+    for name in ("bad.png", "missing.png"):
+        with pytest.raises(SensingFileError, match=name.replace(".", r"\.")):
+            read_label_image(tmp_path / name, color=True)
