@@ -110,6 +110,18 @@ def test_yaml_configs_load_and_build(path):
         assert cfg.to_dict() == get_config(cfg.name).to_dict()
 
 
+def test_shipped_configs_load_by_name_from_anywhere(tmp_path, monkeypatch):
+    """The docs' ``load_config("configs/conv_onet_grid_small.yaml")`` works for a pip user (no configs/ folder in
+    the working directory): the packaged file of that name is read; an unknown name lists the shipped ones."""
+    monkeypatch.chdir(tmp_path)
+    for spelling in ("configs/conv_onet_grid_small.yaml", "conv_onet_grid_small", "conv_onet_grid_small.yaml"):
+        assert load_config(spelling).to_dict() == get_config("conv_onet_grid_small").to_dict()
+    with pytest.raises(FileNotFoundError, match=r"nope\.yaml not found \(shipped: .*ifnet_small"):
+        load_config("nope.yaml")
+    with pytest.raises(FileNotFoundError):
+        load_config("elsewhere/conv_onet_grid_small.yaml")  # a path into another folder is not a shipped name
+
+
 def test_yaml_unknown_key_names_key_and_file(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("model:\n  name: conv_onet_grid_small\n  grid_res: 16\n")

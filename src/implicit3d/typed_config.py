@@ -134,3 +134,21 @@ def read_yaml_mapping(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a mapping, got {type(raw).__name__}")
     return raw
+
+
+def packaged_configs() -> dict[str, Path]:
+    """The run files shipped in the package (``implicit3d/configs/*.yaml``), by name without extension."""
+    folder = Path(__file__).resolve().parent / "configs"
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
+def shipped_config(path: str | os.PathLike) -> Path | None:
+    """The packaged run file that ``path`` names when it is not a file itself: ``conv_onet_grid_small`` or
+    ``configs/conv_onet_grid_small.yaml`` (the docs' spelling, from a checkout) after a plain ``pip install``;
+    ``None`` when it names none."""
+    p = Path(path)
+    stem = p.name[: -len(".yaml")] if p.name.endswith(".yaml") else p.name
+    shipped = packaged_configs()
+    if stem in shipped and (p.parent == Path(".") or p.parent.name == "configs"):
+        return shipped[stem]
+    return None

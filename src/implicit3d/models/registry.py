@@ -26,7 +26,7 @@ from implicit3d.models.config import (
     ModelConfig,
     OccNetConfig,
 )
-from implicit3d.typed_config import read_yaml_mapping
+from implicit3d.typed_config import packaged_configs, read_yaml_mapping, shipped_config
 
 
 @dataclass(frozen=True)
@@ -116,11 +116,16 @@ def create_model_from_config(cfg: ModelConfig | dict[str, Any], source: str = "c
 def load_config(path: str | os.PathLike) -> ModelConfig:
     """Read a model config from YAML: the ``model:`` section of a run file, or a file that is just the model.
 
-    Unknown keys raise ``ValueError`` naming the key and the file; a missing file raises ``FileNotFoundError``.
+    A path that is not a file but names a run file shipped in the package (``conv_onet_grid_small`` or
+    ``configs/conv_onet_grid_small.yaml``) reads that one. Unknown keys raise ``ValueError`` naming the key and the
+    file; a missing file raises ``FileNotFoundError``.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"model config {path} not found")
+        shipped = shipped_config(path)
+        if shipped is None:
+            raise FileNotFoundError(f"model config {path} not found (shipped: {', '.join(packaged_configs())})")
+        path = shipped
     raw = read_yaml_mapping(path)
     return config_from_dict(raw.get("model", raw) if "model" in raw else raw, source=str(path))
 

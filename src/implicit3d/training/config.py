@@ -24,7 +24,7 @@ import yaml
 from implicit3d.data.config import DataConfig
 from implicit3d.errors import UserError
 from implicit3d.models.config import ModelConfig
-from implicit3d.typed_config import from_dict, read_yaml_mapping, to_dict
+from implicit3d.typed_config import from_dict, packaged_configs, read_yaml_mapping, shipped_config, to_dict
 
 TASKS = ("auto", "occupancy", "sdf")
 SCHEDULES = ("cosine", "step", "constant")
@@ -205,23 +205,16 @@ def apply_overrides(
     return raw
 
 
-def packaged_configs() -> dict[str, Path]:
-    """The run files shipped in the package (``implicit3d/configs/*.yaml``), by name without extension."""
-    folder = Path(__file__).resolve().parent.parent / "configs"
-    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
-
-
 def resolve_config_path(path: str | os.PathLike) -> Path:
     """``path`` when it is a file, else the packaged run file of that name (``conv_onet_grid_small`` or
     ``configs/conv_onet_grid_small.yaml`` both work after a plain ``pip install``). Raises :class:`UserError`."""
     p = Path(path)
     if p.is_file():
         return p
-    shipped = packaged_configs()
-    stem = p.name[: -len(".yaml")] if p.name.endswith(".yaml") else p.name
-    if stem in shipped and (p.parent == Path(".") or p.parent.name == "configs"):
-        return shipped[stem]
-    raise UserError(f"config file {p} not found (shipped run files: {', '.join(shipped) or 'none'})")
+    shipped = shipped_config(p)
+    if shipped is not None:
+        return shipped
+    raise UserError(f"config file {p} not found (shipped run files: {', '.join(packaged_configs()) or 'none'})")
 
 
 def load_run_config(
