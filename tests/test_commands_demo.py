@@ -80,6 +80,35 @@ def test_cli_prints_progress_and_summary(tmp_path, capsys, no_bundled_model):
     assert not [p for p in (tmp_path / "d").iterdir() if p.name.endswith(".tmp")]
 
 
+def test_a_first_run_says_it_compiles_the_kernels(tmp_path, monkeypatch):
+    """The first run of an install spends about a minute compiling numba kernels: the demo says so up front (it
+    looked hung), and only while numba's cache (here ``NUMBA_CACHE_DIR``) lacks the inside/outside kernels."""
+    from implicit3d.commands import options
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "cache"))
+    assert not options.kernels_compiled() and "compiling" in options.first_run_note()
+    index = tmp_path / "cache" / "implicit3d_geometry" / "_inside_kernels.parity_kernel-40.py311.nbi"
+    index.parent.mkdir(parents=True)
+    index.write_bytes(b"")
+    assert options.kernels_compiled() and options.first_run_note() is None
+    monkeypatch.setattr(options, "kernels_compiled", lambda: False)
+    lines = []
+    monkeypatch.setattr("builtins.print", lambda *a, **k: lines.append(" ".join(map(str, a))))
+    from implicit3d.commands import demo
+
+    monkeypatch.setattr("implicit3d.viz.demo.build_demo", lambda *a, **k: (_ for _ in ()).throw(SystemExit(7)))
+    with pytest.raises(SystemExit):
+        demo.run(demo_args(tmp_path))
+    assert lines and lines[0].startswith("note: first run of this install: compiling")
+
+
+def demo_args(tmp_path):
+    import argparse
+
+    return argparse.Namespace(output=str(tmp_path / "d"), seed=0, checkpoint=None, train=False, train_minutes=3.0,
+                              quick=True)
+
+
 def test_missing_checkpoint_is_a_user_error(tmp_path, capsys):
     assert main(["demo", "-o", str(tmp_path), "--quick", "--checkpoint", str(tmp_path / "nope")]) == 2
     assert "not found" in capsys.readouterr().err

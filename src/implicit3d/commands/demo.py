@@ -51,14 +51,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--train-minutes", type=float, default=3.0,
                    help="training budget for --train, minutes of wall-clock time (default 3)")
-    p.add_argument("--quick", action="store_true", help="smaller grids and fewer objects (a few seconds)")
+    p.add_argument("--quick", action="store_true",
+                   help="smaller grids and fewer objects (a few seconds; the first run of an install also compiles "
+                   "the geometry kernels, about a minute)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from implicit3d.commands.options import first_run_note
     from implicit3d.errors import UserError
     from implicit3d.viz.demo import build_demo, train_demo_model
 
     t0 = time.perf_counter()
+    note = first_run_note()
+    if note is not None:
+        print(f"note: {note}", flush=True)
     checkpoint = args.checkpoint
     if args.train:
         if checkpoint is not None:

@@ -15,6 +15,31 @@ def show_progress(off: bool) -> bool:
     return not off and sys.stderr.isatty()
 
 
+def kernels_compiled() -> bool:
+    """Whether numba's cache holds the compiled inside/outside kernels. The first run of an install compiles the
+    geometry and rendering kernels (about a minute on a 2-core CPU; cached afterwards): where numba keeps them
+    beside the sources, in ``NUMBA_CACHE_DIR``, or in its user-wide folder when the package is read-only."""
+    import os
+
+    import implicit3d.geometry
+
+    if os.environ.get("NUMBA_CACHE_DIR"):  # numba then uses that folder alone
+        folders = [Path(os.environ["NUMBA_CACHE_DIR"])]
+    else:
+        beside = Path(implicit3d.geometry.__file__).resolve().parent / "__pycache__"
+        folders = [beside, Path.home() / ".cache" / "numba"]
+    return any(next(f.rglob("_inside_kernels*.nbi"), None) is not None for f in folders if f.is_dir())
+
+
+def first_run_note() -> str | None:
+    """One line for a command about to use the numba kernels on an install that has not compiled them yet, else
+    ``None`` (a silent minute looks like a hang)."""
+    if kernels_compiled():
+        return None
+    return ("first run of this install: compiling the geometry and rendering kernels for this CPU (about a minute "
+            "on 2 cores, once; later runs load them from numba's cache)")
+
+
 CHECKPOINT_HELP = ("trained model: run folder, checkpoint folder or file, or NAME.safetensors with NAME.json "
                    "(default: the bundled model, see README 'Bundled model')")
 

@@ -90,7 +90,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from implicit3d.commands.options import show_progress
+    from implicit3d.commands.options import first_run_note, show_progress
     from implicit3d.data.prepare import PrepareConfig, prepare
 
     if args.views > 0 and args.noise != "none":
@@ -118,6 +118,11 @@ def run(args: argparse.Namespace) -> int:
         split=tuple(args.split),
         save_mesh=not args.no_mesh,
     )
+    note = first_run_note() if show_progress(args.quiet) else None  # on a terminal (a log gets no bars either)
+    if note is not None:
+        import sys
+
+        print(f"implicit3d prepare: note: {note}", file=sys.stderr, flush=True)
     result = prepare(
         args.source,
         args.output,
