@@ -49,6 +49,28 @@ def test_fit_plane_recovers_a_noisy_plane_among_outliers() -> None:
     assert plane.d == pytest.approx(0.8, abs=0.003) and plane.inliers >= 3900
 
 
+def test_a_table_seen_in_pieces_is_one_region() -> None:
+    """Objects whose shadows reach the image border cut the visible table into patches: every patch of at least a
+    fifth of the largest one's area is the table (the region spans the gap between them, where an object stands);
+    a small coplanar patch far away is not."""
+    rng = np.random.default_rng(0)
+    plane = Plane(np.array([0.0, -1.0, 0.0]), 0.5, 0, 0.0)  # y = 0.5: a table 0.5 m below an upright camera
+    basis = plane.basis()
+
+    def patch(lo, hi, n):  # points on the plane, uniform over a rectangle of plane coordinates (metres)
+        uv = rng.uniform(lo, hi, (n, 2))
+        return uv @ basis - plane.d * plane.normal
+
+    left, right = patch([-0.4, 0.0], [-0.1, 0.5], 6000), patch([0.1, 0.0], [0.3, 0.5], 4000)
+    far_bit = patch([1.5, 1.5], [1.6, 1.6], 300)
+    region = table_region(plane, np.vstack([left, right, far_bit]))
+    gap = patch([-0.05, 0.1], [0.05, 0.4], 200)  # where an object stands, between the patches
+    assert region.contains(left).all() and region.contains(right).all() and region.contains(gap).all()
+    assert not region.contains(far_bit).any()
+    alone = table_region(plane, np.vstack([left, far_bit]))  # the largest patch alone: the gap is beyond it
+    assert not alone.contains(gap).mean() > 0.5 and not alone.contains(right).any()
+
+
 def test_support_plane_and_objects_of_a_simulated_frame(frame) -> None:
     pm, valid = points_map_of(frame.depth, frame.intrinsics)
     pts = pm[valid]

@@ -206,10 +206,15 @@ class TableRegion:
         return hull @ basis - self.plane.d * self.plane.normal
 
 
+TABLE_PATCH_SHARE = 0.2  #: a coplanar patch of at least this share of the largest one's area is part of the table
+
+
 def table_region(plane: Plane, inlier_points: np.ndarray, cell: float = 0.02, margin: int = 2) -> TableRegion:
     """The region of ``plane`` covered by its ``inlier_points (N, 3)``: the convex hull of their projections (a table
     top is convex; objects standing on it hide parts of it, often at its far edge), rasterized at ``cell`` metres and
-    grown by ``margin`` cells. Cells holding a single stray inlier are ignored."""
+    grown by ``margin`` cells. Cells holding a single stray inlier are ignored, and so are patches of cells smaller
+    than :data:`TABLE_PATCH_SHARE` of the largest (the table seen between objects whose shadows reach the image
+    border is several patches: all of them count)."""
     from scipy import ndimage
     from scipy.spatial import ConvexHull, QhullError
     from skimage.draw import polygon
@@ -224,7 +229,10 @@ def table_region(plane: Plane, inlier_points: np.ndarray, cell: float = 0.02, ma
     if n == 0:
         raise NoPlaneError("the support plane holds no area")
     sizes = ndimage.sum_labels(np.ones(shape), occupied, index=np.arange(1, n + 1))
-    cells = np.argwhere(occupied == 1 + int(np.argmax(sizes)))  # the table itself, not far coplanar bits
+    # the table: every patch of at least a fifth of the largest one's area (objects and their shadows, reaching the
+    # image border, cut a table into pieces), not small far coplanar bits
+    keep = 1 + np.flatnonzero(sizes >= max(TABLE_PATCH_SHARE * sizes.max(), 2.0))
+    cells = np.argwhere(np.isin(occupied, keep))
     mask = np.zeros(shape, dtype=bool)
     try:
         hull = cells[ConvexHull(cells).vertices]
