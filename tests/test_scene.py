@@ -197,6 +197,58 @@ def test_a_frame_of_one_object_without_a_table_has_no_support_plane() -> None:
     assert len(found.segmentation.objects) >= 1
 
 
+def test_a_table_above_a_larger_floor_is_the_support() -> None:
+    """A small table seen from a metre with the floor 76 cm below it filling most of the frame: the floor is the
+    largest plane but nothing stands on it, so the table (parallel, above it) is taken, with a one-line warning;
+    the table's objects are found. An empty small table stays empty (nothing below a plane is tried)."""
+    import warnings
+
+    from implicit3d.errors import InputWarning
+    from implicit3d.evaluation.tabletop import _place, _render_scene, table_mesh
+    from implicit3d.scene import NoObjectError
+
+    objs = [shapes.generate(c, s).mesh for c, s in (("bottle", 5), ("box", 7), ("can", 3))]
+    placed = _place(objs, np.random.default_rng(0), 0.12, False)
+    floor = trimesh.creation.box((6.0, 6.0, 0.02))
+    floor.apply_translation([0.0, 0.0, -0.76])
+    support = [table_mesh((0.5, 0.5, 0.03)), floor]
+    scene = _render_scene(support, placed, ["a", "b", "c"], np.random.default_rng(3), SMALL, (1.0, 1.1),
+                          (35.0, 45.0), "none", 0.05)
+    with pytest.warns(InputWarning, match=r"nothing stands on the largest plane .* took the plane 0\.7\d m above"):
+        found = segment_scene(scene.depth, scene.intrinsics)
+    assert found.plane.d < 0.8 and len(found.segmentation.objects) >= 3
+    empty = _render_scene(support, [], [], np.random.default_rng(3), SMALL, (1.0, 1.1), (35.0, 45.0), "none", 0.05)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        with pytest.raises(NoObjectError):
+            segment_scene(empty.depth, empty.intrinsics)
+
+
+def test_an_upside_down_camera_is_told_to_pass_up(frame) -> None:
+    """Turned 180 degrees, the table faces down in the image and is not taken as the support: a one-line warning
+    names --up, and with ``up`` (gravity's up in the camera frame) the table is found again; upright, nothing is
+    said."""
+    import warnings
+
+    from implicit3d.errors import InputWarning
+
+    k = frame.intrinsics
+    flipped_k = replace(k, cx=k.width - 1 - k.cx, cy=k.height - 1 - k.cy)
+    flipped = frame.depth[::-1, ::-1].copy()
+    with pytest.warns(InputWarning, match=r"largest plane .* faces down in the image .* pass --up"):
+        try:
+            segment_scene(flipped, flipped_k)
+        except Exception:  # noqa: BLE001 - what it makes of the wrong plane is beside the point here
+            pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        upright = segment_scene(frame.depth, k)
+        n = upright.plane.normal
+        turned = segment_scene(flipped, flipped_k, up=np.array([-n[0], -n[1], n[2]]))  # as an IMU would say
+    assert turned.plane.normal @ np.array([-n[0], -n[1], n[2]]) > 0.999
+    assert len(turned.segmentation.objects) == len(upright.segmentation.objects)
+
+
 def test_intrinsics_formats(tmp_path) -> None:
     from implicit3d.sensing.io import read_intrinsics
 

@@ -383,7 +383,15 @@ def segment_scene(
     A frame of more than ``settings.max_pixels`` pixels is segmented at a pixel stride k (:func:`processing_stride`:
     its plane and objects from every k-th row and column, the objects' points those pixels' points); the labels
     image, the objects' pixels and the organized cloud are given at the frame's own size."""
-    from implicit3d.sensing.segment import NoPlaneError, find_planes, find_support_plane, segment_objects, table_region
+    from implicit3d.errors import warn_user
+    from implicit3d.sensing.segment import (
+        DOWN_IN_IMAGE,
+        NoPlaneError,
+        find_planes,
+        find_support_plane,
+        segment_objects,
+        table_region,
+    )
 
     settings = settings or SceneSettings()
     depth = np.asarray(depth, dtype=np.float64)
@@ -405,7 +413,7 @@ def segment_scene(
     rng = np.random.default_rng(settings.seed)
     pts = pm[valid]
     t0 = time.perf_counter()
-    plane, region, outline, structures = None, None, None, []
+    plane, planes = None, []
     if not no_plane:
         threshold = settings.segment.plane_threshold
         planes = find_planes(pts, rng, threshold)
@@ -414,23 +422,52 @@ def segment_scene(
         except NoPlaneError as exc:
             raise NoSupportPlaneError(f"{source}: {exc}; pass --no-plane (no_plane=True) to complete every cluster of "
                                       "the frame") from None
-        structures = [p for p in planes if p is not plane]
-        inliers = pts[np.abs(plane.height(pts)) < threshold]
-        across = float(np.ptp(inliers @ plane.basis().T, axis=0).max()) if len(inliers) else 0.0
+        if up is None and planes[0] is not plane and planes[0].inliers > 1.5 * plane.inliers \
+                and planes[0].normal @ DOWN_IN_IMAGE > 0.5:  # a back wall tilts by less
+            warn_user(f"{source}: the largest plane ({planes[0].inliers} points) faces down in the image and is not "
+                      "taken as the support; if the camera is mounted upside down or rolled past 90 degrees, pass "
+                      "--up (gravity's up in the camera frame, e.g. --up 0,1,0 upside down)")
+    seconds = {"plane": time.perf_counter() - t0}
+    t0 = time.perf_counter()
+    min_points = max(20, int(settings.segment.min_points * valid.size / (640 * 480)))
+    seg_settings = replace(settings.segment, min_points=min_points)
+    focal = 0.5 * (intrinsics.fx + intrinsics.fy) / k
+
+    def on_plane(support: Plane | None) -> tuple[Any, Segmentation]:
+        """The support's outline and the objects on it (``None``: every cluster of the frame)."""
+        if support is None:
+            return None, segment_objects(pm, valid, None, labels=labels, structures=[], focal=focal,
+                                         settings=seg_settings)
+        inliers = pts[np.abs(support.height(pts)) < settings.segment.plane_threshold]
+        across = float(np.ptp(inliers @ support.basis().T, axis=0).max()) if len(inliers) else 0.0
         if across < MIN_SUPPORT_EXTENT:  # an object's own face, not a table: there is none in view
             raise NoSupportPlaneError(f"{source}: no supporting plane found: the best plane is {across * 100:.0f} "
                                       f"cm across (a table or floor in view spans at least "
                                       f"{MIN_SUPPORT_EXTENT * 100:.0f} cm); pass --no-plane (no_plane=True) to "
                                       "complete every cluster of the frame")
-        region = table_region(plane, inliers)
-        outline = region.outline(inliers)
-    seconds = {"plane": time.perf_counter() - t0}
-    t0 = time.perf_counter()
-    min_points = max(20, int(settings.segment.min_points * valid.size / (640 * 480)))
-    seg: Segmentation = segment_objects(
-        pm, valid, region, labels=labels, structures=structures,
-        focal=0.5 * (intrinsics.fx + intrinsics.fy) / k, settings=replace(settings.segment, min_points=min_points),
-    )
+        region = table_region(support, inliers)
+        return region.outline(inliers), segment_objects(
+            pm, valid, region, labels=labels, structures=[p for p in planes if p is not support], focal=focal,
+            settings=seg_settings,
+        )
+
+    outline, seg = on_plane(plane)
+    if plane is not None and not seg.objects and labels is None:
+        # nothing on the largest plane: a floor seen beyond a small table is larger than the table; try the planes
+        # parallel to it and above it (an empty table stays empty: nothing below it is tried)
+        for other in sorted(planes, key=lambda p: -p.inliers):
+            if other is plane or other.normal @ plane.normal < np.cos(np.radians(15.0)) or other.d > plane.d - 0.05:
+                continue
+            try:
+                other_outline, other_seg = on_plane(other)
+            except NoSupportPlaneError:
+                continue
+            if other_seg.objects:
+                warn_user(f"{source}: nothing stands on the largest plane ({plane.inliers} points); took the plane "
+                          f"{plane.d - other.d:.2f} m above it ({other.inliers} points) as the support (a table "
+                          "above a floor)")
+                plane, outline, seg = other, other_outline, other_seg
+                break
     if full_labels is not None and k > 1:  # instances between the processed pixels: reported, not lost
         accounted = {o.label for o in seg.objects} | {s["label"] for s in seg.skipped if "label" in s}
         for lid in np.setdiff1d(np.unique(full_labels[full_labels > 0]), list(accounted)):
