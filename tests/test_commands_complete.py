@@ -189,7 +189,7 @@ def test_bad_inputs_are_one_line_errors(run_dir, view, tmp_path, capsys) -> None
     assert "unknown mesh extension" in _error(["complete", str(tmp_path / "ok.npy"), "-o", "m.xyz", *ck], capsys)
     assert "--up" in _error(cli(tmp_path / "ok.npy", "--up", "sideways"), capsys)
     assert "--viewpoint" in _error(cli(tmp_path / "ok.npy", "--viewpoint", "1,2"), capsys)
-    assert "--mask applies to depth" in _error(cli(tmp_path / "ok.npy", "--mask", str(view["png"])), capsys)
+    assert "--mask needs an organized cloud" in _error(cli(tmp_path / "ok.npy", "--mask", str(view["png"])), capsys)
     assert "is a point cloud" in _error(cli(tmp_path / "ok.npy", "--depth-scale", "1000"), capsys)
     # model selection
     missing_ck = ["complete", str(tmp_path / "ok.npy"), "-o", out, "--checkpoint", str(tmp_path / "nope")]

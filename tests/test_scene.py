@@ -271,7 +271,9 @@ def test_intrinsics_formats(tmp_path) -> None:
                                                     "42": {"cam_K": list(other.reshape(-1))}}))
     from implicit3d.errors import InputWarning
 
-    assert read_intrinsics(tmp_path / "bop2.json", size=(480, 640), image="depth/000042.png").fx == 1200.0
+    with pytest.warns(InputWarning, match=r"principal point \(640, 480\) lies far from the centre .* another "
+                      "resolution"):  # frame 42's camera is twice the size: a K for 1280x960
+        assert read_intrinsics(tmp_path / "bop2.json", size=(480, 640), image="depth/000042.png").fx == 1200.0
     with pytest.warns(InputWarning, match="bop2.json: its 2 frames have different cam_K; .* of frame '0' is used"):
         assert read_intrinsics(tmp_path / "bop2.json", size=(480, 640)) == want
 

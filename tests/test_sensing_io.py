@@ -180,3 +180,46 @@ def test_a_colour_image_is_read_as_rgb_whatever_its_mode(tmp_path) -> None:
     for name in ("bad.png", "missing.png"):
         with pytest.raises(SensingFileError, match=name.replace(".", r"\.")):
             read_label_image(tmp_path / name, color=True)
+
+
+def test_depth_and_intrinsics_as_other_tools_save_them(tmp_path) -> None:
+    """A 16-bit TIFF is depth in --depth-scale units like a PNG; an (H, W, 1) .npy is an image; a float depth in
+    millimetres is named as such; a pyrealsense2 intrinsics dict (ppx, ppy) is read; 12 numbers get the
+    projection-matrix hint."""
+    from PIL import Image
+
+    from implicit3d.data.pointcloud_io import read_depth
+    from implicit3d.sensing.io import as_intrinsics
+
+    mm = np.full((6, 8), 800, np.uint16)
+    mm[0, 0] = 0
+    Image.fromarray(mm).save(tmp_path / "d16.tif")
+    got = read_depth(tmp_path / "d16.tif", 1000.0, usual=None)
+    assert got[0, 0] == 0 and np.allclose(got[1:, 1:], 0.8)
+    np.testing.assert_allclose(read_depth(tmp_path / "d16.tif", 10000.0, usual=None)[1, 1], 0.08)
+    np.save(tmp_path / "d1.npy", np.full((6, 8, 1), 0.8))
+    assert read_depth(tmp_path / "d1.npy", usual=None).shape == (6, 8)
+    np.save(tmp_path / "mm.npy", np.full((6, 8), 800.0))
+    with pytest.warns(InputWarning, match=r"mm\.npy: the median depth is 800 m.*looks like millimetres"):
+        read_depth(tmp_path / "mm.npy", usual=(0.15, 3.0))
+    rs = {"width": 640, "height": 480, "ppx": 321.5, "ppy": 238.9, "fx": 615.3, "fy": 615.1, "model": "brown_conrady",
+          "coeffs": [0.0] * 5}
+    k = as_intrinsics(rs, (480, 640))
+    assert (k.cx, k.cy, k.fx, k.width) == (321.5, 238.9, 615.3, 640)
+    (tmp_path / "P.txt").write_text("615 0 320 0\n0 615 240 0\n0 0 1 0\n")
+    with pytest.raises(SensingFileError, match=r"P\.txt: .*12 numbers are a 3x4 projection matrix P"):
+        read_intrinsics(tmp_path / "P.txt", size=(480, 640))
+
+
+def test_a_k_for_another_resolution_is_warned_about(tmp_path) -> None:
+    """A bare 3x3 K (no image size) whose principal point lies far from the depth image's centre was made for
+    another resolution (a 640x480 K with a 320x240 image puts the objects at half size): a one-line warning; a K
+    that fits says nothing."""
+    import warnings
+
+    (tmp_path / "K.txt").write_text("525 0 319.5\n0 525 239.5\n0 0 1\n")
+    with pytest.warns(InputWarning, match=r"K\.txt: the principal point \(319\.5, 239\.5\) lies far from the centre"):
+        read_intrinsics(tmp_path / "K.txt", size=(240, 320))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        assert read_intrinsics(tmp_path / "K.txt", size=(480, 640)).cx == 319.5

@@ -120,10 +120,6 @@ def depth_scale(args: argparse.Namespace, depth: Any, intrinsics: Any) -> float:
         if ext not in (".png", ".npy", ".tif", ".tiff") or (ext == ".npy" and intrinsics is None):
             raise UserError(f"--depth-scale gives a depth image's units; {depth} is a point cloud (its coordinates are "
                             "taken in their own units)")
-        if ext in (".tif", ".tiff"):
-            from implicit3d.errors import warn_user
-
-            warn_user(f"{depth}: a float TIFF depth image is metres: --depth-scale not used")
         return float(args.depth_scale)
     if intrinsics is None or not str(depth).lower().endswith(".png"):  # only a PNG has depth units
         return 1000.0

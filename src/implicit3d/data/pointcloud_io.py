@@ -381,10 +381,10 @@ def read_depth(
 
     ``.png``: 16-bit millimetres (``depth_scale`` units per metre; 65535 = no data); ``.npy``: float metres, or
     integers in ``depth_scale`` units per metre (a raw sensor image saved with numpy); ``.tif``/``.tiff``: 32-bit
-    float metres. A median valid depth outside ``usual`` (metres; default
-    :data:`USUAL_DEPTH_M`; ``scene`` and ``complete`` use :data:`CLOSE_RANGE_DEPTH_M`) gets a one-line warning; for a
-    PNG it names the common depth scale (:data:`COMMON_DEPTH_SCALES`) that would bring the median into that range,
-    if one does (:func:`warn_unusual_depth`; ``usual=None``: no check, the caller checks later).
+    float metres, or 16-bit integers in ``depth_scale`` units per metre. A median valid depth outside ``usual``
+    (metres; default :data:`USUAL_DEPTH_M`; ``scene`` and ``complete`` use :data:`CLOSE_RANGE_DEPTH_M`) gets a
+    one-line warning; for a PNG it names the common depth scale (:data:`COMMON_DEPTH_SCALES`) that would bring the
+    median into that range, if one does (:func:`warn_unusual_depth`; ``usual=None``: no check, the caller checks later).
     """
     p = _existing(path, "depth image")
     ext = p.suffix.lower()
@@ -395,11 +395,13 @@ def read_depth(
     elif ext in (".tif", ".tiff"):
         from implicit3d.sensing.io import read_depth_tiff
 
-        depth = np.asarray(read_depth_tiff(p), dtype=np.float64)
+        depth = np.asarray(read_depth_tiff(p, depth_scale), dtype=np.float64)
     elif ext == ".npy":
         depth = _load_array(p)
         if depth.dtype == object or not np.issubdtype(depth.dtype, np.number) or np.iscomplexobj(depth):
             raise PointCloudFileError(f"{p}: expected a real numeric depth image, got dtype {depth.dtype}")
+        if depth.ndim == 3 and depth.shape[2] == 1:  # (H, W, 1), as image libraries give one channel
+            depth = depth[..., 0]
         if depth.ndim != 2:
             raise PointCloudFileError(f"{p}: expected an (H, W) depth image in metres, got shape {depth.shape}")
         if np.issubdtype(depth.dtype, np.integer):  # a raw sensor image: in depth_scale units, as a PNG's
@@ -441,10 +443,12 @@ def warn_unusual_depth(
                     scale, who = min(fits, key=lambda f: abs(np.log(median * depth_scale / f[0] / np.sqrt(lo * hi))))
                     hint += (f" (with --depth-scale {scale:g}, the units of {who}, it would be "
                              f"{median * depth_scale / scale:.3g} m)")
-            elif ext == ".npy":
-                hint = "; a float .npy depth is read as metres, an integer one in --depth-scale units"
+            elif ext in (".npy", ".tif", ".tiff"):
+                hint = f"; a float {ext} depth is read as metres, an integer one in --depth-scale units"
             else:
                 hint = f"; {ext} depth is read as metres" if ext else "; it is taken as metres"
+            if ext != ".png" and lo <= median / 1000.0 <= hi:
+                hint += " (it looks like millimetres: save the depth divided by 1000, or as integer millimetres)"
             warn_user(f"{p}: the median depth is {median:.4g} m, outside the usual {lo:g}-{hi:g} m of "
                       f"{'depth sensors' if usual == USUAL_DEPTH_M else 'close-range frames (objects, tables)'}{hint}")
 

@@ -128,16 +128,20 @@ def depth_from_units(units: np.ndarray, depth_scale: float, source: str | os.Pat
 NO_DATA_UINT16 = 65535  #: the "no data" value of some depth drivers in 16-bit depth images
 
 
-def read_depth_tiff(path: str | os.PathLike) -> np.ndarray:
-    """Read a single-channel 32-bit float TIFF of depth in metres -> ``(H, W) float32`` (0 where no return).
+def read_depth_tiff(path: str | os.PathLike, depth_scale: float = 1000.0) -> np.ndarray:
+    """Read a single-channel depth TIFF -> ``(H, W) float32`` metres (0 where no return): 32-bit float in metres, or
+    16-bit integers in ``depth_scale`` units per metre as a PNG's (65535 = no data).
 
-    Raises :class:`SensingFileError` naming the file for an unreadable file or another pixel type (16-bit integer
-    TIFFs are read as millimetres, like PNGs: use :func:`read_depth_png`).
+    Raises :class:`SensingFileError` naming the file for an unreadable file or another pixel type.
     """
     p, mode, arr = _open_image(path, "depth image")
+    if mode in ("I;16", "I;16B", "I;16L") and arr.ndim == 2:
+        return depth_from_units(arr.astype(np.uint16), _depth_scale(depth_scale), p).astype(np.float32)
     if mode != "F" or arr.ndim != 2:
-        raise SensingFileError(f"{p}: expected a 32-bit float single-channel depth TIFF in metres, got image mode "
-                               f"{mode!r}")
+        raise SensingFileError(f"{p}: expected a single-channel depth TIFF, 32-bit float metres or 16-bit integer "
+                               f"units, got image mode {mode!r}")
+    if depth_scale != 1000.0:
+        warn_user(f"{p}: a float TIFF depth image is metres: depth scale {depth_scale:g} not used")
     arr = arr.astype(np.float32)
     return np.where(np.isfinite(arr) & (arr > 0), arr, 0.0).astype(np.float32)
 
@@ -155,7 +159,13 @@ def _matrix_k(values: Any, p: Path, what: str, column_major: bool = False) -> np
     try:
         k = np.asarray(values, dtype=np.float64).reshape(3, 3)
     except (TypeError, ValueError, OverflowError):
-        raise SensingFileError(f"{p}: {what} must be a 3x3 matrix (9 numbers)") from None
+        try:
+            twelve = np.asarray(values, dtype=np.float64).size == 12
+        except (TypeError, ValueError, OverflowError):
+            twelve = False
+        hint = (": 12 numbers are a 3x4 projection matrix P = K [R | t], whose left 3x3 block is K (a ROS "
+                "CameraInfo's P)") if twelve else ""
+        raise SensingFileError(f"{p}: {what} must be a 3x3 matrix (9 numbers){hint}") from None
     if column_major:
         k = k.T
     if not np.allclose(k[2], [0.0, 0.0, 1.0], atol=1e-6):
@@ -172,6 +182,10 @@ def _from_k(k: np.ndarray, width: Any, height: Any, p: Path, size: tuple[int, in
         if size is None:
             raise SensingFileError(f"{p}: the file gives no image size (width, height)")
         height, width = size
+        if not (0.25 * width <= k[0, 2] <= 0.75 * width and 0.25 * height <= k[1, 2] <= 0.75 * height):
+            warn_user(f"{p}: the principal point ({k[0, 2]:g}, {k[1, 2]:g}) lies far from the centre of the "
+                      f"{width}x{height} depth image and the file gives no image size: are these intrinsics for "
+                      "another resolution? (scale fx, fy, cx, cy with the image; a crop shifts cx, cy)")
     try:
         return Intrinsics.from_dict({"fx": k[0, 0], "fy": k[1, 1], "cx": k[0, 2], "cy": k[1, 2], "width": width,
                                      "height": height})
@@ -239,6 +253,9 @@ def _intrinsics_from_mapping(
     """:func:`read_intrinsics` of the parsed JSON / YAML ``data`` of ``p`` (a name for messages)."""
     if not isinstance(data, dict):
         raise SensingFileError(f"{p}: expected a mapping of camera intrinsics, got {type(data).__name__}")
+    if "fx" in data and "ppx" in data and "cx" not in data:  # pyrealsense2's rs.intrinsics (ppx, ppy), as a dict
+        data = {**data, "cx": data["ppx"], "cy": data.get("ppy")}
+        data = {key: data[key] for key in ("fx", "fy", "cx", "cy", "width", "height") if key in data}
     if "fx" in data:
         try:
             return Intrinsics.from_dict(data)
