@@ -5,9 +5,10 @@ from implicit3d.cli import main
 
 
 def test_help_lists_commands(capsys):
-    assert main([]) == 0
-    out = capsys.readouterr().out
-    assert "implicit3d" in out
+    """No command: the help on stderr and exit 2, a usage error (a script that forgot its command fails)."""
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert "implicit3d" in err and "scene" in err and "error: name a command" in err
 
 
 def test_module_entry_point_runs():

@@ -92,9 +92,10 @@ def _error_message(exc: BaseException) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser, mods = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    if args.command is None:  # a usage error, as argparse's own (`--help` exits 0)
+        parser.print_help(sys.stderr)
+        print("\nimplicit3d: error: name a command (e.g. `implicit3d demo`)", file=sys.stderr)
+        return 2
     with warnings.catch_warnings():
         warnings.simplefilter("always", InputWarning)
         warnings.showwarning = _warning_printer(args.command)
