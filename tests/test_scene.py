@@ -154,10 +154,23 @@ def test_scene_errors_are_one_line(frame, tmp_path, capsys) -> None:
     Image.fromarray(np.zeros((10, 10), np.uint8)).save(tmp_path / "labels.png")  # empty too: the size is said first
     assert main(base + ["--labels", str(tmp_path / "labels.png")]) == 2
     assert "labels.png is 10x10 pixels but" in capsys.readouterr().err
-    # labels without any object: said so, naming the label file
+    # labels without any object: said so, naming the label file; an empty table is written as such (scene.json with
+    # no objects and the message), and a reused folder keeps nothing of the last scene
     Image.fromarray(np.zeros(frame.depth.shape, np.uint8)).save(tmp_path / "none.png")
-    assert main(base + ["--labels", str(tmp_path / "none.png")]) == 2
+    reused = tmp_path / "reused"
+    reused.mkdir()
+    for stale in ("object_01.ply", "scene.glb", "scene.html"):
+        (reused / stale).write_text("the last frame's")
+    assert main(base[:-1] + [str(reused), "--labels", str(tmp_path / "none.png")]) == 2
     assert "none.png: the label image holds no object" in capsys.readouterr().err
+    empty = json.loads((reused / "scene.json").read_text())
+    assert empty["objects"] == [] and "holds no object" in empty["error"]
+    assert sorted(p.name for p in reused.iterdir()) == ["scene.json"]
+    write_depth_png(tmp_path / "table.png", np.where(frame.labels == 0, frame.depth, 0.0).astype(np.float32))
+    assert main(["scene", str(tmp_path / "table.png"), *base[2:-1], str(reused)]) == 2
+    assert "no object found" in capsys.readouterr().err
+    table = json.loads((reused / "scene.json").read_text())
+    assert table["objects"] == [] and table["plane"]["d"] > 0 and "no object found" in table["error"]
     # a frame in 1/10000 m units (YCB-Video) read as millimetres: warned, with the scale that fits
     write_depth_png(tmp_path / "ycb.png", frame.depth.astype(np.float32), depth_scale=10000.0)
     assert main([base[0], str(tmp_path / "ycb.png"), *base[2:], "--labels", str(tmp_path / "labels.png")]) == 2

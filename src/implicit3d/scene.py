@@ -537,14 +537,10 @@ def complete_scene(
 
 def scene_json(result: SceneResult, files: list[str]) -> dict[str, Any]:
     """The ``scene.json`` document of a result whose meshes were written as ``files``."""
-    plane = None
-    if result.plane is not None:
-        plane = {**result.plane.to_dict(), "frame": "camera (OpenCV: x right, y down, z forward), metres",
-                 "equation": "normal . x + d = 0, normal pointing up (to the camera's side)"}
     return {
         "units": "metres, camera frame (OpenCV)",
         "model": result.model,
-        "plane": plane,
+        "plane": _plane_json(result.plane),
         "objects": [{"file": f, "label": o.label, **o.summary(result.settings.seen_distance)}
                     for f, o in zip(files, result.objects, strict=True)],
         "skipped": skipped_summary(result.skipped),
@@ -586,6 +582,40 @@ def table_mesh(outline: np.ndarray) -> trimesh.Trimesh:
     return trimesh.Trimesh(np.vstack([outline, centre]), faces, process=False)
 
 
+def _plane_json(plane: Plane | None) -> dict[str, Any] | None:
+    if plane is None:
+        return None
+    return {**plane.to_dict(), "frame": "camera (OpenCV: x right, y down, z forward), metres",
+            "equation": "normal . x + d = 0, normal pointing up (to the camera's side)"}
+
+
+def _remove_stale(out: Path, keep: list[str], html: str | Path | None) -> None:
+    """Remove an earlier scene's ``object_NN.ply`` not in ``keep`` and its ``scene.html`` unless ``html`` is it."""
+    for old in out.glob("object_*.ply"):
+        if re.fullmatch(r"object_\d{2,}\.ply", old.name) and old.name not in keep and old.is_file():
+            old.unlink()
+    stale = out / "scene.html"
+    if stale.is_file() and (html is None or Path(html).resolve() != stale.resolve()):
+        stale.unlink()
+
+
+def write_empty_scene(error: NoObjectError, out_dir: str | Path) -> Path:
+    """For a frame with no object (``error``, an empty table): ``scene.json`` with the plane found, no objects, the
+    skipped clusters and the message as ``"error"``, and an earlier scene's objects, ``scene.glb`` and
+    ``scene.html`` removed from ``out_dir`` — a robot reading the folder after each frame never sees the last
+    frame's objects as this one's. Returns the ``scene.json`` path."""
+    from implicit3d.fileio import atomic_write_text, ensure_folder
+
+    out = ensure_folder(Path(out_dir))
+    _remove_stale(out, [], None)
+    if (out / "scene.glb").is_file():
+        (out / "scene.glb").unlink()
+    doc = {"units": "metres, camera frame (OpenCV)", "plane": _plane_json(error.plane), "objects": [],
+           "skipped": skipped_summary(error.skipped), "error": str(error)}
+    atomic_write_text(out / "scene.json", json.dumps(doc, indent=1) + "\n")
+    return out / "scene.json"
+
+
 def write_scene(result: SceneResult, out_dir: str | Path, html: str | Path | None = None,
                 color: np.ndarray | None = None) -> list[Path]:
     """Write ``object_NN.ply``, ``scene.json``, ``scene.glb`` (and ``html``) atomically; returns the paths. Object
@@ -608,12 +638,7 @@ def write_scene(result: SceneResult, out_dir: str | Path, html: str | Path | Non
         name = f"object_{i:02d}.ply"
         written.append(write_mesh(out / name, obj.mesh))
         files.append(name)
-    for old in out.glob("object_*.ply"):
-        if re.fullmatch(r"object_\d{2,}\.ply", old.name) and old.name not in files and old.is_file():
-            old.unlink()
-    stale = out / "scene.html"
-    if stale.is_file() and (html is None or Path(html).resolve() != stale.resolve()):
-        stale.unlink()
+    _remove_stale(out, files, html)
     atomic_write_text(out / "scene.json", json.dumps(scene_json(result, files), indent=1) + "\n")
     written.append(out / "scene.json")
     scene = trimesh.Scene()

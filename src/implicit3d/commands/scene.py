@@ -70,11 +70,13 @@ def run(args: argparse.Namespace) -> int:
     from implicit3d.geometry.frames import parse_up
     from implicit3d.limits import MIN_EXTRACTION_RESOLUTION, check_probability, check_resolution, check_seed
     from implicit3d.scene import (
+        NoObjectError,
         SceneSettings,
         check_intrinsics_size,
         check_labels,
         complete_scene,
         load_scene_model,
+        write_empty_scene,
         write_scene,
     )
     from implicit3d.sensing.io import read_intrinsics, read_label_image
@@ -100,7 +102,11 @@ def run(args: argparse.Namespace) -> int:
     warn_unusual_depth(depth, args.depth, scale, CLOSE_RANGE_DEPTH_M)  # once the image is known to be one
     labels = None if args.labels is None else read_label_image(args.labels)
     if labels is not None:
-        check_labels(depth.shape, labels, str(args.depth), str(args.labels))
+        try:
+            check_labels(depth.shape, labels, str(args.depth), str(args.labels))
+        except NoObjectError as exc:  # the segmenter found nothing: an empty table, as below
+            write_empty_scene(exc, args.output)
+            raise
     color = None if args.color is None else read_label_image(args.color, color=True)
     if color is not None and color.shape[:2] != depth.shape:
         raise UserError(f"{args.color} is {color.shape[1]}x{color.shape[0]} pixels but {args.depth} is "
@@ -110,9 +116,13 @@ def run(args: argparse.Namespace) -> int:
     model, meta, name = load_scene_model(args.checkpoint, device)
     settings = SceneSettings(resolution=args.resolution, seed=args.seed, threshold=args.threshold, bf16=bf16)
     log = (lambda _m: None) if args.quiet else print
-    result = complete_scene(depth, intrinsics, model=model, meta=meta, model_name=name, labels=labels, up=up,
-                            no_plane=args.no_plane, settings=settings, device=device, log=log,
-                            source=str(args.depth))
+    try:
+        result = complete_scene(depth, intrinsics, model=model, meta=meta, model_name=name, labels=labels, up=up,
+                                no_plane=args.no_plane, settings=settings, device=device, log=log,
+                                source=str(args.depth))
+    except NoObjectError as exc:  # an empty table: say so in the folder too (no stale objects), then exit 2
+        write_empty_scene(exc, args.output)
+        raise
     write_scene(result, args.output, html=args.html, color=color)
     if args.quiet:
         print(args.output)
