@@ -186,6 +186,25 @@ def test_a_shapenet_build_from_before_the_manifest_said_y_up_resumes(tmp_path):
     assert result.built == [] and len(result.skipped) == 1
 
 
+def test_a_folder_build_with_count_from_before_it_meant_per_category_is_not_extended(tmp_path):
+    """--count on a folder once kept the first N files overall; now the first N of each category. Resuming such a
+    build would silently add the other categories' shapes: it is refused, naming the change; a build made now
+    resumes."""
+    for cat in ("bowls", "mugs"):
+        (tmp_path / "src" / cat).mkdir(parents=True)
+        trimesh.creation.box(extents=(0.1, 0.2, 0.3)).export(tmp_path / "src" / cat / "a.obj")
+    root = tmp_path / "ds"
+    with pytest.warns(InputWarning):  # two shapes: empty splits
+        prepare(str(tmp_path / "src"), root, count=1, config=TINY, progress=False)
+    with pytest.warns(InputWarning):
+        assert prepare(str(tmp_path / "src"), root, count=1, config=TINY, progress=False).built == []
+    manifest = json.loads((root / "manifest.json").read_text())
+    del manifest["count_per"]
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(UserError, match=r"first 1 files of the whole folder; --count now keeps the first 1 of each"):
+        prepare(str(tmp_path / "src"), root, count=1, config=TINY, progress=False)
+
+
 def test_broken_meshes_skipped_and_listed(tmp_path, capsys):
     src = tmp_path / "meshes"
     src.mkdir()

@@ -118,8 +118,9 @@ def test_shipped_configs_load_by_name_from_anywhere(tmp_path, monkeypatch):
         assert load_config(spelling).to_dict() == get_config("conv_onet_grid_small").to_dict()
     with pytest.raises(FileNotFoundError, match=r"nope\.yaml not found \(shipped: .*ifnet_small"):
         load_config("nope.yaml")
-    with pytest.raises(FileNotFoundError):
-        load_config("elsewhere/conv_onet_grid_small.yaml")  # a path into another folder is not a shipped name
+    for mistyped in ("elsewhere/conv_onet_grid_small.yaml", str(tmp_path / "configs" / "conv_onet_grid_small.yaml")):
+        with pytest.raises(FileNotFoundError):  # a path into another folder is not a shipped name
+            load_config(mistyped)
 
 
 def test_yaml_unknown_key_names_key_and_file(tmp_path):

@@ -171,6 +171,12 @@ def test_scene_errors_are_one_line(frame, tmp_path, capsys) -> None:
     assert "no object found" in capsys.readouterr().err
     table = json.loads((reused / "scene.json").read_text())
     assert table["objects"] == [] and table["plane"]["d"] > 0 and "no object found" in table["error"]
+    (reused / "view.html").write_text("the last frame's figure")
+    assert main(["scene", str(tmp_path / "table.png"), *base[2:-1], str(reused), "--html",
+                 str(reused / "view.html")]) == 2
+    capsys.readouterr()
+    assert sorted(p.name for p in reused.iterdir()) == ["scene.json"]
+    assert set(json.loads((reused / "scene.json").read_text())) >= {"model", "plane", "objects", "seconds"}
     # a frame in 1/10000 m units (YCB-Video) read as millimetres: warned, with the scale that fits
     write_depth_png(tmp_path / "ycb.png", frame.depth.astype(np.float32), depth_scale=10000.0)
     assert main([base[0], str(tmp_path / "ycb.png"), *base[2:], "--labels", str(tmp_path / "labels.png")]) == 2

@@ -206,6 +206,7 @@ def test_depth_and_intrinsics_as_other_tools_save_them(tmp_path) -> None:
           "coeffs": [0.0] * 5}
     k = as_intrinsics(rs, (480, 640))
     assert (k.cx, k.cy, k.fx, k.width) == (321.5, 238.9, 615.3, 640)
+    assert as_intrinsics({**rs, "cx": 300.0, "cy": 200.0}, (480, 640)).cx == 300.0  # cx/cy given: they count
     (tmp_path / "P.txt").write_text("615 0 320 0\n0 615 240 0\n0 0 1 0\n")
     with pytest.raises(SensingFileError, match=r"P\.txt: .*12 numbers are a 3x4 projection matrix P"):
         read_intrinsics(tmp_path / "P.txt", size=(480, 640))

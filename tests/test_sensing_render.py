@@ -222,6 +222,21 @@ def test_triangles_crossing_the_near_plane_are_clipped():
         assert (inside.depth > 0).all() and (inside.face_index >= 0).all()
 
 
+def test_a_corner_just_beyond_the_near_plane_is_cut_within_its_triangle():
+    """A front corner within 1e-6 of ``near`` (the cut's plane) puts the cut at that corner, not beyond the edge: the
+    clipped piece covers no pixel that the whole triangle (subdivided, nothing crossing) does not; ``near`` must be a
+    positive distance."""
+    k = Intrinsics.from_fov(60.0, 64, 48)
+    tri = trimesh.Trimesh([[0.0, 0.0, 0.1 + 1e-9], [0.3, -0.2, 1.0], [-0.3, -0.1, -0.5]], [[0, 1, 2]], process=False)
+    got = render_depth(tri, k, np.eye(4), near=0.1) > 0
+    fine = trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(tri.vertices, tri.faces, 0.005), process=False)
+    ref = render_depth(fine, k, np.eye(4), near=0.1) > 0
+    assert ref.sum() > 10 and not (got & ~ref).any()
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="near must be a positive distance"):
+            render_depth(tri, k, np.eye(4), near=bad)
+
+
 def test_render_partial_view(bunny):
     m = _small_bunny(bunny)
     pose = look_at([0.3, -0.3, 0.25], [0, 0, 0])

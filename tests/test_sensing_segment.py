@@ -69,6 +69,14 @@ def test_a_table_seen_in_pieces_is_one_region() -> None:
     assert not region.contains(far_bit).any()
     alone = table_region(plane, np.vstack([left, far_bit]))  # the largest patch alone: the gap is beyond it
     assert not alone.contains(gap).mean() > 0.5 and not alone.contains(right).any()
+    desk = patch([1.5, 0.0], [1.7, 0.5], 3000)  # two thirds as large, as high, 1.6 m away: another desk
+    region = table_region(plane, np.vstack([left, right, desk]))
+    assert region.contains(right).all() and not region.contains(desk).any()
+    assert not region.contains(patch([0.6, 0.1], [1.2, 0.4], 200)).any()  # the floor between them is no table
+    centres = np.stack(np.meshgrid(np.arange(-0.4, 0.4, 0.1), np.arange(0.0, 0.4, 0.1)), -1).reshape(-1, 2) + 0.011
+    dots = np.repeat(centres, 3, axis=0) + rng.uniform(-0.004, 0.004, (3 * len(centres), 2))
+    sparse = table_region(plane, dots @ basis - plane.d * plane.normal)  # a sparse scan: one cell per patch
+    assert sparse.mask.any()
 
 
 def test_support_plane_and_objects_of_a_simulated_frame(frame) -> None:

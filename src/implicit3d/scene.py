@@ -420,8 +420,13 @@ def segment_scene(
         try:
             plane = find_support_plane(pts, rng, threshold, up=up, planes=planes)
         except NoPlaneError as exc:
-            raise NoSupportPlaneError(f"{source}: {exc}; pass --no-plane (no_plane=True) to complete every cluster of "
-                                      "the frame") from None
+            hint = ""
+            if up is None and planes and planes[0].normal @ DOWN_IN_IMAGE > 0.5:
+                hint = (f"; the largest plane ({planes[0].inliers} points) faces down in the image: if the camera is "
+                        "mounted upside down or rolled past 90 degrees, pass --up (up=, gravity's up in the camera "
+                        "frame, e.g. 0,1,0 upside down)")
+            raise NoSupportPlaneError(f"{source}: {exc}{hint}; else pass --no-plane (no_plane=True) to complete every "
+                                      "cluster of the frame") from None
         if up is None and planes[0] is not plane and planes[0].inliers > 1.5 * plane.inliers \
                 and planes[0].normal @ DOWN_IN_IMAGE > 0.5:  # a back wall tilts by less
             warn_user(f"{source}: the largest plane ({planes[0].inliers} points) faces down in the image and is not "
@@ -452,7 +457,7 @@ def segment_scene(
         )
 
     outline, seg = on_plane(plane)
-    if plane is not None and not seg.objects and labels is None:
+    if plane is not None and not seg.objects:
         # nothing on the largest plane: a floor seen beyond a small table is larger than the table; try the planes
         # parallel to it and above it (an empty table stays empty: nothing below it is tried)
         for other in sorted(planes, key=lambda p: -p.inliers):
@@ -460,7 +465,7 @@ def segment_scene(
                 continue
             try:
                 other_outline, other_seg = on_plane(other)
-            except NoSupportPlaneError:
+            except (NoSupportPlaneError, NoPlaneError):
                 continue
             if other_seg.objects:
                 warn_user(f"{source}: nothing stands on the largest plane ({plane.inliers} points); took the plane "
@@ -599,19 +604,22 @@ def _remove_stale(out: Path, keep: list[str], html: str | Path | None) -> None:
         stale.unlink()
 
 
-def write_empty_scene(error: NoObjectError, out_dir: str | Path) -> Path:
+def write_empty_scene(error: NoObjectError, out_dir: str | Path, html: str | Path | None = None,
+                      model: str | None = None) -> Path:
     """For a frame with no object (``error``, an empty table): ``scene.json`` with the plane found, no objects, the
-    skipped clusters and the message as ``"error"``, and an earlier scene's objects, ``scene.glb`` and
-    ``scene.html`` removed from ``out_dir`` — a robot reading the folder after each frame never sees the last
-    frame's objects as this one's. Returns the ``scene.json`` path."""
+    skipped clusters and the message as ``"error"`` (``model``: the model's name, as in a scene's), and an earlier
+    scene's objects, ``scene.glb`` and figure (``out_dir/scene.html`` and ``html``, the figure this run would have
+    written) removed — a robot reading the folder after each frame never sees the last frame's objects as this
+    one's. Returns the ``scene.json`` path."""
     from implicit3d.fileio import atomic_write_text, ensure_folder
 
     out = ensure_folder(Path(out_dir))
     _remove_stale(out, [], None)
-    if (out / "scene.glb").is_file():
-        (out / "scene.glb").unlink()
-    doc = {"units": "metres, camera frame (OpenCV)", "plane": _plane_json(error.plane), "objects": [],
-           "skipped": skipped_summary(error.skipped), "error": str(error)}
+    for stale in (out / "scene.glb", None if html is None else Path(html)):
+        if stale is not None and stale.is_file():
+            stale.unlink()
+    doc = {"units": "metres, camera frame (OpenCV)", "model": model, "plane": _plane_json(error.plane),
+           "objects": [], "skipped": skipped_summary(error.skipped), "error": str(error), "seconds": None}
     atomic_write_text(out / "scene.json", json.dumps(doc, indent=1) + "\n")
     return out / "scene.json"
 

@@ -149,6 +149,6 @@ def shipped_config(path: str | os.PathLike) -> Path | None:
     p = Path(path)
     stem = p.name[: -len(".yaml")] if p.name.endswith(".yaml") else p.name
     shipped = packaged_configs()
-    if stem in shipped and (p.parent == Path(".") or p.parent.name == "configs"):
+    if stem in shipped and p.parent in (Path("."), Path("configs")):  # not a mistyped path into another folder
         return shipped[stem]
     return None

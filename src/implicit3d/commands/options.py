@@ -27,7 +27,13 @@ def kernels_compiled() -> bool:
         folders = [Path(os.environ["NUMBA_CACHE_DIR"])]
     else:
         beside = Path(implicit3d.geometry.__file__).resolve().parent / "__pycache__"
-        folders = [beside, Path.home() / ".cache" / "numba"]
+        try:  # where numba puts it when the package folder is read-only (XDG_CACHE_HOME, ~/Library/Caches...)
+            from numba.misc.appdirs import AppDirs
+
+            user = Path(AppDirs(appname="numba", appauthor=False).user_cache_dir)
+        except Exception:  # noqa: BLE001 - an internal of numba: fall back to the usual Linux place
+            user = Path.home() / ".cache" / "numba"
+        folders = [beside, user]
     return any(next(f.rglob("_inside_kernels*.nbi"), None) is not None for f in folders if f.is_dir())
 
 

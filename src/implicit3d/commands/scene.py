@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             check_labels(depth.shape, labels, str(args.depth), str(args.labels))
         except NoObjectError as exc:  # the segmenter found nothing: an empty table, as below
-            write_empty_scene(exc, args.output)
+            write_empty_scene(exc, args.output, html=args.html)
             raise
     color = None if args.color is None else read_label_image(args.color, color=True)
     if color is not None and color.shape[:2] != depth.shape:
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
                                 no_plane=args.no_plane, settings=settings, device=device, log=log,
                                 source=str(args.depth))
     except NoObjectError as exc:  # an empty table: say so in the folder too (no stale objects), then exit 2
-        write_empty_scene(exc, args.output)
+        write_empty_scene(exc, args.output, html=args.html, model=name)
         raise
     write_scene(result, args.output, html=args.html, color=color)
     if args.quiet:

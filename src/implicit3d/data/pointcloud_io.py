@@ -586,8 +586,8 @@ def read_observation(
 
 
 def _masked_organized(path: Path, arr: np.ndarray, mask: str | os.PathLike) -> np.ndarray:
-    """The points ``(K, C)`` of the organized cloud ``arr (H, W, C)`` that the mask image selects (its invalid
-    points are left for :func:`check_cloud` to drop); a flat cloud is refused."""
+    """The valid points ``(K, C)`` of the organized cloud ``arr (H, W, C)`` that the mask image selects (NaN/inf
+    and (0, 0, 0) no-return points left out); a flat cloud, or a mask that selects no valid point, is refused."""
     if arr.ndim != 3 or arr.shape[2] < 3:
         raise PointCloudFileError(f"{mask}: --mask needs an organized cloud (H, W, 3), one value per pixel, but {path} "
                                   f"holds an array of shape {arr.shape}")

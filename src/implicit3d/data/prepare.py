@@ -41,7 +41,7 @@ import numpy as np
 import trimesh
 
 from implicit3d.data import formats
-from implicit3d.data.sources import BrokenMeshError, MeshItem, load_mesh, resolve_source
+from implicit3d.data.sources import CATALOGUE_PREFIX, BrokenMeshError, MeshItem, load_mesh, resolve_source
 from implicit3d.errors import UserError, warn_user
 from implicit3d.geometry.sampling import sample_near_surface, sample_surface, sample_uniform
 from implicit3d.geometry.transforms import (
@@ -435,6 +435,7 @@ def _manifest(source: str, count: int | None, seed: int, config: PrepareConfig, 
         "implicit3d_version": __version__,
         "source": source,
         "count": count,
+        "count_per": "category",  # --count on a folder: its first N files of each category (before: N overall)
         "seed": int(seed),
         "up": up,
         "settings": config.to_json(),
@@ -480,7 +481,14 @@ def prepare(
         old = formats.read_json(manifest_path)
         if old.get("up") == "z" and manifest["up"] == "y" and ups_of_items == {"y"} and up in (None, "z"):
             old["up"] = "y"  # a ShapeNet build from before the manifest said how it was read (it stored the default)
-        mismatched = [k for k in ("source", "count", "seed", "up", "settings") if old.get(k) != manifest[k]]
+        keys = ["source", "count", "seed", "up", "settings"]
+        if count is not None and not source.startswith(CATALOGUE_PREFIX):
+            keys.append("count_per")  # a folder built before --count meant "per category" held the first N overall
+        mismatched = [k for k in keys if old.get(k) != manifest[k]]
+        if mismatched == ["count_per"]:
+            raise UserError(f"{root} was built with --count {count} as the first {count} files of the whole folder; "
+                            f"--count now keeps the first {count} of each category: use a new output folder (or "
+                            "delete this one) to build with it")
         if mismatched:
             raise UserError(
                 f"{root} holds a dataset built with different {', '.join(mismatched)}; "

@@ -253,8 +253,9 @@ def _intrinsics_from_mapping(
     """:func:`read_intrinsics` of the parsed JSON / YAML ``data`` of ``p`` (a name for messages)."""
     if not isinstance(data, dict):
         raise SensingFileError(f"{p}: expected a mapping of camera intrinsics, got {type(data).__name__}")
-    if "fx" in data and "ppx" in data and "cx" not in data:  # pyrealsense2's rs.intrinsics (ppx, ppy), as a dict
-        data = {**data, "cx": data["ppx"], "cy": data.get("ppy")}
+    if "fx" in data and "ppx" in data and "ppy" in data and "cx" not in data and "cy" not in data:
+        # pyrealsense2's rs.intrinsics (ppx, ppy: the principal point), as a dict
+        data = {**data, "cx": data["ppx"], "cy": data["ppy"]}
         data = {key: data[key] for key in ("fx", "fy", "cx", "cy", "width", "height") if key in data}
     if "fx" in data:
         try:

@@ -224,6 +224,8 @@ def render(
     vertices, faces = as_mesh_arrays(mesh)
     intrinsics = _check_intrinsics(intrinsics)
     pose = _check_pose(cam_to_world)
+    if not (isinstance(near, (int, float, np.floating, np.integer)) and np.isfinite(near) and near > 0):
+        raise ValueError(f"near must be a positive distance in metres, got {near!r}")
     rot, t = np.ascontiguousarray(pose[:3, :3]), np.ascontiguousarray(pose[:3, 3])
     w, h = intrinsics.width, intrinsics.height
     vcam, sx, sy, iz = _project(
@@ -298,7 +300,7 @@ def _clip_near(
     inv = inv.reshape(-1)
     za, zb = vcam[uniq[:, 0], 2], vcam[uniq[:, 1], 2]
     plane = near * (1.0 + 1e-6)
-    t = (plane - za) / (zb - za)
+    t = np.clip((plane - za) / (zb - za), 0.0, 1.0)  # a front corner within 1e-6 of near: the cut at that corner
     corners = vcam[uniq[:, 0]] + t[:, None] * (vcam[uniq[:, 1]] - vcam[uniq[:, 0]])
     corners[:, 2] = np.maximum(corners[:, 2], plane)
     base = len(vcam)

@@ -207,14 +207,16 @@ class TableRegion:
 
 
 TABLE_PATCH_SHARE = 0.2  #: a coplanar patch of at least this share of the largest one's area is part of the table
+TABLE_PATCH_GAP = 1.0  #: ... when it comes within this many metres of the largest (not a desk across the room)
 
 
 def table_region(plane: Plane, inlier_points: np.ndarray, cell: float = 0.02, margin: int = 2) -> TableRegion:
     """The region of ``plane`` covered by its ``inlier_points (N, 3)``: the convex hull of their projections (a table
     top is convex; objects standing on it hide parts of it, often at its far edge), rasterized at ``cell`` metres and
     grown by ``margin`` cells. Cells holding a single stray inlier are ignored, and so are patches of cells smaller
-    than :data:`TABLE_PATCH_SHARE` of the largest (the table seen between objects whose shadows reach the image
-    border is several patches: all of them count)."""
+    than :data:`TABLE_PATCH_SHARE` of the largest or farther than :data:`TABLE_PATCH_GAP` from it (the table seen
+    between objects whose shadows reach the image border is several patches: all of them count; a desk of the
+    same height across the room does not)."""
     from scipy import ndimage
     from scipy.spatial import ConvexHull, QhullError
     from skimage.draw import polygon
@@ -231,7 +233,10 @@ def table_region(plane: Plane, inlier_points: np.ndarray, cell: float = 0.02, ma
     sizes = ndimage.sum_labels(np.ones(shape), occupied, index=np.arange(1, n + 1))
     # the table: every patch of at least a fifth of the largest one's area (objects and their shadows, reaching the
     # image border, cut a table into pieces), not small far coplanar bits
-    keep = 1 + np.flatnonzero(sizes >= max(TABLE_PATCH_SHARE * sizes.max(), 2.0))
+    largest = occupied == 1 + int(np.argmax(sizes))
+    near = ndimage.distance_transform_edt(~largest) * cell <= TABLE_PATCH_GAP  # within reach of the largest patch
+    reach = ndimage.maximum(near, occupied, index=np.arange(1, n + 1)).astype(bool)
+    keep = 1 + np.flatnonzero((sizes >= min(max(TABLE_PATCH_SHARE * sizes.max(), 2.0), sizes.max())) & reach)
     cells = np.argwhere(np.isin(occupied, keep))
     mask = np.zeros(shape, dtype=bool)
     try:
