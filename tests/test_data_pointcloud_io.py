@@ -211,7 +211,7 @@ def test_tabletop_range_names_the_scale_that_fits(tmp_path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         read_depth(tmp_path / "ycb.png")
-    with pytest.warns(InputWarning, match=r"9\.64 m, outside the usual 0\.15-3 m of close-range.*--depth-scale 10000.*"
+    with pytest.warns(InputWarning, match=r"9\.6 m, outside the usual 0\.15-3 m of close-range.*--depth-scale 10000.*"
                                           r"0\.964 m"):
         read_depth(tmp_path / "ycb.png", usual=CLOSE_RANGE_DEPTH_M)
     with warnings.catch_warnings():  # read at its own scale: silent

@@ -168,8 +168,11 @@ def complete_scene(
     if model is None:
         model, config, loaded = load_scene_model(None, device or "cpu")
         model_name = model_name or loaded
-    elif model_name is None and config:  # a model from load_model: its weights file
-        model_name = str(config.get("weights") or config.get("directory") or "") or None
+    elif model_name is None:  # a model from load_model: its weights file (from its metadata, given or carried)
+        from implicit3d.training.weights import META_ATTRIBUTE
+
+        named = config or getattr(model, META_ATTRIBUTE, None) or {}
+        model_name = str(named.get("weights") or named.get("directory") or "") or None
     return _complete_scene(depth, intrinsics, model=model, meta=config, model_name=model_name, labels=labels, up=up,
                            no_plane=no_plane,
                            settings=(SceneSettings(resolution=resolution, threshold=threshold, bf16=bf16)

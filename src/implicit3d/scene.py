@@ -293,6 +293,11 @@ class NoSupportPlaneError(UserError):
     """A frame without a supporting plane (``no_plane=True`` completes every cluster instead)."""
 
 
+class NoDepthError(UserError):
+    """A frame with (almost) no valid depth: for a robot's loop, a sensor dropout (skip the frame), not a setup
+    error."""
+
+
 class NoObjectError(UserError):
     """A frame with nothing standing on its support plane: for a robot's loop, an empty table, not a failure.
     ``plane``: the support plane found (``None`` without one: ``no_plane``, or labels that hold no object);
@@ -404,7 +409,7 @@ def segment_scene(
         check_labels(depth.shape, labels, source)
     full_pm, full_valid = points_map_of(depth, intrinsics)
     if full_valid.sum() < 100:
-        raise UserError(f"{source} has {int(full_valid.sum())} valid depth pixels: too few for a scene")
+        raise NoDepthError(f"{source} has {int(full_valid.sum())} valid depth pixels: too few for a scene")
     k = processing_stride(depth.shape, settings.max_pixels)
     pm, valid = full_pm[::k, ::k], full_valid[::k, ::k]
     full_labels = None if labels is None else np.asarray(labels)
@@ -429,9 +434,9 @@ def segment_scene(
                                       "cluster of the frame") from None
         if up is None and planes[0] is not plane and planes[0].inliers > 1.5 * plane.inliers \
                 and planes[0].normal @ DOWN_IN_IMAGE > 0.5:  # a back wall tilts by less
-            warn_user(f"{source}: the largest plane ({planes[0].inliers} points) faces down in the image and is not "
-                      "taken as the support; if the camera is mounted upside down or rolled past 90 degrees, pass "
-                      "--up (gravity's up in the camera frame, e.g. --up 0,1,0 upside down)")
+            warn_user(f"{source}: the largest plane faces down in the image and is not taken as the support; if the "
+                      "camera is mounted upside down or rolled past 90 degrees, pass --up (up= in Python: gravity's "
+                      "up in the camera frame, e.g. 0,1,0 upside down)")  # no counts: one warning in a loop
     seconds = {"plane": time.perf_counter() - t0}
     t0 = time.perf_counter()
     min_points = max(20, int(settings.segment.min_points * valid.size / (640 * 480)))
@@ -468,9 +473,8 @@ def segment_scene(
             except (NoSupportPlaneError, NoPlaneError):
                 continue
             if other_seg.objects:
-                warn_user(f"{source}: nothing stands on the largest plane ({plane.inliers} points); took the plane "
-                          f"{plane.d - other.d:.2f} m above it ({other.inliers} points) as the support (a table "
-                          "above a floor)")
+                warn_user(f"{source}: nothing stands on the largest plane; took the plane {plane.d - other.d:.1f} m "
+                          "above it as the support (a table above a floor)")  # no counts: one warning in a loop
                 plane, outline, seg = other, other_outline, other_seg
                 break
     if full_labels is not None and k > 1:  # instances between the processed pixels: reported, not lost

@@ -449,7 +449,8 @@ def warn_unusual_depth(
                 hint = f"; {ext} depth is read as metres" if ext else "; it is taken as metres"
             if ext != ".png" and lo <= median / 1000.0 <= hi:
                 hint += " (it looks like millimetres: save the depth divided by 1000, or as integer millimetres)"
-            warn_user(f"{p}: the median depth is {median:.4g} m, outside the usual {lo:g}-{hi:g} m of "
+            shown = float(f"{median:.2g}")  # two digits: the same text on every frame of a served loop
+            warn_user(f"{p}: the median depth is {shown:g} m, outside the usual {lo:g}-{hi:g} m of "
                       f"{'depth sensors' if usual == USUAL_DEPTH_M else 'close-range frames (objects, tables)'}{hint}")
 
 
