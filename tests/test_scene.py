@@ -126,6 +126,20 @@ def test_scene_command_writes_meshes_json_glb_and_figure(frame, tmp_path, capsys
     assert first["uncertainty"]["undecided_ratio"] > 0  # a soft field: some of the cube is undecided
     mesh = trimesh.load(out / first["file"], process=False)
     assert len(mesh.faces) > 0
+    # the box standing on the table: its third axis the plane's normal, every vertex inside, its bottom on the table
+    box = first["box"]
+    rot, centre, size = np.array(box["rotation"]), np.array(box["center"]), np.array(box["size"])
+    np.testing.assert_allclose(rot[:, 2], doc["plane"]["normal"], atol=1e-9)
+    local = (np.asarray(mesh.vertices) - centre) @ rot
+    assert (np.abs(local) <= size / 2 + 1e-6).all() and size[0] >= size[1]
+    bottom = (centre - size[2] / 2 * rot[:, 2]) @ np.array(doc["plane"]["normal"]) + doc["plane"]["d"]
+    lowest = float((np.asarray(mesh.vertices) @ np.array(doc["plane"]["normal"]) + doc["plane"]["d"]).min())
+    assert bottom == pytest.approx(lowest, abs=1e-6)
+    for obj in doc["objects"]:  # a resting object's box stands on the table (it is closed on it)
+        if obj["rests_on_table"]:
+            b = obj["box"]
+            foot = (np.array(b["center"]) - b["size"][2] / 2 * np.array(b["rotation"])[:, 2])
+            assert abs(foot @ np.array(doc["plane"]["normal"]) + doc["plane"]["d"]) < 0.005
     ply = (out / first["file"]).read_bytes()[:2000]
     assert b"property float uncertainty" in ply and b"property float softness" in ply  # both vertex attributes
     glb = trimesh.load(out / "scene.glb")

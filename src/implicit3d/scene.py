@@ -113,8 +113,14 @@ class CompletedObject:
         v = np.asarray(self.mesh.vertices)
         return v.mean(axis=0) if len(v) else np.asarray(self.points, dtype=np.float64).mean(axis=0)
 
-    def summary(self, seen_distance: float | None = None) -> dict[str, Any]:
+    def summary(self, seen_distance: float | None = None, up: Any = None) -> dict[str, Any]:
+        """What ``scene.json`` says of the object. ``up (3,)``: the support plane's normal, for ``"box"``: the
+        smallest box around the completed mesh standing on the table (:func:`implicit3d.geometry.boxes.upright_box`:
+        ``center``, ``size`` = length, width, height in metres, ``rotation`` whose columns are those axes in the
+        camera frame); ``None`` without a plane."""
         from scipy.spatial import cKDTree
+
+        from implicit3d.geometry.boxes import upright_box
 
         if seen_distance is None:
             seen_distance = SceneSettings().seen_distance
@@ -128,6 +134,7 @@ class CompletedObject:
             "centroid": [float(c) for c in self.centroid],
             "bbox_min": [float(c) for c in lo],
             "bbox_max": [float(c) for c in hi],
+            "box": upright_box(v, up).to_dict() if up is not None and len(v) else None,
             "volume_m3": float(self.mesh.volume) if self.mesh.is_watertight else None,
             "watertight": bool(self.mesh.is_watertight),
             "rests_on_table": self.rests_on_table,
@@ -550,7 +557,8 @@ def scene_json(result: SceneResult, files: list[str]) -> dict[str, Any]:
         "units": "metres, camera frame (OpenCV)",
         "model": result.model,
         "plane": _plane_json(result.plane),
-        "objects": [{"file": f, "label": o.label, **o.summary(result.settings.seen_distance)}
+        "objects": [{"file": f, "label": o.label, **o.summary(result.settings.seen_distance, up=None if result.plane
+                                                               is None else result.plane.normal)}
                     for f, o in zip(files, result.objects, strict=True)],
         "skipped": skipped_summary(result.skipped),
         "uncertainty": "per vertex: softness of the completed occupancy there, one minus its drop from 1/58 of the "

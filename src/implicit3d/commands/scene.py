@@ -138,9 +138,10 @@ def run(args: argparse.Namespace) -> int:
           f"{result.seconds['segmentation']:.2f} s, completion {result.seconds['completion']:.2f} s)"
           + (f"; figure {args.html}" if args.html else ""))
     for i, obj in enumerate(result.objects, start=1):
-        s = obj.summary(result.settings.seen_distance)
-        size = np.subtract(s["bbox_max"], s["bbox_min"])
-        print(f"  object_{i:02d}.ply: {s['observed_points']} points, {' x '.join(f'{v * 100:.1f}' for v in size)} cm, "
+        s = obj.summary(result.settings.seen_distance, up=None if p is None else p.normal)
+        size = s["box"]["size"] if s["box"] else np.subtract(s["bbox_max"], s["bbox_min"])
+        print(f"  object_{i:02d}.ply: {s['observed_points']} points, {' x '.join(f'{v * 100:.1f}' for v in size)} cm"
+              f"{' (length x width x height on the table)' if s['box'] and i == 1 else ''}, "
               f"undecided ratio {_ratio(s['uncertainty']['undecided_ratio'])}, "
               + ("empty completion (try a higher --resolution)" if len(obj.mesh.faces) == 0 else
                  f"{_share(s['uncertainty']['observed_surface_share'])} of the surface observed"
