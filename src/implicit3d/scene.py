@@ -553,12 +553,12 @@ def complete_scene(
 
 def scene_json(result: SceneResult, files: list[str]) -> dict[str, Any]:
     """The ``scene.json`` document of a result whose meshes were written as ``files``."""
+    up = None if result.plane is None else result.plane.normal  # the objects' boxes stand on the table
     return {
         "units": "metres, camera frame (OpenCV)",
         "model": result.model,
         "plane": _plane_json(result.plane),
-        "objects": [{"file": f, "label": o.label, **o.summary(result.settings.seen_distance, up=None if result.plane
-                                                               is None else result.plane.normal)}
+        "objects": [{"file": f, "label": o.label, **o.summary(result.settings.seen_distance, up=up)}
                     for f, o in zip(files, result.objects, strict=True)],
         "skipped": skipped_summary(result.skipped),
         "uncertainty": "per vertex: softness of the completed occupancy there, one minus its drop from 1/58 of the "
