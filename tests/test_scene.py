@@ -145,7 +145,7 @@ def test_scene_command_writes_meshes_json_glb_and_figure(frame, tmp_path, capsys
     glb = trimesh.load(out / "scene.glb")
     assert sorted(glb.geometry) == sorted([o["file"][:-4] for o in doc["objects"]] + ["table"])  # named as scene.json
     html = (out / "scene.html").read_text()
-    assert "view from the sensor" in html and "100vh" in html
+    assert "view from the sensor" in html and "100vh" in html and "boxes on the table" in html
     assert f"undecided ratio {first['uncertainty']['undecided_ratio']:.2f}" in html  # in the completion's legend
     printed = capsys.readouterr().out
     assert "object" in printed and f"undecided ratio {first['uncertainty']['undecided_ratio']:.2f}" in printed

@@ -331,7 +331,8 @@ def scene_figure(result: object, color: np.ndarray | None = None, max_points: in
     """A completed tabletop scene (:class:`implicit3d.scene.SceneResult`) in the camera frame: the observed points
     coloured by object (or by ``color (H, W, 3)``, the registered RGB image), each completion coloured by its
     per-vertex uncertainty (the softness away from the measured points; its legend entry gives the object's
-    undecided ratio), the support plane's patch and the camera; buttons switch between an overview and the view
+    undecided ratio), the support plane's patch, each object's box standing on the table (off until picked in the
+    legend) and the camera; buttons switch between an overview and the view
     from the sensor. Axes in metres (OpenCV camera frame: y down, z forward)."""
     from implicit3d.scene import table_mesh
 
@@ -368,6 +369,21 @@ def scene_figure(result: object, color: np.ndarray | None = None, max_points: in
             ))
     if r.table_outline is not None:
         traces.append(mesh_trace(table_mesh(r.table_outline), "support plane", "#c9a36b", opacity=0.35))
+    if r.plane is not None and r.objects:  # scene.json's boxes standing on the table, one trace of 12 edges each
+        from implicit3d.geometry.boxes import upright_box
+
+        edges = [(0, 1), (2, 3), (4, 5), (6, 7), (0, 2), (1, 3), (4, 6), (5, 7), (0, 4), (1, 5), (2, 6), (3, 7)]
+        lines = []
+        for obj in r.objects:
+            if len(obj.mesh.vertices):
+                corners = upright_box(obj.mesh.vertices, r.plane.normal).corners()
+                for a, b in edges:
+                    lines += [corners[a], corners[b], np.full(3, np.nan)]
+        if lines:
+            xyz = np.array(lines)
+            traces.append(go.Scatter3d(x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], mode="lines", name="boxes on the table "
+                                       "(scene.json)", line=dict(color="#333333", width=3), visible="legendonly",
+                                       hoverinfo="skip"))
     traces.append(go.Scatter3d(x=[0], y=[0], z=[0], mode="markers+text", text=["camera"], name="camera",
                                marker=dict(size=5, color="black", symbol="diamond")))
     fig = go.Figure(traces)
