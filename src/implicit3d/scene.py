@@ -429,21 +429,20 @@ def segment_scene(
     if not no_plane:
         threshold = settings.segment.plane_threshold
         planes = find_planes(pts, rng, threshold)
+        # the largest plane facing down in the image (a back wall tilts by less) is ruled out as the support: a
+        # camera upside down or rolled past 90 degrees, unless gravity's up is given
+        upside_down = up is None and bool(planes) and planes[0].normal @ DOWN_IN_IMAGE > 0.5
+        flip_hint = ("the largest plane faces down in the image and is not taken as the support: if the camera is "
+                     "mounted upside down or rolled past 90 degrees, pass --up (up= in Python: gravity's up in the "
+                     "camera frame, e.g. 0,1,0 upside down)")
         try:
             plane = find_support_plane(pts, rng, threshold, up=up, planes=planes)
         except NoPlaneError as exc:
-            hint = ""
-            if up is None and planes and planes[0].normal @ DOWN_IN_IMAGE > 0.5:
-                hint = (f"; the largest plane ({planes[0].inliers} points) faces down in the image: if the camera is "
-                        "mounted upside down or rolled past 90 degrees, pass --up (up=, gravity's up in the camera "
-                        "frame, e.g. 0,1,0 upside down)")
+            hint = f"; {flip_hint}" if upside_down else ""
             raise NoSupportPlaneError(f"{source}: {exc}{hint}; else pass --no-plane (no_plane=True) to complete every "
                                       "cluster of the frame") from None
-        if up is None and planes[0] is not plane and planes[0].inliers > 1.5 * plane.inliers \
-                and planes[0].normal @ DOWN_IN_IMAGE > 0.5:  # a back wall tilts by less
-            warn_user(f"{source}: the largest plane faces down in the image and is not taken as the support; if the "
-                      "camera is mounted upside down or rolled past 90 degrees, pass --up (up= in Python: gravity's "
-                      "up in the camera frame, e.g. 0,1,0 upside down)")  # no counts: one warning in a loop
+        if upside_down and planes[0] is not plane and planes[0].inliers > 1.5 * plane.inliers:
+            warn_user(f"{source}: {flip_hint}")  # no counts: one warning in a loop
     seconds = {"plane": time.perf_counter() - t0}
     t0 = time.perf_counter()
     min_points = max(20, int(settings.segment.min_points * valid.size / (640 * 480)))

@@ -177,8 +177,7 @@ def run(args: argparse.Namespace) -> int:
 
     obs = read_observation(args.input, args.intrinsics, args.mask, args.drop_invalid,
                            depth_scale(args, args.input, args.intrinsics), usual_depth=CLOSE_RANGE_DEPTH_M)
-    if len(obs.points) >= 4:  # fewer are refused by the completion itself
-        warn_few_points(len(obs.points), str(args.input))
+    warn_few_points(len(obs.points), str(args.input))  # read_observation refused fewer than MIN_POINTS
     up_spec = args.up if args.up is not None else ("-y" if obs.kind == "depth" else "z")
     try:
         up = parse_up(up_spec)

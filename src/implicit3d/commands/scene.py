@@ -101,26 +101,23 @@ def run(args: argparse.Namespace) -> int:
     check_intrinsics_size(depth.shape, intrinsics, str(args.depth))
     warn_unusual_depth(depth, args.depth, scale, CLOSE_RANGE_DEPTH_M)  # once the image is known to be one
     labels = None if args.labels is None else read_label_image(args.labels)
-    if labels is not None:
-        try:
+    name = None
+    try:  # an empty table (labels of zeros, or nothing found): said in the folder too (no stale objects), exit 2
+        if labels is not None:
             check_labels(depth.shape, labels, str(args.depth), str(args.labels))
-        except NoObjectError as exc:  # the segmenter found nothing: an empty table, as below
-            write_empty_scene(exc, args.output, html=args.html)
-            raise
-    color = None if args.color is None else read_label_image(args.color, color=True)
-    if color is not None and color.shape[:2] != depth.shape:
-        raise UserError(f"{args.color} is {color.shape[1]}x{color.shape[0]} pixels but {args.depth} is "
-                        f"{depth.shape[1]}x{depth.shape[0]}")
-    device = resolve_device(args.device)
-    bf16 = model_bf16(args, device)
-    model, meta, name = load_scene_model(args.checkpoint, device)
-    settings = SceneSettings(resolution=args.resolution, seed=args.seed, threshold=args.threshold, bf16=bf16)
-    log = (lambda _m: None) if args.quiet else print
-    try:
+        color = None if args.color is None else read_label_image(args.color, color=True)
+        if color is not None and color.shape[:2] != depth.shape:
+            raise UserError(f"{args.color} is {color.shape[1]}x{color.shape[0]} pixels but {args.depth} is "
+                            f"{depth.shape[1]}x{depth.shape[0]}")
+        device = resolve_device(args.device)
+        bf16 = model_bf16(args, device)
+        model, meta, name = load_scene_model(args.checkpoint, device)
+        settings = SceneSettings(resolution=args.resolution, seed=args.seed, threshold=args.threshold, bf16=bf16)
+        log = (lambda _m: None) if args.quiet else print
         result = complete_scene(depth, intrinsics, model=model, meta=meta, model_name=name, labels=labels, up=up,
                                 no_plane=args.no_plane, settings=settings, device=device, log=log,
                                 source=str(args.depth))
-    except NoObjectError as exc:  # an empty table: say so in the folder too (no stale objects), then exit 2
+    except NoObjectError as exc:
         write_empty_scene(exc, args.output, html=args.html, model=name)
         raise
     write_scene(result, args.output, html=args.html, color=color)
