@@ -7,6 +7,32 @@ from pathlib import Path
 from typing import Any
 
 
+class LazyChoices:
+    """An argparse ``choices`` read from ``module.attribute`` only when first needed (the help printed, a value
+    checked), so that building the parser for ``--help`` imports no heavy module (numba kernels, trimesh). Give
+    the option a ``metavar`` (argparse formats it when the option is added) and ``%(choices)s`` in its help."""
+
+    def __init__(self, module: str, attribute: str) -> None:
+        self._where = (module, attribute)
+        self._names: list[str] | None = None
+
+    def _load(self) -> list[str]:
+        if self._names is None:
+            import importlib
+
+            self._names = sorted(getattr(importlib.import_module(self._where[0]), self._where[1]))
+        return self._names
+
+    def __iter__(self) -> Any:
+        return iter(self._load())
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._load()
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+
 def show_progress(off: bool) -> bool:
     """Whether a command draws progress bars: unless switched ``off``, when stderr is a terminal (redirected to a log
     file, a bar's carriage returns are noise)."""

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 from implicit3d.errors import UserError
-from implicit3d.fileio import atomic_write_bytes, ensure_folder, write_mesh
 
 FORMATS = ("obj", "ply", "stl", "glb")
 
@@ -45,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from implicit3d import shapes
+    from implicit3d.fileio import atomic_write_bytes, ensure_folder, write_mesh
 
     if args.list:
         for c in shapes.CATEGORIES:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import trimesh
 
+from implicit3d.commands.options import LazyChoices
 from implicit3d.errors import UserError
-from implicit3d.fileio import read_mesh
-from implicit3d.sensing.noise import NOISE_PRESETS
+
+if TYPE_CHECKING:  # trimesh and the sensing kernels are imported when a figure is made, not for --help
+    import trimesh
 
 # figure name -> (which inputs it takes, what it shows)
 FIGURES: dict[str, tuple[str, str]] = {
@@ -63,8 +64,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--axis", choices=("x", "y", "z"), default="y", help="sdf-slice: normal of the plane (default y)")
     p.add_argument("--resolution", type=int, default=None,
                    help="grid cells per axis: voxel grid of representations (default 32), sdf-slice (default 160)")
-    p.add_argument("--noise", default="realsense_d435", choices=sorted(NOISE_PRESETS),
-                   help="partial-view of a mesh: sensor noise preset (default realsense_d435)")
+    p.add_argument("--noise", default="realsense_d435", metavar="PRESET",
+                   choices=LazyChoices("implicit3d.sensing.noise", "NOISE_PRESETS"),
+                   help="partial-view of a mesh: sensor noise preset, one of %(choices)s (default %(default)s)")
     p.add_argument("--object-size", type=float, default=None,
                    help="partial-view of a mesh: longest edge in metres to render it at (default: its own size "
                    "when between 2 cm and 1 m, else 0.25)")
@@ -77,6 +79,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def load_mesh(path: str | Path, what: str = "mesh") -> trimesh.Trimesh:
     """Read a mesh file into one ``Trimesh`` (scenes merged); :class:`UserError` naming the file on any problem."""
+    from implicit3d.fileio import read_mesh
+
     return read_mesh(path, what, process=True)
 
 
@@ -144,6 +148,8 @@ def _subsample(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
 
 def mesh_figure(mesh: trimesh.Trimesh, figure: str, args: argparse.Namespace, label: str) -> Any:
     """A figure of a mesh file (units: the file's)."""
+    import trimesh
+
     from implicit3d.viz import figures as F
 
     rng = np.random.default_rng(args.seed)
@@ -210,6 +216,8 @@ def _render_scale(size: float, requested: float | None) -> float:
 
 def dataset_figure(root: Path, key: str, figure: str, args: argparse.Namespace) -> Any:
     """A figure of one dataset entry ``key = category/name`` (normalized units unless stated)."""
+    import trimesh
+
     from implicit3d.data import formats
     from implicit3d.viz import figures as F
 
@@ -253,6 +261,8 @@ def dataset_figure(root: Path, key: str, figure: str, args: argparse.Namespace) 
 
 
 def _dataset_view_figure(entry: Path, key: str, view: int) -> Any:
+    import trimesh
+
     from implicit3d.data import formats
     from implicit3d.viz import figures as F
 
