@@ -91,6 +91,29 @@ def test_depth_scale_option_takes_the_bop_scale_unless_given(tmp_path, capsys) -
     np.testing.assert_allclose(pts_txt, pts, atol=1e-9)
 
 
+def test_the_stated_depth_scale_applies_to_every_integer_depth_image(tmp_path, capsys) -> None:
+    """A BOP depth_scale is the units of a 16-bit TIFF or an integer .npy as of a PNG; float metres take none."""
+    from PIL import Image
+
+    from implicit3d.commands.options import depth_scale
+    from implicit3d.sensing.io import depth_has_units
+
+    path = _bop(tmp_path)
+    units = np.full((480, 640), 7500, np.uint16)  # 0.75 m in 0.1 mm units
+    Image.fromarray(units).save(tmp_path / "000007.tif")
+    np.save(tmp_path / "000007.npy", units)
+    np.save(tmp_path / "metres.npy", np.full((4, 4), 0.75, np.float32))
+    Image.fromarray(np.full((4, 4), 0.75, np.float32)).save(tmp_path / "metres.tif")
+    args = argparse.Namespace(depth_scale=None, quiet=True)
+    for name in ("000007.tif", "000007.npy"):
+        assert depth_has_units(tmp_path / name)
+        assert depth_scale(args, tmp_path / name, path) == pytest.approx(10000.0)
+    for name in ("metres.npy", "metres.tif", "missing.tif", "cloud.ply"):
+        assert not depth_has_units(tmp_path / name)
+        assert depth_scale(args, tmp_path / name, path) == 1000.0
+    assert capsys.readouterr().out == ""
+
+
 def test_a_folder_given_as_intrinsics_is_named_as_one(tmp_path) -> None:
     with pytest.raises(SensingFileError, match=r"is a folder; the intrinsics file was expected"):
         read_intrinsics(tmp_path)

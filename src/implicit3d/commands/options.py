@@ -128,7 +128,7 @@ def open_dataset_run(args: argparse.Namespace) -> Any:
     )
 
 
-DEPTH_SCALE_HELP = ("depth units per metre of a PNG or an integer .npy depth image (default for a PNG: the "
+DEPTH_SCALE_HELP = ("depth units per metre of a 16-bit PNG or TIFF or an integer .npy depth image (default: the "
                     "depth_scale of a BOP scene_camera.json or the factor_depth of a YCB-Video *-meta.mat given as "
                     "--intrinsics, else 1000: mm; e.g. 5000 for TUM RGB-D)")
 
@@ -139,11 +139,12 @@ def add_depth_scale_option(p: argparse.ArgumentParser) -> None:
 
 
 def depth_scale(args: argparse.Namespace, depth: Any, intrinsics: Any) -> float:
-    """The PNG depth units per metre: ``--depth-scale`` when given, else the one the intrinsics file states (a BOP
+    """The depth units per metre of an integer depth image (16-bit PNG or TIFF, integer ``.npy``): ``--depth-scale``
+    when given, else the one the intrinsics file states (a BOP
     ``scene_camera.json`` or a YCB-Video ``*-meta.mat``; said in one line unless ``--quiet``), else 1000.
     :class:`UserError` for a non-positive value."""
     from implicit3d.errors import UserError
-    from implicit3d.sensing.io import read_depth_scale
+    from implicit3d.sensing.io import depth_has_units, read_depth_scale
 
     if args.depth_scale is not None:
         if not args.depth_scale > 0:
@@ -153,7 +154,7 @@ def depth_scale(args: argparse.Namespace, depth: Any, intrinsics: Any) -> float:
             raise UserError(f"--depth-scale gives a depth image's units; {depth} is a point cloud (its coordinates are "
                             "taken in their own units)")
         return float(args.depth_scale)
-    if intrinsics is None or not str(depth).lower().endswith(".png"):  # only a PNG has depth units
+    if intrinsics is None or not depth_has_units(depth):  # float metres have no depth units
         return 1000.0
     stated = read_depth_scale(intrinsics, image=depth)
     if stated is None:

@@ -374,6 +374,27 @@ def _bop_frame(data: dict[str, Any], image: str | os.PathLike | None, p: Path | 
     return entry
 
 
+def depth_has_units(path: str | os.PathLike) -> bool:
+    """Whether the depth image at ``path`` holds integer units (a 16-bit PNG or TIFF, an integer ``.npy``), which a
+    depth scale converts to metres, rather than float metres; ``False`` for a file that cannot be read (its reader
+    names the problem)."""
+    p = Path(path)
+    ext = p.suffix.lower()
+    try:
+        if ext == ".png":
+            return True
+        if ext in (".tif", ".tiff"):
+            from PIL import Image
+
+            with Image.open(p) as im:
+                return im.mode in ("I;16", "I;16B", "I;16L")
+        if ext == ".npy":
+            return bool(np.issubdtype(np.load(p, mmap_mode="r", allow_pickle=False).dtype, np.integer))
+    except Exception:
+        return False
+    return False
+
+
 def read_depth_scale(path: str | os.PathLike, image: str | os.PathLike | None = None) -> float | None:
     """PNG depth units per metre stated by an intrinsics file, or ``None`` when it states none.
 
