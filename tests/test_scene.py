@@ -109,6 +109,9 @@ def test_segment_scene_is_the_first_half_of_complete_scene(frame, result) -> Non
     assert np.allclose(found.plane.normal, result.plane.normal) and found.plane.d == pytest.approx(result.plane.d)
     assert len(found.segmentation.objects) == len(result.objects)
     assert found.points_map.shape == (*frame.depth.shape, 3) and found.valid.shape == frame.depth.shape
+    # what a robot keeps of each result: the point map in float32, the same points
+    assert result.points_map.dtype == np.float32 and result.labels.dtype == np.int32
+    np.testing.assert_allclose(result.points_map, found.points_map, atol=1e-6)
 
 
 def test_scene_command_writes_meshes_json_glb_and_figure(frame, tmp_path, capsys) -> None:

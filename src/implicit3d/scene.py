@@ -152,8 +152,9 @@ class CompletedObject:
 @dataclass
 class SceneResult:
     """:func:`complete_scene`'s result: the support ``plane`` (``None`` with ``no_plane``), its
-    ``table_outline (K, 3)``, the completed ``objects``, the ``skipped`` clusters, the ``labels (H, W)`` image and
-    timings."""
+    ``table_outline (K, 3)``, the completed ``objects``, the ``skipped`` clusters, the ``labels (H, W) int32``
+    image, the organized camera-frame cloud ``points_map (H, W, 3) float32`` (metres; float32 halves what a robot
+    keeping results holds: 3.7 MB at 640×480) with its ``valid (H, W) bool`` pixels, and timings."""
 
     plane: Plane | None
     table_outline: np.ndarray | None
@@ -546,8 +547,8 @@ def complete_scene(
             f"({time.perf_counter() - t:.2f} s)")
     seconds["completion"] = time.perf_counter() - t0
     seconds["total"] = time.perf_counter() - t_all
-    return SceneResult(plane, found.outline, objects, seg.skipped, seg.labels, found.points_map, found.valid,
-                       model_name or "model", seconds, settings)
+    return SceneResult(plane, found.outline, objects, seg.skipped, seg.labels, found.points_map.astype(np.float32),
+                       found.valid, model_name or "model", seconds, settings)
 
 
 def scene_json(result: SceneResult, files: list[str]) -> dict[str, Any]:
