@@ -11,7 +11,8 @@ hull of each found object's observed points together with their projection onto 
 ``--precision``, e.g. ``--precision fp32 --precision bf16`` for both side by side, fp32 the baseline): objects
 found, extra objects, merged (true objects whose match is also another's), mean IoU per object (the true mesh's
 volume, 30k samples), the share of completed vertices more than 5 mm below the table, seconds per frame (model loaded
-once; with --threads, torch threads). Then how well
+once; with --threads, torch threads). Then how far each found object's box standing on the table (``scene.json``'s
+``"box"``, what a grasp planner takes) is from the true object's, beside the hull's box; how well
 ``scene.json``'s uncertainty summaries rank the found objects by IoU (Spearman; IoU per tercile), and how well the
 per-vertex uncertainty tells vertices near the true surface from far ones, beside two baselines: the softness alone
 and the distance to the nearest observed point.
@@ -86,6 +87,27 @@ def print_confidence(confidence: dict[str, list[tuple[float, dict]]]) -> None:
                 t, c = rank["terciles"], rank["cuts"]
                 print(f"    {label:<38} rho {rank['rho']:+.2f}   IoU {t[0]:.3f} / {t[1]:.3f} / {t[2]:.3f}   "
                       f"(tercile cuts {sign * c[0]:.2f}, {sign * c[1]:.2f})")
+
+
+def print_boxes(rows: dict[str, list[dict[str, float]]]) -> None:
+    """How far each found object's box standing on the table (``scene.json``'s ``"box"``) is from the true object's
+    (:func:`implicit3d.evaluation.tabletop.box_error`), per method beside the table-closed convex hull's box."""
+    print("\nboxes standing on the table vs the true object's (found objects): mean |error| (mean signed error: + too "
+          "large) of length, width, height (mm), median centre distance (mm), median yaw error (deg), share with all "
+          "three sizes within 1 cm")
+    print(f"  {'method':<36} {'n':>4} {'length':>13} {'width':>13} {'height':>13} {'centre':>7} {'yaw':>6} "
+          f"{'<=1cm':>6}")
+    for name, errs in rows.items():
+        if not errs:
+            continue
+        size = np.array([[e["length"], e["width"], e["height"]] for e in errs]) * 1000.0
+        within = float(np.mean(np.abs(size).max(axis=1) <= 10.0))
+        mean_abs = np.abs(size).mean(axis=0)
+        centre = 1000.0 * float(np.median([e["center"] for e in errs]))
+        yaw = float(np.median([e["yaw"] for e in errs]))
+        bias = size.mean(axis=0)
+        cols = " ".join(f"{f'{a:.1f} ({b:+.1f})':>13}" for a, b in zip(mean_abs, bias, strict=True))
+        print(f"  {name[:36]:<36} {len(errs):>4} {cols} {centre:>7.1f} {yaw:>6.1f} {within:>6.0%}")
 
 
 def print_vertex_uncertainty(vertices: dict[str, list[tuple[np.ndarray, ...]]]) -> None:
@@ -167,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     per_object: dict[str, list[float]] = {}
     confidence: dict[str, list[tuple[float, dict]]] = {}
     vertices: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    box_rows: dict[str, list[dict[str, float]]] = {}
     precisions = args.precision or ["fp32"]
     runs = [(name if len(precisions) == 1 else f"{name[:31]} {p}", model, meta, p)
             for name, model, meta in models for p in precisions]
@@ -202,10 +225,12 @@ def main(argv: list[str] | None = None) -> int:
             extra = sum(r["extra"] for r in rs)
             merged = sum(r["merged"] for r in rs)
             ious = [i for r in rs for i in r["ious"]]
+            box_rows[label.strip()] = [b for r in rs for b in r["boxes"] if b is not None]
             below = statistics.mean(r["below_share"] for r in rs) if rs else float("nan")
             t = statistics.mean(times) if times and label == name else float("nan")
             print(f"{label[:36]:<36} {found / vis:>6.0%} {extra / vis:>6.0%} {merged / vis:>6.0%} "
                   f"{(statistics.mean(ious) if ious else float('nan')):>9.3f} {below:>9.2%} {t:>8.2f}")
+    print_boxes(box_rows)
     print_confidence(confidence)
     print_vertex_uncertainty(vertices)
     print("\nper object (IoU, mean over its appearances):")

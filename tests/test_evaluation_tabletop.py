@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import trimesh
 from scipy.spatial import cKDTree
 
@@ -88,3 +89,28 @@ def test_tote_scene_sets_each_object_against_a_wall(monkeypatch) -> None:
     assert up[2] > 0.999 and abs(scene.plane_normal @ floor_point[:3] + scene.plane_d) < 1e-9
     with pytest.raises(ValueError, match="does not fit"):
         make_tote_scene([("big", trimesh.creation.box((0.7, 0.1, 0.1)))], np.random.default_rng(0))
+
+
+def test_box_error_measures_centre_sizes_and_yaw() -> None:
+    from implicit3d.evaluation.tabletop import box_error
+    from implicit3d.geometry.boxes import upright_box
+
+    up = np.array([0.0, -0.6, -0.8])  # a tilted table normal in a camera frame
+    frame = trimesh.geometry.align_vectors([0.0, 0.0, 1.0], up)[:3, :3]  # world z -> up
+
+    def box(extents, yaw_deg, shift=(0.0, 0.0)):
+        m = trimesh.creation.box(extents)
+        m.apply_translation([shift[0], shift[1], extents[2] / 2])
+        m.apply_transform(trimesh.transformations.rotation_matrix(np.radians(yaw_deg), [0, 0, 1]))
+        return upright_box(m.vertices @ frame.T, up)
+
+    truth = box((0.20, 0.08, 0.12), 30.0)
+    assert box_error(truth, truth) == pytest.approx({"center": 0.0, "length": 0.0, "width": 0.0, "height": 0.0,
+                                                    "yaw": 0.0}, abs=1e-9)
+    err = box_error(truth, box((0.22, 0.08, 0.10), 40.0, shift=(0.02, 0.0)))
+    assert err["yaw"] == pytest.approx(10.0, abs=1e-6)
+    assert (err["length"], err["width"], err["height"]) == pytest.approx((0.02, 0.0, -0.02), abs=1e-9)
+    assert err["center"] == pytest.approx(np.hypot(0.02, 0.01), abs=1e-9)  # shifted 2 cm, 1 cm lower centre
+    assert box_error(truth, box((0.20, 0.08, 0.12), 30.0 + 170.0))["yaw"] == pytest.approx(10.0, abs=1e-6)
+    cube = box((0.1, 0.1, 0.1), 0.0)  # a square footprint: its length axis is arbitrary, yaw modulo 90
+    assert box_error(cube, box((0.1, 0.1, 0.1), 80.0))["yaw"] == pytest.approx(10.0, abs=1e-6)

@@ -42,6 +42,8 @@ def test_objects_are_found_completed_above_the_table_and_closed_on_it(frame, res
     assert score["found"] == score["visible"] == 2 and score["extra"] == 0
     assert score["below_share"] <= 0.01
     assert np.mean(score["ious"]) > 0.3, score  # a smoke test at 32^3 and 320x240: the quality is benchmarked
+    for err in score["boxes"]:  # the box standing on the table: within a few cm of the true object's
+        assert err is not None and err["center"] < 0.05 and abs(err["height"]) < 0.05, score["boxes"]
     assert any(obj.rests_on_table for obj in result.objects)
     for obj in result.objects:
         assert obj.mesh.is_watertight

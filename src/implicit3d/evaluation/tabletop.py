@@ -4,7 +4,8 @@
 yaw, not overlapping), renders one depth frame from a robot's viewpoint with the project's rasterizer and a sensor
 noise preset, and returns the frame with the objects' ground truth in the camera frame. :func:`score_scene` matches
 the completed objects to the true ones by their pixels and measures: objects found, extra objects, volumetric IoU per
-object, and the share of completed vertices more than 5 mm below the table. :func:`score_segmentation` scores an
+object, and the share of completed vertices more than 5 mm below the table; :func:`box_error` compares an object's
+box standing on the table with the true one's. :func:`score_segmentation` scores an
 instance label image alone (found whole, merged, split, extra). ``touching=True`` pushes the objects together, as in
 clutter.
 """
@@ -244,12 +245,14 @@ def score_scene(scene: TabletopScene, result: Any, rng: np.random.Generator, n_s
     A true object counts as visible with at least ``min_visible`` labelled pixels; it is found when a completed
     object holds at least 30 % of those pixels (the best such one is its match; ``merged`` counts the true objects
     whose match is also another's). Returns ``{"visible", "found", "extra", "merged", "ious": [...], "names":
-    [...], "matched": [...], "surface_distance": [...], "below_share", "seconds"}`` (per visible object its IoU,
-    name, matched :class:`implicit3d.scene.CompletedObject` or ``None``, and the distance ``(V,)`` in metres of each
-    of that completion's vertices to the true surface, or ``None``) with ``below_share`` the share of all completed
-    vertices more than :data:`BELOW_TOLERANCE` below the true table.
+    [...], "matched": [...], "surface_distance": [...], "boxes": [...], "below_share", "seconds"}`` (per visible
+    object its IoU, name, matched :class:`implicit3d.scene.CompletedObject` or ``None``, the distance ``(V,)`` in
+    metres of each of that completion's vertices to the true surface, or ``None``, and the :func:`box_error` of the
+    completion's box standing on the fitted plane against the true object's on the true table, or ``None``) with
+    ``below_share`` the share of all completed vertices more than :data:`BELOW_TOLERANCE` below the true table.
     """
     from implicit3d.evaluation.scans import iou_samples, scan_iou
+    from implicit3d.geometry.boxes import upright_box
     from implicit3d.geometry.distance import unsigned_distance
 
     visible = [k for k in range(1, len(scene.meshes) + 1) if (scene.labels == k).sum() >= min_visible]
@@ -264,13 +267,16 @@ def score_scene(scene: TabletopScene, result: Any, rng: np.random.Generator, n_s
     extra = sum(1 for o in result.objects if o.label not in used)
     shared = [label for label in used if sum(v == label for v in matched.values()) > 1]
     merged = sum(1 for v in matched.values() if v in shared)
-    ious, names, objects, distances = [], [], [], []
+    ious, names, objects, distances, boxes = [], [], [], [], []
     by_label = {o.label: o for o in result.objects}
     for k in visible:
         names.append(scene.names[k - 1])
         obj = by_label[matched[k]] if k in matched else None
         objects.append(obj)
         distances.append(None if obj is None else unsigned_distance(scene.meshes[k - 1], obj.mesh.vertices))
+        found_box = obj is not None and result.plane is not None and len(obj.mesh.vertices) > 0
+        boxes.append(box_error(upright_box(scene.meshes[k - 1].vertices, scene.plane_normal),
+                               upright_box(obj.mesh.vertices, result.plane.normal)) if found_box else None)
         if obj is None:
             ious.append(0.0)
             continue
@@ -280,9 +286,31 @@ def score_scene(scene: TabletopScene, result: Any, rng: np.random.Generator, n_s
     allv = np.vstack(verts) if verts else np.zeros((0, 3))
     below = allv @ scene.plane_normal + scene.plane_d < -BELOW_TOLERANCE
     return {"visible": len(visible), "found": len(matched), "extra": extra, "merged": merged, "ious": ious,
-            "names": names,
-            "matched": objects, "surface_distance": distances, "below_share": float(below.mean()) if len(allv) else 0.0,
-            "seconds": result.seconds.get("total")}
+            "names": names, "matched": objects, "surface_distance": distances, "boxes": boxes,
+            "below_share": float(below.mean()) if len(allv) else 0.0, "seconds": result.seconds.get("total")}
+
+
+SQUARE_FOOTPRINT = 0.9  #: a footprint whose width is this share of its length or more has no defined length axis
+
+
+def box_error(truth: Any, pred: Any) -> dict[str, float]:
+    """How far the upright box ``pred`` (:class:`implicit3d.geometry.boxes.UprightBox`) is from the true object's
+    ``truth``, both standing on the same plane: ``center`` (metres, the centres' distance), ``length``, ``width``,
+    ``height`` (metres, signed: predicted minus true) and ``yaw`` (degrees, the angle between the length axes within
+    the table plane, 0-90; modulo 90 when either footprint is near-square (:data:`SQUARE_FOOTPRINT`), where the
+    length axis is arbitrary, so at most 45)."""
+    diff = np.asarray(pred.size, dtype=np.float64) - np.asarray(truth.size, dtype=np.float64)
+    up = np.asarray(truth.rotation, dtype=np.float64)[:, 2]
+    a = np.asarray(truth.rotation, dtype=np.float64)[:, 0]
+    b = np.asarray(pred.rotation, dtype=np.float64)[:, 0]
+    b = b - (b @ up) * up  # onto the true plane
+    angle = float(np.degrees(np.arctan2(abs(np.cross(a, b) @ up), a @ b))) % 180.0
+    angle = min(angle, 180.0 - angle)
+    square = min(truth.size[1] / max(truth.size[0], 1e-12), pred.size[1] / max(pred.size[0], 1e-12))
+    if square >= SQUARE_FOOTPRINT:
+        angle = min(angle, 90.0 - angle)
+    return {"center": float(np.linalg.norm(np.asarray(pred.center) - np.asarray(truth.center))),
+            "length": float(diff[0]), "width": float(diff[1]), "height": float(diff[2]), "yaw": angle}
 
 
 def score_segmentation(truth: np.ndarray, pred: np.ndarray, min_visible: int = 150) -> dict[str, int]:
