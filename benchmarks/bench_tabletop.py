@@ -70,6 +70,8 @@ UNCERTAINTY_MEASURES = (  # scene.json's per-object uncertainty summaries, signe
     ("mean", 1.0, "uncertainty, mean over vertices"),
     ("uncertain_share", 1.0, "share of vertices with uncertainty > 0.5"),
     ("observed_surface_share", -1.0, "observed surface share (negated)"),
+    ("outline_behind_nearer", 1.0, "outline share behind a nearer thing"),
+    ("outline_at_image_border", 1.0, "outline share on the image border"),
     ("observed_points", -1.0, "baseline: fewer observed points"),
 )
 

@@ -121,3 +121,10 @@ def test_uncertainty_ranking_of_a_perfect_and_an_uninformative_measure() -> None
     # unknown values are left out; too few known ones give no verdict
     assert uncertainty_ranking([None, *range(6)], [0.5, *np.linspace(1, 0, 6)])["n"] == 6
     assert uncertainty_ranking([None, 1, 2, 3, 4, 5], np.ones(6)) is None
+    # a measure that is the same for every result (no object cut by the border) says nothing, without a warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        flat = uncertainty_ranking(np.zeros(9), quality)
+    assert np.isnan(flat["rho"])

@@ -564,3 +564,27 @@ def test_objects_seen_straight_from_above_stand_on_the_table() -> None:
     assert middle.mesh.volume == pytest.approx(np.pi * 0.04**2 * 0.12, rel=0.25)
     hovering = [s for s in result.skipped if s["reason"].startswith("not resting on the support")]
     assert len(hovering) == 1 and "of the support below it seen" in hovering[0]["reason"]
+
+
+def test_an_object_cut_by_the_image_border_says_so(frame, result) -> None:
+    """An object that runs out of the image says how much of its outline the border cuts (scene.json, the command's
+    line); one whole in view says none; cropped through the middle of an object, the frame's object there is cut."""
+    from dataclasses import replace as dc_replace
+
+    from implicit3d.commands.scene import _cut_off
+
+    h, w = frame.depth.shape
+    for o in result.objects:  # here the can reaches the bottom row: cut; the bottle is whole in view
+        touches = o.pixels.min() == 0 or o.pixels[:, 0].max() == h - 1 or o.pixels[:, 1].max() == w - 1
+        assert (o.border_share > 0) == touches
+    assert any(o.border_share == 0 for o in result.objects)
+    assert all(0.0 <= o.occluded_share <= 1.0 for o in result.objects)
+    rows, cols = np.nonzero(frame.labels == 1)
+    c0 = int(np.median(cols))
+    crop = frame.depth[:, c0:]
+    intr = dc_replace(frame.intrinsics, cx=frame.intrinsics.cx - c0, width=crop.shape[1])
+    found = segment_scene(crop, intr, settings=result.settings)
+    at_left = [o for o in found.segmentation.objects if o.pixels[:, 1].min() == 0]
+    assert at_left and all(o.border_share > 0.05 for o in at_left)
+    assert "runs out of the image (20% of its outline)" in _cut_off(0.2, 0.0)
+    assert _cut_off(0.01, 0.0) == "" and "behind something nearer (30%" in _cut_off(0.0, 0.3)

@@ -394,3 +394,62 @@ def test_a_skirting_board_on_a_wall_is_no_object(room: bool) -> None:
     found = sorted(int(np.bincount(labels[o.pixels[:, 0], o.pixels[:, 1]]).argmax()) for o in seg.objects)
     assert found == ([3, 4] if room else [2, 3, 4])
     assert any(s["reason"].startswith("on a wall") for s in seg.skipped) == room
+
+
+def _outline_view_reference(labels, depth, occluder, reach, gap):
+    """outline_view by a loop over pixels and directions (the slow reference)."""
+    h, w = labels.shape
+    counts: dict[int, list[int]] = {}
+    for r in range(h):
+        for c in range(w):
+            k = int(labels[r, c])
+            if k <= 0:
+                continue
+            for dr, dc in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+                r1, c1 = r + dr, c + dc
+                inside = 0 <= r1 < h and 0 <= c1 < w
+                if inside and labels[r1, c1] == k:
+                    continue
+                entry = counts.setdefault(k, [0, 0, 0])
+                entry[0] += 1
+                if not inside:
+                    entry[1] += 1
+                    continue
+                for step in range(1, reach + 1):
+                    rs, cs = r + step * dr, c + step * dc
+                    if not (0 <= rs < h and 0 <= cs < w):
+                        break
+                    if occluder[rs, cs] and labels[rs, cs] != k and depth[rs, cs] < depth[r, c] - gap:
+                        entry[2] += 1
+                        break
+    return {k: (b / n, o / n) for k, (n, b, o) in counts.items()}
+
+
+def test_outline_view_matches_a_loop_over_pixels() -> None:
+    from implicit3d.sensing.segment import outline_view
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 4, (17, 23))
+    depth = rng.uniform(0.5, 0.6, (17, 23))
+    occluder = rng.random((17, 23)) < 0.7
+    got = outline_view(labels, depth, occluder, reach=3, gap=0.03)
+    want = _outline_view_reference(labels, depth, occluder, 3, 0.03)
+    assert got.keys() == want.keys()
+    for k in want:
+        assert got[k] == pytest.approx(want[k], abs=1e-12)
+
+
+def test_outline_view_names_the_border_and_what_stands_in_front() -> None:
+    from implicit3d.sensing.segment import outline_view
+
+    labels = np.zeros((40, 60), np.int64)
+    depth = np.full((40, 60), 1.0)
+    labels[10:20, 0:10] = 1  # runs out of the image on the left
+    labels[10:30, 30:40] = 2  # its right side is hidden behind a nearer object 2 px away (a sensor shadow between)
+    labels[10:30, 42:50], depth[10:30, 42:50] = 3, 0.8
+    depth[10:30, 40:42] = 0.0
+    valid = depth > 0
+    view = outline_view(labels, depth, valid)
+    assert view[1] == pytest.approx((10 / 40, 0.0))  # 10 of its 40 pixel sides on the border
+    assert view[2] == pytest.approx((0.0, 20 / 60))  # its right side: 20 of 60
+    assert view[3] == pytest.approx((0.0, 0.0))  # the nearer one is not behind anything

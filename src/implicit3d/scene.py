@@ -83,7 +83,9 @@ def processing_stride(shape: tuple[int, int], max_pixels: int) -> int:
 class CompletedObject:
     """One object of a scene: ``mesh`` (camera frame, metres; ``vertex_attributes["uncertainty"]`` and
     ``["softness"]``), its observed ``points (N, 3)`` and their ``pixels (N, 2) (row, column)``, its ``label`` (the
-    caller's instance id with a labels image, else 1, 2, ... by size), and what was measured of it."""
+    caller's instance id with a labels image, else 1, 2, ... by size), and what was measured of it: the share of its
+    outline that the image border cuts (``border_share``) or that lies behind something nearer (``occluded_share``;
+    :func:`implicit3d.sensing.segment.outline_view`) — where the object goes on out of view."""
 
     label: int
     points: np.ndarray
@@ -91,6 +93,8 @@ class CompletedObject:
     mesh: trimesh.Trimesh
     rests_on_table: bool
     seconds: float
+    border_share: float = 0.0
+    occluded_share: float = 0.0
 
     @property
     def uncertainty(self) -> np.ndarray:
@@ -144,6 +148,8 @@ class CompletedObject:
                 "uncertain_share": float(np.mean(u > 0.5)) if len(u) else None,
                 "observed_surface_share": float(seen.mean()) if len(seen) else None,
                 "undecided_ratio": self.undecided_ratio,
+                "outline_at_image_border": self.border_share,
+                "outline_behind_nearer": self.occluded_share,
             },
             "seconds": self.seconds,
         }
@@ -402,6 +408,7 @@ def segment_scene(
         NoPlaneError,
         find_planes,
         find_support_plane,
+        outline_view,
         segment_objects,
         table_region,
     )
@@ -484,6 +491,12 @@ def segment_scene(
                           "above it as the support (a table above a floor)")  # no counts: one warning in a loop
                 plane, outline, seg = other, other_outline, other_seg
                 break
+    if seg.objects:  # how much of each object the view cuts off: the image border, something in front of it
+        occluder = valid if plane is None else valid & (
+            plane.height(pm.reshape(-1, 3)).reshape(valid.shape) > settings.segment.min_height)
+        view = outline_view(seg.labels, pm[..., 2], occluder)
+        for obj in seg.objects:
+            obj.border_share, obj.occluded_share = view.get(obj.label, (0.0, 0.0))
     if full_labels is not None and k > 1:  # instances between the processed pixels: reported, not lost
         accounted = {o.label for o in seg.objects} | {s["label"] for s in seg.skipped if "label" in s}
         for lid in np.setdiff1d(np.unique(full_labels[full_labels > 0]), list(accounted)):
@@ -542,7 +555,8 @@ def complete_scene(
         t = time.perf_counter()
         mesh, rests = complete_object(obj.points, model, contract, plane, settings, device,
                                       rests=True if obj.hidden_support else None)
-        objects.append(CompletedObject(obj.label, obj.points, obj.pixels, mesh, rests, time.perf_counter() - t))
+        objects.append(CompletedObject(obj.label, obj.points, obj.pixels, mesh, rests, time.perf_counter() - t,
+                                       obj.border_share, obj.occluded_share))
         log(f"  object {obj.label}: {len(obj.points)} points -> {len(mesh.vertices)} vertices "
             f"({time.perf_counter() - t:.2f} s)")
     seconds["completion"] = time.perf_counter() - t0

@@ -143,8 +143,20 @@ def run(args: argparse.Namespace) -> int:
               + ("empty completion (try a higher --resolution)" if len(obj.mesh.faces) == 0 else
                  f"{_share(s['uncertainty']['observed_surface_share'])} of the surface observed"
                  + ("" if s.get("watertight", True) else ", not watertight"))
-              + (", rests on the table" if obj.rests_on_table else ""))
+              + (", rests on the table" if obj.rests_on_table else "")
+              + _cut_off(obj.border_share, obj.occluded_share))
     return 0
+
+
+def _cut_off(border: float, occluded: float) -> str:
+    """What the view cuts off an object, for its line: the image border, a nearer thing in front (5 % of the
+    outline or more)."""
+    parts = ([f"runs out of the image ({border:.0%} of its outline)"] if border >= CUT_OFF_SHARE else []) + (
+        [f"goes on behind something nearer ({occluded:.0%} of its outline)"] if occluded >= CUT_OFF_SHARE else [])
+    return "".join(f"; {p}" for p in parts)
+
+
+CUT_OFF_SHARE = 0.05  #: an object's line names the image border or an occluder cutting this share of its outline
 
 
 def _ratio(value: float | None) -> str:

@@ -121,9 +121,9 @@ def aggregate(
 def uncertainty_ranking(uncertainty: Sequence[float | None], quality: Sequence[float]) -> dict[str, Any] | None:
     """How well ``uncertainty`` (one value per result, larger = less sure; ``None`` = unknown, left out) ranks the
     results by ``quality`` (e.g. IoU). Returns ``{"n", "rho", "terciles", "cuts"}``: Spearman's rank correlation
-    (-1: the less sure, the worse, always; 0: no information), the mean quality of the surest third, the middle
-    third and the least sure third (ties kept in input order), and the two measure values between the thirds;
-    ``None`` with fewer than 6 known values."""
+    (-1: the less sure, the worse, always; 0: no information; NaN when either is constant), the mean quality of the
+    surest third, the middle third and the least sure third (ties kept in input order), and the two measure values
+    between the thirds; ``None`` with fewer than 6 known values."""
     from scipy.stats import spearmanr
 
     known = [(float(u), float(q)) for u, q in zip(uncertainty, quality, strict=True) if u is not None]
@@ -133,7 +133,7 @@ def uncertainty_ranking(uncertainty: Sequence[float | None], quality: Sequence[f
     order = np.argsort(u, kind="stable")
     return {
         "n": len(known),
-        "rho": float(spearmanr(u, q).statistic),
+        "rho": float(spearmanr(u, q).statistic) if np.ptp(u) > 0 and np.ptp(q) > 0 else float("nan"),
         "terciles": [float(q[part].mean()) for part in np.array_split(order, 3)],
         "cuts": [float(c) for c in np.quantile(u, [1 / 3, 2 / 3])],
     }

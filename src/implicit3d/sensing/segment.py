@@ -253,12 +253,16 @@ def table_region(plane: Plane, inlier_points: np.ndarray, cell: float = 0.02, ma
 class SceneObject:
     """One object of a frame: its camera-frame ``points (N, 3) float64`` and their ``pixels (N, 2)`` (row, column).
     ``hidden_support``: seen from above with the space between it and the support hidden behind itself (only its
-    top is seen, e.g. a tall box under a camera looking down): it is taken to stand on the support."""
+    top is seen, e.g. a tall box under a camera looking down): it is taken to stand on the support. ``border_share``
+    and ``occluded_share``: how much of its outline the image border cuts or a nearer thing hides
+    (:func:`outline_view`, set by :func:`implicit3d.scene.segment_scene`)."""
 
     points: np.ndarray
     pixels: np.ndarray
     label: int = 0
     hidden_support: bool = False
+    border_share: float = 0.0  #: share of its outline on the image border (:func:`outline_view`)
+    occluded_share: float = 0.0  #: share of its outline behind something nearer (:func:`outline_view`)
 
 
 @dataclass
@@ -476,6 +480,48 @@ def structure_mask(
         if extent > 1.0 or (extent > min_size and at_border) or wall:
             out[sl] |= comp[sl] == k
     return out
+
+
+OCCLUDER_GAP = 0.02  #: a pixel nearer to the camera than an object's outline by this many metres hides what is behind
+OCCLUDER_REACH = 4  #: ... looked for this many pixels out from the outline (past a sensor's shadow band)
+
+
+def outline_view(
+    labels: np.ndarray, depth: np.ndarray, occluder: np.ndarray, reach: int = OCCLUDER_REACH,
+    gap: float = OCCLUDER_GAP,
+) -> dict[int, tuple[float, float]]:
+    """How much of each object's outline the view cuts off: ``{label: (border_share, occluded_share)}`` for every
+    label > 0 of ``labels (H, W) int``.
+
+    The outline is the object's pixel sides facing another label (4-neighbours). ``border_share``: the share of them on
+    the image border (the object runs out of the image); ``occluded_share``: the share whose next ``reach`` pixels
+    outward hold an ``occluder (H, W) bool`` pixel of another label nearer to the camera by more than ``gap`` metres
+    (``depth (H, W)``, metres): the object goes on behind something in front of it. Both say that the completion
+    guesses more than its observed surface shows."""
+    lab = np.asarray(labels, dtype=np.int64)
+    h, w = lab.shape
+    n = int(lab.max(initial=0)) + 1
+    pad = reach
+    lab_p = np.pad(lab, pad, constant_values=-1)  # -1: beyond the image
+    z_p = np.pad(np.asarray(depth, dtype=np.float64), pad, constant_values=np.inf)
+    occ_p = np.pad(np.asarray(occluder, dtype=bool), pad, constant_values=False)
+    own = lab > 0
+    z = np.asarray(depth, dtype=np.float64)
+    sides = np.zeros(n, np.int64)
+    border = np.zeros(n, np.int64)
+    hidden = np.zeros(n, np.int64)
+    for dv, du in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        first = lab_p[pad + dv: pad + dv + h, pad + du: pad + du + w]
+        side = own & (first != lab)
+        near = np.zeros_like(side)
+        for step in range(1, reach + 1):
+            sl = (slice(pad + step * dv, pad + step * dv + h), slice(pad + step * du, pad + step * du + w))
+            near |= occ_p[sl] & (lab_p[sl] != lab) & (z_p[sl] < z - gap)
+        sides += np.bincount(lab[side], minlength=n)
+        border += np.bincount(lab[side & (first == -1)], minlength=n)
+        hidden += np.bincount(lab[side & near & (first != -1)], minlength=n)
+    return {int(k): (float(border[k] / sides[k]), float(hidden[k] / sides[k]))
+            for k in np.flatnonzero(sides) if k > 0}
 
 
 def _touches_border(pixels: np.ndarray, shape: tuple[int, int], margin: int = 2) -> bool:
