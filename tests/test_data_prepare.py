@@ -376,3 +376,29 @@ def test_workers_of_a_script_without_main_guard_fail_fast_and_say_why(tmp_path):
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert run.returncode != 0
     assert 'if __name__ == "__main__":' in run.stderr and "a worker process died" in run.stderr
+
+
+def test_splits_of_an_earlier_build_are_kept_when_meshes_are_added(tmp_path):
+    """A grown folder built again: the held-out shapes stay held out; the new ones fill the splits."""
+    keys = [f"c/{i:02d}" for i in range(10)]
+    first = make_splits(keys[:5], (0.6, 0.2, 0.2), 0)
+    grown = make_splits(keys, (0.6, 0.2, 0.2), 0, previous=first)
+    for split in ("train", "val", "test"):
+        assert set(first[split]) <= set(grown[split])
+    assert (len(grown["val"]), len(grown["test"])) == (2, 2)
+    assert make_splits(keys, (0.6, 0.2, 0.2), 0, previous=None) == make_splits(keys, (0.6, 0.2, 0.2), 0)
+    # on disk: prepare again after adding meshes
+    src = tmp_path / "src" / "boxes"
+    src.mkdir(parents=True)
+    for i in range(3):
+        trimesh.creation.box(extents=(0.1, 0.2 + 0.01 * i, 0.3)).export(src / f"{i:02d}.obj")
+    root = tmp_path / "ds"
+    prepare(str(tmp_path / "src"), root, config=TINY, progress=False)
+    before = {s: (root / f"{s}.lst").read_text().split() for s in ("val", "test")}
+    for i in range(3, 6):
+        trimesh.creation.box(extents=(0.1, 0.2 + 0.01 * i, 0.3)).export(src / f"{i:02d}.obj")
+    with pytest.warns(InputWarning, match="the earlier shapes keep their splits"):
+        result = prepare(str(tmp_path / "src"), root, config=TINY, progress=False)
+    assert len(result.built) == 3 and len(result.skipped) == 3
+    for split, members in before.items():
+        assert set(members) <= set((root / f"{split}.lst").read_text().split())

@@ -149,3 +149,35 @@ def test_safe_name():
     assert safe_name("a b/c") == "a_b_c"
     assert safe_name("..") == "unnamed"
     assert MeshItem("n", "c", "file", "x").key == "c/n"
+
+
+def test_names_that_clean_up_alike_stay_apart(tmp_path):
+    """Spaces, accents and non-Latin scripts: every file its own shape, every folder its own category."""
+    for name in ("my cup.obj", "my_cup.obj", "日本.obj", "中文.obj", "tasse à café.obj", "tasse_caf.obj"):
+        _write_box(tmp_path / "cups" / name)
+    _write_box(tmp_path / "椅子" / "a.obj")
+    _write_box(tmp_path / "桌子" / "a.obj")
+    _write_box(tmp_path / "桌子" / "b.obj")
+    items = resolve_source(str(tmp_path))
+    keys = [it.key for it in items]
+    assert len(keys) == len(set(keys)) == 9
+    assert len({it.origin for it in items}) == 9
+    assert "cups/tasse_a_cafe" in keys and "cups/tasse_caf" in keys  # accents folded, not dropped
+    cups = {it.name for it in items if it.category == "cups"}
+    assert {n for n in cups if n.startswith("my_cup_")} and len(cups) == 6
+    assert len({it.category for it in items}) == 3  # the two CJK folders stay two categories
+    # stable: the same names on another listing, and a name no other file shares is left as it is
+    assert [it.key for it in resolve_source(str(tmp_path))] == keys
+    assert safe_name("tasse à café") == "tasse_a_cafe"
+
+
+def test_a_dataset_built_inside_the_source_folder_is_left_out(tmp_path):
+    _write_box(tmp_path / "src" / "mugs" / "a.obj")
+    built = tmp_path / "src" / "prepared"
+    _write_box(built / "mugs" / "a" / "mesh.ply")
+    (built / "manifest.json").write_text('{"format_version": 1, "source": "x", "settings": {}}')
+    _write_box(tmp_path / "src" / "other" / "manifest_like" / "b.obj")
+    (tmp_path / "src" / "other" / "manifest.json").write_text('{"name": "not ours"}')  # someone else's file
+    with pytest.warns(UserWarning, match="a dataset built by prepare, inside the source folder"):
+        keys = [it.key for it in resolve_source(str(tmp_path / "src"))]
+    assert keys == ["mugs/a", "other/b"]

@@ -382,21 +382,28 @@ def _worker(args: tuple[MeshItem, PrepareConfig, int, str]) -> tuple[str, str, s
     return process_item(*args)
 
 
-def make_splits(keys: Sequence[str], fractions: Sequence[float], seed: int) -> dict[str, list[str]]:
+def make_splits(
+    keys: Sequence[str], fractions: Sequence[float], seed: int, previous: dict[str, list[str]] | None = None
+) -> dict[str, list[str]]:
     """Deterministic train/val/test split, stratified by category (the part of the key before ``/``).
 
     Each category's sorted names are shuffled by a generator seeded from ``(seed, category)``; val and test get
     ``round(n * fraction)`` shapes (at least one each when the fraction is > 0 and the category has >= 3 shapes),
-    train the rest. Lists are returned sorted.
+    train the rest. ``previous``: the splits of an earlier build of the same dataset: a shape keeps its split there
+    (a held-out shape never becomes a training shape when meshes are added), and only the new shapes are drawn, into
+    val and test as far as those fall short of their counts, then train. Lists are returned sorted.
     """
+    was = {key: split for split, members in (previous or {}).items() for key in members}
     by_cat: dict[str, list[str]] = {}
     for key in sorted(keys):
         by_cat.setdefault(key.split("/", 1)[0], []).append(key)
     out: dict[str, list[str]] = {s: [] for s in formats.SPLITS}
     for cat, members in by_cat.items():
         n = len(members)
+        kept = [m for m in members if m in was]
+        new = [m for m in members if m not in was]
         rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(cat.encode()), 0x5917])
-        order = [members[i] for i in rng.permutation(n)]
+        order = [new[i] for i in rng.permutation(len(new))]
         counts = []
         for frac in fractions[1:]:
             c = int(round(n * frac))
@@ -406,10 +413,30 @@ def make_splits(keys: Sequence[str], fractions: Sequence[float], seed: int) -> d
         n_val, n_test = counts
         n_val = min(n_val, n)
         n_test = min(n_test, n - n_val)
+        for m in kept:
+            out[was[m]].append(m)
+        n_val = max(0, n_val - sum(was[m] == "val" for m in kept))
+        n_test = max(0, n_test - sum(was[m] == "test" for m in kept))
+        n_val = min(n_val, len(order))
+        n_test = min(n_test, len(order) - n_val)
         out["val"] += order[:n_val]
         out["test"] += order[n_val : n_val + n_test]
         out["train"] += order[n_val + n_test :]
     return {s: sorted(v) for s, v in out.items()}
+
+
+def _read_splits(root: Path) -> dict[str, list[str]] | None:
+    """The split files of an earlier complete build at ``root``, or ``None``."""
+    found = {}
+    for split in formats.SPLITS:
+        path = formats.split_file(root, split)
+        if not path.is_file():
+            return None
+        try:
+            found[split] = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        except (OSError, UnicodeDecodeError):
+            return None
+    return found
 
 
 def _write_splits(root: Path, splits: dict[str, list[str]]) -> None:
@@ -571,6 +598,8 @@ def _prepare_locked(
     on_shape: Callable[[str, str, str], None] | None,
 ) -> PrepareResult:
     manifest_path = root / formats.MANIFEST
+    old = formats.read_json(manifest_path) if manifest_path.is_file() else None  # read (and checked) by prepare()
+    was_complete = isinstance(old, dict) and old.get("complete") is True
     formats.write_json(manifest_path, manifest)
     _clean_temp(root)
 
@@ -629,7 +658,15 @@ def _prepare_locked(
         raise UserError(
             f"{source}: no usable mesh, all {len(result.broken)} broken (e.g. {first['origin']}: {first['reason']})"
         )
-    splits = make_splits(shapes, config.split, seed)
+    previous = _read_splits(root) if was_complete else None
+    splits = make_splits(shapes, config.split, seed, previous)
+    if previous is not None:
+        held = {k for split in ("val", "test") for k in previous[split]}
+        added = sorted(set(shapes) - {k for keys in previous.values() for k in keys})
+        if added and held:
+            warn_user(f"{root}: {len(added)} new shape{'s' if len(added) != 1 else ''} added to an earlier build: "
+                      "the earlier shapes keep their splits (no held-out shape becomes a training shape); the new "
+                      "ones fill val and test up to their fractions, the rest train")
     empty = [name for name, frac in zip(("val", "test"), config.split[1:], strict=True)
              if frac > 0 and not splits[name]]
     if empty:

@@ -16,14 +16,18 @@ Source strings (see ``implicit3d prepare --help``):
 - any other folder: every ``.obj .ply .off .stl .glb .gltf`` file below it (recursively; multi-part scenes are
   merged into one mesh with their node transforms applied). Category = first sub-folder under the root, or the
   root folder's own name for files directly in it; name = file stem (plus the extension if two files share a
-  stem). Meshes are taken as z-up (pass ``up="y"`` to rotate y-up meshes).
+  stem), made file-system safe by :func:`safe_name` and kept unique by :func:`unique_names`. Meshes are taken as
+  z-up (pass ``up="y"`` to rotate y-up meshes). A built dataset inside the folder (a sub-folder holding an
+  implicit3d ``manifest.json``, e.g. ``prepare``'s output written there) is left out.
 
 Items are sorted (category, name) so a build does not depend on directory listing order.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,9 +107,23 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def safe_name(text: str) -> str:
-    """A file-system-safe version of ``text`` (runs of other characters become ``_``; never empty or hidden)."""
-    out = _SAFE.sub("_", text).strip("._")
+    """A file-system-safe version of ``text``: accents dropped (``tasse à café`` -> ``tasse_a_cafe``), runs of other
+    characters ``_``; never empty or hidden. Different texts can give the same name (``my cup``, ``my_cup``; two
+    names in a script without a Latin form): :func:`unique_names` keeps them apart."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    out = _SAFE.sub("_", folded).strip("._")
     return out or "unnamed"
+
+
+def unique_names(texts: list[str], names: list[str] | None = None) -> list[str]:
+    """A name per text (``names``, default their :func:`safe_name`), made unique: a name that two different texts
+    share gets ``_`` and six hex digits of a hash of each text (stable: it does not depend on the other files)."""
+    names = [safe_name(t) for t in texts] if names is None else list(names)
+    owners: dict[str, set[str]] = {}
+    for text, name in zip(texts, names, strict=True):
+        owners.setdefault(name, set()).add(text)
+    return [f"{name}_{hashlib.sha1(text.encode('utf-8', 'surrogateescape')).hexdigest()[:6]}"
+            if len(owners[name]) > 1 else name for text, name in zip(texts, names, strict=True)]
 
 
 def catalogue_seed(category: str, index: int, seed: int) -> int:
@@ -191,33 +209,59 @@ def _shapenet_items(root: Path) -> list[MeshItem]:
     return list(items.values())
 
 
+def _built_datasets(root: Path) -> list[Path]:
+    """The folders below ``root`` that hold a dataset built by ``prepare`` (an implicit3d ``manifest.json``)."""
+    import json
+
+    found = []
+    for manifest in root.rglob("manifest.json"):
+        if manifest.parent == root or any(part.startswith(".") for part in manifest.relative_to(root).parts):
+            continue
+        try:
+            doc = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, dict) and "format_version" in doc and "settings" in doc and "source" in doc:
+            found.append(manifest.parent)
+    return found
+
+
 def _mesh_files(root: Path) -> list[Path]:
-    """Every mesh file below ``root`` (recursively), hidden files and folders left out, sorted."""
+    """Every mesh file below ``root`` (recursively), sorted; hidden files and folders left out, and so are datasets
+    built there (their ``mesh.ply`` files are this tool's output, not sources), with a warning."""
+    built = _built_datasets(root)
+    for folder in built:
+        warn_user(f"{folder}: a dataset built by prepare, inside the source folder {root}: its meshes are left out")
     return sorted(
         p
         for p in root.rglob("*")
         if p.is_file()
         and p.suffix.lower() in MESH_EXTENSIONS
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        and not any(folder in p.parents for folder in built)
     )
 
 
 def _folder_items(root: Path, up: str) -> list[MeshItem]:
     files = _mesh_files(root)
+    folders = [p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else root.resolve().name
+               for p in files]
+    by_folder = dict(zip(folders, unique_names(folders), strict=True))  # two folders never share a category
     stems: dict[tuple[str, str], int] = {}
-    found = []
-    for p in files:
-        rel = p.relative_to(root).parts
-        category = safe_name(rel[0] if len(rel) > 1 else root.resolve().name)
-        found.append((category, p))
-        key = (category, safe_name(p.stem))
+    for folder, p in zip(folders, files, strict=True):
+        key = (by_folder[folder], safe_name(p.stem))
         stems[key] = stems.get(key, 0) + 1
-    items = []
-    for category, p in found:
+    per_category: dict[str, list[tuple[str, str, Path]]] = {}
+    for folder, p in zip(folders, files, strict=True):
+        category = by_folder[folder]
         name = safe_name(p.stem)
         if stems[(category, name)] > 1:  # same stem twice in one category: disambiguate by relative path
             name = safe_name("_".join(p.relative_to(root).with_suffix("").parts[1:]) + "_" + p.suffix[1:].lower())
-        items.append(MeshItem(name, category, "file", str(p), up))
+        per_category.setdefault(category, []).append((p.relative_to(root).as_posix(), name, p))
+    items = []
+    for category, entries in per_category.items():  # two files never share a name (``my cup`` and ``my_cup``)
+        names = unique_names([rel for rel, _, _ in entries], [name for _, name, _ in entries])
+        items += [MeshItem(name, category, "file", str(p), up) for name, (_, _, p) in zip(names, entries, strict=True)]
     return items
 
 
