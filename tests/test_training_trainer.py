@@ -219,3 +219,9 @@ def test_time_budget_drives_the_cosine_schedule() -> None:
     assert lr_at_step(cfg, 10, elapsed_s=30.0) == pytest.approx(0.5)  # half the time gone: half-way down
     assert lr_at_step(cfg, 10, elapsed_s=60.0) == pytest.approx(0.0)
     assert lr_at_step(cfg, 900, elapsed_s=1.0) == pytest.approx(lr_at_step(cfg, 900))  # steps ahead of time
+    # with a long warmup, a budget far from used up leaves the schedule after warmup as it is (it once jumped from
+    # 1.0 to 0.43 right after a 100-step warmup of a 200-step run, whatever the budget)
+    long_warmup = _cfg(max_steps=200, warmup_steps=100, lr=1.0, min_lr_ratio=0.0, max_minutes=60.0)
+    for step in (100, 110, 150, 199):
+        assert lr_at_step(long_warmup, step, elapsed_s=1.0) == pytest.approx(lr_at_step(long_warmup, step))
+    assert lr_at_step(long_warmup, 110, elapsed_s=1.0) > 0.97

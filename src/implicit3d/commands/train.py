@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 EPILOG = """\
@@ -80,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
         values["data.root"] = args.data
     run_cfg = load_run_config(args.config, args.set, values)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    if run_cfg.train.max_minutes > 0 and args.max_minutes is None and os.environ.get("RANK", "0") == "0":
+        print(f"time budget: {run_cfg.train.max_minutes:g} min (train.max_minutes of {args.config}): the run stops "
+              f"then even before step {run_cfg.train.max_steps}; --max-minutes 0 for none")
     result = train_run(run_cfg, out, resume=args.resume, init=args.init, device=args.device,
                        progress=show_progress(args.no_progress))
     if result["is_main"]:

@@ -60,8 +60,9 @@ def schedule_progress(cfg: TrainConfig, step: int, elapsed_s: float | None = Non
 def lr_at_step(cfg: TrainConfig, step: int, elapsed_s: float | None = None) -> float:
     """Learning rate for the update that turns step ``step`` into ``step + 1`` (0-based).
 
-    ``elapsed_s`` (the run's wall time) matters only with a ``max_minutes`` budget: the cosine then follows
-    :func:`schedule_progress`, reaching its floor when the budget runs out."""
+    ``elapsed_s`` (the run's wall time) matters only with a ``max_minutes`` budget: the cosine then follows the
+    larger of the steps after warmup over theirs and the elapsed time over the budget, reaching its floor when the
+    budget runs out (a budget far from used up leaves the step schedule as it is)."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     t = step - cfg.warmup_steps
@@ -71,8 +72,8 @@ def lr_at_step(cfg: TrainConfig, step: int, elapsed_s: float | None = None) -> f
         return cfg.lr * cfg.gamma ** (t // cfg.step_size)
     span = max(1, cfg.max_steps - cfg.warmup_steps)
     progress = min(1.0, t / span)
-    if cfg.max_minutes > 0 and elapsed_s is not None:
-        progress = max(progress, schedule_progress(cfg, step, elapsed_s))
+    if cfg.max_minutes > 0 and elapsed_s is not None:  # the time budget, not step / max_steps (warmup included)
+        progress = max(progress, min(1.0, elapsed_s / (60.0 * cfg.max_minutes)))
     return cfg.lr * (cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
