@@ -402,3 +402,18 @@ def test_splits_of_an_earlier_build_are_kept_when_meshes_are_added(tmp_path):
     assert len(result.built) == 3 and len(result.skipped) == 3
     for split, members in before.items():
         assert set(members) <= set((root / f"{split}.lst").read_text().split())
+
+
+def test_count_with_broken_files_says_which_category_falls_short(tmp_path):
+    src = tmp_path / "src"
+    (src / "parts").mkdir(parents=True)
+    (src / "mugs").mkdir()
+    (src / "parts" / "a_broken.obj").write_text("v 0 0 0\nf 1 2 3\n")
+    trimesh.creation.box(extents=(0.1, 0.2, 0.3)).export(src / "parts" / "b.obj")
+    trimesh.creation.box(extents=(0.1, 0.2, 0.3)).export(src / "parts" / "c.obj")
+    trimesh.creation.box(extents=(0.1, 0.2, 0.3)).export(src / "mugs" / "a.obj")
+    with pytest.warns(InputWarning) as record:
+        result = prepare(str(src), tmp_path / "ds", count=2, config=TINY, progress=False)
+    assert sorted(result.shapes) == ["mugs/a", "parts/b"]
+    said = [str(w.message) for w in record if "--count 2" in str(w.message)]
+    assert len(said) == 1 and "parts with 1 shape" in said[0] and "mugs" not in said[0]

@@ -679,6 +679,19 @@ def _prepare_locked(
     for key in shapes:
         cat = key.split("/", 1)[0]
         categories[cat] = categories.get(cat, 0) + 1
+    count = manifest.get("count")
+    if count is not None:  # --count takes the first N files: broken ones leave a category short, said once
+        broken_in: dict[str, int] = {}
+        for b in result.broken:
+            cat = b["key"].split("/", 1)[0]
+            broken_in[cat] = broken_in.get(cat, 0) + 1
+        short = sorted(c for c in broken_in if categories.get(c, 0) < count)
+        if short:
+            warn_user(f"{root}: --count {count} takes the first {count} files of each category, and broken ones "
+                      "among them leave "
+                      + ", ".join(f"{c} with {categories.get(c, 0)} shape{'s' if categories.get(c, 0) != 1 else ''}"
+                                  for c in short)
+                      + " (fix or remove the broken files, or raise --count)")
     manifest.update(
         {
             "complete": True,
