@@ -417,3 +417,17 @@ def test_count_with_broken_files_says_which_category_falls_short(tmp_path):
     assert sorted(result.shapes) == ["mugs/a", "parts/b"]
     said = [str(w.message) for w in record if "--count 2" in str(w.message)]
     assert len(said) == 1 and "parts with 1 shape" in said[0] and "mugs" not in said[0]
+
+
+def test_a_closed_stl_is_recorded_watertight(tmp_path):
+    """An STL stores each triangle's corners apart: closed as a surface, it is watertight in shape.json."""
+    src = tmp_path / "src"
+    src.mkdir()
+    trimesh.creation.icosphere(2, radius=0.1).export(src / "ball.stl")
+    open_box = trimesh.creation.box(extents=(0.1, 0.2, 0.3))
+    open_box.update_faces(np.arange(len(open_box.faces)) != 0)
+    open_box.export(src / "open.stl")
+    with pytest.warns(InputWarning):  # two shapes: empty splits
+        prepare(str(src), tmp_path / "ds", config=TINY, progress=False)
+    assert json.loads((tmp_path / "ds" / "src" / "ball" / "shape.json").read_text())["watertight"] is True
+    assert json.loads((tmp_path / "ds" / "src" / "open" / "shape.json").read_text())["watertight"] is False

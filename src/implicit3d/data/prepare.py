@@ -52,6 +52,7 @@ from implicit3d.geometry.transforms import (
     resting_rotation,
     stable_rotations,
 )
+from implicit3d.geometry.validation import weld
 
 TMP_PREFIX = ".tmp-"
 
@@ -321,7 +322,7 @@ def build_shape(item: MeshItem, config: PrepareConfig, seed: int, dest: Path) ->
         "up": item.up,  # "y": the file's y-up frame was turned z-up before loc/scale (sources.Y_UP_TO_Z_UP)
         "n_vertices": int(len(mesh_n.vertices)),
         "n_faces": int(len(mesh_n.faces)),
-        "watertight": bool(mesh_n.is_watertight),
+        "watertight": bool(weld(mesh_n).is_watertight),  # closed as a surface (an STL's corners are split)
         "occupancy_fraction": float(occ.mean()) if len(occ) else 0.0,
         "view_points": n_pts,
         "format_version": formats.FORMAT_VERSION,

@@ -65,6 +65,7 @@ import trimesh
 
 from implicit3d.errors import UserError
 from implicit3d.evaluation.scans import MIN_SCAN_POINTS, Scan, ScanError, object_rng
+from implicit3d.geometry.validation import weld
 
 #: File units of a ``SOURCES.md`` ``units`` column -> metres per unit.
 UNIT_SCALES: dict[str, float] = {
@@ -208,14 +209,6 @@ def _beside(folder: Path, filename: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
-
-
-def weld(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
-    """A plain copy of ``mesh`` (no visuals) with coincident vertices merged
-    (``merge_vertices(merge_tex=True, merge_norm=True)``: split UV and normal seams are welded)."""
-    welded = trimesh.Trimesh(np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64), process=False)
-    welded.merge_vertices(merge_tex=True, merge_norm=True)
-    return trimesh.Trimesh(np.asarray(welded.vertices, np.float64), np.asarray(welded.faces, np.int64), process=False)
 
 
 def load_real_objects(

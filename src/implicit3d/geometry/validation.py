@@ -67,3 +67,12 @@ def as_mesh_arrays(mesh: Any, name: str = "mesh") -> tuple[np.ndarray, np.ndarra
     if faces.min() < 0 or faces.max() >= len(vertices):
         raise ValueError(f"{name} faces index vertices out of range [0, {len(vertices)})")
     return vertices, faces
+
+
+def weld(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """A plain copy of ``mesh`` (no visuals) with coincident vertices merged
+    (``merge_vertices(merge_tex=True, merge_norm=True)``: the UV and normal seams of a textured OBJ, an STL's
+    per-triangle corners, are welded), so that its closedness is that of its surface."""
+    welded = trimesh.Trimesh(np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64), process=False)
+    welded.merge_vertices(merge_tex=True, merge_norm=True)
+    return trimesh.Trimesh(np.asarray(welded.vertices, np.float64), np.asarray(welded.faces, np.int64), process=False)
