@@ -47,6 +47,8 @@ def test_evaluate_tables(run_dir, dataset, tmp_path, capsys) -> None:
     assert sorted(k.split("/")[0] for k in test_keys) == ["boxy", "round"]
     rows = _read_csv(out / "metrics.csv")
     assert len(rows) == 2 * 3
+    md = (out / "summary.md").read_text()
+    assert "alpha_shape: the boundary" in md and "IoU is near 0 by construction" in md  # read its IoU for what it is
     assert {(r["key"], r["method"]) for r in rows} == {(k, m) for k in test_keys
                                                         for m in ("model", "convex_hull", "alpha_shape")}
     for col in ("iou", "chamfer_l1", "chamfer_l1_x10", "accuracy", "completeness", "chamfer_l2",

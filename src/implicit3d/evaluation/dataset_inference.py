@@ -420,7 +420,21 @@ def markdown_summary(summary: list[dict[str, Any]], thresholds: tuple[float, ...
     for e in summary:
         cells = [f"{e[c]:.4f}" if np.isfinite(e[c]) else "–" for c in cols]
         lines.append(f"| {e['category']} | {e['method']} | {e['shapes']} | " + " | ".join(cells) + f" | {e['empty']} |")
+    notes = [BASELINE_NOTES[m] for m in dict.fromkeys(e["method"] for e in summary) if m in BASELINE_NOTES]
+    if notes:
+        lines += ["", *notes]
     return "\n".join(lines) + "\n"
+
+
+#: what a reader of the summary table must know of a baseline's figures
+BASELINE_NOTES = {
+    "convex_hull": "convex_hull: the convex hull of the input points: closed, fills every concavity (an upper bound on "
+                   "the volume of a convex object seen from all sides).",
+    "alpha_shape": "alpha_shape: the boundary of the input's Delaunay tetrahedra up to the default alpha (the smallest "
+                   "that covers 99 % of the points). On points sampled on a surface, as here, that is a thin shell "
+                   "along the surface, not a solid: its IoU is near 0 by construction; compare its Chamfer and "
+                   "F-scores (surfaces), not its IoU.",
+}
 
 
 def _finite_or_none(obj: Any) -> Any:
