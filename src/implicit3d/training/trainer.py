@@ -17,6 +17,7 @@ import math
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -245,6 +246,10 @@ class Trainer:
 
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.train_model = DistributedDataParallel(self.model, device_ids=ids)
+            # torch's note that a conv's CPU gradient comes in another memory layout than DDP's bucket (a copy, no
+            # error): printed as the user's problem at every run otherwise
+            warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides",
+                                    category=UserWarning)
         if config.compile:
             self.train_model = torch.compile(self.train_model)
 
