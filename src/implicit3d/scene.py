@@ -494,7 +494,7 @@ def segment_scene(
     if seg.objects:  # how much of each object the view cuts off: the image border, something in front of it
         occluder = valid if plane is None else valid & (
             plane.height(pm.reshape(-1, 3)).reshape(valid.shape) > settings.segment.min_height)
-        view = outline_view(seg.labels, pm[..., 2], occluder)
+        view = outline_view(seg.labels, pm[..., 2], occluder, groups=seg.components)
         for obj in seg.objects:
             obj.border_share, obj.occluded_share = view.get(obj.label, (0.0, 0.0))
     if full_labels is not None and k > 1:  # instances between the processed pixels: reported, not lost

@@ -263,16 +263,19 @@ class SceneObject:
     hidden_support: bool = False
     border_share: float = 0.0  #: share of its outline on the image border (:func:`outline_view`)
     occluded_share: float = 0.0  #: share of its outline behind something nearer (:func:`outline_view`)
+    component: int = -1  #: its id in :attr:`Segmentation.components`
 
 
 @dataclass
 class Segmentation:
     """:func:`segment_objects`' result: the ``objects`` found, the clusters ``skipped`` (``{"points", "reason"}``),
-    and the ``labels (H, W) int32`` image (0: not an object)."""
+    the ``labels (H, W) int32`` image (0: not an object) and the ``components (H, W) int64`` the objects were cut from
+    (-1: no candidate pixel; an object's pixels, its outliers included, hold its ``SceneObject.component``)."""
 
     objects: list[SceneObject]
     skipped: list[dict[str, Any]] = field(default_factory=list)
     labels: np.ndarray | None = None
+    components: np.ndarray | None = None
 
 
 def pixel_normals(points_map: np.ndarray, valid: np.ndarray, step: int = 3) -> np.ndarray:
@@ -488,7 +491,7 @@ OCCLUDER_REACH = 4  #: ... looked for this many pixels out from the outline (pas
 
 def outline_view(
     labels: np.ndarray, depth: np.ndarray, occluder: np.ndarray, reach: int = OCCLUDER_REACH,
-    gap: float = OCCLUDER_GAP,
+    gap: float = OCCLUDER_GAP, groups: np.ndarray | None = None,
 ) -> dict[int, tuple[float, float]]:
     """How much of each object's outline the view cuts off: ``{label: (border_share, occluded_share)}`` for every
     label > 0 of ``labels (H, W) int``.
@@ -496,8 +499,10 @@ def outline_view(
     The outline is the object's pixel sides facing another label (4-neighbours). ``border_share``: the share of them on
     the image border (the object runs out of the image); ``occluded_share``: the share whose next ``reach`` pixels
     outward hold an ``occluder (H, W) bool`` pixel of another label nearer to the camera by more than ``gap`` metres
-    (``depth (H, W)``, metres): the object goes on behind something in front of it. Both say that the completion
-    guesses more than its observed surface shows."""
+    (``depth (H, W)``, metres): the object goes on behind something in front of it. ``groups (H, W) int``: what
+    each pixel was cut from (:attr:`Segmentation.components`); a pixel of the outline pixel's own group (the object's
+    outliers, a piece of it left out) hides nothing of it. Both say that the completion guesses more than its
+    observed surface shows."""
     lab = np.asarray(labels, dtype=np.int64)
     h, w = lab.shape
     n = int(lab.max(initial=0)) + 1
@@ -507,6 +512,9 @@ def outline_view(
     occ_p = np.pad(np.asarray(occluder, dtype=bool), pad, constant_values=False)
     own = lab > 0
     z = np.asarray(depth, dtype=np.float64)
+    grp = np.full(lab.shape, -1, np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
+    grp_p = np.pad(grp, pad, constant_values=-1)
+    grp = np.where(grp >= 0, grp, -2)  # a pixel of no group is of no other pixel's group
     sides = np.zeros(n, np.int64)
     border = np.zeros(n, np.int64)
     hidden = np.zeros(n, np.int64)
@@ -516,7 +524,7 @@ def outline_view(
         near = np.zeros_like(side)
         for step in range(1, reach + 1):
             sl = (slice(pad + step * dv, pad + step * dv + h), slice(pad + step * du, pad + step * du + w))
-            near |= occ_p[sl] & (lab_p[sl] != lab) & (z_p[sl] < z - gap)
+            near |= occ_p[sl] & (lab_p[sl] != lab) & (grp_p[sl] != grp) & (z_p[sl] < z - gap)
         sides += np.bincount(lab[side], minlength=n)
         border += np.bincount(lab[side & (first == -1)], minlength=n)
         hidden += np.bincount(lab[side & near & (first != -1)], minlength=n)
@@ -659,12 +667,15 @@ def segment_objects(
             run_on, outline = _continuing_pixels(comp, beyond, links)
     ids, counts = np.unique(comp[comp >= 0], return_counts=True)
     result = Segmentation(objects=[], labels=np.zeros(valid.shape, dtype=np.int32))
+    pieces: dict[int, dict[str, Any]] = {}  # skipped as too small or not resting: may rejoin their object
 
-    def skip(count: int, cid: int, reason: str) -> None:
+    def skip(count: int, cid: int, reason: str, piece: bool = False) -> None:
         entry: dict[str, Any] = {"points": int(count), "reason": reason}
         if labels is not None:  # the caller's instance id, to match its detections
             entry["label"] = int(cid)
         result.skipped.append(entry)
+        if piece:
+            pieces[int(cid)] = entry
 
     if labels is not None:  # instances with no depth over the table at all: reported, not silently dropped
         for lid in np.setdiff1d(np.unique(labels[labels > 0]), ids):
@@ -673,7 +684,7 @@ def segment_objects(
                                    "and over the table)"})
     for cid, count in zip(ids[np.argsort(-counts)], np.sort(counts)[::-1], strict=True):
         if count < min_points:  # before looking up its pixels: a frame can hold hundreds of such specks
-            skip(count, cid, f"too small (< {min_points} points)")
+            skip(count, cid, f"too small (< {min_points} points)", piece=True)
             continue
         pix = np.argwhere(comp == cid)
         pts = points_map[pix[:, 0], pix[:, 1]]
@@ -686,7 +697,7 @@ def segment_objects(
         if region is None:
             label = int(cid) if labels is not None else len(result.objects) + 1
             result.labels[pix[:, 0], pix[:, 1]] = label
-            result.objects.append(SceneObject(pts, pix, label))
+            result.objects.append(SceneObject(pts, pix, label, component=int(cid)))
             continue
         heights = region.plane.height(pts)
         if np.ptp(heights) < 0.005 and heights.max() < 0.02:
@@ -708,7 +719,7 @@ def segment_objects(
             hidden = hidden_below_share(pts, pix, region.plane, points_map, valid, focal)
             if hidden < HIDDEN_SUPPORT_SHARE:
                 skip(count, cid, f"not resting on the support (lowest point "
-                     f"{lowest * 100:.0f} cm above, {1 - hidden:.0%} of the support below it seen)")
+                     f"{lowest * 100:.0f} cm above, {1 - hidden:.0%} of the support below it seen)", piece=True)
                 continue
             hidden_support = True
         if extent > 0.4 and _touches_border(pix, valid.shape):
@@ -725,9 +736,102 @@ def segment_objects(
             continue
         label = int(cid) if labels is not None else len(result.objects) + 1  # the caller's id, or 1, 2, ...
         result.labels[pix[:, 0], pix[:, 1]] = label
-        result.objects.append(SceneObject(pts, pix, label, hidden_support))
+        result.objects.append(SceneObject(pts, pix, label, hidden_support, component=int(cid)))
+    if labels is None and region is not None and pieces and result.objects:
+        big = [cid for cid, entry in pieces.items() if entry["points"] >= MIN_PIECE]  # not specks: flying pixels
+        joined = _rejoin_pieces(comp, points_map, big, result.objects, 2 * cfg.fragment_gap, result.labels)
+        if joined:
+            to_label = np.zeros(int(comp.max()) + 1, np.int32)
+            to_comp = np.arange(int(comp.max()) + 1)
+            for cid, obj in joined.items():
+                to_label[cid], to_comp[cid] = obj.label, obj.component
+            mask = np.isin(comp, list(joined))
+            pix_all, of = np.argwhere(mask), to_label[comp[mask]]
+            for obj in {id(o): o for o in joined.values()}.values():
+                pix = pix_all[of == obj.label]
+                pts = points_map[pix[:, 0], pix[:, 1]]
+                keep = remove_outliers(np.vstack([obj.points, pts]))[len(obj.points):]  # outliers of the whole
+                obj.points, obj.pixels = np.vstack([obj.points, pts[keep]]), np.vstack([obj.pixels, pix[keep]])
+                result.labels[pix[keep, 0], pix[keep, 1]] = obj.label
+            comp = np.where(comp >= 0, to_comp[np.maximum(comp, 0)], comp)
+            merged_entries = {id(pieces[cid]) for cid in joined}
+            result.skipped = [e for e in result.skipped if id(e) not in merged_entries]
+    result.components = comp
     return result
 
+
+def _rejoin_pieces(
+    comp: np.ndarray, points_map: np.ndarray, pieces: list[int], objects: list[SceneObject], gap: float,
+    labels: np.ndarray | None = None, rounds: int = 3,
+) -> dict[int, SceneObject]:
+    """Which skipped ``pieces`` (component ids of ``comp (H, W)``: too small, or not resting on the support) rejoin
+    an object: a piece whose nearest point lies within ``gap`` metres of an object's points joins the nearest such
+    object — a duck's head split off at its neck, the rounded bottom band of a pot seen from far away — unless the
+    piece lies behind that object in the image (``labels (H, W)``, the objects' pixels: along most of where they meet,
+    the object is nearer by :data:`OCCLUDER_GAP`): then it is another object seen past it. Over ``rounds`` rounds a
+    piece may also join through a piece joined before it. Returns ``{piece id: object}``."""
+    from scipy.spatial import cKDTree
+
+    piece_mask = np.isin(comp, pieces)
+    ids, pts = comp[piece_mask], points_map[piece_mask]
+    behind = _behind_pairs(comp, piece_mask, labels, points_map[..., 2]) if labels is not None else set()
+    joined: dict[int, SceneObject] = {}
+    clouds = [[o.points] for o in objects]
+    for _ in range(rounds):
+        left = np.flatnonzero(~np.isin(ids, list(joined)))
+        if len(left) == 0:
+            break
+        best = np.full(len(left), np.inf)
+        owner = np.full(len(left), -1)
+        for k, cloud in enumerate(clouds):
+            dist = cKDTree(np.vstack(cloud)).query(pts[left], k=1, distance_upper_bound=gap)[0]
+            if behind:  # never to an object the piece lies behind
+                dist[np.array([(int(c), objects[k].label) in behind for c in ids[left]])] = np.inf
+            closer = dist < best
+            best[closer], owner[closer] = dist[closer], k
+        near = np.isfinite(best)
+        if not near.any():
+            break
+        left, best, owner = left[near], best[near], owner[near]
+        order = np.lexsort((best, ids[left]))  # per piece, its point nearest to an object first
+        first = order[np.r_[0, np.flatnonzero(np.diff(ids[left][order])) + 1]]
+        for cid, k in zip(ids[left][first], owner[first], strict=True):
+            joined[int(cid)] = objects[int(k)]
+            clouds[int(k)].append(pts[ids == cid])
+    return joined
+
+
+def _behind_pairs(
+    comp: np.ndarray, piece_mask: np.ndarray, labels: np.ndarray, depth: np.ndarray, reach: int = OCCLUDER_REACH,
+) -> set[tuple[int, int]]:
+    """``(piece id, object label)`` pairs where the piece (``comp`` at ``piece_mask``) lies behind the object
+    (``labels``) in the image: of the piece's pixels with an object pixel within ``reach`` pixels (4 directions),
+    most see that object nearer to the camera by more than :data:`OCCLUDER_GAP` (``depth (H, W)``, metres)."""
+    h, w = comp.shape
+    n_labels = int(labels.max(initial=0)) + 1
+    piece = np.where(piece_mask, comp, -1)
+    key_parts, nearer_parts = [], []
+    for dv, du in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        for step in range(1, reach + 1):
+            v0, v1 = max(0, -dv * step), h - max(0, dv * step)
+            u0, u1 = max(0, -du * step), w - max(0, du * step)
+            p = piece[v0:v1, u0:u1]
+            q = labels[v0 + dv * step: v1 + dv * step, u0 + du * step: u1 + du * step]
+            meet = (p >= 0) & (q > 0)
+            if not meet.any():
+                continue
+            key_parts.append(p[meet].astype(np.int64) * n_labels + q[meet])
+            zq = depth[v0 + dv * step: v1 + dv * step, u0 + du * step: u1 + du * step][meet]
+            nearer_parts.append(zq < depth[v0:v1, u0:u1][meet] - OCCLUDER_GAP)
+    if not key_parts:
+        return set()
+    keys, nearer = np.concatenate(key_parts), np.concatenate(nearer_parts)
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    share = np.bincount(inverse, weights=nearer) / np.bincount(inverse)
+    return {(int(k // n_labels), int(k % n_labels)) for k in uniq[share > 0.5]}
+
+
+MIN_PIECE = 10  #: skipped pieces of fewer pixels never rejoin an object (specks: flying pixels at depth edges)
 
 #: a cluster within this many metres of a vertical structure's plane (a wall found in the frame) and parallel to it
 #: is a part of the wall that stands out of its plane (a skirting board, a socket, a poster), not an object
