@@ -131,8 +131,8 @@ def run(args: argparse.Namespace) -> int:
     n = len(result.objects)
     print(f"{args.output}: {n} object{'s' if n != 1 else ''} ({plane}; {skipped} cluster{'s' if skipped != 1 else ''} "
           f"skipped) with {name}{' (bf16)' if bf16 else ''} in {time.perf_counter() - t0:.1f} s, reading and writing "
-          f"included (the scene {result.seconds['total']:.2f} s as in scene.json: segmentation "
-          f"{result.seconds['segmentation']:.2f} s, completion {result.seconds['completion']:.2f} s)"
+          f"included, the program's start-up not (the scene {result.seconds['total']:.2f} s as in scene.json: "
+          f"segmentation {result.seconds['segmentation']:.2f} s, completion {result.seconds['completion']:.2f} s)"
           + (f"; figure {args.html}" if args.html else ""))
     for i, obj in enumerate(result.objects, start=1):
         s = obj.summary(result.settings.seen_distance, up=None if p is None else p.normal)
