@@ -90,6 +90,7 @@ def test_large_frames_are_segmented_at_a_stride_and_answered_at_full_size(frame,
     small = segment_scene(frame.depth, frame.intrinsics, settings=settings)
     found = segment_scene(depth2, big, settings=settings)
     assert found.segmentation.labels.shape == depth2.shape and found.points_map.shape == (*depth2.shape, 3)
+    assert found.segmentation.components.shape == depth2.shape  # at the frame's size, as the labels
     assert np.allclose(found.plane.normal, small.plane.normal, atol=1e-6)
     assert len(found.segmentation.objects) == len(small.segmentation.objects) >= 1
     for a, b in zip(small.segmentation.objects, found.segmentation.objects, strict=True):
@@ -97,6 +98,8 @@ def test_large_frames_are_segmented_at_a_stride_and_answered_at_full_size(frame,
         np.testing.assert_allclose(b.points, a.points, atol=1e-9)
         assert np.all(found.segmentation.labels[b.pixels[:, 0], b.pixels[:, 1]] == b.label)
         assert (found.segmentation.labels == b.label).sum() > 3 * len(b.pixels)  # the blocks around them too
+        assert np.all(found.segmentation.components[b.pixels[:, 0], b.pixels[:, 1]] == b.component)
+        assert (a.border_share, a.occluded_share) == pytest.approx((b.border_share, b.occluded_share))
     # an instance of the caller's labels that falls between the processed pixels is reported, not lost
     labels2 = np.repeat(np.repeat(frame.labels, 2, axis=0), 2, axis=1).astype(np.int32)
     labels2[101, 101] = 9  # one odd pixel: the stride 2 skips it

@@ -506,6 +506,9 @@ def segment_scene(
         h, w = depth.shape
         blocks = np.repeat(np.repeat(seg.labels, k, axis=0), k, axis=1)[:h, :w]
         seg.labels = np.where(full_valid, blocks, 0).astype(np.int32)
+        if seg.components is not None:
+            blocks = np.repeat(np.repeat(seg.components, k, axis=0), k, axis=1)[:h, :w]
+            seg.components = np.where(full_valid, blocks, -1)
         for obj in seg.objects:
             obj.pixels = obj.pixels * k
     seconds["segmentation"] = time.perf_counter() - t0
