@@ -591,3 +591,27 @@ def test_an_object_cut_by_the_image_border_says_so(frame, result) -> None:
     assert at_left and all(o.border_share > 0.05 for o in at_left)
     assert "runs out of the image (20% of its outline)" in _cut_off(0.2, 0.0)
     assert _cut_off(0.01, 0.0) == "" and "behind something nearer (30%" in _cut_off(0.0, 0.3)
+
+
+def test_match_objects_carries_labels_over_frames(result) -> None:
+    """The same objects in the next frame, labelled the other way round and the camera moved: matched by place."""
+    import copy
+
+    from implicit3d.scene import match_objects
+
+    assert match_objects(result, result) == {o.label: o.label for o in result.objects}
+    motion = np.eye(4)
+    motion[:3, 3] = [0.2, 0.0, 0.0]  # the camera moved 20 cm: every point moves by it in the camera's coordinates
+    moved = copy.copy(result)
+    moved.objects = []
+    for new_label, obj in zip(range(len(result.objects), 0, -1), result.objects, strict=True):
+        o = copy.copy(obj)
+        o.mesh = obj.mesh.copy()
+        o.mesh.apply_translation(motion[:3, 3])
+        o.label = new_label
+        moved.objects.append(o)
+    expect = {m.label: o.label for m, o in zip(moved.objects, result.objects, strict=True)}
+    assert match_objects(result, moved, motion=motion) == expect
+    assert match_objects(result, moved) == {}  # without the motion every object moved 20 cm: none matched
+    with pytest.raises(ValueError, match="motion"):
+        match_objects(result, moved, motion=np.eye(3))

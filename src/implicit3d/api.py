@@ -8,6 +8,8 @@ mesh = i3d.complete(points, model, config=meta)      # one view (N, 3), sensor a
 mesh = i3d.extract_mesh(lambda p: np.linalg.norm(p, axis=1) - 0.3, kind="sdf", resolution=64)  # negative inside
 occ = i3d.inside(mesh, query)                        # (M,) bool
 sdf = i3d.signed_distance(mesh, query)               # (M,) float64, negative inside
+scene = i3d.complete_scene(depth, K)                 # every object on the table of one depth frame
+same = i3d.match_objects(last_scene, scene)          # {label now: label in the last frame}, by place
 ```
 
 Everything here delegates: models and checkpoints to :mod:`implicit3d.completion` /
@@ -31,8 +33,9 @@ from implicit3d.extraction.dense import DEFAULT_BOUNDS
 from implicit3d.extraction.field import precision_bf16
 from implicit3d.geometry.distance import signed_distance
 from implicit3d.geometry.inside import inside
+from implicit3d.scene import match_objects
 
-__all__ = ["complete", "complete_scene", "extract_mesh", "inside", "load_model", "signed_distance"]
+__all__ = ["complete", "complete_scene", "extract_mesh", "inside", "load_model", "match_objects", "signed_distance"]
 
 
 def load_model(

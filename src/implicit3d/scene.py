@@ -568,6 +568,29 @@ def complete_scene(
                        found.valid, model_name or "model", seconds, settings)
 
 
+def match_objects(
+    previous: SceneResult, current: SceneResult, motion: Any = None, max_distance: float = 0.05
+) -> dict[int, int]:
+    """Which object of ``current`` is which of ``previous`` (two frames of a robot's loop): ``{current label:
+    previous label}``, matching the completed objects' centres one to one with the least total distance, never
+    farther apart than ``max_distance`` metres (an object that moved more, or is new, has no entry).
+
+    ``motion (4, 4)``: the rigid transform from the previous frame's camera coordinates to the current one's (the
+    camera moved; default: it did not). Labels are given by size in each frame, so a robot that keeps its own ids
+    carries them over with this map."""
+    from implicit3d.geometry.matching import match_points
+
+    before = np.array([o.centroid for o in previous.objects]).reshape(-1, 3)
+    if motion is not None:
+        m = np.asarray(motion, dtype=np.float64)
+        if m.shape != (4, 4) or not np.isfinite(m).all():
+            raise ValueError(f"motion must be a finite (4, 4) transform, got shape {m.shape}")
+        before = before @ m[:3, :3].T + m[:3, 3]
+    after = np.array([o.centroid for o in current.objects]).reshape(-1, 3)
+    pairs = match_points(after, before, max_distance)
+    return {current.objects[i].label: previous.objects[j].label for i, j in pairs}
+
+
 def scene_json(result: SceneResult, files: list[str]) -> dict[str, Any]:
     """The ``scene.json`` document of a result whose meshes were written as ``files``."""
     up = None if result.plane is None else result.plane.normal  # the objects' boxes stand on the table
