@@ -95,8 +95,8 @@ def print_boxes(rows: dict[str, list[dict[str, float]]]) -> None:
     """How far each found object's box standing on the table (``scene.json``'s ``"box"``) is from the true object's
     (:func:`implicit3d.evaluation.tabletop.box_error`), per method beside the table-closed convex hull's box."""
     print("\nboxes standing on the table vs the true object's (found objects): mean |error| (mean signed error: + too "
-          "large) of length, width, height (mm), median centre distance (mm), median yaw error (deg), share with all "
-          "three sizes within 1 cm")
+          "large) of length, width, height (mm), median centre distance (mm), median yaw error (deg; objects whose "
+          "true footprint is not near-square), share with all three sizes within 1 cm")
     print(f"  {'method':<36} {'n':>4} {'length':>13} {'width':>13} {'height':>13} {'centre':>7} {'yaw':>6} "
           f"{'<=1cm':>6}")
     for name, errs in rows.items():
@@ -106,7 +106,8 @@ def print_boxes(rows: dict[str, list[dict[str, float]]]) -> None:
         within = float(np.mean(np.abs(size).max(axis=1) <= 10.0))
         mean_abs = np.abs(size).mean(axis=0)
         centre = 1000.0 * float(np.median([e["center"] for e in errs]))
-        yaw = float(np.median([e["yaw"] for e in errs]))
+        yaws = [e["yaw"] for e in errs if e["yaw"] is not None]  # none for a true square footprint (a can)
+        yaw = float(np.median(yaws)) if yaws else float("nan")
         bias = size.mean(axis=0)
         cols = " ".join(f"{f'{a:.1f} ({b:+.1f})':>13}" for a, b in zip(mean_abs, bias, strict=True))
         print(f"  {name[:36]:<36} {len(errs):>4} {cols} {centre:>7.1f} {yaw:>6.1f} {within:>6.0%}")

@@ -431,3 +431,46 @@ def test_a_closed_stl_is_recorded_watertight(tmp_path):
         prepare(str(src), tmp_path / "ds", config=TINY, progress=False)
     assert json.loads((tmp_path / "ds" / "src" / "ball" / "shape.json").read_text())["watertight"] is True
     assert json.loads((tmp_path / "ds" / "src" / "open" / "shape.json").read_text())["watertight"] is False
+
+
+def test_splits_survive_an_interrupted_rebuild_and_a_rename(tmp_path, monkeypatch):
+    """The earlier splits come from the split files a finished build wrote: an interrupted rebuild does not lose
+    them, and a shape renamed since (a new file's name collided with its own) keeps its split by its source file."""
+    src = tmp_path / "src" / "boxes"
+    src.mkdir(parents=True)
+    for i in range(4):
+        trimesh.creation.box(extents=(0.1, 0.2 + 0.01 * i, 0.3)).export(src / f"box {i}.obj")
+    root = tmp_path / "ds"
+    prepare(str(tmp_path / "src"), root, config=TINY, progress=False)
+    held = {s: (root / f"{s}.lst").read_text().split() for s in ("val", "test")}
+    assert held["val"] and held["test"]
+    for i in range(4, 8):
+        trimesh.creation.box(extents=(0.1, 0.2 + 0.01 * i, 0.3)).export(src / f"box {i}.obj")
+    calls = {"n": 0}
+    real_worker = prep._worker
+
+    def dies_after_one(args):
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise KeyboardInterrupt
+        return real_worker(args)
+
+    monkeypatch.setattr(prep, "_worker", dies_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        prepare(str(tmp_path / "src"), root, config=TINY, progress=False)
+    monkeypatch.setattr(prep, "_worker", real_worker)
+    # a file whose cleaned-up name collides with a held-out shape's: that shape is renamed, and keeps its split
+    victim = held["test"][0].split("/", 1)[1]  # e.g. box_2
+    trimesh.creation.box(extents=(0.3, 0.3, 0.3)).export(src / f"{victim}.obj")
+    with pytest.warns(InputWarning) as record:
+        prepare(str(tmp_path / "src"), root, config=TINY, progress=False)
+    said = " ".join(str(w.message) for w in record)
+    assert "keep their splits" in said and "now named otherwise" in said
+    after = {s: set((root / f"{s}.lst").read_text().split()) for s in ("train", "val", "test")}
+    for split in ("val", "test"):
+        for key in held[split]:
+            if key in after[split]:
+                continue
+            renamed = [k for k in after[split] if k.startswith(key + "_")]
+            assert renamed, (key, split, after)
+    assert not (set(held["val"]) | set(held["test"])) & after["train"]

@@ -112,5 +112,8 @@ def test_box_error_measures_centre_sizes_and_yaw() -> None:
     assert (err["length"], err["width"], err["height"]) == pytest.approx((0.02, 0.0, -0.02), abs=1e-9)
     assert err["center"] == pytest.approx(np.hypot(0.02, 0.01), abs=1e-9)  # shifted 2 cm, 1 cm lower centre
     assert box_error(truth, box((0.20, 0.08, 0.12), 30.0 + 170.0))["yaw"] == pytest.approx(10.0, abs=1e-6)
-    cube = box((0.1, 0.1, 0.1), 0.0)  # a square footprint: its length axis is arbitrary, yaw modulo 90
-    assert box_error(cube, box((0.1, 0.1, 0.1), 80.0))["yaw"] == pytest.approx(10.0, abs=1e-6)
+    cube = box((0.1, 0.1, 0.1), 0.0)  # a true square footprint: its length axis is arbitrary, no yaw
+    assert box_error(cube, box((0.1, 0.1, 0.1), 80.0))["yaw"] is None
+    assert box_error(cube, box((0.15, 0.08, 0.1), 0.0))["yaw"] is None
+    assert box_error(truth, box((0.10, 0.095, 0.12), 30.0 + 80.0))["yaw"] == pytest.approx(10.0, abs=1e-6)  # modulo 90
+    assert box_error(truth, box((0.20, 0.08, 0.12), 30.0 + 80.0))["yaw"] == pytest.approx(80.0, abs=1e-6)

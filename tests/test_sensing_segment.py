@@ -492,10 +492,18 @@ def test_rejoin_pieces_by_distance_and_through_a_joined_piece() -> None:
     comp = np.array([[0, 0, 1, 2, 3, 3, 4, 5]])
     body = SceneObject(pm[0, :2], np.array([[0, 0], [0, 1]]), label=1, component=0)
     other = SceneObject(pm[0, 4:6], np.array([[0, 4], [0, 5]]), label=2, component=3)
-    joined = _rejoin_pieces(comp, pm, [1, 2, 4, 5], [body, other], gap=0.03)
+    labels = np.array([[1, 1, 0, 0, 2, 2, 0, 0]])
+    pm[0, :, 2] = 0.7  # all at one depth: nothing lies behind anything
+    joined = _rejoin_pieces(comp, pm, [1, 2, 4, 5], [body, other], 0.03, labels)
     assert joined == {1: body, 2: body}  # piece 2 is 5 cm from the body, 2.5 cm from piece 1, which joined
-    assert _rejoin_pieces(comp, pm, [1, 2, 4, 5], [body, other], gap=0.03, rounds=1) == {1: body}
-    assert _rejoin_pieces(comp, pm, [4, 5], [body], gap=0.03) == {}
+    assert _rejoin_pieces(comp, pm, [1, 2, 4, 5], [body, other], 0.03, labels, rounds=1) == {1: body}
+    assert _rejoin_pieces(comp, pm, [4, 5], [body], 0.03, labels) == {}
+    behind = pm.copy()
+    behind[0, 2:4, 2] = 0.8  # the pieces 10 cm farther than the body: another object seen past it
+    assert _rejoin_pieces(comp, behind, [1, 2], [body, other], 0.03, labels) == {}
+    apart = np.array([[1, 1, 0, 0, 0, 0, 0, 0]])  # the body's pixels far from the piece in the image
+    comp_apart = np.array([[0, 0, -1, -1, -1, -1, -1, 1]])
+    assert _rejoin_pieces(comp_apart, pm, [1], [body], 1.0, apart) == {}
 
 
 def test_an_objects_own_left_out_pixels_hide_nothing_of_it() -> None:
@@ -515,3 +523,29 @@ def test_an_objects_own_left_out_pixels_hide_nothing_of_it() -> None:
     # the reference loop agrees where groups are not given
     ref = _outline_view_reference(labels, depth, valid, 4, 0.02)
     assert outline_view(labels, depth, valid)[1] == pytest.approx(ref[1])
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_lid_held_above_a_box_and_a_small_object_beside_it_stay_apart(seed: int) -> None:
+    """Only a piece of the object rejoins it: a lid held 1.5 cm above a smaller box (not resting: skipped) and a
+    1 cm cube standing 2 cm from it (too small: skipped) do not join the box."""
+    import trimesh
+
+    from implicit3d.evaluation.tabletop import _render_scene, table_mesh
+    from implicit3d.scene import segment_scene
+
+    intr = Intrinsics(fx=525.0, fy=525.0, cx=319.5, cy=239.5, width=640, height=480)
+    box = trimesh.creation.box((0.08, 0.08, 0.10))
+    box.apply_translation([0, 0, 0.05])
+    lid = trimesh.creation.box((0.12, 0.09, 0.03))
+    lid.apply_translation([0, 0, 0.13])
+    cube = trimesh.creation.box((0.01, 0.01, 0.01))
+    cube.apply_translation([0.065, 0, 0.005])
+    for other in (lid, cube):
+        sc = _render_scene([table_mesh()], [box, other], ["box", "other"], np.random.default_rng(seed), intr,
+                           (0.6, 0.8), (25.0, 40.0), "none", 0.05)
+        seg = segment_scene(sc.depth, sc.intrinsics)
+        assert len(seg.segmentation.objects) == 1
+        obj = seg.segmentation.objects[0]
+        assert float(np.ptp(obj.points @ seg.plane.normal)) < 0.105  # the box's 10 cm, not the lid's top
+        assert not (seg.segmentation.labels[sc.labels == 2] > 0).any()  # no pixel of the other in the box

@@ -440,6 +440,36 @@ def _read_splits(root: Path) -> dict[str, list[str]] | None:
     return found
 
 
+def _previous_splits(root: Path, items: list) -> tuple[dict[str, list[str]] | None, list[tuple[str, str]]]:
+    """The splits of an earlier finished build at ``root`` in the keys of this build's ``items`` (a shape whose
+    name changed is found by its source file, as its ``shape.json`` records it), and the ``(old, new)`` keys of the
+    shapes renamed; ``(None, [])`` without split files."""
+    found = _read_splits(root)
+    if found is None:
+        return None, []
+    current = {it.key for it in items}
+    by_origin = {str(it.origin): it.key for it in items if it.kind == "file"}
+    placed = {key for keys in found.values() for key in keys if key in current}
+    renamed: list[tuple[str, str]] = []
+    out: dict[str, list[str]] = {}
+    for split, keys in found.items():
+        out[split] = [key for key in keys if key in current]
+        for key in keys:
+            if key in current:
+                continue
+            try:
+                info = formats.read_json(root / key / formats.SHAPE_INFO)
+            except (OSError, ValueError):
+                continue
+            origin = info.get("origin") if isinstance(info, dict) else None
+            new = by_origin.get(origin) if isinstance(origin, str) else None
+            if new is not None and new not in placed:
+                out[split].append(new)
+                placed.add(new)
+                renamed.append((key, new))
+    return out, sorted(renamed)
+
+
 def _write_splits(root: Path, splits: dict[str, list[str]]) -> None:
     categories = sorted({k.split("/", 1)[0] for keys in splits.values() for k in keys})
     for split, keys in splits.items():
@@ -599,8 +629,6 @@ def _prepare_locked(
     on_shape: Callable[[str, str, str], None] | None,
 ) -> PrepareResult:
     manifest_path = root / formats.MANIFEST
-    old = formats.read_json(manifest_path) if manifest_path.is_file() else None  # read (and checked) by prepare()
-    was_complete = isinstance(old, dict) and old.get("complete") is True
     formats.write_json(manifest_path, manifest)
     _clean_temp(root)
 
@@ -659,7 +687,7 @@ def _prepare_locked(
         raise UserError(
             f"{source}: no usable mesh, all {len(result.broken)} broken (e.g. {first['origin']}: {first['reason']})"
         )
-    previous = _read_splits(root) if was_complete else None
+    previous, renamed = _previous_splits(root, items)  # split files are written by finished builds only
     splits = make_splits(shapes, config.split, seed, previous)
     if previous is not None:
         held = {k for split in ("val", "test") for k in previous[split]}
@@ -668,6 +696,11 @@ def _prepare_locked(
             warn_user(f"{root}: {len(added)} new shape{'s' if len(added) != 1 else ''} added to an earlier build: "
                       "the earlier shapes keep their splits (no held-out shape becomes a training shape); the new "
                       "ones fill val and test up to their fractions, the rest train")
+        if renamed:
+            warn_user(f"{root}: {len(renamed)} shape{'s are' if len(renamed) != 1 else ' is'} now named otherwise "
+                      f"(e.g. {renamed[0][0]} -> {renamed[0][1]}: file names are cleaned up differently since, or a "
+                      "new file's name collided): built again under the new name, keeping its split; the old "
+                      "folders are no longer part of the dataset and can be deleted")
     empty = [name for name, frac in zip(("val", "test"), config.split[1:], strict=True)
              if frac > 0 and not splits[name]]
     if empty:

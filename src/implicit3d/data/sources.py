@@ -117,7 +117,9 @@ def safe_name(text: str) -> str:
 
 def unique_names(texts: list[str], names: list[str] | None = None) -> list[str]:
     """A name per text (``names``, default their :func:`safe_name`), made unique: a name that two different texts
-    share gets ``_`` and six hex digits of a hash of each text (stable: it does not depend on the other files)."""
+    share gets ``_`` and six hex digits of a hash of each text (the suffix depends on the text alone, but whether
+    there is one on the others: a file added later can rename an earlier one; ``prepare`` then keeps that shape's
+    split by its source file and says so)."""
     names = [safe_name(t) for t in texts] if names is None else list(names)
     owners: dict[str, set[str]] = {}
     for text, name in zip(texts, names, strict=True):

@@ -293,21 +293,22 @@ def score_scene(scene: TabletopScene, result: Any, rng: np.random.Generator, n_s
 SQUARE_FOOTPRINT = 0.9  #: a footprint whose width is this share of its length or more has no defined length axis
 
 
-def box_error(truth: Any, pred: Any) -> dict[str, float]:
+def box_error(truth: Any, pred: Any) -> dict[str, float | None]:
     """How far the upright box ``pred`` (:class:`implicit3d.geometry.boxes.UprightBox`) is from the true object's
     ``truth``, both standing on the same plane: ``center`` (metres, the centres' distance), ``length``, ``width``,
     ``height`` (metres, signed: predicted minus true) and ``yaw`` (degrees, the angle between the length axes within
-    the table plane, 0-90; modulo 90 when either footprint is near-square (:data:`SQUARE_FOOTPRINT`), where the
-    length axis is arbitrary, so at most 45)."""
+    the table plane, 0-90; ``None`` when the true footprint is near-square (:data:`SQUARE_FOOTPRINT`: a can, a
+    cube), whose length axis is arbitrary; modulo 90, so at most 45, when only the predicted one is)."""
     diff = np.asarray(pred.size, dtype=np.float64) - np.asarray(truth.size, dtype=np.float64)
     up = np.asarray(truth.rotation, dtype=np.float64)[:, 2]
     a = np.asarray(truth.rotation, dtype=np.float64)[:, 0]
     b = np.asarray(pred.rotation, dtype=np.float64)[:, 0]
     b = b - (b @ up) * up  # onto the true plane
-    angle = float(np.degrees(np.arctan2(abs(np.cross(a, b) @ up), a @ b))) % 180.0
+    angle: float | None = float(np.degrees(np.arctan2(abs(np.cross(a, b) @ up), a @ b))) % 180.0
     angle = min(angle, 180.0 - angle)
-    square = min(truth.size[1] / max(truth.size[0], 1e-12), pred.size[1] / max(pred.size[0], 1e-12))
-    if square >= SQUARE_FOOTPRINT:
+    if truth.size[1] >= SQUARE_FOOTPRINT * truth.size[0]:
+        angle = None
+    elif pred.size[1] >= SQUARE_FOOTPRINT * pred.size[0]:
         angle = min(angle, 90.0 - angle)
     return {"center": float(np.linalg.norm(np.asarray(pred.center) - np.asarray(truth.center))),
             "length": float(diff[0]), "width": float(diff[1]), "height": float(diff[2]), "yaw": angle}

@@ -756,37 +756,61 @@ def segment_objects(
             comp = np.where(comp >= 0, to_comp[np.maximum(comp, 0)], comp)
             merged_entries = {id(pieces[cid]) for cid in joined}
             result.skipped = [e for e in result.skipped if id(e) not in merged_entries]
+            _label_by_size(result)
     result.components = comp
     return result
 
 
+def _label_by_size(result: Segmentation) -> None:
+    """Number ``result``'s objects 1, 2, ... by size again (most points first), in its objects and its labels."""
+    order = sorted(result.objects, key=lambda o: -len(o.points))
+    lut = np.zeros(int(result.labels.max(initial=0)) + 1, np.int32)
+    for new, obj in enumerate(order, start=1):
+        lut[obj.label] = new
+        obj.label = new
+    result.labels = lut[result.labels]
+    result.objects = order
+
+
 def _rejoin_pieces(
     comp: np.ndarray, points_map: np.ndarray, pieces: list[int], objects: list[SceneObject], gap: float,
-    labels: np.ndarray | None = None, rounds: int = 3,
+    labels: np.ndarray, rounds: int = 3,
 ) -> dict[int, SceneObject]:
     """Which skipped ``pieces`` (component ids of ``comp (H, W)``: too small, or not resting on the support) rejoin
-    an object: a piece whose nearest point lies within ``gap`` metres of an object's points joins the nearest such
-    object — a duck's head split off at its neck, the rounded bottom band of a pot seen from far away — unless the
-    piece lies behind that object in the image (``labels (H, W)``, the objects' pixels: along most of where they meet,
-    the object is nearer by :data:`OCCLUDER_GAP`): then it is another object seen past it. Over ``rounds`` rounds a
-    piece may also join through a piece joined before it. Returns ``{piece id: object}``."""
+    an object — a duck's head split off at its neck, the rounded bottom band of a pot seen from far away. A piece
+    joins the nearest object (its nearest point within ``gap`` metres) that it meets in the image (their pixels,
+    ``labels (H, W)`` for the objects', within :data:`OCCLUDER_REACH` of each other), that spans at least as far as
+    the piece, and that the piece does not lie behind (along most of where they meet, the object nearer by
+    :data:`OCCLUDER_GAP`: another object seen past it). So a lid held above a smaller box, a small object standing
+    apart, an object behind another stay apart. Over ``rounds`` rounds a piece may join through a piece joined before
+    it. Returns ``{piece id: object}``."""
     from scipy.spatial import cKDTree
 
     piece_mask = np.isin(comp, pieces)
     ids, pts = comp[piece_mask], points_map[piece_mask]
-    behind = _behind_pairs(comp, piece_mask, labels, points_map[..., 2]) if labels is not None else set()
+    extent = {int(c): float(np.ptp(pts[ids == c], axis=0).max()) for c in np.unique(ids)}
     joined: dict[int, SceneObject] = {}
     clouds = [[o.points] for o in objects]
+    spans = [float(np.ptp(o.points, axis=0).max()) for o in objects]
+    index = {o.label: k for k, o in enumerate(objects)}
+    current = labels.copy()
     for _ in range(rounds):
         left = np.flatnonzero(~np.isin(ids, list(joined)))
         if len(left) == 0:
             break
+        meets = _meeting_pairs(comp, piece_mask & ~np.isin(comp, list(joined)), current, points_map[..., 2])
+        allowed = {(c, index[lab]) for (c, lab), behind in meets.items()
+                   if behind <= 0.5 and lab in index and extent[c] <= spans[index[lab]]}
+        if not allowed:
+            break
         best = np.full(len(left), np.inf)
         owner = np.full(len(left), -1)
         for k, cloud in enumerate(clouds):
-            dist = cKDTree(np.vstack(cloud)).query(pts[left], k=1, distance_upper_bound=gap)[0]
-            if behind:  # never to an object the piece lies behind
-                dist[np.array([(int(c), objects[k].label) in behind for c in ids[left]])] = np.inf
+            ok = np.array([(int(c), k) in allowed for c in ids[left]])
+            if not ok.any():
+                continue
+            dist = np.full(len(left), np.inf)
+            dist[ok] = cKDTree(np.vstack(cloud)).query(pts[left[ok]], k=1, distance_upper_bound=gap)[0]
             closer = dist < best
             best[closer], owner[closer] = dist[closer], k
         near = np.isfinite(best)
@@ -798,15 +822,17 @@ def _rejoin_pieces(
         for cid, k in zip(ids[left][first], owner[first], strict=True):
             joined[int(cid)] = objects[int(k)]
             clouds[int(k)].append(pts[ids == cid])
+            current[comp == cid] = objects[int(k)].label  # a later piece may meet the object through this one
     return joined
 
 
-def _behind_pairs(
+def _meeting_pairs(
     comp: np.ndarray, piece_mask: np.ndarray, labels: np.ndarray, depth: np.ndarray, reach: int = OCCLUDER_REACH,
-) -> set[tuple[int, int]]:
-    """``(piece id, object label)`` pairs where the piece (``comp`` at ``piece_mask``) lies behind the object
-    (``labels``) in the image: of the piece's pixels with an object pixel within ``reach`` pixels (4 directions),
-    most see that object nearer to the camera by more than :data:`OCCLUDER_GAP` (``depth (H, W)``, metres)."""
+) -> dict[tuple[int, int], float]:
+    """``{(piece id, object label): behind share}`` for every piece (``comp`` at ``piece_mask``) that meets an
+    object (``labels``) in the image — an object pixel within ``reach`` pixels of a piece pixel, in 4 directions —
+    with the share of those meetings where the object is nearer to the camera by more than :data:`OCCLUDER_GAP`
+    (``depth (H, W)``, metres): above one half, the piece lies behind the object."""
     h, w = comp.shape
     n_labels = int(labels.max(initial=0)) + 1
     piece = np.where(piece_mask, comp, -1)
@@ -824,11 +850,11 @@ def _behind_pairs(
             zq = depth[v0 + dv * step: v1 + dv * step, u0 + du * step: u1 + du * step][meet]
             nearer_parts.append(zq < depth[v0:v1, u0:u1][meet] - OCCLUDER_GAP)
     if not key_parts:
-        return set()
+        return {}
     keys, nearer = np.concatenate(key_parts), np.concatenate(nearer_parts)
     uniq, inverse = np.unique(keys, return_inverse=True)
     share = np.bincount(inverse, weights=nearer) / np.bincount(inverse)
-    return {(int(k // n_labels), int(k % n_labels)) for k in uniq[share > 0.5]}
+    return {(int(k // n_labels), int(k % n_labels)): float(v) for k, v in zip(uniq, share, strict=True)}
 
 
 MIN_PIECE = 10  #: skipped pieces of fewer pixels never rejoin an object (specks: flying pixels at depth edges)
