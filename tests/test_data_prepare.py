@@ -378,6 +378,13 @@ def test_workers_of_a_script_without_main_guard_fail_fast_and_say_why(tmp_path):
     assert 'if __name__ == "__main__":' in run.stderr and "a worker process died" in run.stderr
 
 
+def _boxes(folder: Path, names: range, pattern: str = "{:02d}.obj") -> None:
+    """Boxes of distinct sizes, one file each, named by ``pattern``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in names:
+        trimesh.creation.box(extents=(0.1, 0.2 + 0.01 * i, 0.3)).export(folder / pattern.format(i))
+
+
 def test_splits_of_an_earlier_build_are_kept_when_meshes_are_added(tmp_path):
     """A grown folder built again: the held-out shapes stay held out; the new ones fill the splits."""
     keys = [f"c/{i:02d}" for i in range(10)]
@@ -389,14 +396,11 @@ def test_splits_of_an_earlier_build_are_kept_when_meshes_are_added(tmp_path):
     assert make_splits(keys, (0.6, 0.2, 0.2), 0, previous=None) == make_splits(keys, (0.6, 0.2, 0.2), 0)
     # on disk: prepare again after adding meshes
     src = tmp_path / "src" / "boxes"
-    src.mkdir(parents=True)
-    for i in range(3):
-        trimesh.creation.box(extents=(0.1, 0.2 + 0.01 * i, 0.3)).export(src / f"{i:02d}.obj")
+    _boxes(src, range(3))
     root = tmp_path / "ds"
     prepare(str(tmp_path / "src"), root, config=TINY, progress=False)
     before = {s: (root / f"{s}.lst").read_text().split() for s in ("val", "test")}
-    for i in range(3, 6):
-        trimesh.creation.box(extents=(0.1, 0.2 + 0.01 * i, 0.3)).export(src / f"{i:02d}.obj")
+    _boxes(src, range(3, 6))
     with pytest.warns(InputWarning, match="the earlier shapes keep their splits"):
         result = prepare(str(tmp_path / "src"), root, config=TINY, progress=False)
     assert len(result.built) == 3 and len(result.skipped) == 3
@@ -437,15 +441,12 @@ def test_splits_survive_an_interrupted_rebuild_and_a_rename(tmp_path, monkeypatc
     """The earlier splits come from the split files a finished build wrote: an interrupted rebuild does not lose
     them, and a shape renamed since (a new file's name collided with its own) keeps its split by its source file."""
     src = tmp_path / "src" / "boxes"
-    src.mkdir(parents=True)
-    for i in range(4):
-        trimesh.creation.box(extents=(0.1, 0.2 + 0.01 * i, 0.3)).export(src / f"box {i}.obj")
+    _boxes(src, range(4), "box {}.obj")
     root = tmp_path / "ds"
     prepare(str(tmp_path / "src"), root, config=TINY, progress=False)
     held = {s: (root / f"{s}.lst").read_text().split() for s in ("val", "test")}
     assert held["val"] and held["test"]
-    for i in range(4, 8):
-        trimesh.creation.box(extents=(0.1, 0.2 + 0.01 * i, 0.3)).export(src / f"box {i}.obj")
+    _boxes(src, range(4, 8), "box {}.obj")
     calls = {"n": 0}
     real_worker = prep._worker
 
