@@ -318,3 +318,14 @@ def test_a_trainer_keeps_the_datasets_framing_as_the_input_contract(root, tmp_pa
             assert meta["data_config"]["root"] == str(padded)
     with pytest.raises(TypeError, match="data_config must be a dict or a DataConfig"):
         Trainer(create_model("occnet_small"), cfg, ds, None, None, progress=False, data_config="partial")
+
+
+def test_a_config_and_keyword_overrides_together(root):
+    """`ImplicitDataset(root, split, config=DataConfig(...), **overrides)`: the overrides win, the rest is the
+    config's (it crashed: the config has no to_dict method)."""
+    from implicit3d.data.config import DataConfig
+
+    config = DataConfig(n_inputs=64, n_points=32, input="surface")
+    ds = ImplicitDataset(root, "train", config=config, n_points=16)
+    assert (ds.config.n_inputs, ds.config.n_points, ds.config.input) == (64, 16, "surface")
+    assert ds[0]["points"].shape[0] == 16

@@ -51,7 +51,7 @@ from implicit3d.geometry.frames import (
     subsample_indices,
 )
 from implicit3d.geometry.transforms import random_rotation
-from implicit3d.typed_config import from_dict
+from implicit3d.typed_config import from_dict, to_dict
 
 __all__ = ["DataConfig", "ImplicitDataset", "camera_rotation"]
 
@@ -69,7 +69,7 @@ class ImplicitDataset(Dataset):
         **overrides: Any,
     ) -> None:
         if overrides:
-            base = config.to_dict() if config is not None else {}
+            base = to_dict(config) if config is not None else {}
             config = from_dict(DataConfig, {**base, **overrides}, "data")
         config = config or DataConfig()
         self.config = config
