@@ -17,7 +17,7 @@ import math
 import time
 from pathlib import Path
 
-from implicit3d.commands.options import add_dataset_arguments, open_dataset_run
+from implicit3d.commands.options import add_dataset_arguments, open_dataset_run, say_first_run_note
 from implicit3d.errors import UserError
 
 EPILOG = """\
@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     baselines = _baselines(args.baselines)
     dataset_run = open_dataset_run(args)
+    say_first_run_note()  # the baselines' IoU tests points against meshes
     out = Path(args.output) if args.output else Path(f"eval-{args.split}")
     info = {"checkpoint": str(args.checkpoint or "bundled model"), "data": str(args.data), "split": args.split}
     with folder_kept_only_if_used(out):

@@ -72,6 +72,15 @@ def first_run_note() -> str | None:
             "on 2 cores, once; later runs load them from numba's cache)")
 
 
+def say_first_run_note() -> None:
+    """Print :func:`first_run_note` to stderr (one line) when the kernels are still to be compiled."""
+    import sys
+
+    note = first_run_note()
+    if note is not None:
+        print(f"note: {note}", file=sys.stderr, flush=True)
+
+
 CHECKPOINT_HELP = ("trained model: run folder, checkpoint folder or file, or NAME.safetensors with NAME.json "
                    "(default: the bundled model, see README 'Bundled model')")
 

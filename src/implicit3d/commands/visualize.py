@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from implicit3d.commands.options import LazyChoices
+from implicit3d.commands.options import LazyChoices, say_first_run_note
 from implicit3d.errors import UserError
 
 if TYPE_CHECKING:  # trimesh and the sensing kernels are imported when a figure is made, not for --help
@@ -391,6 +391,8 @@ def run(args: argparse.Namespace) -> int:
                 fig = cloud_figure_from_file(args)
             else:
                 figure = args.figure or DEFAULT_FIGURE["mesh"]
+                if figure in ("inside-outside", "sdf-slice", "representations", "partial-view"):
+                    say_first_run_note()  # inside tests, distances, rendering: compiled kernels
                 fig = mesh_figure(mesh, figure, args, src.name)
     out = Path(args.output) if args.output else _default_output(args.source, figure, args)
     path = write_figure(out, fig)
