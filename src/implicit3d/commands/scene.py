@@ -32,16 +32,18 @@ writes one there, are removed): OUT/object_NN.ply (watertight;
 vertex attributes 'softness' (how little the occupancy changes across the surface there) and 'uncertainty' (the
 softness, 0 on the measured surface and in full from 12 mm off it); vertex colours blue = decided, red = a guess),
 OUT/scene.json (the plane: normal pointing up, d with normal . x + d = 0; per object: file, observed points,
-centroid, bounding box, volume, uncertainty summary, seconds; skipped clusters by reason), OUT/scene.glb (all
-objects and the table patch). How far to trust each object: its 'undecided_ratio' in scene.json (the undecided
-volume of its occupancy over its completed volume; below about 1 the completion is usually good, above about 1.5 it
-is doubtful: docs/scene.md). Exit code 2 with one line for: no plane (try --no-plane), no object, labels or
-intrinsics of another size.
+centroid, bounding box, the box standing on the table (centre, length x width x height, rotation), volume,
+uncertainty summary with the share of its outline that the image border or something nearer cuts off, seconds;
+skipped clusters by reason), OUT/scene.glb (all objects and the table patch). How far to trust each object: its
+'undecided_ratio' in scene.json (the undecided volume of its occupancy over its completed volume; below about 1 the
+completion is usually good, above about 1.5 it is doubtful: docs/scene.md). Exit code 2 with one line for: no
+plane (try --no-plane), no object, labels or intrinsics of another size.
 """
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("depth", help="depth image: 16-bit .png (--depth-scale units per metre), float .tif or .npy metres")
+    p.add_argument("depth", help="depth image: 16-bit .png or .tif, or an integer .npy (--depth-scale units per "
+                   "metre), float .tif or .npy metres")
     p.add_argument("--intrinsics", required=True, metavar="FILE", help="camera intrinsics (formats below)")
     p.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="output folder")
     add_depth_scale_option(p)
