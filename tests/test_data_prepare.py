@@ -468,10 +468,21 @@ def test_splits_survive_an_interrupted_rebuild_and_a_rename(tmp_path, monkeypatc
     said = " ".join(str(w.message) for w in record)
     assert "keep their splits" in said and "now named otherwise" in said
     after = {s: set((root / f"{s}.lst").read_text().split()) for s in ("train", "val", "test")}
+    origin_of = {k: json.loads((root / k / "shape.json").read_text())["origin"]
+                 for keys in after.values() for k in keys}
+    key_of = {o: k for k, o in origin_of.items()}
+    old_origin = str(src / f"{victim.replace('_', ' ')}.obj")
+    renamed = key_of[old_origin]
+    assert renamed != held["test"][0] and renamed.startswith(held["test"][0] + "_")
+    assert renamed in after["test"]  # the held-out file is held out under its new name
     for split in ("val", "test"):
         for key in held[split]:
-            if key in after[split]:
-                continue
-            renamed = [k for k in after[split] if k.startswith(key + "_")]
-            assert renamed, (key, split, after)
-    assert not (set(held["val"]) | set(held["test"])) & after["train"]
+            assert key in after[split] or key == held["test"][0]
+    assert not (set(held["val"]) | set(held["test"]) | {renamed}) & after["train"]
+    # the old folder left under the old name is another file's once that name is free again: built again
+    (src / f"{victim.replace('_', ' ')}.obj").unlink()
+    with pytest.warns(InputWarning):
+        result = prepare(str(tmp_path / "src"), root, config=TINY, progress=False)
+    assert held["test"][0] in result.built  # box_2.obj now owns the name box_2
+    info = json.loads((root / held["test"][0] / "shape.json").read_text())
+    assert info["origin"] == str(src / f"{victim}.obj")

@@ -482,28 +482,41 @@ def test_a_head_split_off_at_a_crease_rejoins_its_body(duck, seed: int) -> None:
     assert seen_height > 0.85 * true_height
     found = seg.segmentation.labels == seg.segmentation.objects[0].label
     assert (found & (sc.labels == 1)).sum() > 0.9 * (sc.labels == 1).sum()
+    _check_objects_and_labels(seg.segmentation)
+
+
+def _check_objects_and_labels(seg) -> None:
+    """Each object's label image pixels are exactly its pixels, its points those pixels' points; labels are 1..n
+    by the size of the objects' components."""
+    sizes = [int((seg.components == o.component).sum()) for o in seg.objects]
+    assert [o.label for o in seg.objects] == list(range(1, len(seg.objects) + 1))
+    assert sizes == sorted(sizes, reverse=True)
+    for o in seg.objects:
+        mine = np.argwhere(seg.labels == o.label)
+        assert {tuple(p) for p in mine} == {tuple(p) for p in o.pixels} and len(o.pixels) == len(o.points)
 
 
 def test_rejoin_pieces_by_distance_and_through_a_joined_piece() -> None:
     from implicit3d.sensing.segment import SceneObject, _rejoin_pieces
 
-    pm = np.zeros((1, 8, 3))
-    pm[0, :, 0] = [0.0, 0.01, 0.035, 0.06, 0.2, 0.21, 0.5, 0.52]  # metres along x
-    comp = np.array([[0, 0, 1, 2, 3, 3, 4, 5]])
-    body = SceneObject(pm[0, :2], np.array([[0, 0], [0, 1]]), label=1, component=0)
-    other = SceneObject(pm[0, 4:6], np.array([[0, 4], [0, 5]]), label=2, component=3)
-    labels = np.array([[1, 1, 0, 0, 2, 2, 0, 0]])
+    pm = np.zeros((1, 14, 3))
+    pm[0, :, 0] = 0.01 * np.arange(14)  # 1 cm per pixel along x
+    pm[0, 7, 0] = 0.055
     pm[0, :, 2] = 0.7  # all at one depth: nothing lies behind anything
-    joined = _rejoin_pieces(comp, pm, [1, 2, 4, 5], [body, other], 0.03, labels)
-    assert joined == {1: body, 2: body}  # piece 2 is 5 cm from the body, 2.5 cm from piece 1, which joined
-    assert _rejoin_pieces(comp, pm, [1, 2, 4, 5], [body, other], 0.03, labels, rounds=1) == {1: body}
-    assert _rejoin_pieces(comp, pm, [4, 5], [body], 0.03, labels) == {}
+    comp = np.array([[0, 0, 1, 1, -1, -1, -1, 2, -1, -1, 3, 3, -1, 4]])
+    labels = np.array([[1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 0, 0]])
+    body = SceneObject(pm[0, :2], np.array([[0, 0], [0, 1]]), label=1, component=0)
+    other = SceneObject(pm[0, 10:12], np.array([[0, 10], [0, 11]]), label=2, component=3)
+    # piece 2 is 6 pixels and 4.5 cm from the body: it meets and nears piece 1 (2.5 cm), which joins first
+    assert _rejoin_pieces(comp, pm, [1, 2, 4], [body, other], 0.03, labels) == {1: body, 2: body, 4: other}
+    assert _rejoin_pieces(comp, pm, [1, 2, 4], [body, other], 0.03, labels, rounds=1) == {1: body, 4: other}
+    assert _rejoin_pieces(comp, pm, [2], [body], 0.03, labels) == {}  # alone it meets nothing
     behind = pm.copy()
-    behind[0, 2:4, 2] = 0.8  # the pieces 10 cm farther than the body: another object seen past it
-    assert _rejoin_pieces(comp, behind, [1, 2], [body, other], 0.03, labels) == {}
-    apart = np.array([[1, 1, 0, 0, 0, 0, 0, 0]])  # the body's pixels far from the piece in the image
-    comp_apart = np.array([[0, 0, -1, -1, -1, -1, -1, 1]])
-    assert _rejoin_pieces(comp_apart, pm, [1], [body], 1.0, apart) == {}
+    behind[0, 2:4, 2] = 0.8  # the piece 10 cm farther than the body: another object seen past it
+    assert _rejoin_pieces(comp, behind, [1], [body], 0.03, labels) == {}
+    big = pm.copy()
+    big[0, 3, 0] = 0.5  # the piece spans farther than the body: not a part of it
+    assert _rejoin_pieces(comp, big, [1], [body], 1.0, labels) == {}
 
 
 def test_an_objects_own_left_out_pixels_hide_nothing_of_it() -> None:
@@ -549,3 +562,4 @@ def test_a_lid_held_above_a_box_and_a_small_object_beside_it_stay_apart(seed: in
         obj = seg.segmentation.objects[0]
         assert float(np.ptp(obj.points @ seg.plane.normal)) < 0.105  # the box's 10 cm, not the lid's top
         assert not (seg.segmentation.labels[sc.labels == 2] > 0).any()  # no pixel of the other in the box
+        _check_objects_and_labels(seg.segmentation)

@@ -375,6 +375,8 @@ def run(args: argparse.Namespace) -> int:
             figure = args.figure or DEFAULT_FIGURE["dataset"]
             key = resolve_shape(src, args.shape)
             print(f"dataset entry {key}")
+            if figure in ("sdf-slice", "representations"):
+                say_first_run_note()  # distances to the stored mesh, its voxels and depth: compiled kernels
             fig = dataset_figure(src, key, figure, args)
         elif src.is_dir():
             raise UserError(f"{src} is a folder but not a dataset (no manifest.json); give a mesh file or a dataset")

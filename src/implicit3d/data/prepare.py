@@ -335,9 +335,20 @@ def shape_dir(root: Path, key: str) -> Path:
     return root / key
 
 
-def is_complete(root: Path, key: str) -> bool:
-    """A shape is complete when its folder exists with ``shape.json`` (folders appear only by atomic rename)."""
-    return (shape_dir(root, key) / formats.SHAPE_INFO).is_file()
+def is_complete(root: Path, key: str, item: MeshItem | None = None) -> bool:
+    """A shape is complete when its folder exists with ``shape.json`` (folders appear only by atomic rename) —
+    and, given its ``item``, was built from that item's file (a folder left under a name that now belongs to
+    another file, after a rename, is built again)."""
+    info_path = shape_dir(root, key) / formats.SHAPE_INFO
+    if not info_path.is_file():
+        return False
+    if item is None or item.kind != "file":
+        return True
+    try:
+        info = formats.read_json(info_path)
+    except (OSError, ValueError):
+        return False
+    return isinstance(info, dict) and info.get("origin") == item.origin
 
 
 def process_item(item: MeshItem, config: PrepareConfig, seed: int, root: str) -> tuple[str, str, str]:
@@ -345,7 +356,7 @@ def process_item(item: MeshItem, config: PrepareConfig, seed: int, root: str) ->
     ``"skipped"`` (already complete) or ``"broken"``."""
     root_p = Path(root)
     key = item.key
-    if is_complete(root_p, key):
+    if is_complete(root_p, key, item):
         return "skipped", key, ""
     final = shape_dir(root_p, key)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -355,7 +366,7 @@ def process_item(item: MeshItem, config: PrepareConfig, seed: int, root: str) ->
     tmp.mkdir()
     try:
         build_shape(item, config, seed, tmp)
-        if final.exists():  # an incomplete leftover (no shape.json): replace it
+        if final.exists():  # an incomplete leftover (no shape.json), or another file's: replace it
             shutil.rmtree(final)
         os.rename(tmp, final)
     except BrokenMeshError as exc:
@@ -634,8 +645,9 @@ def _prepare_locked(
 
     result = PrepareResult(root=root)
     t0 = time.perf_counter()
-    todo = [it for it in items if not is_complete(root, it.key)]
-    result.skipped = [it.key for it in items if is_complete(root, it.key)]
+    done = {it.key for it in items if is_complete(root, it.key, it)}
+    todo = [it for it in items if it.key not in done]
+    result.skipped = [it.key for it in items if it.key in done]
     origins = {it.key: it.origin for it in items}
 
     from tqdm import tqdm

@@ -756,14 +756,16 @@ def segment_objects(
             comp = np.where(comp >= 0, to_comp[np.maximum(comp, 0)], comp)
             merged_entries = {id(pieces[cid]) for cid in joined}
             result.skipped = [e for e in result.skipped if id(e) not in merged_entries]
-            _label_by_size(result)
+            _label_by_size(result, comp)
     result.components = comp
     return result
 
 
-def _label_by_size(result: Segmentation) -> None:
-    """Number ``result``'s objects 1, 2, ... by size again (most points first), in its objects and its labels."""
-    order = sorted(result.objects, key=lambda o: -len(o.points))
+def _label_by_size(result: Segmentation, comp: np.ndarray) -> None:
+    """Number ``result``'s objects 1, 2, ... by size (the pixels of their component in ``comp (H, W)``, as the
+    segmentation first numbers them), in its objects and its labels."""
+    sizes = np.bincount(comp[comp >= 0].ravel(), minlength=int(comp.max(initial=0)) + 1)
+    order = sorted(result.objects, key=lambda o: -int(sizes[o.component]))
     lut = np.zeros(int(result.labels.max(initial=0)) + 1, np.int32)
     for new, obj in enumerate(order, start=1):
         lut[obj.label] = new
@@ -784,14 +786,20 @@ def _rejoin_pieces(
     :data:`OCCLUDER_GAP`: another object seen past it). So a lid held above a smaller box, a small object standing
     apart, an object behind another stay apart. Over ``rounds`` rounds a piece may join through a piece joined before
     it. Returns ``{piece id: object}``."""
+    from scipy import ndimage
     from scipy.spatial import cKDTree
 
     piece_mask = np.isin(comp, pieces)
+    if not piece_mask.any() or not objects:
+        return {}
     ids, pts = comp[piece_mask], points_map[piece_mask]
-    extent = {int(c): float(np.ptp(pts[ids == c], axis=0).max()) for c in np.unique(ids)}
+    uniq, slot = np.unique(ids, return_inverse=True)  # each piece pixel's piece index
+    lo = np.stack([ndimage.minimum(pts[:, a], slot, np.arange(len(uniq))) for a in range(3)], axis=1)
+    hi = np.stack([ndimage.maximum(pts[:, a], slot, np.arange(len(uniq))) for a in range(3)], axis=1)
+    extent = np.asarray(hi - lo).reshape(len(uniq), 3).max(axis=1)
     joined: dict[int, SceneObject] = {}
     clouds = [[o.points] for o in objects]
-    spans = [float(np.ptp(o.points, axis=0).max()) for o in objects]
+    spans = np.array([float(np.ptp(o.points, axis=0).max()) for o in objects])
     index = {o.label: k for k, o in enumerate(objects)}
     current = labels.copy()
     for _ in range(rounds):
@@ -799,14 +807,17 @@ def _rejoin_pieces(
         if len(left) == 0:
             break
         meets = _meeting_pairs(comp, piece_mask & ~np.isin(comp, list(joined)), current, points_map[..., 2])
-        allowed = {(c, index[lab]) for (c, lab), behind in meets.items()
-                   if behind <= 0.5 and lab in index and extent[c] <= spans[index[lab]]}
-        if not allowed:
+        allowed = np.zeros((len(uniq), len(objects)), dtype=bool)  # piece index x object index
+        for (c, lab), behind in meets.items():
+            if behind <= 0.5 and lab in index:
+                i = int(np.searchsorted(uniq, c))
+                allowed[i, index[lab]] = extent[i] <= spans[index[lab]]
+        if not allowed.any():
             break
         best = np.full(len(left), np.inf)
         owner = np.full(len(left), -1)
         for k, cloud in enumerate(clouds):
-            ok = np.array([(int(c), k) in allowed for c in ids[left]])
+            ok = allowed[slot[left], k]
             if not ok.any():
                 continue
             dist = np.full(len(left), np.inf)
@@ -819,10 +830,15 @@ def _rejoin_pieces(
         left, best, owner = left[near], best[near], owner[near]
         order = np.lexsort((best, ids[left]))  # per piece, its point nearest to an object first
         first = order[np.r_[0, np.flatnonzero(np.diff(ids[left][order])) + 1]]
-        for cid, k in zip(ids[left][first], owner[first], strict=True):
-            joined[int(cid)] = objects[int(k)]
-            clouds[int(k)].append(pts[ids == cid])
-            current[comp == cid] = objects[int(k)].label  # a later piece may meet the object through this one
+        newly = {int(cid): int(k) for cid, k in zip(ids[left][first], owner[first], strict=True)}
+        for cid, k in newly.items():
+            joined[cid] = objects[k]
+            clouds[k].append(pts[ids == cid])
+        to_label = np.zeros(int(comp.max()) + 1, np.int64)
+        for cid, k in newly.items():
+            to_label[cid] = objects[k].label
+        hit = np.isin(comp, list(newly))  # a later piece may meet the object through these
+        current[hit] = to_label[comp[hit]]
     return joined
 
 
