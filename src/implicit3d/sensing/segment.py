@@ -489,6 +489,19 @@ OCCLUDER_GAP = 0.02  #: a pixel nearer to the camera than an object's outline by
 OCCLUDER_REACH = 4  #: ... looked for this many pixels out from the outline (past a sensor's shadow band)
 
 
+def _shifted(shape: tuple[int, int], dv: int, du: int, step: int) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+    """``(here, there)`` slices of an ``(H, W)`` image: ``image[there]`` is the neighbour ``step`` pixels along
+    ``(dv, du)`` of each pixel of ``image[here]`` (the pixels whose neighbour lies in the image)."""
+    h, w = shape
+    v0, v1 = max(0, -dv * step), h - max(0, dv * step)
+    u0, u1 = max(0, -du * step), w - max(0, du * step)
+    return ((slice(v0, v1), slice(u0, u1)),
+            (slice(v0 + dv * step, v1 + dv * step), slice(u0 + du * step, u1 + du * step)))
+
+
+DIRECTIONS = ((0, 1), (0, -1), (1, 0), (-1, 0))  #: the 4-neighbour directions (rows, columns)
+
+
 def outline_view(
     labels: np.ndarray, depth: np.ndarray, occluder: np.ndarray, reach: int = OCCLUDER_REACH,
     gap: float = OCCLUDER_GAP, groups: np.ndarray | None = None,
@@ -504,27 +517,25 @@ def outline_view(
     outliers, a piece of it left out) hides nothing of it. Both say that the completion guesses more than its
     observed surface shows."""
     lab = np.asarray(labels, dtype=np.int64)
-    h, w = lab.shape
     n = int(lab.max(initial=0)) + 1
-    pad = reach
-    lab_p = np.pad(lab, pad, constant_values=-1)  # -1: beyond the image
-    z_p = np.pad(np.asarray(depth, dtype=np.float64), pad, constant_values=np.inf)
-    occ_p = np.pad(np.asarray(occluder, dtype=bool), pad, constant_values=False)
+    occ = np.asarray(occluder, dtype=bool)
     own = lab > 0
     z = np.asarray(depth, dtype=np.float64)
     grp = np.full(lab.shape, -1, np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
-    grp_p = np.pad(grp, pad, constant_values=-1)
-    grp = np.where(grp >= 0, grp, -2)  # a pixel of no group is of no other pixel's group
+    grp_here = np.where(grp >= 0, grp, -2)  # a pixel of no group is of no other pixel's group
     sides = np.zeros(n, np.int64)
     border = np.zeros(n, np.int64)
     hidden = np.zeros(n, np.int64)
-    for dv, du in ((0, 1), (0, -1), (1, 0), (-1, 0)):
-        first = lab_p[pad + dv: pad + dv + h, pad + du: pad + du + w]
+    for dv, du in DIRECTIONS:
+        here, there = _shifted(lab.shape, dv, du, 1)
+        first = np.full(lab.shape, -1, np.int64)  # -1: beyond the image
+        first[here] = lab[there]
         side = own & (first != lab)
         near = np.zeros_like(side)
         for step in range(1, reach + 1):
-            sl = (slice(pad + step * dv, pad + step * dv + h), slice(pad + step * du, pad + step * du + w))
-            near |= occ_p[sl] & (lab_p[sl] != lab) & (grp_p[sl] != grp) & (z_p[sl] < z - gap)
+            here, there = _shifted(lab.shape, dv, du, step)
+            near[here] |= (occ[there] & (lab[there] != lab[here]) & (grp[there] != grp_here[here])
+                           & (z[there] < z[here] - gap))
         sides += np.bincount(lab[side], minlength=n)
         border += np.bincount(lab[side & (first == -1)], minlength=n)
         hidden += np.bincount(lab[side & near & (first != -1)], minlength=n)
@@ -849,22 +860,18 @@ def _meeting_pairs(
     object (``labels``) in the image — an object pixel within ``reach`` pixels of a piece pixel, in 4 directions —
     with the share of those meetings where the object is nearer to the camera by more than :data:`OCCLUDER_GAP`
     (``depth (H, W)``, metres): above one half, the piece lies behind the object."""
-    h, w = comp.shape
     n_labels = int(labels.max(initial=0)) + 1
     piece = np.where(piece_mask, comp, -1)
     key_parts, nearer_parts = [], []
-    for dv, du in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+    for dv, du in DIRECTIONS:
         for step in range(1, reach + 1):
-            v0, v1 = max(0, -dv * step), h - max(0, dv * step)
-            u0, u1 = max(0, -du * step), w - max(0, du * step)
-            p = piece[v0:v1, u0:u1]
-            q = labels[v0 + dv * step: v1 + dv * step, u0 + du * step: u1 + du * step]
+            here, there = _shifted(comp.shape, dv, du, step)
+            p, q = piece[here], labels[there]
             meet = (p >= 0) & (q > 0)
             if not meet.any():
                 continue
             key_parts.append(p[meet].astype(np.int64) * n_labels + q[meet])
-            zq = depth[v0 + dv * step: v1 + dv * step, u0 + du * step: u1 + du * step][meet]
-            nearer_parts.append(zq < depth[v0:v1, u0:u1][meet] - OCCLUDER_GAP)
+            nearer_parts.append(depth[there][meet] < depth[here][meet] - OCCLUDER_GAP)
     if not key_parts:
         return {}
     keys, nearer = np.concatenate(key_parts), np.concatenate(nearer_parts)

@@ -49,15 +49,6 @@ from implicit3d.typed_config import describe_changes
 CSV_COLUMNS = ("step", "epoch", "phase", "loss", "iou", "lr", "grad_norm", "shapes_per_s", "points_per_s", "wall_s")
 
 
-def schedule_progress(cfg: TrainConfig, step: int, elapsed_s: float | None = None) -> float:
-    """Fraction of the run done, in [0, 1]: steps over ``max_steps`` or, with a ``max_minutes`` budget, the larger
-    of that and the elapsed wall time over the budget (so the schedule ends when the time does)."""
-    progress = step / cfg.max_steps
-    if cfg.max_minutes > 0 and elapsed_s is not None:
-        progress = max(progress, elapsed_s / (60.0 * cfg.max_minutes))
-    return min(1.0, progress)
-
-
 def lr_at_step(cfg: TrainConfig, step: int, elapsed_s: float | None = None) -> float:
     """Learning rate for the update that turns step ``step`` into ``step + 1`` (0-based).
 
